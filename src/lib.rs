@@ -1,0 +1,6 @@
+//! bringup brings a local multi-service stack up in dependency order.
+//!
+//! (Theory of operation: written as the modules land.)
+
+pub mod cli;
+pub mod fixture;
