@@ -3,4 +3,7 @@
 //! (Theory of operation: written as the modules land.)
 
 pub mod cli;
+pub mod config;
+pub mod engine;
 pub mod fixture;
+pub mod graph;

@@ -1,0 +1,70 @@
+//! Configuration: `bringup.toml` → a validated [`Plan`].
+//!
+//! Low → high, as ripgrep does with its flags: [`load`] finds and parses the
+//! file into a raw serde model ([`raw`]), where every key is optional and
+//! unknown keys are errors; [`validate`] then turns it into a [`Plan`] where
+//! every name resolves, every duration is parsed and every default is
+//! filled in. Both steps record problems instead of stopping at the first,
+//! so a broken file is reported in full, each problem at file:line:col with
+//! a hint ([`error`]). `${...}` templates are resolved here too
+//! ([`interpolate`]), leaving only ports open until spawn time.
+
+pub mod error;
+pub mod interpolate;
+pub mod load;
+pub mod plan;
+mod probe;
+pub mod raw;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors, LoadError};
+pub use load::discover;
+pub use plan::*;
+
+/// The embedded demo stack (`bringup demo`).
+pub const DEMO: &str = include_str!("../config/demo.toml");
+
+/// Reads and validates the config at `path`.
+pub fn load_file(path: &Path) -> Result<Plan, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base_dir = base_dir.canonicalize().unwrap_or(base_dir);
+    Ok(load_str(&text, path, &base_dir)?)
+}
+
+/// Validates config `text` as if it were the file `file` in `base_dir`,
+/// with bringup's real environment and executable path.
+pub fn load_str(text: &str, file: &Path, base_dir: &Path) -> Result<Plan, ConfigErrors> {
+    let env = |var: &str| std::env::var(var).ok();
+    let bringup = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "bringup".to_string());
+    let cx = validate::Context {
+        file,
+        base_dir,
+        env: &env,
+        bringup: &bringup,
+    };
+    load_with(text, &cx)
+}
+
+/// Validates config `text` in an explicit context (tests use a fake env).
+pub fn load_with(text: &str, cx: &validate::Context<'_>) -> Result<Plan, ConfigErrors> {
+    let mut errors = error::Collector::new(cx.file, text);
+    let document = load::parse_document(text, &mut errors);
+    let plan = validate::validate(document, cx, &mut errors);
+    errors.finish()?;
+    plan.ok_or_else(|| ConfigErrors {
+        file: cx.file.to_path_buf(),
+        source_text: text.to_string(),
+        errors: Vec::new(),
+    })
+}

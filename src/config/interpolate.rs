@@ -1,0 +1,264 @@
+//! `${...}` interpolation in commands, env values and probe targets.
+//!
+//! Names are resolved when the config is loaded, so an unknown name is a
+//! config error and not a surprise at spawn time. What cannot change during
+//! a run (`${env.VAR}`, `${bringup}`) becomes literal text right away; what
+//! is only known when a service starts (its port, other services' ports,
+//! which the port allocator may move) stays a placeholder until
+//! [`Template::render`].
+//!
+//! Syntax: `${port}`, `${services.NAME.port}`, `${env.VAR}`,
+//! `${env.VAR:-default}`, `${bringup}`. `$${` writes a literal `${`; a `$`
+//! not followed by `{` is left alone, so shell variables such as `$HOME`
+//! pass through to `sh -c` untouched.
+
+use crate::config::plan::ServiceId;
+
+/// A string with port placeholders, ready to render at spawn time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    OwnPort,
+    PortOf(ServiceId),
+}
+
+/// Everything a template may refer to while it is being resolved.
+pub struct Scope<'a> {
+    /// Service names in declaration order (index = `ServiceId`).
+    pub services: &'a [String],
+    /// Which services have a port.
+    pub has_port: &'a [bool],
+    /// The service the template belongs to, if any (`${port}`).
+    pub own: Option<ServiceId>,
+    /// Looks up `${env.VAR}`.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// What `${bringup}` stands for.
+    pub bringup: &'a str,
+}
+
+/// Why a template could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Template {
+    /// A template that is plain text.
+    pub fn literal(text: impl Into<String>) -> Self {
+        Self {
+            parts: vec![Part::Literal(text.into())],
+        }
+    }
+
+    /// Parses `text` and resolves every `${...}` against `scope`.
+    pub fn parse(text: &str, scope: &Scope<'_>) -> Result<Self, TemplateError> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(dollar) = rest.find('$') {
+            literal.push_str(&rest[..dollar]);
+            let after = &rest[dollar + 1..];
+            if let Some(escaped) = after.strip_prefix("${") {
+                literal.push_str("${");
+                rest = escaped;
+            } else if let Some(open) = after.strip_prefix('{') {
+                let Some(close) = open.find('}') else {
+                    return Err(TemplateError {
+                        message: format!("unterminated `${{` in {text:?}"),
+                        help: Some("close it with `}`, or write `$${` for a literal `${`".into()),
+                    });
+                };
+                match resolve(open[..close].trim(), scope)? {
+                    Part::Literal(text) => literal.push_str(&text),
+                    placeholder => {
+                        if !literal.is_empty() {
+                            parts.push(Part::Literal(std::mem::take(&mut literal)));
+                        }
+                        parts.push(placeholder);
+                    }
+                }
+                rest = &open[close + 1..];
+            } else {
+                literal.push('$');
+                rest = after;
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Self { parts })
+    }
+
+    /// The text with ports filled in. A port that is not known renders as
+    /// an empty string; validation guarantees every referenced service has
+    /// a port, so this only happens if a caller passes incomplete ports.
+    pub fn render(&self, own: Option<u16>, port_of: impl Fn(ServiceId) -> Option<u16>) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::OwnPort => {
+                    if let Some(port) = own {
+                        out.push_str(&port.to_string());
+                    }
+                }
+                Part::PortOf(id) => {
+                    if let Some(port) = port_of(*id) {
+                        out.push_str(&port.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The services whose ports this template uses.
+    pub fn port_references(&self) -> impl Iterator<Item = ServiceId> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            Part::PortOf(id) => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// Whether the template uses the owning service's own port.
+    pub fn uses_own_port(&self) -> bool {
+        self.parts.iter().any(|part| matches!(part, Part::OwnPort))
+    }
+}
+
+fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
+    if name == "port" {
+        return match scope.own {
+            Some(own) if scope.has_port[own.0] => Ok(Part::OwnPort),
+            Some(own) => Err(TemplateError {
+                message: format!(
+                    "`${{port}}` is used but service `{}` has no port",
+                    scope.services[own.0]
+                ),
+                help: Some("give the service a `port = ...`".into()),
+            }),
+            None => Err(TemplateError {
+                message: "`${port}` only means something inside a service".into(),
+                help: Some("use `${services.NAME.port}`".into()),
+            }),
+        };
+    }
+    if name == "bringup" {
+        return Ok(Part::Literal(scope.bringup.to_string()));
+    }
+    if let Some(var) = name.strip_prefix("env.") {
+        let (var, default) = match var.split_once(":-") {
+            Some((var, default)) => (var, Some(default)),
+            None => (var, None),
+        };
+        return match ((scope.env)(var), default) {
+            (Some(value), _) => Ok(Part::Literal(value)),
+            (None, Some(default)) => Ok(Part::Literal(default.to_string())),
+            (None, None) => Err(TemplateError {
+                message: format!("environment variable `{var}` is not set"),
+                help: Some(format!(
+                    "set it, define it in [project] env, or give a default: `${{env.{var}:-value}}`"
+                )),
+            }),
+        };
+    }
+    if let Some(rest) = name.strip_prefix("services.") {
+        let (service, field) = rest.rsplit_once('.').unwrap_or((rest, ""));
+        if field != "port" {
+            return Err(TemplateError {
+                message: format!("`${{{name}}}`: only `.port` can be read from another service"),
+                help: Some(format!("write `${{services.{service}.port}}`")),
+            });
+        }
+        let Some(index) = scope.services.iter().position(|s| s == service) else {
+            let known = scope.services.iter().map(String::as_str);
+            return Err(TemplateError {
+                message: format!("`${{{name}}}` names no service `{service}`"),
+                help: crate::config::error::nearest(service, known)
+                    .map(|n| format!("did you mean `${{services.{n}.port}}`?")),
+            });
+        };
+        if !scope.has_port[index] {
+            return Err(TemplateError {
+                message: format!("`${{{name}}}`: service `{service}` has no port"),
+                help: Some(format!("give `{service}` a `port = ...`")),
+            });
+        }
+        return Ok(Part::PortOf(ServiceId(index)));
+    }
+    let hint = crate::config::error::nearest(name, ["port", "bringup"])
+        .map(|n| format!("did you mean `${{{n}}}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "known names: `${{port}}`, `${{services.NAME.port}}`, `${{env.VAR}}`, `${{bringup}}`; \
+                 for a shell variable write `${name}` or `$${{{name}}}`"
+            )
+        });
+    Err(TemplateError {
+        message: format!("unknown name `${{{name}}}`"),
+        help: Some(hint),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_with<'a>(
+        env: &'a dyn Fn(&str) -> Option<String>,
+        services: &'a [String],
+        has_port: &'a [bool],
+    ) -> Scope<'a> {
+        Scope {
+            services,
+            has_port,
+            own: Some(ServiceId(0)),
+            env,
+            bringup: "/bin/bringup",
+        }
+    }
+
+    #[test]
+    fn ports_stay_placeholders_and_the_rest_resolves() {
+        let services = vec!["api".to_string(), "db".to_string()];
+        let env = |var: &str| (var == "USER").then(|| "ada".to_string());
+        let scope = scope_with(&env, &services, &[true, true]);
+        let t = Template::parse(
+            "${bringup} x --port ${port} --db ${services.db.port} --user ${env.USER} ${env.NOPE:-dflt} $HOME $${lit}",
+            &scope,
+        )
+        .unwrap();
+        let text = t.render(Some(8000), |id| (id.0 == 1).then_some(5432));
+        assert_eq!(
+            text,
+            "/bin/bringup x --port 8000 --db 5432 --user ada dflt $HOME ${lit}"
+        );
+        assert!(t.uses_own_port());
+        assert_eq!(t.port_references().collect::<Vec<_>>(), vec![ServiceId(1)]);
+    }
+
+    #[test]
+    fn unknown_names_are_errors_with_hints() {
+        let services = vec!["api".to_string(), "database".to_string()];
+        let env = |_: &str| None;
+        let scope = scope_with(&env, &services, &[true, false]);
+        let err = Template::parse("${prot}", &scope).unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("did you mean `${port}`?"));
+        let err = Template::parse("${services.databse.port}", &scope).unwrap_err();
+        assert!(err.help.unwrap().contains("services.database.port"));
+        let err = Template::parse("${services.database.port}", &scope).unwrap_err();
+        assert!(err.message.contains("has no port"));
+        let err = Template::parse("echo ${HOME}", &scope).unwrap_err();
+        assert!(err.help.unwrap().contains("$HOME"));
+        let err = Template::parse("${env.MISSING}", &scope).unwrap_err();
+        assert!(err.message.contains("MISSING"));
+        assert!(Template::parse("${port", &scope).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! The validated model: a [`Plan`] where every name resolves, every duration
+//! is parsed and every default is filled in. The engine reads only this.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::config::interpolate::Template;
+use crate::graph::Graph;
+
+/// Index of a service in [`Plan::services`] (declaration order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ServiceId(pub usize);
+
+/// A config that is ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    pub project: Project,
+    pub services: Vec<ServiceSpec>,
+    pub graph: Graph,
+    /// The file the plan came from (`<demo>` for the embedded demo).
+    pub source: PathBuf,
+}
+
+impl Plan {
+    pub fn service(&self, id: ServiceId) -> &ServiceSpec {
+        &self.services[id.0]
+    }
+
+    pub fn find(&self, name: &str) -> Option<ServiceId> {
+        self.services
+            .iter()
+            .position(|s| s.name == name)
+            .map(ServiceId)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = ServiceId> + use<> {
+        (0..self.services.len()).map(ServiceId)
+    }
+}
+
+/// `[project]` after validation.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    /// How many services may be `starting` at once; `None` means no limit.
+    pub max_parallel_starts: Option<usize>,
+    /// Lines of output kept per service.
+    pub log_lines: usize,
+}
+
+/// One service or task, fully resolved.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub command: CommandSpec,
+    /// Working directory (relative paths in the file are resolved against
+    /// the config file's directory).
+    pub cwd: PathBuf,
+    /// Environment on top of bringup's own, in order: project env_file,
+    /// project env, service env_file, service env (later wins).
+    pub env: Vec<(String, Template)>,
+    pub kind: Kind,
+    pub optional: bool,
+    pub depends_on: Vec<Dependency>,
+    pub readiness: Probe,
+    pub liveness: Option<Probe>,
+    /// After this long in `starting` the service is `not_ready` (still probed).
+    pub ready_timeout: Duration,
+    /// How long an optional dependency may keep this service waiting.
+    pub dependency_timeout: Duration,
+    pub restart: RestartPolicy,
+    pub max_restarts: u32,
+    pub backoff: Backoff,
+    pub stop_signal: nix::sys::signal::Signal,
+    pub stop_grace: Duration,
+    pub port: Option<u16>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum CommandSpec {
+    /// Run with `sh -c`.
+    Shell(Template),
+    /// Run directly; the first element is the program.
+    Argv(Vec<Template>),
+}
+
+/// A long-running service or a task that runs to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Service,
+    Task,
+}
+
+/// An edge of the dependency graph, seen from the dependent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    pub on: ServiceId,
+    pub kind: DepKind,
+}
+
+/// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepKind {
+    /// Start after it is ready; blocked while it is failed or skipped.
+    Required,
+    /// Start after it is ready, or degraded once it failed, was skipped or
+    /// the dependency timeout ran out.
+    Optional,
+    /// Ordering only: start once it has been spawned.
+    Soft,
+    /// It is a task; start after it exited 0.
+    Completed,
+}
+
+impl DepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DepKind::Required => "required",
+            DepKind::Optional => "optional",
+            DepKind::Soft => "soft",
+            DepKind::Completed => "completed",
+        }
+    }
+}
+
+/// When a process that exited is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// Exponential backoff between restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+/// A readiness or liveness probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub check: Check,
+    /// Interval once the service is ready (readiness is polled faster before).
+    pub period: Duration,
+    /// Bound on one check.
+    pub timeout: Duration,
+    /// Consecutive failures that count as "down".
+    pub failure_threshold: u32,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// A TCP connect succeeds. The address renders to `host:port`.
+    Tcp { address: Template },
+    /// An HTTP GET answers with a status in range (and a JSON body match).
+    Http {
+        url: Template,
+        status: StatusRange,
+        json: Vec<(String, serde_json::Value)>,
+    },
+    /// A shell command exits 0.
+    Exec { command: Template },
+    /// An output line matches.
+    Log { pattern: Regex },
+    /// The service sends `READY=1` to `$NOTIFY_SOCKET`.
+    Notify,
+    /// Ready as soon as it is spawned.
+    None,
+}
+
+impl Check {
+    /// Short name for plans and summaries.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Check::Tcp { .. } => "tcp",
+            Check::Http { .. } => "http",
+            Check::Exec { .. } => "exec",
+            Check::Log { .. } => "log",
+            Check::Notify => "notify",
+            Check::None => "none",
+        }
+    }
+
+    /// Whether the check is answered by polling (as opposed to an event the
+    /// service produces, or nothing at all).
+    pub fn is_polled(&self) -> bool {
+        matches!(
+            self,
+            Check::Tcp { .. } | Check::Http { .. } | Check::Exec { .. }
+        )
+    }
+}
+
+/// An inclusive range of HTTP status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl StatusRange {
+    pub fn contains(&self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Validation of probe tables (`readiness`, `liveness`) into [`Probe`]s.
+//!
+//! A probe table names exactly one check (`tcp`, `http`, `exec`, `log`,
+//! `notify`, `none`) plus optional timing. Targets are templates, so
+//! `http = "/health"` becomes `http://127.0.0.1:${port}/health` and picks up
+//! the port the service really got.
+
+use std::time::Duration;
+
+use regex::Regex;
+use toml::Spanned;
+
+use crate::config::error::Collector;
+use crate::config::interpolate::{Scope, Template};
+use crate::config::plan::{Check, Probe, StatusRange};
+use crate::config::raw::{RawProbe, TcpTarget};
+use crate::config::validate::duration;
+
+/// Defaults that differ between readiness and liveness.
+pub(crate) struct ProbeDefaults {
+    pub period: Duration,
+}
+
+pub(crate) const READINESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
+    period: Duration::from_secs(2),
+};
+pub(crate) const LIVENESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
+    period: Duration::from_secs(5),
+};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+const LOCALHOST: &str = "127.0.0.1";
+
+/// Validates one probe table at `path` (e.g. `services.api.readiness`).
+pub(crate) fn probe(
+    path: &str,
+    raw: &Spanned<RawProbe>,
+    scope: &Scope<'_>,
+    has_port: bool,
+    defaults: &ProbeDefaults,
+    errors: &mut Collector<'_>,
+) -> Option<Probe> {
+    let table_span = raw.span();
+    let raw = raw.get_ref();
+    let set: Vec<&str> = [
+        ("tcp", raw.tcp.is_some()),
+        ("http", raw.http.is_some()),
+        ("exec", raw.exec.is_some()),
+        ("log", raw.log.is_some()),
+        ("notify", raw.notify.is_some()),
+        ("none", raw.none.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect();
+    if set.len() != 1 {
+        let found = if set.is_empty() {
+            "none of them".to_string()
+        } else {
+            set.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        errors.push(
+            Some(table_span),
+            path,
+            format!("a probe needs exactly one of `tcp`, `http`, `exec`, `log`, `notify`, `none`; found {found}"),
+            Some("for example `{ tcp = true }` or `{ http = \"/health\" }`".into()),
+        );
+        return None;
+    }
+    if raw.http.is_none() {
+        for (key, present) in [
+            ("status", raw.status.is_some()),
+            ("json", raw.json.is_some()),
+        ] {
+            if present {
+                errors.push(
+                    Some(table_span.clone()),
+                    format!("{path}.{key}"),
+                    format!("`{key}` only applies to `http` probes"),
+                    None,
+                );
+            }
+        }
+    }
+
+    let own_address =
+        |scope: &Scope<'_>| Template::parse(&format!("{LOCALHOST}:${{port}}"), scope).ok();
+
+    let check = if let Some(tcp) = &raw.tcp {
+        match tcp.get_ref() {
+            TcpTarget::Own(true) if has_port => Check::Tcp {
+                address: own_address(scope)?,
+            },
+            TcpTarget::Own(true) => {
+                errors.push(
+                    Some(tcp.span()),
+                    format!("{path}.tcp"),
+                    "`tcp = true` checks the service's port, but it has none",
+                    Some("set `port = ...` on the service, or write `tcp = \"host:port\"`".into()),
+                );
+                return None;
+            }
+            TcpTarget::Own(false) => {
+                errors.push(
+                    Some(tcp.span()),
+                    format!("{path}.tcp"),
+                    "`tcp = false` turns nothing on",
+                    Some("write `tcp = true`, or pick another check".into()),
+                );
+                return None;
+            }
+            TcpTarget::Address(address) => {
+                let spanned = Spanned::new(tcp.span(), address.clone());
+                let address = template(path, "tcp", &spanned, scope, errors)?;
+                Check::Tcp { address }
+            }
+        }
+    } else if let Some(http) = &raw.http {
+        let target = http.get_ref();
+        let url = if target.starts_with('/') {
+            if !has_port {
+                errors.push(
+                    Some(http.span()),
+                    format!("{path}.http"),
+                    "an http path needs the service's port, but it has none",
+                    Some("set `port = ...`, or give a full URL such as \"http://127.0.0.1:8080/health\"".into()),
+                );
+                return None;
+            }
+            Spanned::new(http.span(), format!("http://{LOCALHOST}:${{port}}{target}"))
+        } else if target.starts_with("http://") || target.starts_with("https://") {
+            http.clone()
+        } else {
+            errors.push(
+                Some(http.span()),
+                format!("{path}.http"),
+                format!("expected a path such as \"/health\" or a URL, found {target:?}"),
+                None,
+            );
+            return None;
+        };
+        let url = template(path, "http", &url, scope, errors)?;
+        let status = match &raw.status {
+            Some(status) => match parse_status(status.get_ref()) {
+                Some(range) => range,
+                None => {
+                    errors.push(
+                        Some(status.span()),
+                        format!("{path}.status"),
+                        format!("invalid status range {:?}", status.get_ref()),
+                        Some("write \"200\", \"200-299\" or \"2xx\"".into()),
+                    );
+                    return None;
+                }
+            },
+            None => StatusRange {
+                low: 200,
+                high: 299,
+            },
+        };
+        let mut json = Vec::new();
+        for (pointer, expected) in raw.json.iter().flatten() {
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                errors.push(
+                    Some(expected.span()),
+                    format!("{path}.json"),
+                    format!("{pointer:?} is not a JSON pointer"),
+                    Some(format!("JSON pointers start with `/`, e.g. \"/{pointer}\"")),
+                );
+                continue;
+            }
+            match serde_json::to_value(expected.get_ref()) {
+                Ok(value) => json.push((pointer.clone(), value)),
+                Err(e) => errors.push(
+                    Some(expected.span()),
+                    format!("{path}.json"),
+                    format!("cannot compare with this value: {e}"),
+                    None,
+                ),
+            }
+        }
+        Check::Http { url, status, json }
+    } else if let Some(exec) = &raw.exec {
+        Check::Exec {
+            command: template(path, "exec", exec, scope, errors)?,
+        }
+    } else if let Some(log) = &raw.log {
+        match Regex::new(log.get_ref()) {
+            Ok(pattern) => Check::Log { pattern },
+            Err(e) => {
+                errors.push(
+                    Some(log.span()),
+                    format!("{path}.log"),
+                    format!("invalid regular expression: {e}"),
+                    None,
+                );
+                return None;
+            }
+        }
+    } else if let Some(flag) = raw.notify.as_ref().or(raw.none.as_ref()) {
+        let key = if raw.notify.is_some() {
+            "notify"
+        } else {
+            "none"
+        };
+        if !*flag.get_ref() {
+            errors.push(
+                Some(flag.span()),
+                format!("{path}.{key}"),
+                format!("`{key} = false` turns nothing on"),
+                Some(format!("write `{key} = true`")),
+            );
+            return None;
+        }
+        if key == "notify" {
+            Check::Notify
+        } else {
+            Check::None
+        }
+    } else {
+        return None;
+    };
+
+    let period = duration(path, "period", raw.period.as_ref(), errors).unwrap_or(defaults.period);
+    let default_timeout = if matches!(check, Check::Exec { .. }) {
+        DEFAULT_EXEC_TIMEOUT
+    } else {
+        DEFAULT_TIMEOUT
+    };
+    let timeout =
+        duration(path, "timeout", raw.timeout.as_ref(), errors).unwrap_or(default_timeout);
+    let failure_threshold = match &raw.failure_threshold {
+        Some(t) if *t.get_ref() == 0 => {
+            errors.push(
+                Some(t.span()),
+                format!("{path}.failure_threshold"),
+                "must be at least 1",
+                None,
+            );
+            DEFAULT_FAILURE_THRESHOLD
+        }
+        Some(t) => *t.get_ref(),
+        None => DEFAULT_FAILURE_THRESHOLD,
+    };
+    if period.is_zero() {
+        errors.push(
+            raw.period.as_ref().map(|p| p.span()),
+            format!("{path}.period"),
+            "must be longer than zero",
+            None,
+        );
+    }
+    Some(Probe {
+        check,
+        period,
+        timeout,
+        failure_threshold,
+    })
+}
+
+/// Parses a template, recording a failure at the value's place.
+pub(crate) fn template(
+    path: &str,
+    key: &str,
+    text: &Spanned<String>,
+    scope: &Scope<'_>,
+    errors: &mut Collector<'_>,
+) -> Option<Template> {
+    match Template::parse(text.get_ref(), scope) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(
+                Some(text.span()),
+                format!("{path}.{key}"),
+                e.message,
+                e.help,
+            );
+            None
+        }
+    }
+}
+
+/// "200", "200-299" or "2xx".
+fn parse_status(text: &str) -> Option<StatusRange> {
+    let text = text.trim();
+    let valid = |code: u16| (100..=599).contains(&code);
+    if let Some(class) = text.strip_suffix("xx").or_else(|| text.strip_suffix("XX")) {
+        let digit: u16 = class.parse().ok()?;
+        let low = digit * 100;
+        return valid(low).then_some(StatusRange {
+            low,
+            high: low + 99,
+        });
+    }
+    let (low, high) = match text.split_once('-') {
+        Some((low, high)) => (low.trim().parse().ok()?, high.trim().parse().ok()?),
+        None => {
+            let code = text.parse().ok()?;
+            (code, code)
+        }
+    };
+    (valid(low) && valid(high) && low <= high).then_some(StatusRange { low, high })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(
+            parse_status("200"),
+            Some(StatusRange {
+                low: 200,
+                high: 200
+            })
+        );
+        assert_eq!(
+            parse_status("200-299"),
+            Some(StatusRange {
+                low: 200,
+                high: 299
+            })
+        );
+        assert_eq!(
+            parse_status("3xx"),
+            Some(StatusRange {
+                low: 300,
+                high: 399
+            })
+        );
+        assert_eq!(parse_status("299-200"), None);
+        assert_eq!(parse_status("abc"), None);
+        assert_eq!(parse_status("9xx"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! The raw serde model of `bringup.toml`: what the file says, before any
+//! meaning is checked.
+//!
+//! Every field is optional here, even `command`: the loader deserializes a
+//! table, and when one key is wrong it records the error, drops that key and
+//! tries again, so that one file reports all of its problems at once. A field
+//! that were required would turn "`command` has the wrong type" into a second,
+//! misleading "missing `command`". Presence is checked in `validate`.
+//!
+//! Values whose meaning is checked later (durations, names, templates) keep
+//! their source span (`Spanned`) so those errors point at the right place.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[project]`: settings and defaults for every service.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    pub name: Option<String>,
+    pub max_parallel_starts: Option<usize>,
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+    pub env_file: Option<Spanned<OneOrMany>>,
+    pub ready_timeout: Option<Spanned<String>>,
+    pub dependency_timeout: Option<Spanned<String>>,
+    pub stop_grace: Option<Spanned<String>>,
+    pub restart: Option<RawRestart>,
+    pub max_restarts: Option<u32>,
+    pub backoff: Option<RawBackoff>,
+    pub log_lines: Option<usize>,
+}
+
+/// `[services.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub command: Option<Spanned<RawCommand>>,
+    pub cwd: Option<Spanned<String>>,
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+    pub env_file: Option<Spanned<OneOrMany>>,
+    pub kind: Option<RawKind>,
+    pub optional: Option<bool>,
+    pub depends_on: Option<DependsOn>,
+    pub readiness: Option<Spanned<RawProbe>>,
+    pub liveness: Option<Spanned<RawProbe>>,
+    pub ready_timeout: Option<Spanned<String>>,
+    pub dependency_timeout: Option<Spanned<String>>,
+    pub restart: Option<RawRestart>,
+    pub max_restarts: Option<u32>,
+    pub backoff: Option<RawBackoff>,
+    pub stop_signal: Option<Spanned<String>>,
+    pub stop_grace: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+}
+
+/// `command = "shell string"` or `command = ["argv", "array"]`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a shell command string or an array of arguments"
+)]
+pub enum RawCommand {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+/// A single string or a list of strings (`env_file`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a file name or an array of file names")]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one.clone()],
+            OneOrMany::Many(many) => many.clone(),
+        }
+    }
+}
+
+/// `depends_on = { db = "required" }`, or the short list form
+/// `depends_on = ["db", "cache"]` meaning all required.
+///
+/// Deserialized by hand: serde's untagged enums buffer their input, which
+/// loses the spans the names need for error messages.
+#[derive(Debug)]
+pub enum DependsOn {
+    Table(Vec<(Spanned<String>, Spanned<RawDepKind>)>),
+    List(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for DependsOn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DependsOn;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a table such as { database = \"required\" } or a list of service names",
+                )
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DependsOn, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(DependsOn::Table(entries))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<DependsOn, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element()? {
+                    names.push(name);
+                }
+                Ok(DependsOn::List(names))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawDepKind {
+    Required,
+    Optional,
+    Soft,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawKind {
+    Service,
+    Task,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRestart {
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// `backoff = { initial = "250ms", max = "30s" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackoff {
+    pub initial: Option<Spanned<String>>,
+    pub max: Option<Spanned<String>>,
+}
+
+/// A probe table: exactly one of the check keys plus timing keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub tcp: Option<Spanned<TcpTarget>>,
+    pub http: Option<Spanned<String>>,
+    pub status: Option<Spanned<String>>,
+    pub json: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    pub exec: Option<Spanned<String>>,
+    pub log: Option<Spanned<String>>,
+    pub notify: Option<Spanned<bool>>,
+    pub none: Option<Spanned<bool>>,
+    pub period: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub failure_threshold: Option<Spanned<u32>>,
+}
+
+/// `tcp = true` (the service's own port) or `tcp = "host:port"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "true or an address such as \"127.0.0.1:5432\"")]
+pub enum TcpTarget {
+    Own(bool),
+    Address(String),
+}
+
+/// Keys of `[project]`, for "did you mean" hints at the top level.
+pub const TOP_LEVEL_KEYS: &[&str] = &["project", "services"];

@@ -1,0 +1,362 @@
+//! The plain data that crosses between the engine and its front ends:
+//! [`Command`]s in, [`Event`]s and [`Snapshot`]s out.
+//!
+//! Everything here is serde-serializable and free of handles, so the same
+//! types could travel over a control socket. Times are durations since the
+//! engine started (its epoch), which keeps the state machine free of clocks.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::plan::{Kind, ServiceId};
+
+/// The state of one service (DESIGN.md, "Service states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Waiting for its dependencies, a start slot or a restart delay.
+    Pending,
+    /// Spawned; readiness has not passed yet (a running task is here too).
+    Starting,
+    /// Readiness passed.
+    Ready,
+    /// Running, but readiness fails now (or never passed in `ready_timeout`).
+    NotReady,
+    /// Exited and will not be restarted, could not start, or is blocked by a
+    /// required dependency that failed.
+    Failed,
+    /// Stopped by the user or at shutdown.
+    Stopped,
+    /// An optional service left out by the user.
+    Skipped,
+    /// A task that exited 0.
+    Completed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::NotReady => "not_ready",
+            State::Failed => "failed",
+            State::Stopped => "stopped",
+            State::Skipped => "skipped",
+            State::Completed => "completed",
+        }
+    }
+
+    /// A symbol that tells states apart without colour.
+    pub fn symbol(self) -> char {
+        match self {
+            State::Pending => '…',
+            State::Starting => '◌',
+            State::Ready => '●',
+            State::NotReady => '◐',
+            State::Failed => '✗',
+            State::Stopped => '■',
+            State::Skipped => '⊘',
+            State::Completed => '✓',
+        }
+    }
+
+    /// Up in the sense dependents care about.
+    pub fn is_ready(self) -> bool {
+        matches!(self, State::Ready | State::Completed)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a pending service is waiting for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "waiting_for")]
+pub enum WaitReason {
+    /// A dependency has not reached what this service needs yet.
+    Dependency { on: String, need: Need },
+    /// All `max_parallel_starts` slots are taken.
+    StartSlot { limit: usize },
+    /// It exited and restarts after a backoff delay.
+    Restart {
+        attempt: u32,
+        of: u32,
+        #[serde(with = "millis")]
+        at: Duration,
+    },
+    /// A required dependency failed, was skipped or stopped.
+    Blocked { on: String, state: State },
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitReason::Dependency { on, need } => write!(f, "waiting for {on} ({need})"),
+            WaitReason::StartSlot { limit } => {
+                write!(f, "waiting for a start slot ({limit} may start at once)")
+            }
+            WaitReason::Restart { attempt, of, .. } => {
+                write!(f, "restart {attempt} of {of} after backoff")
+            }
+            WaitReason::Blocked { on, state } => write!(f, "blocked: {on} is {state}"),
+        }
+    }
+}
+
+/// What a dependent needs from a dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    Ready,
+    Spawned,
+    Completed,
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Need::Ready => "ready",
+            Need::Spawned => "spawned",
+            Need::Completed => "completed",
+        })
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    /// It could not be started at all.
+    NotStarted(String),
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        matches!(self, Exit::Code(0))
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exited with code {code}"),
+            Exit::Signal(signal) => match nix::sys::signal::Signal::try_from(*signal) {
+                Ok(signal) => write!(f, "killed by {}", signal.as_str()),
+                Err(_) => write!(f, "killed by signal {signal}"),
+            },
+            Exit::NotStarted(why) => write!(f, "could not start: {why}"),
+        }
+    }
+}
+
+/// What a front end asks the engine to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "command", content = "service")]
+pub enum Command {
+    /// Stop (if running) and start again now, resetting its restart count.
+    Restart(ServiceId),
+    /// SIGKILL its process group; it stays stopped.
+    Kill(ServiceId),
+    /// Stop it gracefully; it stays stopped until started.
+    Stop(ServiceId),
+    /// Start a stopped, skipped, failed or completed service.
+    Start(ServiceId),
+    /// Stop an optional service and let its dependents run degraded.
+    Skip(ServiceId),
+    /// Stop everything in reverse order, then bring it all up again.
+    RestartAll,
+    /// Stop everything in reverse dependency order; `force` SIGKILLs now.
+    Shutdown { force: bool },
+}
+
+/// Where the engine is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Created; `Begin` not yet received.
+    Idle,
+    /// Bringing services up and keeping them running.
+    Running,
+    /// Stopping everything before starting it all again.
+    Restarting,
+    /// Stopping everything for good.
+    ShuttingDown { force: bool },
+    /// Nothing is running any more.
+    Done,
+}
+
+/// Something that happened, stamped with when.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    #[serde(with = "millis")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum EventKind {
+    /// A service changed state; `note` says why in words.
+    State {
+        service: ServiceId,
+        name: String,
+        from: State,
+        to: State,
+        note: String,
+    },
+    /// A pending service now waits for something else.
+    Waiting {
+        service: ServiceId,
+        name: String,
+        reason: WaitReason,
+    },
+    /// A process was started.
+    Spawned {
+        service: ServiceId,
+        name: String,
+        pid: u32,
+        attempt: u32,
+    },
+    /// A process ended.
+    Exited {
+        service: ServiceId,
+        name: String,
+        pid: Option<u32>,
+        exit: Exit,
+    },
+    /// A signal was sent to a service's process group.
+    Signalled {
+        service: ServiceId,
+        name: String,
+        signal: String,
+    },
+    /// A probe result that is news (first failure, a different failure).
+    Probe {
+        service: ServiceId,
+        name: String,
+        liveness: bool,
+        ok: bool,
+        detail: String,
+    },
+    /// Something the user should know that is not a state change, such as a
+    /// command that could not be carried out.
+    Notice {
+        service: Option<ServiceId>,
+        message: String,
+    },
+    /// The cold start is over: everything that will come up is up.
+    ColdStart(Summary),
+    /// Shutdown began.
+    ShutdownStarted { force: bool },
+    /// Every process is gone.
+    ShutdownComplete,
+}
+
+/// The state of one service at a moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    pub id: ServiceId,
+    pub name: String,
+    pub kind: Kind,
+    pub optional: bool,
+    pub state: State,
+    /// When it entered `state`.
+    #[serde(with = "millis")]
+    pub since: Duration,
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    /// Processes spawned so far.
+    pub spawns: u32,
+    /// Restarts in the current streak (reset by a manual start or by
+    /// staying ready for a while).
+    pub restarts: u32,
+    pub max_restarts: u32,
+    pub waiting: Option<WaitReason>,
+    /// Optional dependencies that were missing when it started.
+    pub degraded: Vec<String>,
+    pub last_exit: Option<Exit>,
+    /// The latest explanation: why it failed, what the probe says.
+    pub note: String,
+    /// When the current (or last) process was spawned.
+    #[serde(with = "millis_opt")]
+    pub spawned_at: Option<Duration>,
+    /// When the current process became ready.
+    #[serde(with = "millis_opt")]
+    pub ready_at: Option<Duration>,
+    /// A stop has been asked for and the process has not exited yet.
+    pub stopping: bool,
+}
+
+/// The whole picture, published after every change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub phase: Phase,
+    /// Services in start order.
+    pub services: Vec<ServiceStatus>,
+    /// The latest cold-start summary, once there is one.
+    pub summary: Option<Summary>,
+}
+
+/// How a cold start went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Every non-optional service became ready (or completed).
+    pub all_required_ready: bool,
+    /// From the start of the bring-up until the last service became ready.
+    #[serde(with = "millis")]
+    pub time_to_ready: Duration,
+    /// The chain of services that decided `time_to_ready`, first to last.
+    pub critical_path: Vec<Timing>,
+    /// Every service, in start order.
+    pub services: Vec<Timing>,
+}
+
+/// When one service was spawned and became ready during a cold start,
+/// relative to the start of the bring-up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    pub service: ServiceId,
+    pub name: String,
+    pub state: State,
+    #[serde(with = "millis_opt")]
+    pub spawned_at: Option<Duration>,
+    #[serde(with = "millis_opt")]
+    pub ready_at: Option<Duration>,
+}
+
+impl Timing {
+    /// Spawn to ready.
+    pub fn time_to_ready(&self) -> Option<Duration> {
+        Some(self.ready_at?.saturating_sub(self.spawned_at?))
+    }
+}
+
+/// Durations as integer milliseconds in serialized form.
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+}
+
+mod millis_opt {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64() * 1000.0),
+            None => s.serialize_none(),
+        }
+    }
+}

@@ -1,0 +1,823 @@
+//! Transition-by-transition tests of the state machine: no processes, no
+//! sleeps, time is whatever the test says it is.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::*;
+use crate::config::validate::Context;
+
+fn plan(text: &str) -> Arc<Plan> {
+    let env = |_: &str| None;
+    let cx = Context {
+        file: Path::new("t.toml"),
+        base_dir: Path::new("/"),
+        env: &env,
+        bringup: "bringup",
+    };
+    match crate::config::load_with(text, &cx) {
+        Ok(plan) => Arc::new(plan),
+        Err(e) => panic!("test config is invalid: {e}"),
+    }
+}
+
+/// A machine plus the bookkeeping a runtime would do: time, generations.
+struct Rig {
+    machine: Machine,
+    now: Duration,
+    generation: Vec<u64>,
+    pid: u32,
+}
+
+impl Rig {
+    fn new(text: &str) -> Self {
+        let plan = plan(text);
+        let n = plan.services.len();
+        Self {
+            machine: Machine::new(plan, 7),
+            now: Duration::ZERO,
+            generation: vec![0; n],
+            pid: 1000,
+        }
+    }
+
+    fn id(&self, name: &str) -> ServiceId {
+        self.machine
+            .plan()
+            .find(name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    fn name(&self, id: ServiceId) -> String {
+        self.machine.plan().service(id).name.clone()
+    }
+
+    fn at(&mut self, ms: u64) -> &mut Self {
+        self.now = Duration::from_millis(ms);
+        self
+    }
+
+    fn feed(&mut self, input: Input) -> Vec<Effect> {
+        let effects = self.machine.handle(self.now, input);
+        for effect in &effects {
+            if let Effect::Spawn { id, generation } = effect {
+                self.generation[id.0] = *generation;
+            }
+        }
+        effects
+    }
+
+    fn begin(&mut self) -> Vec<Effect> {
+        self.feed(Input::Begin)
+    }
+
+    fn spawned(&mut self, name: &str) -> Vec<Effect> {
+        let id = self.id(name);
+        self.pid += 1;
+        let (generation, pid) = (self.generation[id.0], self.pid);
+        self.feed(Input::Spawned {
+            id,
+            generation,
+            pid,
+        })
+    }
+
+    fn ready(&mut self, name: &str) -> Vec<Effect> {
+        let id = self.id(name);
+        let generation = self.generation[id.0];
+        self.feed(Input::Readiness {
+            id,
+            generation,
+            ok: true,
+            detail: String::new(),
+        })
+    }
+
+    fn not_ready(&mut self, name: &str) -> Vec<Effect> {
+        let id = self.id(name);
+        let generation = self.generation[id.0];
+        self.feed(Input::Readiness {
+            id,
+            generation,
+            ok: false,
+            detail: "connection refused".into(),
+        })
+    }
+
+    fn live(&mut self, name: &str, ok: bool) -> Vec<Effect> {
+        let id = self.id(name);
+        let generation = self.generation[id.0];
+        self.feed(Input::Liveness {
+            id,
+            generation,
+            ok,
+            detail: "HTTP 500".into(),
+        })
+    }
+
+    fn exit(&mut self, name: &str, code: i32) -> Vec<Effect> {
+        let id = self.id(name);
+        let generation = self.generation[id.0];
+        self.feed(Input::Exited {
+            id,
+            generation,
+            exit: Exit::Code(code),
+        })
+    }
+
+    fn fire(&mut self, name: &str, timer: Timer) -> Vec<Effect> {
+        let id = self.id(name);
+        let generation = self.generation[id.0];
+        self.feed(Input::Timer {
+            id,
+            generation,
+            timer,
+        })
+    }
+
+    fn command(&mut self, command: Command) -> Vec<Effect> {
+        self.feed(Input::Command(command))
+    }
+
+    /// Spawn, report spawned, report ready.
+    fn up(&mut self, name: &str) {
+        self.spawned(name);
+        self.ready(name);
+    }
+
+    fn state(&self, name: &str) -> State {
+        self.machine.status(self.id(name)).state
+    }
+
+    fn status(&self, name: &str) -> ServiceStatus {
+        self.machine.status(self.id(name))
+    }
+
+    fn spawns(&self, effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Spawn { id, .. } => Some(self.name(*id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn signals(&self, effects: &[Effect]) -> Vec<(String, Signal)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Signal { id, signal, .. } => Some((self.name(*id), *signal)),
+                Effect::Kill { id, .. } => Some((self.name(*id), Signal::SIGKILL)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn timers(&self, effects: &[Effect], which: Timer) -> Vec<(String, Duration)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Arm {
+                    id, timer, after, ..
+                } if *timer == which => Some((self.name(*id), *after)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const STACK: &str = r#"
+[services.db]
+port = 101
+command = "true"
+[services.cache]
+port = 102
+command = "true"
+optional = true
+[services.api]
+port = 103
+command = "true"
+depends_on = { db = "required", cache = "optional" }
+dependency_timeout = "5s"
+[services.web]
+port = 104
+command = "true"
+depends_on = { api = "required" }
+"#;
+
+#[test]
+fn begin_spawns_only_services_without_dependencies() {
+    let mut rig = Rig::new(STACK);
+    let effects = rig.begin();
+    assert_eq!(rig.spawns(&effects), ["db", "cache"]);
+    assert_eq!(rig.state("api"), State::Pending);
+    assert_eq!(
+        rig.status("api").waiting,
+        Some(WaitReason::Dependency {
+            on: "db".into(),
+            need: Need::Ready
+        })
+    );
+    assert_eq!(
+        rig.status("web").waiting.unwrap().to_string(),
+        "waiting for api (ready)"
+    );
+}
+
+#[test]
+fn a_dependent_spawns_only_once_its_required_dependency_is_ready() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    let effects = rig.spawned("db");
+    assert!(rig.spawns(&effects).is_empty());
+    rig.up("cache");
+    // db spawned but not ready: api still waits.
+    assert_eq!(rig.state("api"), State::Pending);
+    let effects = rig.at(300).ready("db");
+    assert_eq!(rig.spawns(&effects), ["api"]);
+    assert_eq!(rig.state("api"), State::Starting);
+    assert!(rig.status("api").degraded.is_empty());
+}
+
+#[test]
+fn a_failed_required_dependency_blocks_and_its_recovery_unblocks() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+port = 101
+command = "false"
+restart = "never"
+[services.api]
+port = 102
+command = "true"
+depends_on = ["db"]
+[services.web]
+port = 103
+command = "true"
+depends_on = ["api"]
+"#,
+    );
+    rig.begin();
+    rig.spawned("db");
+    rig.at(50).exit("db", 1);
+    assert_eq!(rig.state("db"), State::Failed);
+    assert_eq!(rig.status("db").note, "exited with code 1");
+    // Blocked dependents show why, the whole chain down.
+    assert_eq!(rig.state("api"), State::Failed);
+    assert_eq!(
+        rig.status("api").note,
+        "blocked: required dependency db is failed"
+    );
+    assert_eq!(rig.state("web"), State::Failed);
+    assert!(rig.status("web").note.contains("api"));
+    // The user starts db again; once it is ready, the chain comes up.
+    let db = rig.id("db");
+    let effects = rig.at(1000).command(Command::Start(db));
+    assert_eq!(rig.spawns(&effects), ["db"]);
+    assert_eq!(rig.state("api"), State::Pending);
+    let effects = {
+        rig.spawned("db");
+        rig.ready("db")
+    };
+    assert_eq!(rig.spawns(&effects), ["api"]);
+    rig.up("api");
+    assert_eq!(rig.state("web"), State::Starting);
+}
+
+#[test]
+fn a_failed_optional_dependency_degrades_instead_of_blocking() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    assert_eq!(
+        rig.state("api"),
+        State::Pending,
+        "still waiting for the optional cache"
+    );
+    rig.spawned("cache");
+    let effects = rig.exit("cache", 1);
+    // cache restarts (on-failure) — a restarting optional dependency is still awaited.
+    assert_eq!(rig.state("cache"), State::Pending);
+    assert!(rig.spawns(&effects).is_empty());
+    rig.command(Command::Stop(rig.id("cache")));
+    assert_eq!(rig.state("cache"), State::Stopped);
+    assert_eq!(rig.state("api"), State::Starting);
+    assert_eq!(rig.status("api").degraded, ["cache"]);
+    assert!(rig.status("api").note.contains("degraded: without cache"));
+}
+
+#[test]
+fn an_optional_dependency_that_takes_too_long_is_given_up_on() {
+    let mut rig = Rig::new(STACK);
+    let effects = rig.begin();
+    assert_eq!(
+        rig.timers(&effects, Timer::DependencyTimeout),
+        [("api".to_string(), Duration::from_secs(5))]
+    );
+    rig.up("db");
+    rig.spawned("cache");
+    assert_eq!(rig.state("api"), State::Pending);
+    let effects = rig.at(5000).fire("api", Timer::DependencyTimeout);
+    assert_eq!(rig.spawns(&effects), ["api"]);
+    assert_eq!(rig.status("api").degraded, ["cache"]);
+}
+
+#[test]
+fn soft_waits_for_spawn_and_completed_waits_for_exit_zero() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+port = 101
+command = "true"
+[services.migrate]
+command = "true"
+kind = "task"
+depends_on = { db = "soft" }
+[services.api]
+port = 102
+command = "true"
+depends_on = { migrate = "completed" }
+"#,
+    );
+    rig.begin();
+    assert_eq!(rig.state("migrate"), State::Pending);
+    let effects = rig.spawned("db");
+    assert_eq!(rig.spawns(&effects), ["migrate"], "soft: spawned is enough");
+    rig.spawned("migrate");
+    assert_eq!(
+        rig.status("api").waiting.unwrap().to_string(),
+        "waiting for migrate (completed)"
+    );
+    let effects = rig.at(200).exit("migrate", 0);
+    assert_eq!(rig.state("migrate"), State::Completed);
+    assert_eq!(rig.spawns(&effects), ["api"]);
+}
+
+#[test]
+fn a_failed_task_blocks_what_waits_for_its_completion() {
+    let mut rig = Rig::new(
+        r#"
+[services.migrate]
+command = "false"
+kind = "task"
+[services.api]
+port = 101
+command = "true"
+depends_on = { migrate = "completed" }
+"#,
+    );
+    rig.begin();
+    rig.spawned("migrate");
+    rig.exit("migrate", 2);
+    assert_eq!(
+        rig.state("migrate"),
+        State::Failed,
+        "tasks default to restart = never"
+    );
+    assert_eq!(rig.state("api"), State::Failed);
+    assert!(rig.status("api").note.contains("migrate"));
+}
+
+#[test]
+fn max_parallel_starts_limits_services_in_starting() {
+    let mut rig = Rig::new(
+        r#"
+[project]
+max_parallel_starts = 1
+[services.a]
+port = 101
+command = "true"
+[services.b]
+port = 102
+command = "true"
+[services.c]
+port = 103
+command = "true"
+depends_on = ["a"]
+"#,
+    );
+    let effects = rig.begin();
+    assert_eq!(rig.spawns(&effects), ["a"]);
+    assert_eq!(
+        rig.status("b").waiting,
+        Some(WaitReason::StartSlot { limit: 1 })
+    );
+    rig.spawned("a");
+    let effects = rig.ready("a");
+    // a left `starting`; b takes the slot first (start order), c waits for it.
+    assert_eq!(rig.spawns(&effects), ["b"]);
+    assert_eq!(
+        rig.status("c").waiting,
+        Some(WaitReason::StartSlot { limit: 1 })
+    );
+    let effects = rig.up_and_effects("b");
+    assert_eq!(rig.spawns(&effects), ["c"]);
+}
+
+impl Rig {
+    fn up_and_effects(&mut self, name: &str) -> Vec<Effect> {
+        self.spawned(name);
+        self.ready(name)
+    }
+}
+
+#[test]
+fn crash_loops_back_off_exponentially_and_stop_at_max_restarts() {
+    let mut rig = Rig::new(
+        r#"
+[services.flaky]
+port = 101
+command = "false"
+max_restarts = 3
+backoff = { initial = "100ms", max = "10s" }
+"#,
+    );
+    rig.begin();
+    let mut delays = Vec::new();
+    for attempt in 1..=3u32 {
+        rig.spawned("flaky");
+        let effects = rig.exit("flaky", 1);
+        let timers = rig.timers(&effects, Timer::Restart);
+        assert_eq!(timers.len(), 1, "attempt {attempt}: {effects:?}");
+        delays.push(timers[0].1);
+        let status = rig.status("flaky");
+        assert_eq!(status.state, State::Pending);
+        assert_eq!(status.restarts, attempt);
+        assert!(
+            matches!(status.waiting, Some(WaitReason::Restart { attempt: a, of: 3, .. }) if a == attempt)
+        );
+        // Nothing spawns before the backoff timer fires.
+        assert!(rig.spawns(&effects).is_empty());
+        let effects = rig.fire("flaky", Timer::Restart);
+        assert_eq!(rig.spawns(&effects), ["flaky"]);
+    }
+    // 100ms, 200ms, 400ms, each ±20%: strictly growing.
+    assert!(delays.windows(2).all(|w| w[1] > w[0]), "{delays:?}");
+    assert!(delays[0] >= Duration::from_millis(80) && delays[0] <= Duration::from_millis(120));
+    rig.spawned("flaky");
+    let effects = rig.exit("flaky", 1);
+    assert!(rig.timers(&effects, Timer::Restart).is_empty());
+    assert_eq!(rig.state("flaky"), State::Failed);
+    assert_eq!(
+        rig.status("flaky").note,
+        "exited with code 1; gave up after 3 restarts"
+    );
+}
+
+#[test]
+fn backoff_is_capped() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\n");
+    for attempt in 1..40 {
+        let delay =
+            rig.machine
+                .backoff_delay(Duration::from_millis(100), Duration::from_secs(2), attempt);
+        assert!(delay <= Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn ready_timeout_makes_a_service_not_ready_and_it_can_still_become_ready() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\nport = 9\nready_timeout = \"2s\"\n");
+    let effects = rig.begin();
+    assert_eq!(
+        rig.timers(&effects, Timer::ReadyTimeout),
+        [("a".to_string(), Duration::from_secs(2))]
+    );
+    rig.spawned("a");
+    rig.not_ready("a");
+    rig.at(2000).fire("a", Timer::ReadyTimeout);
+    assert_eq!(rig.state("a"), State::NotReady);
+    assert!(
+        rig.status("a").note.contains("connection refused"),
+        "{}",
+        rig.status("a").note
+    );
+    rig.at(2500).ready("a");
+    assert_eq!(rig.state("a"), State::Ready);
+}
+
+#[test]
+fn readiness_failures_after_ready_count_up_to_the_threshold() {
+    let mut rig = Rig::new(
+        "[services.a]\ncommand = \"x\"\nport = 9\nreadiness = { tcp = true, failure_threshold = 2 }\n",
+    );
+    rig.begin();
+    rig.up("a");
+    rig.not_ready("a");
+    assert_eq!(rig.state("a"), State::Ready);
+    rig.not_ready("a");
+    assert_eq!(rig.state("a"), State::NotReady);
+    rig.ready("a");
+    assert_eq!(rig.state("a"), State::Ready);
+}
+
+#[test]
+fn failing_liveness_restarts_the_service() {
+    let mut rig = Rig::new(
+        r#"
+[services.a]
+command = "x"
+port = 9
+liveness = { tcp = true, failure_threshold = 2 }
+stop_grace = "1s"
+"#,
+    );
+    rig.begin();
+    rig.spawned("a");
+    let effects = rig.ready("a");
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::StartLiveness { .. }))
+    );
+    rig.live("a", false);
+    let effects = rig.live("a", false);
+    assert_eq!(rig.signals(&effects), [("a".to_string(), Signal::SIGTERM)]);
+    let effects = rig.exit("a", 143);
+    assert_eq!(rig.status("a").restarts, 1);
+    assert!(rig.status("a").note.starts_with("liveness failed 2 times"));
+    assert_eq!(rig.timers(&effects, Timer::Restart).len(), 1);
+}
+
+#[test]
+fn shutdown_stops_dependents_first_and_kills_after_grace() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+port = 101
+command = "x"
+stop_grace = "3s"
+[services.api]
+port = 102
+command = "x"
+depends_on = ["db"]
+stop_signal = "SIGINT"
+[services.worker]
+port = 103
+command = "x"
+depends_on = ["db"]
+"#,
+    );
+    rig.begin();
+    rig.up("db");
+    rig.up("api");
+    rig.up("worker");
+    let effects = rig.at(10_000).command(Command::Shutdown { force: false });
+    // Both dependents at once, each with its own stop signal; db waits.
+    assert_eq!(
+        rig.signals(&effects),
+        [
+            ("api".to_string(), Signal::SIGINT),
+            ("worker".to_string(), Signal::SIGTERM)
+        ]
+    );
+    let effects = rig.exit("api", 0);
+    assert!(
+        rig.signals(&effects).is_empty(),
+        "db still has a running dependent"
+    );
+    let effects = rig.exit("worker", 0);
+    assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGTERM)]);
+    assert_eq!(
+        rig.timers(&effects, Timer::StopGrace),
+        [("db".to_string(), Duration::from_secs(3))]
+    );
+    // db ignores SIGTERM: the grace timer kills it.
+    let effects = rig.at(13_000).fire("db", Timer::StopGrace);
+    assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGKILL)]);
+    let effects = rig.feed(Input::Exited {
+        id: rig.id("db"),
+        generation: rig.generation[0],
+        exit: Exit::Signal(9),
+    });
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Publish(EventKind::ShutdownComplete)))
+    );
+    for name in ["db", "api", "worker"] {
+        assert_eq!(rig.state(name), State::Stopped);
+    }
+}
+
+#[test]
+fn forced_shutdown_kills_everything_at_once() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    rig.up("cache");
+    rig.command(Command::Shutdown { force: false });
+    let effects = rig.command(Command::Shutdown { force: true });
+    let mut killed: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    killed.sort();
+    assert_eq!(killed, ["cache", "db"]);
+    // api's spawn was in flight: it is killed the moment its pid is known.
+    let effects = rig.spawned("api");
+    assert_eq!(
+        rig.signals(&effects),
+        [("api".to_string(), Signal::SIGKILL)]
+    );
+    rig.exit("api", 137);
+    // Nothing is killed twice.
+    let effects = rig.exit("cache", 137);
+    assert!(rig.signals(&effects).is_empty());
+    rig.exit("db", 137);
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    assert_eq!(rig.state("api"), State::Stopped);
+}
+
+#[test]
+fn stale_inputs_from_an_earlier_process_are_ignored() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\nport = 9\n");
+    rig.begin();
+    rig.spawned("a");
+    let old = rig.generation[0];
+    rig.exit("a", 1);
+    rig.fire("a", Timer::Restart);
+    rig.spawned("a");
+    assert_ne!(rig.generation[0], old);
+    rig.feed(Input::Readiness {
+        id: ServiceId(0),
+        generation: old,
+        ok: true,
+        detail: String::new(),
+    });
+    assert_eq!(
+        rig.state("a"),
+        State::Starting,
+        "a readiness pass from the dead process counts for nothing"
+    );
+    rig.feed(Input::Exited {
+        id: ServiceId(0),
+        generation: old,
+        exit: Exit::Code(1),
+    });
+    assert!(rig.status("a").pid.is_some());
+}
+
+#[test]
+fn skip_stops_an_optional_service_and_dependents_degrade() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    rig.spawned("cache");
+    let effects = rig.command(Command::Skip(rig.id("cache")));
+    assert_eq!(
+        rig.signals(&effects),
+        [("cache".to_string(), Signal::SIGTERM)]
+    );
+    assert!(rig.status("cache").stopping);
+    let effects = rig.exit("cache", 0);
+    assert_eq!(rig.state("cache"), State::Skipped);
+    assert_eq!(rig.spawns(&effects), ["api"]);
+    assert_eq!(rig.status("api").degraded, ["cache"]);
+    // Skipping a required service is refused with a reason.
+    let effects = rig.command(Command::Skip(rig.id("db")));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Publish(EventKind::Notice { message, .. }) if message.contains("not optional"))));
+    assert_eq!(rig.state("db"), State::Ready);
+    // Start brings the skipped service back.
+    let effects = rig.command(Command::Start(rig.id("cache")));
+    assert_eq!(rig.spawns(&effects), ["cache"]);
+}
+
+#[test]
+fn kill_and_restart_commands() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    let effects = rig.command(Command::Kill(rig.id("db")));
+    assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGKILL)]);
+    rig.feed(Input::Exited {
+        id: rig.id("db"),
+        generation: rig.generation[0],
+        exit: Exit::Signal(9),
+    });
+    assert_eq!(
+        rig.state("db"),
+        State::Stopped,
+        "a killed service stays down"
+    );
+    assert_eq!(rig.status("db").note, "stopped (killed by SIGKILL)");
+
+    let effects = rig.command(Command::Restart(rig.id("db")));
+    assert_eq!(rig.spawns(&effects), ["db"]);
+    rig.up("db");
+    let before = rig.generation[0];
+    let effects = rig.command(Command::Restart(rig.id("db")));
+    assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGTERM)]);
+    let effects = rig.exit("db", 0);
+    assert_eq!(rig.spawns(&effects), ["db"]);
+    assert_eq!(rig.generation[0], before + 1);
+    assert_eq!(
+        rig.status("db").restarts,
+        0,
+        "a manual restart is not a crash"
+    );
+}
+
+#[test]
+fn a_spawn_failure_follows_the_restart_policy() {
+    let mut rig = Rig::new("[services.a]\ncommand = [\"/nonexistent\"]\nrestart = \"never\"\n");
+    rig.begin();
+    let generation = rig.generation[0];
+    rig.feed(Input::SpawnFailed {
+        id: ServiceId(0),
+        generation,
+        error: "No such file or directory".into(),
+    });
+    assert_eq!(rig.state("a"), State::Failed);
+    assert_eq!(
+        rig.status("a").note,
+        "could not start: No such file or directory"
+    );
+}
+
+#[test]
+fn the_cold_start_summary_names_the_critical_path() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.spawned("db");
+    rig.spawned("cache");
+    rig.at(100).ready("cache");
+    rig.at(300).ready("db");
+    rig.spawned("api");
+    rig.at(500).ready("api");
+    rig.spawned("web");
+    let effects = rig.at(700).ready("web");
+    let summary = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Publish(EventKind::ColdStart(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("the cold start is over");
+    assert!(summary.all_required_ready);
+    assert_eq!(summary.time_to_ready, Duration::from_millis(700));
+    let path: Vec<&str> = summary
+        .critical_path
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(path, ["db", "api", "web"]);
+    assert_eq!(
+        summary.services[2].time_to_ready(),
+        Some(Duration::from_millis(200))
+    );
+}
+
+#[test]
+fn a_cold_start_with_a_stuck_service_still_ends() {
+    let mut rig = Rig::new(
+        "[services.db]\ncommand = \"x\"\nport = 9\nready_timeout = \"1s\"\n[services.api]\ncommand = \"x\"\ndepends_on = [\"db\"]\n",
+    );
+    rig.begin();
+    rig.spawned("db");
+    let effects = rig.at(1000).fire("db", Timer::ReadyTimeout);
+    let summary = effects.iter().find_map(|e| match e {
+        Effect::Publish(EventKind::ColdStart(s)) => Some(s.clone()),
+        _ => None,
+    });
+    assert!(
+        !summary
+            .expect("settled: db is stuck, api waits on it")
+            .all_required_ready
+    );
+}
+
+#[test]
+fn restart_all_stops_in_reverse_order_then_starts_in_order() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    for name in ["db", "cache", "api", "web"] {
+        rig.up(name);
+    }
+    let effects = rig.command(Command::RestartAll);
+    // Only what no running service depends on stops first.
+    assert_eq!(
+        rig.signals(&effects),
+        [("web".to_string(), Signal::SIGTERM)]
+    );
+    let effects = rig.exit("web", 0);
+    assert_eq!(
+        rig.signals(&effects),
+        [("api".to_string(), Signal::SIGTERM)]
+    );
+    let effects = rig.exit("api", 0);
+    assert_eq!(
+        rig.signals(&effects),
+        [
+            ("db".to_string(), Signal::SIGTERM),
+            ("cache".to_string(), Signal::SIGTERM)
+        ]
+    );
+    rig.exit("db", 0);
+    let effects = rig.exit("cache", 0);
+    assert_eq!(rig.machine.phase(), Phase::Running);
+    assert_eq!(rig.spawns(&effects), ["db", "cache"]);
+    assert_eq!(rig.state("api"), State::Pending);
+}
