@@ -1,18 +1,102 @@
 //! Command-line definitions (clap derive). Parsing only; `main` dispatches.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Config: -c FILE, else ./bringup.toml, else ./config/bringup.toml.
+
+Examples:
+  bringup demo                 bring up the embedded demo stack
+  bringup check                validate bringup.toml and print the start plan
+  bringup up                   bring the whole stack up; Ctrl-C stops it
+  bringup up api               only api and what it depends on
+  bringup up --no-tui | tee log    plain output for CI and pipes";
 
 /// Bring a local multi-service stack up in dependency order and keep it running.
 #[derive(Debug, Parser)]
-#[command(name = "bringup", version, about)]
+#[command(name = "bringup", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Config file to use.
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Bring the stack up in dependency order and keep it running until
+    /// Ctrl-C, SIGTERM or SIGHUP; then stop it in reverse order.
+    ///
+    /// Exits 0 when every required service became ready, 1 when not, and 2
+    /// when the config is invalid.
+    Up(UpArgs),
+
+    /// Validate the config and print the start plan: waves of services that
+    /// start together, their dependencies and ports.
+    ///
+    /// Exits 0 when the config is valid, 2 when not.
+    Check,
+
+    /// Bring up the embedded demo stack (a database, an optional cache that
+    /// crashes, auth, api, workers, a frontend) made of real processes.
+    Demo(DemoArgs),
+
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]
     Fixture(crate::fixture::FixtureArgs),
+
+    /// Internal: the helper that cleans up if bringup is killed.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Bring up only these services and what they depend on.
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+
+    /// Plain line output instead of the dashboard (the default when stdout
+    /// is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Plain line output instead of the dashboard.
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output going to stdout.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                !no_color && std::io::stdout().is_terminal()
+            }
+        }
+    }
 }

@@ -1,7 +1,13 @@
 //! The coordinator: one state machine, one runtime that carries out its effects.
+//!
+//! [`machine`] decides (pure, unit-tested), [`runtime`] acts (processes,
+//! probes, timers) and [`api`] is the plain data front ends exchange with
+//! it. [`summary`] explains a cold start after the fact.
 
 pub mod api;
 pub mod machine;
+pub mod runtime;
 pub mod summary;
 
 pub use api::*;
+pub use runtime::{Engine, EngineError, EngineOptions};

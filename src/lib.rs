@@ -7,3 +7,8 @@ pub mod config;
 pub mod engine;
 pub mod fixture;
 pub mod graph;
+pub mod headless;
+pub mod logs;
+pub mod probe;
+pub mod process;
+pub mod rundir;

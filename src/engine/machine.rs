@@ -254,11 +254,20 @@ pub struct Machine {
     summary: Option<Summary>,
     /// The service that most recently left `starting`, for start-slot gating.
     last_slot_freed_by: Option<ServiceId>,
+    /// Services this run is about (`bringup up api` selects api and what it
+    /// depends on); the rest stay stopped.
+    selected: Vec<bool>,
 }
 
 impl Machine {
     /// A machine for `plan`; `seed` drives the backoff jitter.
     pub fn new(plan: Arc<Plan>, seed: u64) -> Self {
+        let selected = vec![true; plan.services.len()];
+        Self::with_selection(plan, seed, selected)
+    }
+
+    /// A machine that only brings up the services marked in `selected`.
+    pub fn with_selection(plan: Arc<Plan>, seed: u64, selected: Vec<bool>) -> Self {
         let slots = vec![Slot::new(); plan.services.len()];
         Self {
             plan,
@@ -271,6 +280,7 @@ impl Machine {
             cold_start_done: false,
             summary: None,
             last_slot_freed_by: None,
+            selected,
         }
     }
 
@@ -471,6 +481,11 @@ impl Machine {
         for index in 0..self.slots.len() {
             let id = ServiceId(index);
             let slot = &mut self.slots[index];
+            if !self.selected[index] {
+                slot.want = Want::Stopped;
+                self.set_state(now, id, State::Stopped, "not selected");
+                continue;
+            }
             if slot.want == Want::Skipped {
                 // A service the user skipped stays out of a restart-all.
                 continue;
@@ -1260,6 +1275,7 @@ impl Machine {
             .graph
             .order()
             .iter()
+            .filter(|id| self.selected[id.0])
             .map(|&id| {
                 let slot = &self.slots[id.0];
                 summary::Record {

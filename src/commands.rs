@@ -1,0 +1,31 @@
+//! The subcommands, at the binary's edge: they turn library results into
+//! output and exit codes, and report errors with context (anyhow, miette).
+
+pub mod check;
+pub mod report;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use bringup::config::{self, LoadError, Plan};
+
+/// Exit code for an invalid config or bad usage.
+pub const INVALID: u8 = 2;
+
+/// Finds and loads the config, printing every problem when it fails.
+pub fn load(explicit: Option<&Path>, color: bool) -> Result<Plan, ExitCode> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let loaded = config::discover(explicit, &cwd).and_then(|path| config::load_file(&path));
+    loaded.map_err(|error| {
+        match error {
+            LoadError::Invalid(errors) => report::config_errors(&errors, color),
+            LoadError::NotFound { .. } => {
+                eprintln!("error: {error}");
+                eprintln!("  help: pass a file with -c FILE, or try `bringup demo` to see an example stack");
+            }
+            LoadError::Read { .. } => eprintln!("error: {error}"),
+        }
+        ExitCode::from(INVALID)
+    })
+}

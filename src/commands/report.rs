@@ -1,0 +1,85 @@
+//! Config errors as miette diagnostics: the offending line, underlined,
+//! with the hint below it.
+
+use bringup::config::{ConfigError, ConfigErrors};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Located {
+    message: String,
+    src: NamedSource<String>,
+    span: Option<SourceSpan>,
+    help: Option<String>,
+}
+
+impl Diagnostic for Located {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.src)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.span?;
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(None, span),
+        )))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+}
+
+/// Prints every error of a config file to stderr.
+pub fn config_errors(errors: &ConfigErrors, color: bool) {
+    let count = errors.errors.len();
+    eprintln!(
+        "error: {} has {count} problem{}",
+        errors.file.display(),
+        if count == 1 { "" } else { "s" }
+    );
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+    for error in &errors.errors {
+        let mut out = String::new();
+        let diagnostic = located(errors, error);
+        if handler.render_report(&mut out, &diagnostic).is_err() {
+            out = format!("{error}\n");
+        }
+        eprintln!("{out}");
+    }
+}
+
+fn located(errors: &ConfigErrors, error: &ConfigError) -> Located {
+    // The place goes in the message too, so it survives any rendering
+    // (and grep): "bringup.toml:12:1: `services.api.readyness`: ...".
+    let key = if error.key.is_empty() {
+        String::new()
+    } else {
+        format!("`{}`: ", error.key)
+    };
+    Located {
+        message: format!(
+            "{}:{}:{}: {key}{}",
+            error.file.display(),
+            error.line,
+            error.column,
+            error.message
+        ),
+        src: NamedSource::new(
+            errors.file.display().to_string(),
+            errors.source_text.clone(),
+        ),
+        span: error
+            .span
+            .clone()
+            .map(|s| SourceSpan::from(s.start..s.end.max(s.start))),
+        help: error.help.clone(),
+    }
+}

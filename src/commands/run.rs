@@ -1,0 +1,95 @@
+//! `bringup up` and `bringup demo`: run a stack until told to stop.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bringup::config::{self, Plan, ServiceId};
+use bringup::engine::{Engine, EngineOptions};
+use bringup::headless::{self, HeadlessOptions};
+
+/// `bringup up [SERVICE...]`.
+pub fn up(explicit: Option<&Path>, services: &[String], color: bool) -> ExitCode {
+    let plan = match super::load(explicit, color) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let only = match select(&plan, services) {
+        Ok(only) => only,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(super::INVALID);
+        }
+    };
+    run(plan, only, color)
+}
+
+/// `bringup demo`: the embedded demo stack, run from the current directory.
+pub fn demo(color: bool) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    match config::load_str(config::DEMO, Path::new("demo.toml (embedded)"), &cwd) {
+        Ok(plan) => run(plan, None, color),
+        Err(errors) => {
+            // The demo is part of the binary; this is a bug, not user error.
+            super::report::config_errors(&errors, color);
+            ExitCode::from(super::INVALID)
+        }
+    }
+}
+
+/// Names → ids; an unknown name is an error with a suggestion.
+fn select(plan: &Plan, names: &[String]) -> Result<Option<Vec<ServiceId>>, String> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    names
+        .iter()
+        .map(|name| {
+            plan.find(name).ok_or_else(|| {
+                let known = plan.services.iter().map(|s| s.name.as_str());
+                match config::error::nearest(name, known) {
+                    Some(near) => format!("no service named `{name}`; did you mean `{near}`?"),
+                    None => format!(
+                        "no service named `{name}`; services: {}",
+                        plan.services
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn run(plan: Plan, only: Option<Vec<ServiceId>>, color: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = EngineOptions {
+        watchdog_exe: std::env::current_exe().ok(),
+        only,
+    };
+    let (engine, events) = match Engine::start(Arc::new(plan), options) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(headless::run(engine, events, HeadlessOptions { color }));
+    if outcome.all_required_ready() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,622 @@
+//! The runtime: carries out the state machine's effects and feeds the
+//! results back as inputs.
+//!
+//! One task owns the [`Machine`] and everything it decides; it runs on its
+//! own thread with a single-threaded tokio runtime. That thread is also the
+//! one that forks every service, which matters because a parent-death
+//! signal fires when the forking *thread* ends: this one ends only after
+//! the last service has stopped.
+//!
+//! The loop takes one input at a time — a command from a front end, or a
+//! result from a task it started (a process exited, a probe answered, a
+//! timer fired) — hands it to the machine, and performs the effects in
+//! order. Spawn results are queued locally and handled before anything else
+//! so no probe result can overtake the news that its process exists.
+//! Commands are taken before other inputs, so the user is answered promptly
+//! even when probes are busy. After each input that changed anything, a new
+//! [`Snapshot`] is published.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
+use crate::engine::api::{Command, Event, EventKind, Phase, Snapshot};
+use crate::engine::machine::{Effect, Input, Machine};
+use crate::logs::{LogHub, Stream};
+use crate::probe::notify::NotifySocket;
+use crate::probe::{self, AbortOnDrop, Prober, Target};
+use crate::process::output::{LogWatch, pump};
+use crate::process::watchdog::Watchdog;
+use crate::process::{self, SpawnRequest};
+use crate::rundir::RunDir;
+
+/// How long output still in the pipes may take to arrive after a process
+/// exits, before its exit is reported anyway (a grandchild that left the
+/// process group could hold the pipe open forever).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
+/// Capacity of the channels into the engine.
+const CHANNEL: usize = 1024;
+/// Events kept for slow front ends before they are told they lagged.
+const EVENT_BACKLOG: usize = 4096;
+
+/// How to run an engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// The bringup executable, used to start the watchdog that cleans up if
+    /// bringup is killed; `None` runs without one.
+    pub watchdog_exe: Option<PathBuf>,
+    /// Bring up only these services and what they depend on.
+    pub only: Option<Vec<ServiceId>>,
+}
+
+/// Why an engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot create bringup's runtime directory: {0}")]
+    RunDir(std::io::Error),
+    #[error("cannot start the engine thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running engine, as front ends see it.
+pub struct Engine {
+    plan: Arc<Plan>,
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    snapshot: watch::Receiver<Snapshot>,
+    logs: Arc<LogHub>,
+    epoch: Instant,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts bringing `plan` up. The returned receiver sees every event
+    /// from the very first; later [`Engine::subscribe`]rs may miss early ones.
+    pub fn start(
+        plan: Arc<Plan>,
+        options: EngineOptions,
+    ) -> Result<(Self, broadcast::Receiver<Event>), EngineError> {
+        let rundir = RunDir::create().map_err(EngineError::RunDir)?;
+        let (commands_tx, commands_rx) = mpsc::channel(CHANNEL);
+        let (inputs_tx, inputs_rx) = mpsc::channel(CHANNEL);
+        let (events_tx, events_rx) = broadcast::channel(EVENT_BACKLOG);
+        let logs = LogHub::new(plan.services.len(), plan.project.log_lines);
+        let selected = match &options.only {
+            Some(only) => plan.graph.closure(only),
+            None => vec![true; plan.services.len()],
+        };
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        let machine = Machine::with_selection(plan.clone(), seed, selected);
+        let (snapshot_tx, snapshot_rx) = watch::channel(machine.snapshot());
+        let epoch = Instant::now();
+
+        let mut startup_notices = Vec::new();
+        let watchdog = match &options.watchdog_exe {
+            Some(exe) => match Watchdog::start(exe) {
+                Ok(watchdog) => Some(Arc::new(watchdog)),
+                Err(e) => {
+                    startup_notices.push(format!(
+                        "could not start the watchdog ({e}); if bringup is killed with SIGKILL, grandchildren of services may survive"
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+
+        let runtime = Runtime {
+            ports: plan.services.iter().map(|s| s.port).collect(),
+            services: (0..plan.services.len())
+                .map(|_| ServiceRuntime::default())
+                .collect(),
+            plan: plan.clone(),
+            machine,
+            epoch,
+            inputs: inputs_tx,
+            events: events_tx.clone(),
+            snapshot: snapshot_tx,
+            logs: logs.clone(),
+            watchdog,
+            rundir,
+        };
+        let thread = std::thread::Builder::new()
+            .name("bringup-engine".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = runtime.events.send(Event {
+                            at: Duration::ZERO,
+                            kind: EventKind::Notice {
+                                service: None,
+                                message: format!("cannot start the engine: {e}"),
+                            },
+                        });
+                        return;
+                    }
+                };
+                rt.block_on(runtime.run(inputs_rx, commands_rx, startup_notices));
+            })
+            .map_err(EngineError::Thread)?;
+
+        Ok((
+            Self {
+                plan,
+                commands: commands_tx,
+                events: events_tx,
+                snapshot: snapshot_rx,
+                logs,
+                epoch,
+                thread: Some(thread),
+            },
+            events_rx,
+        ))
+    }
+
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// A sender for commands.
+    pub fn commands(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// Sends a command, waiting if the engine is busy.
+    pub async fn send(&self, command: Command) {
+        let _ = self.commands.send(command).await;
+    }
+
+    /// A new event receiver (sees events from now on).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The latest snapshot, updated after every change.
+    pub fn snapshot(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.clone()
+    }
+
+    pub fn logs(&self) -> &Arc<LogHub> {
+        &self.logs
+    }
+
+    /// The moment event and snapshot times are measured from.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Waits (blocking) for the engine thread to end. It ends once shutdown
+    /// is complete, or at once if the engine never got going.
+    pub fn join(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the runtime keeps per service, besides the machine's own record.
+#[derive(Default)]
+struct ServiceRuntime {
+    generation: u64,
+    /// The process group of the current process.
+    pgid: Option<u32>,
+    /// Rendered environment of the current process (exec probes use it).
+    env: Vec<(String, String)>,
+    probes: Vec<AbortOnDrop>,
+    log_watch: Option<Arc<LogWatch>>,
+}
+
+struct Runtime {
+    plan: Arc<Plan>,
+    machine: Machine,
+    epoch: Instant,
+    inputs: mpsc::Sender<Input>,
+    events: broadcast::Sender<Event>,
+    snapshot: watch::Sender<Snapshot>,
+    logs: Arc<LogHub>,
+    services: Vec<ServiceRuntime>,
+    watchdog: Option<Arc<Watchdog>>,
+    rundir: RunDir,
+    /// The port each service gets.
+    ports: Vec<Option<u16>>,
+}
+
+impl Runtime {
+    async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<Input>,
+        mut commands: mpsc::Receiver<Command>,
+        notices: Vec<String>,
+    ) {
+        for message in notices {
+            self.publish(
+                Duration::ZERO,
+                EventKind::Notice {
+                    service: None,
+                    message,
+                },
+            );
+        }
+        let mut queue = VecDeque::from([Input::Begin]);
+        let mut commands_open = true;
+        loop {
+            let input = match queue.pop_front() {
+                Some(input) => input,
+                None => tokio::select! {
+                    biased;
+                    command = commands.recv(), if commands_open => match command {
+                        Some(command) => Input::Command(command),
+                        // Every front end is gone: nobody can stop us later.
+                        None => {
+                            commands_open = false;
+                            Input::Command(Command::Shutdown { force: false })
+                        }
+                    },
+                    Some(input) = inputs.recv() => input,
+                },
+            };
+            let now = self.epoch.elapsed();
+            for effect in self.machine.handle(now, input) {
+                self.execute(now, effect, &mut queue);
+            }
+            if self.machine.take_dirty() {
+                self.snapshot.send_replace(self.machine.snapshot());
+            }
+            if self.machine.phase() == Phase::Done && queue.is_empty() {
+                break;
+            }
+        }
+        for service in &mut self.services {
+            service.probes.clear();
+        }
+        if let Some(watchdog) = self.watchdog.take().and_then(|w| Arc::try_unwrap(w).ok()) {
+            watchdog.finish();
+        }
+    }
+
+    fn publish(&self, at: Duration, kind: EventKind) {
+        tracing::debug!(target: "bringup::engine", ?kind);
+        let _ = self.events.send(Event { at, kind });
+    }
+
+    fn execute(&mut self, now: Duration, effect: Effect, queue: &mut VecDeque<Input>) {
+        match effect {
+            Effect::Spawn { id, generation } => self.spawn(id, generation, queue),
+            Effect::StartLiveness { id, generation } => self.start_liveness(id, generation),
+            Effect::StopProbes { id } => {
+                let service = &mut self.services[id.0];
+                service.probes.clear();
+                if let Some(watch) = service.log_watch.take() {
+                    watch.disarm();
+                }
+            }
+            Effect::Signal {
+                id,
+                generation,
+                signal,
+            } => self.signal(id, generation, signal),
+            Effect::Kill { id, generation } => {
+                self.signal(id, generation, nix::sys::signal::Signal::SIGKILL)
+            }
+            Effect::Arm {
+                id,
+                generation,
+                timer,
+                after,
+            } => {
+                let inputs = self.inputs.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = inputs
+                        .send(Input::Timer {
+                            id,
+                            generation,
+                            timer,
+                        })
+                        .await;
+                });
+            }
+            Effect::Publish(kind) => self.publish(now, kind),
+        }
+    }
+
+    fn signal(&self, id: ServiceId, generation: u64, signal: nix::sys::signal::Signal) {
+        let service = &self.services[id.0];
+        if service.generation != generation {
+            return;
+        }
+        if let Some(pgid) = service.pgid
+            && let Err(e) = process::signal_group(pgid, signal)
+        {
+            let message = format!(
+                "cannot send {} to {}: {e}",
+                signal.as_str(),
+                self.plan.service(id).name
+            );
+            self.publish(
+                self.epoch.elapsed(),
+                EventKind::Notice {
+                    service: Some(id),
+                    message,
+                },
+            );
+        }
+    }
+
+    fn port_of(&self, id: ServiceId) -> Option<u16> {
+        self.ports[id.0]
+    }
+
+    /// Environment bringup adds for every service: its port and the ports of
+    /// the others. The service's own `env` comes after and may override.
+    fn base_env(&self, id: ServiceId) -> Vec<(String, String)> {
+        let mut env = vec![(
+            "BRINGUP_SERVICE".to_string(),
+            self.plan.service(id).name.clone(),
+        )];
+        if let Some(port) = self.port_of(id) {
+            env.push(("PORT".into(), port.to_string()));
+        }
+        for other in self.plan.ids() {
+            if let Some(port) = self.port_of(other) {
+                env.push((
+                    port_variable(&self.plan.service(other).name),
+                    port.to_string(),
+                ));
+            }
+        }
+        env
+    }
+
+    fn spawn(&mut self, id: ServiceId, generation: u64, queue: &mut VecDeque<Input>) {
+        let plan = self.plan.clone();
+        let spec = plan.service(id);
+        let own = self.port_of(id);
+        let render =
+            |t: &crate::config::interpolate::Template| t.render(own, |other| self.port_of(other));
+        let argv = match &spec.command {
+            CommandSpec::Shell(text) => vec!["sh".to_string(), "-c".to_string(), render(text)],
+            CommandSpec::Argv(parts) => parts.iter().map(render).collect(),
+        };
+        let mut env = self.base_env(id);
+        env.extend(
+            spec.env
+                .iter()
+                .map(|(key, value)| (key.clone(), render(value))),
+        );
+
+        // What the service is ready by is set up before it runs, so not even
+        // its very first words can be missed.
+        let mut probes = Vec::new();
+        if spec.kind == Kind::Service && matches!(spec.readiness.check, Check::Notify) {
+            match NotifySocket::bind(self.rundir.path(), &format!("n{}-{generation}.sock", id.0)) {
+                Ok(socket) => {
+                    env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
+                    let tx = self.inputs.clone();
+                    probes.push(probe::spawn_abortable(socket.listen(
+                        tx,
+                        move |ok, detail| Input::Readiness {
+                            id,
+                            generation,
+                            ok,
+                            detail,
+                        },
+                    )));
+                }
+                Err(e) => {
+                    let error = format!(
+                        "cannot create its notify socket in {}: {e}",
+                        self.rundir.path().display()
+                    );
+                    queue.push_back(Input::SpawnFailed {
+                        id,
+                        generation,
+                        error,
+                    });
+                    return;
+                }
+            }
+        }
+        let log_watch = match (&spec.readiness.check, spec.kind) {
+            (Check::Log { pattern }, Kind::Service) => {
+                let tx = self.inputs.clone();
+                Some(LogWatch::new(pattern.clone(), move |line| {
+                    let tx = tx.clone();
+                    // Called from the output reader task; hand over without blocking it.
+                    tokio::spawn(async move {
+                        let detail = format!("log: {line}");
+                        let _ = tx
+                            .send(Input::Readiness {
+                                id,
+                                generation,
+                                ok: true,
+                                detail,
+                            })
+                            .await;
+                    });
+                }))
+            }
+            _ => None,
+        };
+
+        let request = SpawnRequest {
+            argv,
+            cwd: spec.cwd.clone(),
+            env: env.clone(),
+            // Never pass on bringup's own supervisor protocol variables.
+            env_remove: [
+                "LISTEN_FDS",
+                "LISTEN_PID",
+                "LISTEN_FDNAMES",
+                "NOTIFY_SOCKET",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let mut spawned = match process::spawn(&request) {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                queue.push_back(Input::SpawnFailed {
+                    id,
+                    generation,
+                    error: e.to_string(),
+                });
+                return;
+            }
+        };
+        let pid = spawned.pid;
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.guard(pid);
+        }
+
+        let mut pumps = Vec::new();
+        if let Some(stdout) = spawned.child.stdout.take() {
+            pumps.push(tokio::spawn(pump(
+                stdout,
+                self.logs.clone(),
+                id.0,
+                Stream::Stdout,
+                log_watch.clone(),
+            )));
+        }
+        if let Some(stderr) = spawned.child.stderr.take() {
+            pumps.push(tokio::spawn(pump(
+                stderr,
+                self.logs.clone(),
+                id.0,
+                Stream::Stderr,
+                log_watch.clone(),
+            )));
+        }
+        let inputs = self.inputs.clone();
+        let watchdog = self.watchdog.clone();
+        let grace = spec.stop_grace;
+        let mut child = spawned.child;
+        tokio::spawn(async move {
+            let exit = process::wait(&mut child, pid, grace).await;
+            let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
+                for pump in pumps {
+                    let _ = pump.await;
+                }
+            })
+            .await;
+            if let Some(watchdog) = watchdog {
+                watchdog.release(pid);
+            }
+            let _ = inputs
+                .send(Input::Exited {
+                    id,
+                    generation,
+                    exit,
+                })
+                .await;
+        });
+
+        if spec.kind == Kind::Service
+            && let Some(target) = self.target(id, &spec.readiness.check, &env)
+        {
+            let prober = Prober::new(target, spec.readiness.timeout);
+            let tx = self.inputs.clone();
+            probes.push(probe::spawn_abortable(probe::readiness_loop(
+                prober,
+                spec.readiness.period,
+                tx,
+                move |ok, detail| Input::Readiness {
+                    id,
+                    generation,
+                    ok,
+                    detail,
+                },
+            )));
+        }
+
+        let service = &mut self.services[id.0];
+        service.generation = generation;
+        service.pgid = Some(pid);
+        service.env = env;
+        service.probes = probes;
+        service.log_watch = log_watch;
+        queue.push_back(Input::Spawned {
+            id,
+            generation,
+            pid,
+        });
+    }
+
+    fn start_liveness(&mut self, id: ServiceId, generation: u64) {
+        let plan = self.plan.clone();
+        let Some(liveness) = &plan.service(id).liveness else {
+            return;
+        };
+        if self.services[id.0].generation != generation {
+            return;
+        }
+        let env = self.services[id.0].env.clone();
+        let Some(target) = self.target(id, &liveness.check, &env) else {
+            return;
+        };
+        let prober = Prober::new(target, liveness.timeout);
+        let tx = self.inputs.clone();
+        let task = probe::spawn_abortable(probe::liveness_loop(
+            prober,
+            liveness.period,
+            tx,
+            move |ok, detail| Input::Liveness {
+                id,
+                generation,
+                ok,
+                detail,
+            },
+        ));
+        self.services[id.0].probes.push(task);
+    }
+
+    /// The polled check of a service, rendered; `None` for log, notify and none.
+    fn target(&self, id: ServiceId, check: &Check, env: &[(String, String)]) -> Option<Target> {
+        let own = self.port_of(id);
+        let render =
+            |t: &crate::config::interpolate::Template| t.render(own, |other| self.port_of(other));
+        match check {
+            Check::Tcp { address } => Some(Target::Tcp {
+                address: render(address),
+            }),
+            Check::Http { url, status, json } => Some(Target::Http {
+                url: render(url),
+                status: *status,
+                json: json.clone(),
+            }),
+            Check::Exec { command } => Some(Target::Exec {
+                command: render(command),
+                cwd: self.plan.service(id).cwd.clone(),
+                env: env.to_vec(),
+            }),
+            Check::Log { .. } | Check::Notify | Check::None => None,
+        }
+    }
+}
+
+/// `BRINGUP_PORT_<NAME>`: upper case, `-` as `_`.
+fn port_variable(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("BRINGUP_PORT_{name}")
+}

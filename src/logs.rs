@@ -1,0 +1,300 @@
+//! Bounded per-service output stores, shared by the engine and front ends.
+//!
+//! Each service has a [`LogStore`]: a ring of [`Line`]s capped both by count
+//! and by bytes, so a service that prints without end costs a fixed amount
+//! of memory and the oldest lines fall off. Every line gets a sequence
+//! number from one counter across all services, which gives front ends a
+//! cursor ("everything after 1234") and a global order for a merged view.
+//!
+//! Writers (the output readers in `process`) append whole batches under one
+//! short lock and then bump the [`LogHub`]'s watch channel; readers wait on
+//! that channel, so a flood of lines wakes a front end once per batch, not
+//! once per line, and a slow front end never slows a service down.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// Lines longer than this are cut (with a marker) when they are read.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Bytes of text kept per service, whatever its line count.
+pub const STORE_BYTES: usize = 4 * 1024 * 1024;
+/// What a cut line ends with.
+pub const CUT_MARKER: &str = " [… line cut at 64 KiB]";
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of a service's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    /// Position in the hub-wide order.
+    pub seq: u64,
+    /// When it was read, since the hub's epoch.
+    pub at: Duration,
+    pub stream: Stream,
+    /// The text, without its newline; invalid UTF-8 replaced; ANSI kept.
+    pub text: Box<str>,
+}
+
+/// A ring of lines, bounded by count and bytes.
+#[derive(Debug, Default)]
+pub struct Ring {
+    lines: VecDeque<Line>,
+    bytes: usize,
+    evicted: u64,
+}
+
+impl Ring {
+    /// Lines in order, oldest first.
+    pub fn lines(&self) -> &VecDeque<Line> {
+        &self.lines
+    }
+
+    /// How many lines have fallen off the front so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// How many lines were ever appended: the store-local index of the
+    /// next line.
+    pub fn total(&self) -> u64 {
+        self.evicted + self.lines.len() as u64
+    }
+
+    /// Index of the first line with `seq` greater than `after`.
+    pub fn position_after(&self, after: u64) -> usize {
+        self.lines.partition_point(|line| line.seq <= after)
+    }
+}
+
+/// A slice of a store, for readers that follow it with a cursor.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub lines: Vec<Line>,
+    /// Lines the reader wanted but that were already evicted.
+    pub missed: u64,
+    /// The cursor to pass next time.
+    pub next: u64,
+}
+
+/// One service's output.
+#[derive(Debug)]
+pub struct LogStore {
+    ring: Mutex<Ring>,
+    max_lines: usize,
+    max_bytes: usize,
+}
+
+impl LogStore {
+    fn new(max_lines: usize, max_bytes: usize) -> Self {
+        Self {
+            ring: Mutex::new(Ring::default()),
+            max_lines: max_lines.max(1),
+            max_bytes: max_bytes.max(1),
+        }
+    }
+
+    /// Read access to the ring; hold it briefly, writers wait meanwhile.
+    pub fn read(&self) -> MutexGuard<'_, Ring> {
+        // A writer that panicked mid-push leaves a ring that is still
+        // consistent enough to read, so poisoning is not worth propagating.
+        self.ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Copies of at most `max` lines starting at store-local index `from`
+    /// (0 is the first line the service ever printed).
+    pub fn page(&self, from: u64, max: usize) -> Page {
+        let ring = self.read();
+        // Lines before `evicted` are gone; a reader that wanted them missed them.
+        let missed = ring.evicted.saturating_sub(from);
+        let start = from.saturating_sub(ring.evicted) as usize;
+        let lines: Vec<Line> = ring.lines.iter().skip(start).take(max).cloned().collect();
+        let next = from + missed + lines.len() as u64;
+        Page {
+            lines,
+            missed,
+            next,
+        }
+    }
+
+    fn push(&self, hub: &LogHub, stream: Stream, texts: Vec<String>) -> u64 {
+        let at = hub.epoch.elapsed();
+        let mut ring = self.read();
+        // Numbers are taken under the store's lock so each store's lines
+        // stay in sequence order even with two pipes writing at once.
+        let count = texts.len() as u64;
+        let first = hub
+            .next_seq
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        for (offset, text) in texts.into_iter().enumerate() {
+            ring.bytes += text.len();
+            ring.lines.push_back(Line {
+                seq: first + offset as u64,
+                at,
+                stream,
+                text: text.into_boxed_str(),
+            });
+        }
+        while ring.lines.len() > self.max_lines
+            || (ring.bytes > self.max_bytes && ring.lines.len() > 1)
+        {
+            if let Some(old) = ring.lines.pop_front() {
+                ring.bytes -= old.text.len();
+                ring.evicted += 1;
+            }
+        }
+        first + count
+    }
+}
+
+/// All services' stores plus the "something new" signal.
+#[derive(Debug)]
+pub struct LogHub {
+    stores: Vec<LogStore>,
+    next_seq: std::sync::atomic::AtomicU64,
+    changed: watch::Sender<u64>,
+    epoch: Instant,
+    epoch_wall: SystemTime,
+}
+
+impl LogHub {
+    /// A hub with one store per service, each keeping `max_lines` lines.
+    pub fn new(services: usize, max_lines: usize) -> Arc<Self> {
+        Self::with_limits(services, max_lines, STORE_BYTES)
+    }
+
+    /// As [`LogHub::new`] with an explicit byte cap per store.
+    pub fn with_limits(services: usize, max_lines: usize, max_bytes: usize) -> Arc<Self> {
+        let (changed, _) = watch::channel(0);
+        Arc::new(Self {
+            stores: (0..services)
+                .map(|_| LogStore::new(max_lines, max_bytes))
+                .collect(),
+            // Sequence numbers start at 1 so 0 can mean "before everything".
+            next_seq: std::sync::atomic::AtomicU64::new(1),
+            changed,
+            epoch: Instant::now(),
+            epoch_wall: SystemTime::now(),
+        })
+    }
+
+    /// The store of service `index`.
+    pub fn store(&self, index: usize) -> Option<&LogStore> {
+        self.stores.get(index)
+    }
+
+    pub fn len(&self) -> usize {
+        self.stores.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stores.is_empty()
+    }
+
+    /// Appends lines to service `index` and wakes the readers.
+    pub fn append(&self, index: usize, stream: Stream, texts: Vec<String>) {
+        if texts.is_empty() {
+            return;
+        }
+        let Some(store) = self.stores.get(index) else {
+            return;
+        };
+        let next = store.push(self, stream, texts);
+        self.changed.send_if_modified(|latest| {
+            if next > *latest {
+                *latest = next;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// A receiver that changes whenever lines are appended.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Wall-clock time of a line's `at`.
+    pub fn wall_time(&self, at: Duration) -> SystemTime {
+        self.epoch_wall + at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("line {i}")).collect()
+    }
+
+    fn seqs(page: &Page) -> Vec<u64> {
+        page.lines.iter().map(|l| l.seq).collect()
+    }
+
+    #[test]
+    fn lines_get_global_sequence_numbers() {
+        let hub = LogHub::new(2, 100);
+        hub.append(0, Stream::Stdout, texts(0..2));
+        hub.append(1, Stream::Stderr, texts(0..1));
+        hub.append(0, Stream::Stdout, texts(2..3));
+        let a = hub.store(0).unwrap().page(0, 10);
+        let b = hub.store(1).unwrap().page(0, 10);
+        assert_eq!(seqs(&a), [1, 2, 4]);
+        assert_eq!(
+            (a.missed, a.next),
+            (0, 3),
+            "gaps in seq are other services' lines, not losses"
+        );
+        assert_eq!(b.lines[0].seq, 3);
+        assert_eq!(b.lines[0].stream, Stream::Stderr);
+        assert_eq!(*hub.subscribe().borrow(), 5);
+    }
+
+    #[test]
+    fn the_ring_is_bounded_by_lines_and_by_bytes() {
+        let hub = LogHub::with_limits(1, 10, 1000);
+        hub.append(0, Stream::Stdout, texts(0..25));
+        let store = hub.store(0).unwrap();
+        let ring = store.read();
+        assert_eq!(ring.lines().len(), 10);
+        assert_eq!(&*ring.lines()[0].text, "line 15");
+        assert_eq!(ring.evicted(), 15);
+        drop(ring);
+
+        hub.append(0, Stream::Stdout, vec!["x".repeat(600), "y".repeat(600)]);
+        let ring = store.read();
+        assert_eq!(
+            ring.lines().len(),
+            1,
+            "only the newest 600-byte line fits in 1000 bytes"
+        );
+        assert!(ring.lines()[0].text.starts_with('y'));
+    }
+
+    #[test]
+    fn a_reader_that_fell_behind_learns_how_much_it_missed() {
+        let hub = LogHub::with_limits(1, 5, 1 << 20);
+        hub.append(0, Stream::Stdout, texts(0..20));
+        let store = hub.store(0).unwrap();
+        let page = store.page(0, 3);
+        assert_eq!((page.lines.len(), page.missed, page.next), (3, 15, 18));
+        assert_eq!(&*page.lines[0].text, "line 15");
+        let page = store.page(page.next, 100);
+        assert_eq!((page.lines.len(), page.missed, page.next), (2, 0, 20));
+        let page = store.page(page.next, 100);
+        assert_eq!((page.lines.len(), page.next), (0, 20));
+    }
+}

@@ -1,0 +1,185 @@
+//! One child process: spawn it in its own process group, capture its
+//! output, signal its group, reap it and whatever it left behind.
+//!
+//! Every service is the leader of a new process group, so a signal to the
+//! group reaches its children and grandchildren too (`sh -c` wrappers,
+//! worker pools). On Linux the child also gets a parent-death signal, and
+//! the [`watchdog`] kills registered groups if bringup itself is killed
+//! with SIGKILL, so no way of ending bringup leaves processes behind.
+//!
+//! The parent-death signal fires when the *thread* that forked the child
+//! exits, not the process. The engine therefore spawns from its own
+//! long-lived thread, which ends only after every service has stopped.
+
+pub mod output;
+pub mod watchdog;
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::engine::api::Exit;
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct SpawnRequest {
+    /// The program and its arguments; `sh -c` commands come as
+    /// `["sh", "-c", text]`.
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// Set on top of bringup's own environment (later entries win).
+    pub env: Vec<(String, String)>,
+    /// Removed from the inherited environment first.
+    pub env_remove: Vec<String>,
+}
+
+/// A spawned child, its pipes not yet taken.
+pub struct Spawned {
+    pub child: tokio::process::Child,
+    pub pid: u32,
+}
+
+/// Spawns `request` as the leader of a new process group, stdin from
+/// /dev/null and stdout/stderr piped.
+pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
+    let Some((program, args)) = request.argv.split_first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+    };
+    let mut command = std::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(&request.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    for key in &request.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &request.env {
+        command.env(key, value);
+    }
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and only makes two
+    // async-signal-safe system calls (prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            die_with_parent(parent)?;
+            Ok(())
+        });
+    }
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(false);
+    let child = command
+        .spawn()
+        .map_err(|e| describe_spawn_error(e, program, &request.cwd))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the child exited before its pid could be read"))?;
+    Ok(Spawned { child, pid })
+}
+
+#[cfg(target_os = "linux")]
+fn die_with_parent(parent: Pid) -> io::Result<()> {
+    // SIGTERM, not SIGKILL: the watchdog escalates, and a database gets a
+    // chance to shut down cleanly even when bringup is killed.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
+    // The parent may have died before prctl took effect.
+    if nix::unistd::getppid() != parent {
+        return Err(io::Error::other(
+            "bringup exited while starting the service",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_parent: Pid) -> io::Result<()> {
+    Ok(())
+}
+
+fn describe_spawn_error(error: io::Error, program: &str, cwd: &std::path::Path) -> io::Error {
+    let what = match error.kind() {
+        io::ErrorKind::NotFound if !cwd.is_dir() => {
+            format!("working directory {} does not exist", cwd.display())
+        }
+        io::ErrorKind::NotFound => format!("{program}: command not found"),
+        io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
+        _ => format!("{program}: {error}"),
+    };
+    io::Error::new(error.kind(), what)
+}
+
+/// Sends `signal` to the process group led by `pgid`. A group that is
+/// already gone is not an error.
+pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+    let Ok(raw) = i32::try_from(pgid) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "pid out of range",
+        ));
+    };
+    match killpg(Pid::from_raw(raw), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether any process of the group is still alive.
+pub fn group_alive(pgid: u32) -> bool {
+    i32::try_from(pgid).is_ok_and(|raw| killpg(Pid::from_raw(raw), None).is_ok())
+}
+
+/// Waits for the group leader to exit, then makes sure nothing else of its
+/// group survives it: leftovers get SIGTERM, then SIGKILL after `grace`.
+pub async fn wait(child: &mut tokio::process::Child, pgid: u32, grace: Duration) -> Exit {
+    let exit = match child.wait().await {
+        Ok(status) => exit_of(status),
+        Err(e) => Exit::NotStarted(format!("could not wait for the process: {e}")),
+    };
+    reap_group(pgid, grace).await;
+    exit
+}
+
+/// Ends whatever is left of a group whose leader has exited.
+pub async fn reap_group(pgid: u32, grace: Duration) {
+    if !group_alive(pgid) {
+        return;
+    }
+    let _ = signal_group(pgid, Signal::SIGTERM);
+    if !wait_group_gone(pgid, grace).await {
+        let _ = signal_group(pgid, Signal::SIGKILL);
+        wait_group_gone(pgid, Duration::from_secs(5)).await;
+    }
+}
+
+/// Polls until the group is gone or `limit` passes. There is no event for
+/// "a process group became empty", so this polls, starting fast.
+pub async fn wait_group_gone(pgid: u32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut interval = Duration::from_millis(1);
+    loop {
+        if !group_alive(pgid) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn exit_of(status: std::process::ExitStatus) -> Exit {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => Exit::Code(-1),
+    }
+}

@@ -1,0 +1,137 @@
+//! The watchdog: makes `kill -9 bringup` leave nothing behind.
+//!
+//! A parent-death signal reaches a service's direct child only; the
+//! grandchildren in its process group live on when bringup is killed with
+//! SIGKILL and cannot clean up. So bringup starts one small helper process
+//! (`bringup __watchdog`, in its own session so terminal signals and a
+//! closed tmux pane do not reach it) and tells it, over a pipe, every
+//! process group it starts (`+PGID`) and reaps (`-PGID`). When the pipe
+//! reaches end of file — bringup is gone, however it ended — the watchdog
+//! sends SIGTERM to every group still registered, waits up to
+//! [`GRACE`], SIGKILLs what is left and exits. The pipe's write end is
+//! close-on-exec, so no service holds it open by accident.
+
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigHandler, Signal, signal};
+
+use crate::process::{group_alive, signal_group};
+
+/// How long groups get between SIGTERM and SIGKILL after bringup died.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// bringup's end of the watchdog.
+pub struct Watchdog {
+    stdin: Mutex<Option<ChildStdin>>,
+    child: Child,
+}
+
+impl Watchdog {
+    /// Starts `bringup __watchdog` from the bringup executable at `exe`.
+    pub fn start(exe: &Path) -> io::Result<Self> {
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("__watchdog")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe; nothing else runs before exec.
+        unsafe {
+            command.pre_exec(|| {
+                nix::unistd::setsid().map_err(io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut child = command.spawn()?;
+        let stdin = child.stdin.take();
+        Ok(Self {
+            stdin: Mutex::new(stdin),
+            child,
+        })
+    }
+
+    /// The watchdog's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Asks the watchdog to clean up group `pgid` if bringup dies.
+    pub fn guard(&self, pgid: u32) {
+        self.send(&format!("+{pgid}\n"));
+    }
+
+    /// The group is gone; forget it.
+    pub fn release(&self, pgid: u32) {
+        self.send(&format!("-{pgid}\n"));
+    }
+
+    fn send(&self, line: &str) {
+        let mut stdin = self.stdin.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pipe) = stdin.as_mut()
+            && pipe.write_all(line.as_bytes()).is_err()
+        {
+            // The watchdog died; the parent-death signal still covers the
+            // direct children, so carry on without it.
+            *stdin = None;
+        }
+    }
+
+    /// Closes the pipe (nothing left to guard) and reaps the watchdog.
+    pub fn finish(mut self) {
+        self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let _ = self.child.wait();
+    }
+}
+
+/// The watchdog process itself (`bringup __watchdog`). Returns its exit code.
+pub fn run() -> i32 {
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGPIPE,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: installing SIG_IGN has no handler code to be unsafe.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+    let mut groups = BTreeSet::new();
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let (sign, number) = line.split_at(line.len().min(1));
+        match (sign, number.trim().parse::<u32>()) {
+            ("+", Ok(pgid)) => {
+                groups.insert(pgid);
+            }
+            ("-", Ok(pgid)) => {
+                groups.remove(&pgid);
+            }
+            _ => {}
+        }
+    }
+    clean_up(&groups);
+    0
+}
+
+fn clean_up(groups: &BTreeSet<u32>) {
+    let alive: Vec<u32> = groups.iter().copied().filter(|&g| group_alive(g)).collect();
+    if alive.is_empty() {
+        return;
+    }
+    for &pgid in &alive {
+        let _ = signal_group(pgid, Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline && alive.iter().any(|&g| group_alive(g)) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for &pgid in &alive {
+        let _ = signal_group(pgid, Signal::SIGKILL);
+    }
+}
