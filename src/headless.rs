@@ -42,12 +42,16 @@ pub struct HeadlessOptions {
 pub struct Outcome {
     /// The last cold-start summary, if the stack got that far.
     pub summary: Option<Summary>,
+    /// Required services that had failed for good when the run ended
+    /// (for example a crash loop that ran out of restarts).
+    pub failed: Vec<String>,
 }
 
 impl Outcome {
-    /// Every required service became ready.
-    pub fn all_required_ready(&self) -> bool {
-        self.summary.as_ref().is_some_and(|s| s.all_required_ready)
+    /// Every required service became ready and none had failed at the end:
+    /// what the exit status reports.
+    pub fn healthy(&self) -> bool {
+        self.summary.as_ref().is_some_and(|s| s.all_required_ready) && self.failed.is_empty()
     }
 }
 
@@ -69,7 +73,10 @@ pub async fn run(
         printer.note("cannot listen for signals; stopping");
         engine.send(Command::Shutdown { force: false }).await;
         engine.join();
-        return Outcome { summary };
+        return Outcome {
+            summary,
+            failed: Vec::new(),
+        };
     };
     let mut stop_requests = 0;
     loop {
@@ -108,8 +115,21 @@ pub async fn run(
         }
     }
     printer.lines(&engine);
+    let failed: Vec<String> = snapshot
+        .borrow()
+        .services
+        .iter()
+        .filter(|s| !s.optional && s.state == State::Failed)
+        .map(|s| s.name.clone())
+        .collect();
+    if !failed.is_empty() {
+        printer.note(&format!(
+            "required services that failed: {}",
+            failed.join(", ")
+        ));
+    }
     let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-    Outcome { summary }
+    Outcome { summary, failed }
 }
 
 async fn request_stop(engine: &Engine, printer: &mut Printer, requests: u32) -> u32 {

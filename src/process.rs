@@ -44,6 +44,31 @@ pub struct Spawned {
     pub pid: u32,
 }
 
+/// `sh -c` arguments for a shell command.
+///
+/// A simple command (one program and its arguments, no `;`, `&&`, pipes,
+/// subshells or leading `VAR=value`) is run as `sh -c 'exec …'`, so the
+/// service itself replaces the shell: it leads its process group, gets
+/// signals first-hand, keeps the parent-death signal (which a process forked
+/// by the shell would not have) and its exit status is its own. Anything
+/// else is left to the shell as written.
+pub fn shell_argv(text: &str) -> Vec<String> {
+    let first = text.split_whitespace().next().unwrap_or("");
+    let compound = text.contains([';', '&', '|', '\n', '`', '(', ')', '{', '}'])
+        || text.contains("$(")
+        || first.contains('=')
+        || matches!(
+            first,
+            "if" | "for" | "while" | "until" | "case" | "!" | "exec" | "[" | "[["
+        );
+    let script = if compound || first.is_empty() {
+        text.to_string()
+    } else {
+        format!("exec {text}")
+    };
+    vec!["sh".to_string(), "-c".to_string(), script]
+}
+
 /// Spawns `request` as the leader of a new process group, stdin from
 /// /dev/null and stdout/stderr piped.
 pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
@@ -131,8 +156,51 @@ pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
 }
 
 /// Whether any process of the group is still alive.
+///
+/// Zombies do not count: a grandchild orphaned by its service is reparented
+/// to pid 1, and an init that reaps slowly (containers without one, some
+/// sandboxes) would otherwise make every stop wait out its whole grace.
 pub fn group_alive(pgid: u32) -> bool {
-    i32::try_from(pgid).is_ok_and(|raw| killpg(Pid::from_raw(raw), None).is_ok())
+    let Ok(raw) = i32::try_from(pgid) else {
+        return false;
+    };
+    if killpg(Pid::from_raw(raw), None).is_err() {
+        return false;
+    }
+    live_member_in_proc(raw).unwrap_or(true)
+}
+
+/// Scans /proc for a member of group `pgid` that is not a zombie; `None`
+/// when /proc cannot be read (then the caller trusts `killpg`).
+#[cfg(target_os = "linux")]
+fn live_member_in_proc(pgid: i32) -> Option<bool> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens,
+        // so split after its last ')'.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+        if group == Some(pgid) && state != Some("Z") {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn live_member_in_proc(_pgid: i32) -> Option<bool> {
+    None
 }
 
 /// Waits for the group leader to exit, then makes sure nothing else of its
@@ -181,5 +249,34 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
         (Some(code), _) => Exit::Code(code),
         (None, Some(signal)) => Exit::Signal(signal),
         (None, None) => Exit::Code(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_argv;
+
+    #[test]
+    fn simple_commands_replace_the_shell() {
+        assert_eq!(
+            shell_argv("uvicorn app:api --port 8000")[2],
+            "exec uvicorn app:api --port 8000"
+        );
+        assert_eq!(
+            shell_argv("server --port $PORT > log")[2],
+            "exec server --port $PORT > log"
+        );
+        for compound in [
+            "cd web && npm start",
+            "a; b",
+            "a | b",
+            "FOO=1 server",
+            "while true; do x; done",
+            "echo $(date)",
+            "exec server",
+            "(cd x; y)",
+        ] {
+            assert_eq!(shell_argv(compound)[2], compound, "{compound}");
+        }
     }
 }

@@ -13,19 +13,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use bringup::fixture::monotonic_nanos;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-const POLL: Duration = Duration::from_millis(10);
-const BIN: &str = env!("CARGO_BIN_EXE_bringup");
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
-}
+use support::{BIN, DEADLINE, POLL, free_port, poll};
 
 /// `bringup fixture ARGS`, with an environment scrubbed of variables it reads.
 fn fixture(args: &[&str]) -> Command {
@@ -41,18 +34,6 @@ fn fixture(args: &[&str]) -> Command {
         cmd.env_remove(var);
     }
     cmd
-}
-
-/// Polls `f` every [`POLL`] until it returns `Some`, or panics after [`DEADLINE`].
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = f() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(POLL);
-    }
 }
 
 /// Sends lines read from `stream` into a channel, from a background thread.

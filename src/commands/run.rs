@@ -87,7 +87,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, color: bool) -> ExitCode {
         }
     };
     let outcome = runtime.block_on(headless::run(engine, events, HeadlessOptions { color }));
-    if outcome.all_required_ready() {
+    if outcome.healthy() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

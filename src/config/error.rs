@@ -124,6 +124,15 @@ impl<'a> Collector<'a> {
         self.errors.is_empty()
     }
 
+    /// Whether a typo under `path` was already pointed at `key` ("did you
+    /// mean `command`?"), so that "missing `command`" would only repeat it.
+    pub fn suggested(&self, path: &str, key: &str) -> bool {
+        let hint = format!("did you mean `{key}`?");
+        self.errors
+            .iter()
+            .any(|e| e.key.starts_with(path) && e.help.as_deref() == Some(hint.as_str()))
+    }
+
     /// Finishes: `Err` with every problem in file order, if there were any.
     pub fn finish(mut self) -> Result<(), ConfigErrors> {
         if self.errors.is_empty() {

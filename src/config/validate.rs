@@ -276,6 +276,7 @@ fn service(
     let kind = kinds[scope.own.map_or(0, |id| id.0)];
 
     let command = match &raw.command {
+        None if errors.suggested(&path, "command") => None,
         None => {
             errors.push(
                 Some(entry.span.clone()),

@@ -767,7 +767,7 @@ impl Machine {
         }
         let spec = self.plan.service(id);
         if spec.kind == Kind::Service && matches!(spec.readiness.check, Check::None) {
-            self.become_ready(now, id, "ready (no readiness check)".to_string());
+            self.become_ready(now, id, "no readiness check".to_string());
         }
     }
 
@@ -788,18 +788,16 @@ impl Machine {
                     self.set_state(now, id, State::NotReady, note);
                 }
             }
-            (State::Starting | State::NotReady, false) => {
-                if self.slots[id.0].note != detail {
-                    self.slots[id.0].note = detail.clone();
-                    let name = self.name(id).to_string();
-                    self.publish(EventKind::Probe {
-                        service: id,
-                        name,
-                        liveness: false,
-                        ok,
-                        detail,
-                    });
-                }
+            (State::Starting | State::NotReady, false) if self.slots[id.0].note != detail => {
+                self.slots[id.0].note = detail.clone();
+                let name = self.name(id).to_string();
+                self.publish(EventKind::Probe {
+                    service: id,
+                    name,
+                    liveness: false,
+                    ok,
+                    detail,
+                });
             }
             _ => {}
         }

@@ -386,7 +386,7 @@ impl Runtime {
         let render =
             |t: &crate::config::interpolate::Template| t.render(own, |other| self.port_of(other));
         let argv = match &spec.command {
-            CommandSpec::Shell(text) => vec!["sh".to_string(), "-c".to_string(), render(text)],
+            CommandSpec::Shell(text) => process::shell_argv(&render(text)),
             CommandSpec::Argv(parts) => parts.iter().map(render).collect(),
         };
         let mut env = self.base_env(id);

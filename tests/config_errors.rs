@@ -1,0 +1,213 @@
+//! `bringup check` on broken and valid configs: every problem reported at
+//! once, each at file:line:col with its key and a hint; exit 2.
+
+mod support;
+
+use support::run;
+
+/// Writes `text` as bringup.toml in a temp dir and runs `bringup check`.
+fn check(text: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("bringup.toml"), text).expect("write");
+    let (status, stdout, stderr) = run(&["check"], dir.path());
+    (status.code(), stdout, stderr)
+}
+
+#[test]
+fn a_typo_names_the_place_and_the_key_it_meant() {
+    let (code, _, err) = check(
+        r#"[services.api]
+command = "server"
+port = 8000
+readyness = { tcp = true }
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("bringup.toml:4:1: `services.api.readyness`: unknown key `readyness`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `readiness`?"), "{err}");
+    // The offending line is shown.
+    assert!(err.contains("readyness = { tcp = true }"), "{err}");
+}
+
+#[test]
+fn a_cycle_is_reported_with_its_whole_path() {
+    let (code, _, err) = check(
+        r#"[services.api]
+command = "a"
+depends_on = ["auth"]
+
+[services.auth]
+command = "b"
+depends_on = ["users"]
+
+[services.users]
+command = "c"
+depends_on = ["api"]
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bringup.toml:3:15: `services.api.depends_on`: dependency cycle: api → auth → users → api"), "{err}");
+}
+
+#[test]
+fn an_unknown_dependency_suggests_the_nearest_service() {
+    let (code, _, err) = check(
+        r#"[services.database]
+command = "db"
+
+[services.api]
+command = "server"
+depends_on = { databse = "required" }
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("bringup.toml:6:16: `services.api.depends_on`: unknown service `databse`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `database`?"), "{err}");
+}
+
+#[test]
+fn a_bad_duration_says_what_a_good_one_looks_like() {
+    let (code, _, err) = check(
+        r#"[services.api]
+command = "server"
+ready_timeout = "5 secnds"
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(
+            "bringup.toml:3:17: `services.api.ready_timeout`: invalid duration \"5 secnds\""
+        ),
+        "{err}"
+    );
+    assert!(err.contains("\"500ms\", \"30s\" or \"1m30s\""), "{err}");
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_together() {
+    let (code, _, err) = check(
+        r#"[project]
+stop_grace = "forever"
+
+[services.api]
+comand = "server"
+depends_on = { db = "requird" }
+
+[services.web]
+command = "web --api ${services.apii.port}"
+readiness = { http = "/health", tcp = true }
+kind = "deamon"
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 6 problems"), "{err}");
+    for expected in [
+        "bringup.toml:2:14: `project.stop_grace`: invalid duration",
+        "bringup.toml:5:1: `services.api.comand`: unknown key `comand`",
+        "did you mean `command`?",
+        "`services.api.depends_on.db`: unknown value `requird`",
+        "did you mean `required`?",
+        "bringup.toml:9:11: `services.web.command`: `${services.apii.port}` names no service `apii`",
+        "did you mean `${services.api.port}`?",
+        "bringup.toml:10:13: `services.web.readiness`: a probe needs exactly one of",
+        "`services.web.kind`: unknown value `deamon`",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn toml_syntax_errors_have_a_place_too() {
+    let (code, _, err) = check("[services.api\ncommand = \"x\"\n");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bringup.toml:1:"), "{err}");
+    assert!(err.contains("TOML syntax"), "{err}");
+}
+
+#[test]
+fn a_missing_config_says_where_it_looked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (status, _, err) = run(&["check"], dir.path());
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        err.contains("bringup.toml") && err.contains("config/bringup.toml"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bringup demo"),
+        "points at a working example: {err}"
+    );
+    let (status, _, err) = run(&["check", "-c", "nope.toml"], dir.path());
+    assert_eq!(status.code(), Some(2));
+    assert!(err.contains("nope.toml"), "{err}");
+}
+
+#[test]
+fn a_valid_config_prints_its_start_plan() {
+    let (code, out, err) = check(
+        r#"[project]
+max_parallel_starts = 2
+
+[services.db]
+command = "db"
+port = 5432
+
+[services.migrate]
+command = "migrate"
+kind = "task"
+depends_on = ["db"]
+
+[services.api]
+command = "server"
+port = 8000
+depends_on = { db = "required", migrate = "completed", cache = "optional" }
+readiness = { http = "/health" }
+
+[services.cache]
+command = "cache"
+optional = true
+"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("4 services in 3 waves"), "{out}");
+    assert!(out.contains("At most 2 start at once."), "{out}");
+    let wave = |n: usize| {
+        out.split(&format!("wave {n}\n"))
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").next())
+            .unwrap_or("")
+    };
+    assert!(
+        wave(1).contains("db")
+            && wave(1).contains("port 5432")
+            && wave(1).contains("cache")
+            && wave(1).contains("optional"),
+        "{out}"
+    );
+    assert!(
+        wave(2).contains("migrate") && wave(2).contains("task  after db (required)"),
+        "{out}"
+    );
+    assert!(
+        wave(3).contains("api")
+            && wave(3).contains(
+                "ready: http, port 8000  after db (required), migrate (completed), cache (optional)"
+            ),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_embedded_demo_is_a_valid_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("bringup.toml"), bringup::config::DEMO).expect("write");
+    let (status, out, err) = run(&["check"], dir.path());
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(out.contains("10 services"), "{out}");
+}

@@ -1,0 +1,370 @@
+//! Bringing stacks up: order, failures, degradation, restarts — with real
+//! processes (`bringup fixture`) on real ports, timed by the services' own
+//! records (CLOCK_MONOTONIC, comparable across processes).
+
+mod support;
+
+use nix::sys::signal::Signal;
+use support::{Stack, all, first, free_port};
+
+fn fixture(name: &str, extra: &str) -> String {
+    format!("${{bringup}} fixture --name {name} --record {{record}} {extra}")
+}
+
+#[test]
+fn dependents_start_only_after_their_dependencies_are_ready_and_independents_start_together() {
+    let [db, cache, api, web] = [free_port(), free_port(), free_port(), free_port()];
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+port = {db}
+[services.cache]
+command = "{}"
+port = {cache}
+[services.api]
+command = "{}"
+port = {api}
+depends_on = ["db"]
+readiness = {{ http = "/health/ready" }}
+[services.web]
+command = "{}"
+port = {web}
+depends_on = {{ api = "required", cache = "required" }}
+"#,
+        fixture("db", "--port ${port} --bind-after 400ms"),
+        fixture("cache", "--port ${port} --bind-after 600ms"),
+        fixture("api", "--port ${port} --ready-after 300ms"),
+        fixture("web", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done");
+    let records = stack.records();
+    let at = |name, event| {
+        first(&records, name, event).unwrap_or_else(|| panic!("no {event} of {name}: {records:#?}"))
+    };
+
+    // A dependent never spawns before its required dependency is ready
+    // (tcp readiness: ready = bound; http: ready = /health/ready is 200).
+    assert!(
+        at("api", "start") > at("db", "bound"),
+        "api started before db was ready"
+    );
+    assert!(
+        at("web", "start") > at("api", "ready"),
+        "web started before api was ready"
+    );
+    assert!(
+        at("web", "start") > at("cache", "bound"),
+        "web started before cache was ready"
+    );
+    // Independent services start in parallel: each started while the other
+    // was still coming up.
+    assert!(at("cache", "start") < at("db", "bound") && at("db", "start") < at("cache", "bound"));
+
+    // db (400ms) then api (300ms) take longer than cache (600ms) alone.
+    let out = stack.stdout();
+    assert!(out.contains("critical path: db ("), "{out}");
+    assert!(
+        out.contains(") → api (") && out.contains(") → web ("),
+        "{out}"
+    );
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(
+        stack.wait_exit().code(),
+        Some(0),
+        "all required services became ready"
+    );
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_required_dependency_that_fails_blocks_its_dependents_visibly() {
+    let db = free_port();
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+port = {db}
+restart = "never"
+[services.api]
+command = "{}"
+depends_on = ["db"]
+[services.web]
+command = "{}"
+depends_on = ["api"]
+"#,
+        // db has a port (so tcp readiness) that it never binds (--idle).
+        fixture("db", "--idle --exit-after 100ms --exit-code 1"),
+        fixture("api", ""),
+        fixture("web", ""),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start over, but not everything is ready");
+    let out = stack.stdout();
+    assert!(out.contains("db: failed · exited with code 1"), "{out}");
+    assert!(
+        out.contains("api: failed · blocked: required dependency db is failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("web: failed · blocked: required dependency api is failed"),
+        "{out}"
+    );
+    let records = stack.records();
+    assert!(
+        first(&records, "api", "start").is_none(),
+        "api must not start: {records:#?}"
+    );
+    stack.signal(Signal::SIGINT);
+    assert_eq!(
+        stack.wait_exit().code(),
+        Some(1),
+        "a required service never became ready"
+    );
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn an_optional_dependency_that_fails_degrades_its_dependents_instead() {
+    let [port, cache] = [free_port(), free_port()];
+    let config = format!(
+        r#"
+[services.cache]
+command = "{}"
+port = {cache}
+optional = true
+restart = "never"
+[services.api]
+command = "{}"
+port = {port}
+depends_on = {{ cache = "optional" }}
+"#,
+        fixture("cache", "--idle --exit-after 100ms --exit-code 1"),
+        fixture("api", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done: every required service is ready");
+    let out = stack.stdout();
+    assert!(out.contains("cache: failed · exited with code 1"), "{out}");
+    assert!(out.contains("degraded: without cache"), "{out}");
+    let records = stack.records();
+    assert!(first(&records, "api", "start") > first(&records, "cache", "exit"));
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(
+        stack.wait_exit().code(),
+        Some(0),
+        "the optional cache does not count"
+    );
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_crash_looping_service_restarts_with_growing_delays_until_max_restarts() {
+    let config = format!(
+        r#"
+[services.flaky]
+command = "{}"
+max_restarts = 3
+backoff = {{ initial = "200ms", max = "10s" }}
+"#,
+        fixture("flaky", "--exit-after 50ms --exit-code 3"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("gave up after 3 restarts");
+    stack.wait_records("the fourth exit", |r| all(r, "flaky", "exit").len() == 4);
+    let records = stack.records();
+    let starts = all(&records, "flaky", "start");
+    let exits = all(&records, "flaky", "exit");
+    assert_eq!(
+        starts.len(),
+        4,
+        "one start plus three restarts: {records:#?}"
+    );
+    // The delay between an exit and the next start doubles (±20% jitter).
+    let delays: Vec<u64> = exits
+        .iter()
+        .zip(&starts[1..])
+        .map(|(exit, start)| start - exit)
+        .collect();
+    assert!(
+        delays.windows(2).all(|w| w[1] > w[0]),
+        "delays must grow: {delays:?}"
+    );
+    assert!(
+        delays[0] >= 150_000_000,
+        "first delay is about 200ms: {delays:?}"
+    );
+    let out = stack.stdout();
+    assert!(out.contains("restart 1 of 3"), "{out}");
+    assert!(
+        out.contains("starting (pid") && out.contains("attempt 4"),
+        "{out}"
+    );
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(1));
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn every_kind_of_readiness_check_sees_a_real_service_become_ready() {
+    let [http, tcp, exec] = [free_port(), free_port(), free_port()];
+    let config = format!(
+        r#"
+[services.http]
+command = "{}"
+port = {http}
+readiness = {{ http = "/health/ready", status = "200", json = {{ "/status" = "ready" }} }}
+[services.tcp]
+command = "{}"
+port = {tcp}
+readiness = {{ tcp = true }}
+[services.log]
+command = "{}"
+readiness = {{ log = "^log is up$" }}
+[services.notify]
+command = "{}"
+readiness = {{ notify = true }}
+[services.exec]
+command = "{}"
+port = {exec}
+readiness = {{ exec = "test -e exec-ok || {{ touch exec-ok; false; }}" }}
+[services.none]
+command = "{}"
+readiness = {{ none = true }}
+"#,
+        fixture("http", "--port ${port} --ready-after 200ms"),
+        fixture("tcp", "--port ${port} --bind-after 200ms"),
+        fixture("log", "--ready-after 200ms --ready-line 'log is up'"),
+        fixture("notify", "--ready-after 200ms --notify"),
+        fixture("exec", "--port ${port}"),
+        fixture("none", ""),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done: every required service is ready");
+    let out = stack.stdout();
+    assert!(
+        out.contains("http: ready in") && out.contains("JSON matches"),
+        "{out}"
+    );
+    assert!(
+        out.contains("http: not ready yet: HTTP 503"),
+        "the 503 phase is visible: {out}"
+    );
+    assert!(out.contains("tcp: ready in"), "{out}");
+    assert!(
+        out.contains("log: ready in") && out.contains("(log: log is up)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("notify: ready in") && out.contains("READY=1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("exec: ready in") && out.contains("exited 0"),
+        "{out}"
+    );
+    assert!(out.contains("none: ready in"), "{out}");
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(0));
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn failing_liveness_restarts_a_ready_service() {
+    let port = free_port();
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+port = {port}
+liveness = {{ http = "/health/live", period = "100ms", failure_threshold = 2 }}
+max_restarts = 1
+backoff = {{ initial = "100ms", max = "1s" }}
+stop_grace = "2s"
+"#,
+        fixture("api", "--port ${port} --live-fail-after 300ms"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("liveness failed 2 times");
+    let records = stack.wait_records("api to start again", |r| all(r, "api", "start").len() >= 2);
+    assert!(
+        first(&records, "api", "sigterm").is_some(),
+        "the failing service was stopped: {records:#?}"
+    );
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn interpolation_reaches_the_service() {
+    let [db, api] = [free_port(), free_port()];
+    let config = format!(
+        r#"
+[project]
+env = {{ GREETING = "hello" }}
+[services.db]
+command = "{}"
+port = {db}
+[services.api]
+command = "echo port=$PORT db=${{services.db.port}} url=$DATABASE_URL greet=${{env.GREETING}} other=$BRINGUP_PORT_DB; exec {}"
+port = {api}
+depends_on = ["db"]
+env = {{ DATABASE_URL = "postgres://127.0.0.1:${{services.db.port}}/app" }}
+"#,
+        fixture("db", "--port ${port}"),
+        fixture("api", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done");
+    let expected =
+        format!("port={api} db={db} url=postgres://127.0.0.1:{db}/app greet=hello other={db}");
+    stack.wait_for(&expected);
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn up_with_service_names_brings_up_only_those_and_their_dependencies() {
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+[services.api]
+command = "{}"
+depends_on = ["db"]
+[services.web]
+command = "{}"
+depends_on = ["api"]
+[services.unrelated]
+command = "{}"
+"#,
+        fixture("db", ""),
+        fixture("api", ""),
+        fixture("web", ""),
+        fixture("unrelated", ""),
+    );
+    let mut stack = Stack::start(&config, &["up", "--no-tui", "api"]);
+    stack.wait_for("cold start done");
+    let records = stack.wait_records("db and api to run", |r| {
+        first(r, "db", "start").is_some() && first(r, "api", "start").is_some()
+    });
+    assert!(
+        first(&records, "web", "start").is_none()
+            && first(&records, "unrelated", "start").is_none()
+    );
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(0));
+
+    let (status, _, stderr) = support::run(
+        &["up", "--no-tui", "-c", "bringup.toml", "apu"],
+        stack.dir.path(),
+    );
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.contains("no service named `apu`; did you mean `api`?"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,187 @@
+//! Stopping: reverse dependency order, stop grace, and no survivors —
+//! grandchildren included — whichever way bringup ends.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use support::{Stack, first, free_port};
+
+fn fixture(name: &str, extra: &str) -> String {
+    format!("${{bringup}} fixture --name {name} --record {{record}} {extra}")
+}
+
+/// db ← api ← web, plus worker ← db, each fixture with a grandchild in its
+/// process group.
+fn chain() -> String {
+    let [db, api, web] = [free_port(), free_port(), free_port()];
+    format!(
+        r#"
+[services.db]
+command = "{}"
+port = {db}
+[services.api]
+command = "{}"
+port = {api}
+depends_on = ["db"]
+[services.web]
+command = "{}"
+port = {web}
+depends_on = ["api"]
+[services.worker]
+command = "{}"
+depends_on = ["db"]
+"#,
+        fixture("db", "--port ${port} --grandchild"),
+        fixture("api", "--port ${port} --grandchild"),
+        fixture("web", "--port ${port} --grandchild"),
+        fixture("worker", "--grandchild"),
+    )
+}
+
+#[test]
+fn shutdown_stops_dependents_before_their_dependencies() {
+    let mut stack = Stack::up(&chain());
+    stack.wait_for("cold start done");
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(0));
+    let records = stack.records();
+    let at = |name, event| {
+        first(&records, name, event).unwrap_or_else(|| panic!("no {event} of {name}: {records:#?}"))
+    };
+    // Each service is asked to stop only once everything that depends on it
+    // has exited.
+    assert!(
+        at("web", "exit") < at("api", "sigterm"),
+        "web must be gone before api is stopped"
+    );
+    assert!(
+        at("api", "exit") < at("db", "sigterm"),
+        "api must be gone before db is stopped"
+    );
+    assert!(
+        at("worker", "exit") < at("db", "sigterm"),
+        "worker must be gone before db is stopped"
+    );
+    // Independent branches stop in parallel: worker, a leaf like web, is
+    // asked at once, not after the web → api branch has gone down.
+    assert!(
+        at("worker", "sigterm") < at("api", "sigterm"),
+        "worker and web stop together"
+    );
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_service_that_ignores_sigterm_is_killed_after_its_stop_grace() {
+    let config = format!(
+        r#"
+[services.stubborn]
+command = "{}"
+stop_grace = "700ms"
+readiness = {{ log = "stubborn is up" }}
+"#,
+        fixture(
+            "stubborn",
+            "--ignore-sigterm --grandchild --ready-line 'stubborn is up'"
+        ),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done");
+    stack.wait_records("stubborn to run", |r| {
+        first(r, "stubborn", "start").is_some()
+    });
+    let asked = Instant::now();
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+    let took = asked.elapsed();
+    assert!(
+        took >= Duration::from_millis(700),
+        "killed before its grace ran out: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "not killed after its grace: {took:?}"
+    );
+    let records = stack.records();
+    assert!(
+        first(&records, "stubborn", "sigterm").is_some(),
+        "it was asked first: {records:#?}"
+    );
+    let out = stack.stdout();
+    assert!(out.contains("stubborn: sending SIGTERM"), "{out}");
+    assert!(out.contains("stubborn: sending SIGKILL"), "{out}");
+    assert!(
+        out.contains("stubborn: stopped (killed by SIGKILL)"),
+        "{out}"
+    );
+    stack.assert_no_survivors();
+}
+
+/// Ends bringup with `signal` once the stack is up; nothing may survive.
+fn nothing_survives(signal: Signal) {
+    let mut stack = Stack::up(&chain());
+    stack.wait_for("cold start done");
+    // Four services and four grandchildren (plus the watchdog) are running.
+    support::poll("the grandchildren to exist", || {
+        (stack.survivors().len() >= 8).then_some(())
+    });
+    stack.signal(signal);
+    let status = stack.wait_exit();
+    if signal != Signal::SIGKILL {
+        assert_eq!(status.code(), Some(0), "{}", Stack::describe(status));
+    }
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn nothing_survives_sigterm() {
+    nothing_survives(Signal::SIGTERM);
+}
+
+#[test]
+fn nothing_survives_sigint() {
+    nothing_survives(Signal::SIGINT);
+}
+
+#[test]
+fn nothing_survives_sighup_as_when_the_terminal_closes() {
+    nothing_survives(Signal::SIGHUP);
+}
+
+#[test]
+fn nothing_survives_kill_minus_nine() {
+    nothing_survives(Signal::SIGKILL);
+}
+
+#[test]
+fn a_second_interrupt_kills_at_once() {
+    let config = format!(
+        r#"
+[services.slow]
+command = "{}"
+stop_grace = "30s"
+readiness = {{ log = "slow is up" }}
+"#,
+        // Log readiness: the fixture says so once its signal handlers are in place.
+        fixture("slow", "--ignore-sigterm --ready-line 'slow is up'"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done");
+    stack.signal(Signal::SIGINT);
+    stack.wait_for("press Ctrl-C again");
+    let asked = Instant::now();
+    stack.signal(Signal::SIGINT);
+    stack.wait_exit();
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "the 30s grace was not cut short"
+    );
+    assert!(
+        stack
+            .stdout()
+            .contains("stopping now: killing what is left")
+    );
+    stack.assert_no_survivors();
+}

@@ -1,0 +1,373 @@
+//! Shared helpers for the integration tests: run the real `bringup` binary
+//! on a real config, watch its output, and clean up every process it (or
+//! anything it started) left, even when an assertion fails.
+//!
+//! Every run gets a unique marker in its environment (`BRINGUP_TEST_MARKER`),
+//! which every descendant inherits — services, grandchildren, the watchdog —
+//! so "did anything of this run survive?" is a scan of `/proc/*/environ`.
+
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_bringup");
+/// Generous: these are bounds for a loaded 2-core CI machine, not targets.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+pub const POLL: Duration = Duration::from_millis(10);
+
+/// A port that was free a moment ago (bind :0, read it, close).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Polls `f` every 10 ms until it returns `Some`, or panics after `limit`.
+pub fn poll_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// [`poll_for`] with [`DEADLINE`].
+pub fn poll<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    poll_for(what, DEADLINE, f)
+}
+
+/// A marker no other test run shares.
+pub fn unique_marker() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "bt-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Pids of live (non-zombie) processes whose environment contains
+/// `BRINGUP_TEST_MARKER=<marker>`.
+pub fn processes_with_marker(marker: &str) -> Vec<i32> {
+    let needle = format!("BRINGUP_TEST_MARKER={marker}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            environ
+                .split(|&b| b == 0)
+                .any(|var| var == needle.as_bytes())
+                && !is_zombie(*pid)
+        })
+        .collect()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// SIGKILLs every process of the run and waits until they are gone.
+pub fn kill_marked(marker: &str) {
+    for _ in 0..100 {
+        let pids = processes_with_marker(marker);
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// One lifecycle event a fixture wrote with `--record`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub nanos: u64,
+    pub name: String,
+    pub event: String,
+    pub pid: i32,
+}
+
+/// Reads a `--record` file (missing file = no events yet).
+pub fn records(path: &Path) -> Vec<Record> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            Some(Record {
+                nanos: parts.next()?.parse().ok()?,
+                name: parts.next()?.to_string(),
+                event: parts.next()?.to_string(),
+                pid: parts.next()?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The time of the first `event` of `name`, if it happened.
+pub fn first(records: &[Record], name: &str, event: &str) -> Option<u64> {
+    records
+        .iter()
+        .find(|r| r.name == name && r.event == event)
+        .map(|r| r.nanos)
+}
+
+/// All times of `event` of `name`.
+pub fn all(records: &[Record], name: &str, event: &str) -> Vec<u64> {
+    records
+        .iter()
+        .filter(|r| r.name == name && r.event == event)
+        .map(|r| r.nanos)
+        .collect()
+}
+
+/// A `bringup` process on a config in its own temp dir.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub marker: String,
+    child: Option<Child>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Stack {
+    /// Writes `config` (with `{record}` replaced by the record file's path)
+    /// and runs `bringup <args> -c bringup.toml`.
+    pub fn start(config: &str, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config.replace("{record}", &dir.path().join("record").display().to_string());
+        std::fs::write(dir.path().join("bringup.toml"), config).expect("write config");
+        let marker = unique_marker();
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .arg("-c")
+            .arg(dir.path().join("bringup.toml"))
+            .current_dir(dir.path())
+            .env("BRINGUP_TEST_MARKER", &marker)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn bringup");
+        let stdout = collect(child.stdout.take());
+        let stderr = collect(child.stderr.take());
+        Self {
+            dir,
+            marker,
+            child: Some(child),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// `bringup up --no-tui` on `config`.
+    pub fn up(config: &str) -> Self {
+        Self::start(config, &["up", "--no-tui"])
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    pub fn record_path(&self) -> PathBuf {
+        self.dir.path().join("record")
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        records(&self.record_path())
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits until stdout contains `text`; panics with the output if not.
+    pub fn wait_for(&self, text: &str) {
+        self.wait_until(&format!("{text:?} in the output"), |out| out.contains(text));
+    }
+
+    /// Waits until `check(stdout)` holds.
+    pub fn wait_until(&self, what: &str, mut check: impl FnMut(&str) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if check(&self.stdout()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the fixture records say `check` holds.
+    pub fn wait_records(
+        &self,
+        what: &str,
+        mut check: impl FnMut(&[Record]) -> bool,
+    ) -> Vec<Record> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let records = self.records();
+            if check(&records) {
+                return records;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; records: {records:#?}\n--- stdout ---\n{}",
+                    self.stdout()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        let _ = kill(Pid::from_raw(self.pid()), signal);
+    }
+
+    /// Waits for bringup to exit and returns its status.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().expect("still running");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                // Let the reader threads see the last bytes.
+                std::thread::sleep(Duration::from_millis(50));
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!("bringup did not exit\n--- stdout ---\n{}", self.stdout());
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Live processes of this run, other than bringup itself.
+    pub fn survivors(&self) -> Vec<i32> {
+        let own = self.pid();
+        processes_with_marker(&self.marker)
+            .into_iter()
+            .filter(|&p| p != own)
+            .collect()
+    }
+
+    /// Waits until no process of the run is left; panics naming them if not.
+    pub fn assert_no_survivors(&self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = processes_with_marker(&self.marker);
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                let described: Vec<String> = left
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{p}: {}",
+                            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                                .unwrap_or_default()
+                                .replace('\0', " ")
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "processes of the run survived: {described:#?}\n--- stdout ---\n{}",
+                    self.stdout()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// How bringup exited, as a code or a signal description.
+    pub fn describe(status: ExitStatus) -> String {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => format!("code {code}"),
+            (_, Some(signal)) => format!("signal {signal}"),
+            _ => "unknown".into(),
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        kill_marked(&self.marker);
+    }
+}
+
+fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    if let Some(mut pipe) = pipe {
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = pipe.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                if let Ok(mut text) = sink.lock() {
+                    text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+                }
+            }
+        });
+    }
+    text
+}
+
+/// Runs `bringup <args>` to completion and returns (status, stdout, stderr).
+pub fn run(args: &[&str], dir: &Path) -> (ExitStatus, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run bringup");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
