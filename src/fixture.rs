@@ -292,7 +292,7 @@ fn spawn_grandchild(name: &str) -> io::Result<u32> {
 /// port it is started only once the listener is bound, hence max(ready-after, bind).
 async fn become_ready(shared: Arc<Shared>, port: Option<u16>) {
     let args = &shared.args;
-    sleep_until(shared.at(args.ready_after)).await;
+    sleep_precisely(shared.start + args.ready_after).await;
     shared.ready.store(true, Ordering::SeqCst);
     shared.record("ready");
     if let Some(line) = &args.ready_line {
@@ -367,6 +367,27 @@ fn on_signal(shared: &Shared, sig: &str, shutdown_at: &mut Option<TokioInstant>)
     }
 }
 
+/// Sleeps until `deadline` to within a fraction of a millisecond. tokio's
+/// timers tick in whole milliseconds, which would add up to 1 ms to every
+/// delay a benchmark asks for; so tokio sleeps until just before the
+/// deadline and a blocking thread's nanosleep does the last stretch. (Only
+/// a few milliseconds: a runtime that shuts down waits for blocking tasks.)
+async fn sleep_precisely(deadline: Instant) {
+    let coarse = deadline
+        .checked_sub(Duration::from_millis(3))
+        .unwrap_or(deadline);
+    sleep_until(TokioInstant::from_std(coarse)).await;
+    let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+        return;
+    };
+    if tokio::task::spawn_blocking(move || std::thread::sleep(wait))
+        .await
+        .is_err()
+    {
+        sleep_until(TokioInstant::from_std(deadline)).await;
+    }
+}
+
 async fn sleep_until_opt(at: Option<TokioInstant>) {
     match at {
         Some(at) => sleep_until(at).await,
@@ -395,7 +416,7 @@ async fn serve(
 ) -> Result<i32, Fatal> {
     let args = &shared.args;
     if let Some(delay) = args.bind_after {
-        sleep_until(shared.at(delay)).await;
+        sleep_precisely(shared.start + delay).await;
     }
     let listener = match inherited {
         Some(listener) => TcpListener::from_std(listener).map_err(Fatal::Inherited)?,

@@ -1,6 +1,35 @@
-//! bringup brings a local multi-service stack up in dependency order.
+//! bringup brings a local multi-service stack up in dependency order, tells
+//! "started" from "ready", restarts what dies, and stops it all cleanly.
 //!
-//! (Theory of operation: written as the modules land.)
+//! # Theory of operation
+//!
+//! A run goes config → plan → engine → front end.
+//!
+//! 1. [`config`] reads `bringup.toml` into a raw serde model and validates
+//!    it into a [`config::Plan`]: every name resolved, every duration
+//!    parsed, `${...}` templates checked. Problems are collected, not
+//!    thrown, so a broken file is reported in full, each at file:line:col.
+//!    [`graph`] orders the services, groups them into waves and reports
+//!    cycles with their whole path.
+//! 2. The [`engine`] owns all run-time state in one task on its own thread.
+//!    Its [`engine::machine`] is a pure function of (state, input) →
+//!    effects: it decides when a service may start (the dependency rules),
+//!    what a probe result or an exit means, when to restart and how to shut
+//!    down. Its runtime carries the effects out — spawning with
+//!    [`process`] (own process group, parent-death signal, a [`process::watchdog`]
+//!    for `kill -9`), checking with [`probe`], arming timers — and feeds
+//!    the outcomes back in as inputs.
+//! 3. Service output goes line by line into bounded [`logs`] stores that
+//!    front ends read at their own pace; the engine publishes
+//!    [`engine::Event`]s and [`engine::Snapshot`]s, and takes
+//!    [`engine::Command`]s — plain data, the same a control socket would
+//!    carry.
+//! 4. A front end observes and commands: [`headless`] prints
+//!    `name | line` output, state changes and a cold-start summary.
+//!
+//! [`fixture`] is a small real HTTP service used by the demo stack and the
+//! tests, so that everything here is exercised with real processes on real
+//! ports.
 
 pub mod cli;
 pub mod config;

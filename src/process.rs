@@ -7,12 +7,16 @@
 //! the [`watchdog`] kills registered groups if bringup itself is killed
 //! with SIGKILL, so no way of ending bringup leaves processes behind.
 //!
-//! The parent-death signal fires when the *thread* that forked the child
+//! The parent-death signal fires when the *thread* that started the child
 //! exits, not the process. The engine therefore spawns from its own
 //! long-lived thread, which ends only after every service has stopped.
+//! How the signal is set without a costly fork is in [`command`].
 
+pub mod command;
 pub mod output;
 pub mod watchdog;
+
+pub use command::shell_argv;
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -44,38 +48,37 @@ pub struct Spawned {
     pub pid: u32,
 }
 
-/// `sh -c` arguments for a shell command.
-///
-/// A simple command (one program and its arguments, no `;`, `&&`, pipes,
-/// subshells or leading `VAR=value`) is run as `sh -c 'exec …'`, so the
-/// service itself replaces the shell: it leads its process group, gets
-/// signals first-hand, keeps the parent-death signal (which a process forked
-/// by the shell would not have) and its exit status is its own. Anything
-/// else is left to the shell as written.
-pub fn shell_argv(text: &str) -> Vec<String> {
-    let first = text.split_whitespace().next().unwrap_or("");
-    let compound = text.contains([';', '&', '|', '\n', '`', '(', ')', '{', '}'])
-        || text.contains("$(")
-        || first.contains('=')
-        || matches!(
-            first,
-            "if" | "for" | "while" | "until" | "case" | "!" | "exec" | "[" | "[["
-        );
-    let script = if compound || first.is_empty() {
-        text.to_string()
-    } else {
-        format!("exec {text}")
-    };
-    vec!["sh".to_string(), "-c".to_string(), script]
-}
-
 /// Spawns `request` as the leader of a new process group, stdin from
-/// /dev/null and stdout/stderr piped.
+/// /dev/null and stdout/stderr piped, with a parent-death signal on Linux.
 pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
     let Some((program, args)) = request.argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
-    let mut command = std::process::Command::new(program);
+    let child_path = request
+        .env
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| value.as_str());
+    command::resolve(program, &request.cwd, child_path)?;
+    let mut command = match command::pdeathsig_shim() {
+        // posix_spawn + setpriv: fast, and the service still dies with us.
+        Some(setpriv) => {
+            let mut command = std::process::Command::new(setpriv);
+            command.args(["--pdeathsig", "TERM", "--", program]);
+            command
+        }
+        None => {
+            let mut command = std::process::Command::new(program);
+            let parent = nix::unistd::getpid();
+            // SAFETY: the closure runs between fork and exec and only makes
+            // two async-signal-safe system calls (prctl, getppid).
+            unsafe {
+                command.pre_exec(move || die_with_parent(parent));
+            }
+            command
+        }
+    };
     command
         .args(args)
         .current_dir(&request.cwd)
@@ -89,20 +92,11 @@ pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
     for (key, value) in &request.env {
         command.env(key, value);
     }
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec and only makes two
-    // async-signal-safe system calls (prctl, getppid).
-    unsafe {
-        command.pre_exec(move || {
-            die_with_parent(parent)?;
-            Ok(())
-        });
-    }
     let mut command = tokio::process::Command::from(command);
     command.kill_on_drop(false);
     let child = command
         .spawn()
-        .map_err(|e| describe_spawn_error(e, program, &request.cwd))?;
+        .map_err(|e| describe_spawn_error(e, program))?;
     let pid = child
         .id()
         .ok_or_else(|| io::Error::other("the child exited before its pid could be read"))?;
@@ -128,16 +122,8 @@ fn die_with_parent(_parent: Pid) -> io::Result<()> {
     Ok(())
 }
 
-fn describe_spawn_error(error: io::Error, program: &str, cwd: &std::path::Path) -> io::Error {
-    let what = match error.kind() {
-        io::ErrorKind::NotFound if !cwd.is_dir() => {
-            format!("working directory {} does not exist", cwd.display())
-        }
-        io::ErrorKind::NotFound => format!("{program}: command not found"),
-        io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
-        _ => format!("{program}: {error}"),
-    };
-    io::Error::new(error.kind(), what)
+fn describe_spawn_error(error: io::Error, program: &str) -> io::Error {
+    io::Error::new(error.kind(), format!("{program}: {error}"))
 }
 
 /// Sends `signal` to the process group led by `pgid`. A group that is
@@ -249,34 +235,5 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
         (Some(code), _) => Exit::Code(code),
         (None, Some(signal)) => Exit::Signal(signal),
         (None, None) => Exit::Code(-1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_argv;
-
-    #[test]
-    fn simple_commands_replace_the_shell() {
-        assert_eq!(
-            shell_argv("uvicorn app:api --port 8000")[2],
-            "exec uvicorn app:api --port 8000"
-        );
-        assert_eq!(
-            shell_argv("server --port $PORT > log")[2],
-            "exec server --port $PORT > log"
-        );
-        for compound in [
-            "cd web && npm start",
-            "a; b",
-            "a | b",
-            "FOO=1 server",
-            "while true; do x; done",
-            "echo $(date)",
-            "exec server",
-            "(cd x; y)",
-        ] {
-            assert_eq!(shell_argv(compound)[2], compound, "{compound}");
-        }
     }
 }

@@ -185,3 +185,47 @@ readiness = {{ log = "slow is up" }}
     );
     stack.assert_no_survivors();
 }
+
+#[test]
+fn services_die_with_bringup_even_when_the_watchdog_is_killed_too() {
+    // `killall -9 bringup` takes the watchdog down as well; then the
+    // parent-death signal alone must stop the services themselves.
+    let config = format!(
+        r#"
+[services.a]
+command = "{}"
+[services.b]
+command = "{}"
+readiness = {{ log = "b is up" }}
+"#,
+        fixture("a", "--ready-line 'a is up'"),
+        fixture("b", "--ready-line 'b is up'"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done");
+    let cmdline =
+        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let watchdog = support::poll("the watchdog", || {
+        stack
+            .survivors()
+            .into_iter()
+            .find(|&p| cmdline(p).contains("__watchdog"))
+    });
+    let services: Vec<i32> = stack
+        .survivors()
+        .into_iter()
+        .filter(|&p| cmdline(p).contains("fixture"))
+        .collect();
+    assert_eq!(services.len(), 2, "{services:?}");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(watchdog), Signal::SIGKILL);
+    stack.signal(Signal::SIGKILL);
+    stack.wait_exit();
+    support::poll("the services to die", || {
+        services
+            .iter()
+            .all(|&p| {
+                !std::path::Path::new(&format!("/proc/{p}")).exists() || cmdline(p).is_empty()
+            })
+            .then_some(())
+    });
+}

@@ -81,6 +81,9 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<(Self, broadcast::Receiver<Event>), EngineError> {
         let rundir = RunDir::create().map_err(EngineError::RunDir)?;
+        // Find out now, not on the first spawn, how services get their
+        // parent-death signal (it runs `setpriv` once).
+        crate::process::command::pdeathsig_shim();
         let (commands_tx, commands_rx) = mpsc::channel(CHANNEL);
         let (inputs_tx, inputs_rx) = mpsc::channel(CHANNEL);
         let (events_tx, events_rx) = broadcast::channel(EVENT_BACKLOG);
@@ -464,7 +467,10 @@ impl Runtime {
             .map(String::from)
             .to_vec(),
         };
-        let mut spawned = match process::spawn(&request) {
+        let spawn_started = Instant::now();
+        let spawned = process::spawn(&request);
+        tracing::debug!(target: "bringup::engine", service = %spec.name, took = ?spawn_started.elapsed(), "spawn");
+        let mut spawned = match spawned {
             Ok(spawned) => spawned,
             Err(e) => {
                 queue.push_back(Input::SpawnFailed {

@@ -1,0 +1,136 @@
+//! What services print: captured line by line, hostile output survived,
+//! memory bounded, colour on and off.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::Signal;
+use support::{BIN, Stack, poll};
+
+#[test]
+fn output_is_prefixed_and_hostile_bytes_are_made_safe() {
+    let config = r#"
+[services.noisy]
+command = ["sh", "-c", "printf 'plain\\ncaf\\351 \\377\\n\\033[31mred\\033[0m\\n'; printf 'no newline at the end'; exec sleep 100"]
+[services.huge]
+command = ["sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x; echo; echo after; exec sleep 100"]
+"#;
+    let mut stack = Stack::up(config);
+    stack.wait_for("huge | after");
+    let out = stack.stdout();
+    assert!(out.contains("noisy | plain\n"), "{out}");
+    assert!(
+        out.contains("noisy | caf\u{fffd} \u{fffd}\n"),
+        "invalid UTF-8 is replaced: {out}"
+    );
+    assert!(
+        out.contains("noisy | red\n"),
+        "colour codes are stripped when colour is off"
+    );
+    let cut = out
+        .lines()
+        .find(|l| l.contains("huge | xxx"))
+        .expect("the long line");
+    assert!(
+        cut.ends_with("[… line cut at 64 KiB]"),
+        "the 200 kB line is cut with a marker"
+    );
+    assert_eq!(cut.matches('x').count(), 64 * 1024);
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+    // The unterminated last line is not lost when the service stops.
+    assert!(
+        stack.stdout().contains("noisy | no newline at the end"),
+        "{}",
+        stack.stdout()
+    );
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn colour_always_keeps_service_colours_and_colours_names() {
+    let config = r#"
+[services.painter]
+command = ["sh", "-c", "printf '\\033[32mgreen\\033[0m\\n'; exec sleep 100"]
+"#;
+    let mut stack = Stack::start(config, &["up", "--no-tui", "--color", "always"]);
+    stack.wait_for("green");
+    let out = stack.stdout();
+    assert!(
+        out.contains("\x1b[32mgreen\x1b[0m"),
+        "the service's own colours pass through: {out:?}"
+    );
+    assert!(
+        out.contains("\x1b[36mpainter\x1b[0m | "),
+        "the name has its colour: {out:?}"
+    );
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+}
+
+#[test]
+fn memory_stays_bounded_however_much_a_service_prints() {
+    // 300,000 lines of 80 bytes (24 MB), a 10 MiB line without a newline
+    // break, then invalid UTF-8 — with bringup's own stdout going nowhere
+    // fast, so its stores fill and wrap.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("bringup.toml"),
+        r#"
+[services.flood]
+command = "${bringup} fixture --name flood --flood 300000 --ready-line 'flood done'"
+readiness = { log = "flood done" }
+[services.wide]
+command = ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' y; printf '\\n\\377\\376\\n'; exec sleep 100"]
+"#,
+    )
+    .expect("config");
+    let marker = support::unique_marker();
+    let mut child = Command::new(BIN)
+        .args(["up", "--no-tui", "-c", "bringup.toml"])
+        .current_dir(dir.path())
+        .env("BRINGUP_TEST_MARKER", &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bringup");
+    let pid = child.id();
+    let cleanup = Cleanup(marker.clone());
+    let peak = || -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    // Wait until both services are done printing (the fixture's ready line
+    // comes after its flood), then read the peak resident size.
+    poll("the flood to finish", || {
+        let fixture_done = support::processes_with_marker(&marker).len() >= 3;
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+        let read: u64 = io
+            .lines()
+            .find(|l| l.starts_with("rchar:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (fixture_done && read > 24_000_000 + 10_485_760).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let peak_kib = peak().expect("VmHWM");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGTERM);
+    let _ = child.wait();
+    drop(cleanup);
+    // Two stores of at most 4 MiB each, plus the program itself.
+    eprintln!("bringup's peak resident size: {peak_kib} KiB");
+    assert!(peak_kib < 48 * 1024, "bringup peaked at {peak_kib} KiB");
+}
+
+/// Kills every process of the run when dropped.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        support::kill_marked(&self.0);
+    }
+}
