@@ -13,6 +13,7 @@ pub mod error;
 pub mod interpolate;
 pub mod load;
 pub mod plan;
+mod ports;
 mod probe;
 pub mod raw;
 pub mod validate;
@@ -61,10 +62,12 @@ pub fn load_with(text: &str, cx: &validate::Context<'_>) -> Result<Plan, ConfigE
     let mut errors = error::Collector::new(cx.file, text);
     let document = load::parse_document(text, &mut errors);
     let plan = validate::validate(document, cx, &mut errors);
-    errors.finish()?;
-    plan.ok_or_else(|| ConfigErrors {
+    let warnings = errors.finish()?;
+    let mut plan = plan.ok_or_else(|| ConfigErrors {
         file: cx.file.to_path_buf(),
         source_text: text.to_string(),
         errors: Vec::new(),
-    })
+    })?;
+    plan.warnings = warnings;
+    Ok(plan)
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod machine;
+pub mod ports;
 pub mod runtime;
 pub mod summary;
 

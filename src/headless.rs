@@ -291,6 +291,17 @@ impl Printer {
             }
             // The state change that follows says how it ended, and why.
             EventKind::Exited { .. } => {}
+            EventKind::Port {
+                service,
+                port,
+                note,
+                ..
+            } => {
+                let how = note
+                    .as_ref()
+                    .map_or_else(String::new, |n| format!(" ({n})"));
+                self.say(Some(*service), &format!("port {port}{how}"));
+            }
             EventKind::Signalled {
                 service, signal, ..
             } => {

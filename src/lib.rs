@@ -38,6 +38,7 @@ pub mod fixture;
 pub mod graph;
 pub mod headless;
 pub mod logs;
+pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod rundir;

@@ -40,7 +40,21 @@ pub struct SpawnRequest {
     pub env: Vec<(String, String)>,
     /// Removed from the inherited environment first.
     pub env_remove: Vec<String>,
+    /// A listening socket to hand over as fd 3 (systemd socket activation).
+    pub handoff: Option<Handoff>,
 }
+
+/// A socket passed to the child the way systemd does: as fd 3, with
+/// `LISTEN_FDS=1`, `LISTEN_PID` (the child's own pid) and `LISTEN_FDNAMES`.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    pub fd: std::os::fd::RawFd,
+    pub name: String,
+}
+
+/// Sets `LISTEN_PID` to the shell's own pid, which the service keeps when
+/// the shell execs it: a pid cannot be known before the child exists.
+const HANDOFF_TRAMPOLINE: &str = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
 /// A spawned child, its pipes not yet taken.
 pub struct Spawned {
@@ -61,16 +75,32 @@ pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
         .find(|(key, _)| key == "PATH")
         .map(|(_, value)| value.as_str());
     command::resolve(program, &request.cwd, child_path)?;
-    let mut command = match command::pdeathsig_shim() {
+    let parent = nix::unistd::getpid();
+    let mut command = match (&request.handoff, command::pdeathsig_shim()) {
+        // Handing over a socket needs code between fork and exec (moving it
+        // to fd 3), so this one forks; the trampoline sets LISTEN_PID.
+        (Some(handoff), _) => {
+            let mut command = std::process::Command::new("sh");
+            command.args(["-c", HANDOFF_TRAMPOLINE, program]);
+            let fd = handoff.fd;
+            // SAFETY: between fork and exec; dup2, fcntl, prctl and getppid
+            // are async-signal-safe and nothing is allocated.
+            unsafe {
+                command.pre_exec(move || {
+                    hand_over(fd)?;
+                    die_with_parent(parent)
+                });
+            }
+            command
+        }
         // posix_spawn + setpriv: fast, and the service still dies with us.
-        Some(setpriv) => {
+        (None, Some(setpriv)) => {
             let mut command = std::process::Command::new(setpriv);
             command.args(["--pdeathsig", "TERM", "--", program]);
             command
         }
-        None => {
+        (None, None) => {
             let mut command = std::process::Command::new(program);
-            let parent = nix::unistd::getpid();
             // SAFETY: the closure runs between fork and exec and only makes
             // two async-signal-safe system calls (prctl, getppid).
             unsafe {
@@ -92,6 +122,11 @@ pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
     for (key, value) in &request.env {
         command.env(key, value);
     }
+    if let Some(handoff) = &request.handoff {
+        command
+            .env("LISTEN_FDS", "1")
+            .env("LISTEN_FDNAMES", &handoff.name);
+    }
     let mut command = tokio::process::Command::from(command);
     command.kill_on_drop(false);
     let child = command
@@ -101,6 +136,21 @@ pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
         .id()
         .ok_or_else(|| io::Error::other("the child exited before its pid could be read"))?;
     Ok(Spawned { child, pid })
+}
+
+/// Puts `fd` at 3 and lets it survive exec (the systemd convention).
+fn hand_over(fd: std::os::fd::RawFd) -> io::Result<()> {
+    use nix::libc;
+    // SAFETY: plain system calls on descriptors this process owns.
+    unsafe {
+        if fd != 3 && libc::dup2(fd, 3) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]

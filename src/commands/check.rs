@@ -51,7 +51,7 @@ pub fn describe(plan: &Plan) -> String {
                     traits.push(format!("ready: {}", spec.readiness.check.kind_name()))
                 }
             }
-            if let Some(port) = spec.port {
+            if let Some(port) = &spec.port {
                 traits.push(format!("port {port}"));
             }
             if spec.optional {

@@ -87,6 +87,7 @@ pub(crate) struct Collector<'a> {
     file: &'a Path,
     source_text: &'a str,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl<'a> Collector<'a> {
@@ -95,6 +96,7 @@ impl<'a> Collector<'a> {
             file,
             source_text,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -106,18 +108,41 @@ impl<'a> Collector<'a> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
+        let error = self.located(span, key.into(), message.into(), help);
+        self.errors.push(error);
+    }
+
+    /// Records something allowed but probably not meant.
+    pub fn warn(
+        &mut self,
+        span: Option<Range<usize>>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let warning = self.located(span, key.into(), message.into(), help);
+        self.warnings.push(warning);
+    }
+
+    fn located(
+        &self,
+        span: Option<Range<usize>>,
+        key: String,
+        message: String,
+        help: Option<String>,
+    ) -> ConfigError {
         let (line, column) = span
             .as_ref()
             .map_or((1, 1), |span| line_column(self.source_text, span.start));
-        self.errors.push(ConfigError {
+        ConfigError {
             file: self.file.to_path_buf(),
             span,
             line,
             column,
-            key: key.into(),
-            message: message.into(),
+            key,
+            message,
             help,
-        });
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,10 +158,10 @@ impl<'a> Collector<'a> {
             .any(|e| e.key.starts_with(path) && e.help.as_deref() == Some(hint.as_str()))
     }
 
-    /// Finishes: `Err` with every problem in file order, if there were any.
-    pub fn finish(mut self) -> Result<(), ConfigErrors> {
+    /// Finishes: the warnings, or `Err` with every problem in file order.
+    pub fn finish(mut self) -> Result<Vec<ConfigError>, ConfigErrors> {
         if self.errors.is_empty() {
-            return Ok(());
+            return Ok(self.warnings);
         }
         self.errors
             .sort_by_key(|e| (e.span.as_ref().map_or(0, |s| s.start), e.key.clone()));

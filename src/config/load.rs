@@ -180,7 +180,7 @@ mod tests {
         let mut errors = Collector::new(&path, text);
         parse_document(text, &mut errors);
         match errors.finish() {
-            Ok(()) => Vec::new(),
+            Ok(_) => Vec::new(),
             Err(e) => e.errors.iter().map(|e| e.to_string()).collect(),
         }
     }

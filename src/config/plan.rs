@@ -1,6 +1,8 @@
 //! The validated model: a [`Plan`] where every name resolves, every duration
 //! is parsed and every default is filled in. The engine reads only this.
 
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub struct Plan {
     pub graph: Graph,
     /// The file the plan came from (`<demo>` for the embedded demo).
     pub source: PathBuf,
+    /// Things that are allowed but probably not what was meant.
+    pub warnings: Vec<crate::config::ConfigError>,
 }
 
 impl Plan {
@@ -49,6 +53,8 @@ pub struct Project {
     pub max_parallel_starts: Option<usize>,
     /// Lines of output kept per service.
     pub log_lines: usize,
+    /// Where `port = "auto"` takes ports from.
+    pub port_range: RangeInclusive<u16>,
 }
 
 /// One service or task, fully resolved.
@@ -76,7 +82,84 @@ pub struct ServiceSpec {
     pub backoff: Backoff,
     pub stop_signal: nix::sys::signal::Signal,
     pub stop_grace: Duration,
-    pub port: Option<u16>,
+    pub port: Option<PortSpec>,
+}
+
+/// Which port a service wants and what to do when it is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port wanted first; `None` for `port = "auto"`.
+    pub preferred: Option<u16>,
+    /// Tried in order when the preferred port is taken.
+    pub fallbacks: Vec<u16>,
+    /// The address the service binds; probes connect to its loopback.
+    pub host: IpAddr,
+    pub on_conflict: OnConflict,
+    /// bringup binds the socket itself and hands it over as fd 3.
+    pub listen: bool,
+}
+
+impl PortSpec {
+    /// Where bringup's own probes connect: the service's address, or the
+    /// loopback address of its family when it listens on a wildcard.
+    pub fn probe_host(&self) -> IpAddr {
+        match self.host {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            host => host,
+        }
+    }
+}
+
+/// "8000", "8000 (fallbacks 8001, 8002)", "auto on 0.0.0.0, handed over".
+impl std::fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.preferred {
+            Some(port) => write!(f, "{port}")?,
+            None => f.write_str("auto")?,
+        }
+        let mut extras = Vec::new();
+        if !self.fallbacks.is_empty() {
+            let list: Vec<String> = self.fallbacks.iter().map(u16::to_string).collect();
+            extras.push(format!("fallbacks {}", list.join(", ")));
+        }
+        if self.on_conflict == OnConflict::Adopt {
+            extras.push("adopts a healthy holder".into());
+        }
+        if self.host != IpAddr::V4(std::net::Ipv4Addr::LOCALHOST) {
+            extras.push(format!("on {}", self.host));
+        }
+        if self.listen {
+            extras.push("socket handed over".into());
+        }
+        if !extras.is_empty() {
+            write!(f, " ({})", extras.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What to do when the port a service wants is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Use the first free port of `fallback_ports`.
+    Fallback,
+    /// Fail, naming the holder.
+    Fail,
+    /// If the holder passes the service's readiness check, treat it as the
+    /// service (ready, external: never signalled, left running).
+    Adopt,
+}
+
+impl OnConflict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnConflict::Fallback => "fallback",
+            OnConflict::Fail => "fail",
+            OnConflict::Adopt => "adopt",
+        }
+    }
 }
 
 /// What to run.

@@ -31,14 +31,13 @@ pub(crate) const LIVENESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
-const LOCALHOST: &str = "127.0.0.1";
 
 /// Validates one probe table at `path` (e.g. `services.api.readiness`).
 pub(crate) fn probe(
     path: &str,
     raw: &Spanned<RawProbe>,
     scope: &Scope<'_>,
-    has_port: bool,
+    probe_host: Option<std::net::IpAddr>,
     defaults: &ProbeDefaults,
     errors: &mut Collector<'_>,
 ) -> Option<Probe> {
@@ -88,13 +87,10 @@ pub(crate) fn probe(
         }
     }
 
-    let own_address =
-        |scope: &Scope<'_>| Template::parse(&format!("{LOCALHOST}:${{port}}"), scope).ok();
-
     let check = if let Some(tcp) = &raw.tcp {
         match tcp.get_ref() {
-            TcpTarget::Own(true) if has_port => Check::Tcp {
-                address: own_address(scope)?,
+            TcpTarget::Own(true) if probe_host.is_some() => Check::Tcp {
+                address: own_address(probe_host?, scope)?,
             },
             TcpTarget::Own(true) => {
                 errors.push(
@@ -123,7 +119,7 @@ pub(crate) fn probe(
     } else if let Some(http) = &raw.http {
         let target = http.get_ref();
         let url = if target.starts_with('/') {
-            if !has_port {
+            let Some(host) = probe_host else {
                 errors.push(
                     Some(http.span()),
                     format!("{path}.http"),
@@ -131,8 +127,8 @@ pub(crate) fn probe(
                     Some("set `port = ...`, or give a full URL such as \"http://127.0.0.1:8080/health\"".into()),
                 );
                 return None;
-            }
-            Spanned::new(http.span(), format!("http://{LOCALHOST}:${{port}}{target}"))
+            };
+            Spanned::new(http.span(), format!("http://{}{target}", host_port(host)))
         } else if target.starts_with("http://") || target.starts_with("https://") {
             http.clone()
         } else {
@@ -261,6 +257,19 @@ pub(crate) fn probe(
         timeout,
         failure_threshold,
     })
+}
+
+/// `127.0.0.1:${port}` or `[::1]:${port}`, as a template.
+fn host_port(host: std::net::IpAddr) -> String {
+    match host {
+        std::net::IpAddr::V4(v4) => format!("{v4}:${{port}}"),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:${{port}}"),
+    }
+}
+
+/// The service's own address for tcp checks.
+pub(crate) fn own_address(host: std::net::IpAddr, scope: &Scope<'_>) -> Option<Template> {
+    Template::parse(&host_port(host), scope).ok()
 }
 
 /// Parses a template, recording a failure at the value's place.

@@ -30,6 +30,7 @@ pub struct RawProject {
     pub max_restarts: Option<u32>,
     pub backoff: Option<RawBackoff>,
     pub log_lines: Option<usize>,
+    pub port_range: Option<Spanned<String>>,
 }
 
 /// `[services.NAME]`.
@@ -52,7 +53,27 @@ pub struct RawService {
     pub backoff: Option<RawBackoff>,
     pub stop_signal: Option<Spanned<String>>,
     pub stop_grace: Option<Spanned<String>>,
-    pub port: Option<Spanned<u16>>,
+    pub port: Option<Spanned<RawPort>>,
+    pub fallback_ports: Option<Spanned<Vec<u16>>>,
+    pub host: Option<Spanned<String>>,
+    pub on_conflict: Option<RawOnConflict>,
+    pub listen: Option<Spanned<bool>>,
+}
+
+/// `port = 8000` or `port = "auto"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "a port number (1-65535) or \"auto\"")]
+pub enum RawPort {
+    Number(u16),
+    Word(String),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawOnConflict {
+    Fallback,
+    Fail,
+    Adopt,
 }
 
 /// `command = "shell string"` or `command = ["argv", "array"]`.

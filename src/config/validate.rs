@@ -239,6 +239,7 @@ pub(crate) fn validate(
         Some(n) => Some(n),
     };
     let log_lines = project_raw.log_lines.unwrap_or(DEFAULT_LOG_LINES).max(1);
+    let port_range = crate::config::ports::port_range(project_raw.port_range.as_ref(), errors);
     let project = Project {
         name: project_raw
             .name
@@ -246,6 +247,7 @@ pub(crate) fn validate(
             .unwrap_or_else(|| default_project_name(cx.base_dir)),
         max_parallel_starts,
         log_lines,
+        port_range,
     };
 
     if !errors.is_empty() {
@@ -256,6 +258,7 @@ pub(crate) fn validate(
         services: services.into_iter().collect::<Option<Vec<_>>>()?,
         graph: graph?,
         source: cx.file.to_path_buf(),
+        warnings: Vec::new(),
     })
 }
 
@@ -320,17 +323,9 @@ fn service(
 
     let depends_on = dependencies(&path, raw.depends_on.as_ref(), names, kinds, errors);
 
-    let has_port = raw.port.is_some();
-    if let Some(port) = &raw.port
-        && *port.get_ref() == 0
-    {
-        errors.push(
-            Some(port.span()),
-            format!("{path}.port"),
-            "port 0 is not a port a service can be reached on",
-            Some("use a port between 1 and 65535".into()),
-        );
-    }
+    let port = crate::config::ports::port_spec(&path, raw, errors);
+    let probe_host = port.as_ref().map(crate::config::plan::PortSpec::probe_host);
+    let listen = port.as_ref().is_some_and(|p| p.listen);
 
     let readiness = match (&raw.readiness, kind) {
         (Some(r), Kind::Task) => {
@@ -342,24 +337,40 @@ fn service(
             );
             None
         }
-        (Some(r), Kind::Service) => probe(
-            &format!("{path}.readiness"),
-            r,
-            scope,
-            has_port,
-            &READINESS_DEFAULTS,
-            errors,
-        ),
-        (None, _) if has_port && kind == Kind::Service => Some(Probe {
-            check: Check::Tcp {
-                address: Template::parse("127.0.0.1:${port}", scope).unwrap_or_default(),
-            },
+        (Some(r), Kind::Service) => {
+            let probe = probe(
+                &format!("{path}.readiness"),
+                r,
+                scope,
+                probe_host,
+                &READINESS_DEFAULTS,
+                errors,
+            );
+            if listen && matches!(probe.as_ref().map(|p| &p.check), Some(Check::Tcp { .. })) {
+                errors.warn(
+                    Some(r.span()),
+                    format!("{path}.readiness"),
+                    "with `listen = true` a tcp check passes at once: bringup's socket accepts connections before the service does",
+                    Some("check readiness with `http`, `log` or `notify` instead".into()),
+                );
+            }
+            probe
+        }
+        // With `listen = true` the port accepts connections (they queue)
+        // from the start, which is what dependents need; without a port,
+        // there is nothing to check.
+        (None, _) if listen || probe_host.is_none() || kind == Kind::Task => Some(Probe {
+            check: Check::None,
             period: READINESS_DEFAULTS.period,
             timeout: Duration::from_secs(1),
             failure_threshold: 3,
         }),
         (None, _) => Some(Probe {
-            check: Check::None,
+            check: Check::Tcp {
+                address: probe_host
+                    .and_then(|host| crate::config::probe::own_address(host, scope))
+                    .unwrap_or_default(),
+            },
             period: READINESS_DEFAULTS.period,
             timeout: Duration::from_secs(1),
             failure_threshold: 3,
@@ -380,7 +391,7 @@ fn service(
                 &format!("{path}.liveness"),
                 l,
                 scope,
-                has_port,
+                probe_host,
                 &LIVENESS_DEFAULTS,
                 errors,
             );
@@ -461,7 +472,7 @@ fn service(
         backoff,
         stop_signal,
         stop_grace,
-        port: raw.port.as_ref().map(|p| *p.get_ref()),
+        port,
     })
 }
 

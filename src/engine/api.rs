@@ -234,6 +234,14 @@ pub enum EventKind {
         pid: Option<u32>,
         exit: Exit,
     },
+    /// A service got its port (`note` says how when it is news: a fallback
+    /// because the preferred port was held, say).
+    Port {
+        service: ServiceId,
+        name: String,
+        port: u16,
+        note: Option<String>,
+    },
     /// A signal was sent to a service's process group.
     Signalled {
         service: ServiceId,
@@ -274,7 +282,12 @@ pub struct ServiceStatus {
     #[serde(with = "millis")]
     pub since: Duration,
     pub pid: Option<u32>,
+    /// The port it got (not necessarily the one it wanted).
     pub port: Option<u16>,
+    /// How it got the port, when that is worth saying ("fallback", "external").
+    pub port_note: Option<String>,
+    /// Adopted: a process bringup did not start stands in for the service.
+    pub external: bool,
     /// Processes spawned so far.
     pub spawns: u32,
     /// Restarts in the current streak (reset by a manual start or by

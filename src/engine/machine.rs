@@ -73,6 +73,28 @@ pub enum Input {
         timer: Timer,
     },
     Command(Command),
+    /// The service got `port` (`note` says how, when it was not the
+    /// preferred one).
+    PortAssigned {
+        id: ServiceId,
+        port: u16,
+        note: Option<String>,
+    },
+    /// A process already holding the service's port passed its readiness
+    /// check: it stands in for the service, which bringup never starts or
+    /// signals.
+    Adopted {
+        id: ServiceId,
+        port: u16,
+        detail: String,
+    },
+    /// The service cannot be started at all (no port could be had); no
+    /// restart would change that.
+    Unavailable {
+        id: ServiceId,
+        generation: u64,
+        reason: String,
+    },
 }
 
 /// The timers the machine arms.
@@ -182,6 +204,12 @@ struct Slot {
     gated_by: Option<ServiceId>,
     /// A SIGKILL went to the current process (forced shutdown).
     killed: bool,
+    /// The port the service has (allocated, or adopted), and how it came
+    /// by it when that is worth saying.
+    port: Option<u16>,
+    port_note: Option<String>,
+    /// Adopted: a process bringup did not start stands in for it.
+    external: bool,
 }
 
 impl Slot {
@@ -211,6 +239,9 @@ impl Slot {
             first_ready_at: None,
             gated_by: None,
             killed: false,
+            port: None,
+            port_note: None,
+            external: false,
         }
     }
 
@@ -349,6 +380,31 @@ impl Machine {
                 }
             }
             Input::Command(command) => self.command(now, command),
+            Input::PortAssigned { id, port, note } => {
+                let slot = &mut self.slots[id.0];
+                slot.port = Some(port);
+                slot.port_note = note.clone();
+                let name = self.name(id).to_string();
+                self.publish(EventKind::Port {
+                    service: id,
+                    name,
+                    port,
+                    note,
+                });
+            }
+            Input::Adopted { id, port, detail } => self.adopted(now, id, port, detail),
+            Input::Unavailable {
+                id,
+                generation,
+                reason,
+            } => {
+                if self.current(id, generation) && self.slots[id.0].process == Process::Spawning {
+                    self.slots[id.0].process = Process::Down;
+                    self.slots[id.0].last_exit = Some(Exit::NotStarted(reason.clone()));
+                    self.out.push(Effect::StopProbes { id });
+                    self.set_state(now, id, State::Failed, format!("could not start: {reason}"));
+                }
+            }
         }
         match self.phase {
             Phase::Running => self.schedule(now),
@@ -395,7 +451,9 @@ impl Machine {
                 Process::Running(pid) => Some(pid),
                 _ => None,
             },
-            port: spec.port,
+            port: slot.port,
+            port_note: slot.port_note.clone(),
+            external: slot.external,
             spawns: slot.spawns,
             restarts: slot.restarts,
             max_restarts: spec.max_restarts,
@@ -486,8 +544,9 @@ impl Machine {
                 self.set_state(now, id, State::Stopped, "not selected");
                 continue;
             }
-            if slot.want == Want::Skipped {
-                // A service the user skipped stays out of a restart-all.
+            if slot.want == Want::Skipped || slot.external {
+                // A service the user skipped stays out of a restart-all, and
+                // an adopted one is not ours to start.
                 continue;
             }
             slot.want = Want::Up;
@@ -1035,6 +1094,19 @@ impl Machine {
         }
     }
 
+    fn adopted(&mut self, now: Duration, id: ServiceId, port: u16, detail: String) {
+        let slot = &mut self.slots[id.0];
+        if slot.alive() {
+            return;
+        }
+        slot.external = true;
+        slot.port = Some(port);
+        slot.port_note = Some("external".into());
+        slot.ready_at = Some(now);
+        slot.first_ready_at.get_or_insert(now);
+        self.set_state(now, id, State::Ready, format!("ready: adopted {detail}"));
+    }
+
     // ----- stopping -----------------------------------------------------------
 
     /// Asks a running (or spawning) service to stop; `intent` says what then.
@@ -1153,6 +1225,18 @@ impl Machine {
             && id.0 >= self.slots.len()
         {
             self.notice(None, format!("no service with id {}", id.0));
+            return;
+        }
+        if let Some(id) = service
+            && self.slots[id.0].external
+        {
+            let name = self.name(id).to_string();
+            self.notice(
+                Some(id),
+                format!(
+                    "{name} is a process bringup adopted, not one it started; it leaves it alone"
+                ),
+            );
             return;
         }
         let stopping = matches!(self.phase, Phase::ShuttingDown { .. } | Phase::Done);

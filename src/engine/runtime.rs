@@ -26,6 +26,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
 use crate::engine::api::{Command, Event, EventKind, Phase, Snapshot};
 use crate::engine::machine::{Effect, Input, Machine};
+use crate::engine::ports::{PortBook, Start};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
@@ -96,7 +97,7 @@ impl Engine {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let machine = Machine::with_selection(plan.clone(), seed, selected);
+        let machine = Machine::with_selection(plan.clone(), seed, selected.clone());
         let (snapshot_tx, snapshot_rx) = watch::channel(machine.snapshot());
         let epoch = Instant::now();
 
@@ -115,7 +116,8 @@ impl Engine {
         };
 
         let runtime = Runtime {
-            ports: plan.services.iter().map(|s| s.port).collect(),
+            ports: PortBook::new(&plan),
+            selected,
             services: (0..plan.services.len())
                 .map(|_| ServiceRuntime::default())
                 .collect(),
@@ -232,7 +234,9 @@ struct Runtime {
     watchdog: Option<Arc<Watchdog>>,
     rundir: RunDir,
     /// The port each service gets.
-    ports: Vec<Option<u16>>,
+    ports: PortBook,
+    /// The services this run brings up.
+    selected: Vec<bool>,
 }
 
 impl Runtime {
@@ -251,7 +255,8 @@ impl Runtime {
                 },
             );
         }
-        let mut queue = VecDeque::from([Input::Begin]);
+        let mut queue = self.allocate_ports().await;
+        queue.push_back(Input::Begin);
         let mut commands_open = true;
         loop {
             let input = match queue.pop_front() {
@@ -358,7 +363,48 @@ impl Runtime {
     }
 
     fn port_of(&self, id: ServiceId) -> Option<u16> {
-        self.ports[id.0]
+        self.ports.port_of(id)
+    }
+
+    /// Hands out every port before anything starts, adopting healthy
+    /// holders where the config allows; returns what the machine must hear.
+    async fn allocate_ports(&mut self) -> VecDeque<Input> {
+        let plan = self.plan.clone();
+        let mut inputs = VecDeque::new();
+        for start in self.ports.allocate_all(&plan, &self.selected) {
+            match start {
+                Start::Assigned { id, port, note } => {
+                    inputs.push_back(Input::PortAssigned { id, port, note })
+                }
+                Start::Adoptable { id, port, holders } => {
+                    let spec = plan.service(id);
+                    let target = self.target_with_port(id, &spec.readiness.check, port);
+                    let verdict = match target {
+                        Some(target) => Prober::new(target, spec.readiness.timeout)
+                            .check()
+                            .await
+                            .map_err(|f| f.why),
+                        // Nothing to check a running process by: take it as it is.
+                        None => Ok("no readiness check".to_string()),
+                    };
+                    match verdict {
+                        Ok(detail) => {
+                            self.ports.adopt(id, port);
+                            let who = holders
+                                .first()
+                                .map_or_else(|| "the holder".to_string(), ToString::to_string);
+                            inputs.push_back(Input::Adopted {
+                                id,
+                                port,
+                                detail: format!("{who} on port {port} ({detail})"),
+                            });
+                        }
+                        Err(why) => self.ports.refuse(&plan, id, port, holders, &why),
+                    }
+                }
+            }
+        }
+        inputs
     }
 
     /// Environment bringup adds for every service: its port and the ports of
@@ -385,6 +431,19 @@ impl Runtime {
     fn spawn(&mut self, id: ServiceId, generation: u64, queue: &mut VecDeque<Input>) {
         let plan = self.plan.clone();
         let spec = plan.service(id);
+        // The port may have been taken since it was handed out.
+        match self.ports.prepare(&plan, id) {
+            Ok(Some((port, note))) => queue.push_back(Input::PortAssigned { id, port, note }),
+            Ok(None) => {}
+            Err(reason) => {
+                queue.push_back(Input::Unavailable {
+                    id,
+                    generation,
+                    reason,
+                });
+                return;
+            }
+        }
         let own = self.port_of(id);
         let render =
             |t: &crate::config::interpolate::Template| t.render(own, |other| self.port_of(other));
@@ -466,6 +525,10 @@ impl Runtime {
             ]
             .map(String::from)
             .to_vec(),
+            handoff: self.ports.listener_fd(id).map(|fd| process::Handoff {
+                fd,
+                name: spec.name.clone(),
+            }),
         };
         let spawn_started = Instant::now();
         let spawned = process::spawn(&request);
@@ -553,6 +616,7 @@ impl Runtime {
         service.env = env;
         service.probes = probes;
         service.log_watch = log_watch;
+        self.ports.record_pid(&plan, id, pid);
         queue.push_back(Input::Spawned {
             id,
             generation,
@@ -590,7 +654,21 @@ impl Runtime {
 
     /// The polled check of a service, rendered; `None` for log, notify and none.
     fn target(&self, id: ServiceId, check: &Check, env: &[(String, String)]) -> Option<Target> {
-        let own = self.port_of(id);
+        self.target_rendered(id, check, env, self.port_of(id))
+    }
+
+    /// The check of `id` against `port` (a holder it might adopt).
+    fn target_with_port(&self, id: ServiceId, check: &Check, port: u16) -> Option<Target> {
+        self.target_rendered(id, check, &[], Some(port))
+    }
+
+    fn target_rendered(
+        &self,
+        id: ServiceId,
+        check: &Check,
+        env: &[(String, String)],
+        own: Option<u16>,
+    ) -> Option<Target> {
         let render =
             |t: &crate::config::interpolate::Template| t.render(own, |other| self.port_of(other));
         match check {

@@ -149,6 +149,7 @@ pub async fn exec(
         cwd: cwd.to_path_buf(),
         env: env.to_vec(),
         env_remove: Vec::new(),
+        handoff: None,
     };
     let mut spawned =
         process::spawn(&request).map_err(|e| Failure::answered(format!("exec: {e}")))?;
