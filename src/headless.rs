@@ -40,8 +40,8 @@ pub struct HeadlessOptions {
 /// How the run ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// The last cold-start summary, if the stack got that far.
-    pub summary: Option<Summary>,
+    /// Required services that never became ready.
+    pub never_ready: Vec<String>,
     /// Required services that had failed for good when the run ended
     /// (for example a crash loop that ran out of restarts).
     pub failed: Vec<String>,
@@ -51,7 +51,27 @@ impl Outcome {
     /// Every required service became ready and none had failed at the end:
     /// what the exit status reports.
     pub fn healthy(&self) -> bool {
-        self.summary.as_ref().is_some_and(|s| s.all_required_ready) && self.failed.is_empty()
+        self.never_ready.is_empty() && self.failed.is_empty()
+    }
+
+    /// Judges a run by its last snapshot.
+    pub fn of(snapshot: &crate::engine::Snapshot) -> Self {
+        let required = || {
+            snapshot
+                .services
+                .iter()
+                .filter(|s| s.selected && !s.optional)
+        };
+        Self {
+            never_ready: required()
+                .filter(|s| !s.ever_ready)
+                .map(|s| s.name.clone())
+                .collect(),
+            failed: required()
+                .filter(|s| s.state == State::Failed)
+                .map(|s| s.name.clone())
+                .collect(),
+        }
     }
 }
 
@@ -64,7 +84,6 @@ pub async fn run(
     let mut printer = Printer::new(&engine, options);
     let mut logs = engine.logs().subscribe();
     let mut snapshot = engine.snapshot();
-    let mut summary = None;
     let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -72,11 +91,8 @@ pub async fn run(
     ) else {
         printer.note("cannot listen for signals; stopping");
         engine.send(Command::Shutdown { force: false }).await;
-        engine.join();
-        return Outcome {
-            summary,
-            failed: Vec::new(),
-        };
+        let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+        return Outcome::of(&snapshot.borrow());
     };
     let mut stop_requests = 0;
     loop {
@@ -84,9 +100,6 @@ pub async fn run(
             event = events.recv() => match event {
                 Ok(event) => {
                     printer.lines(&engine);
-                    if let EventKind::ColdStart(s) = &event.kind {
-                        summary = Some(s.clone());
-                    }
                     let done = matches!(event.kind, EventKind::ShutdownComplete);
                     printer.event(&event);
                     if done {
@@ -115,21 +128,22 @@ pub async fn run(
         }
     }
     printer.lines(&engine);
-    let failed: Vec<String> = snapshot
-        .borrow()
-        .services
-        .iter()
-        .filter(|s| !s.optional && s.state == State::Failed)
-        .map(|s| s.name.clone())
-        .collect();
-    if !failed.is_empty() {
+    // The engine thread ends after its last snapshot: judge by that one.
+    let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+    let outcome = Outcome::of(&snapshot.borrow());
+    if !outcome.never_ready.is_empty() {
         printer.note(&format!(
-            "required services that failed: {}",
-            failed.join(", ")
+            "required services that never became ready: {}",
+            outcome.never_ready.join(", ")
         ));
     }
-    let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-    Outcome { summary, failed }
+    if !outcome.failed.is_empty() {
+        printer.note(&format!(
+            "required services that failed: {}",
+            outcome.failed.join(", ")
+        ));
+    }
+    outcome
 }
 
 async fn request_stop(engine: &Engine, printer: &mut Printer, requests: u32) -> u32 {

@@ -211,3 +211,40 @@ fn the_embedded_demo_is_a_valid_config() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(out.contains("10 services"), "{out}");
 }
+
+#[test]
+fn cross_service_mistakes_are_caught() {
+    let (code, _, err) = check(
+        r#"[services.a]
+command = "a"
+port = 8000
+
+[services.b]
+command = "b"
+port = 8000
+
+[services.migrate]
+command = "m"
+kind = "task"
+restart = "always"
+
+[services.api]
+command = "api"
+depends_on = { migrate = "completed" }
+backoff = { initial = "60s" }
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("bringup.toml:7:8: `services.b.port`: `a` wants port 8000 too"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`api` waits for `migrate` to complete, but its `restart = \"always\"`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bringup.toml:17:23: `services.api.backoff.initial`: the initial backoff (1m) is longer than the maximum (30s, the default)"),
+        "{err}"
+    );
+}

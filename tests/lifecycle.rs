@@ -368,3 +368,44 @@ command = "{}"
         "{stderr}"
     );
 }
+
+#[test]
+fn a_service_ready_after_its_ready_timeout_still_counts() {
+    let port = free_port();
+    let config = format!(
+        r#"
+[services.slow]
+command = "{}"
+port = {port}
+readiness = {{ http = "/health/ready" }}
+ready_timeout = "300ms"
+"#,
+        fixture("slow", "--port ${port} --ready-after 900ms"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("slow: not ready after 300ms");
+    stack.wait_for("cold start done: every required service is ready");
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(0), "{}", stack.stdout());
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_bringup_installed_under_a_path_with_spaces_still_runs_its_fixtures() {
+    // `${bringup}` goes into shell commands quoted.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spaced = dir.path().join("my tools");
+    std::fs::create_dir(&spaced).expect("dir");
+    let copy = spaced.join("bringup");
+    std::fs::copy(support::BIN, &copy).expect("copy the binary");
+    let config = r#"
+[services.a]
+command = "${bringup} fixture --name a --ready-line 'a is up'"
+readiness = { log = "a is up" }
+"#;
+    let mut stack = support::Stack::start_with(&copy, config, &["up", "--no-tui"]);
+    stack.wait_for("cold start done: every required service is ready");
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(0));
+    stack.assert_no_survivors();
+}

@@ -23,6 +23,9 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
+    /// A file path (`${bringup}`): quoted when it goes into a shell command,
+    /// so a path with a space in it stays one word.
+    Path(String),
     OwnPort,
     PortOf(ServiceId),
 }
@@ -100,10 +103,31 @@ impl Template {
     /// an empty string; validation guarantees every referenced service has
     /// a port, so this only happens if a caller passes incomplete ports.
     pub fn render(&self, own: Option<u16>, port_of: impl Fn(ServiceId) -> Option<u16>) -> String {
+        self.render_with(own, port_of, false)
+    }
+
+    /// As [`Template::render`], for text a shell will parse: paths are
+    /// quoted so that spaces in them do not split words.
+    pub fn render_shell(
+        &self,
+        own: Option<u16>,
+        port_of: impl Fn(ServiceId) -> Option<u16>,
+    ) -> String {
+        self.render_with(own, port_of, true)
+    }
+
+    fn render_with(
+        &self,
+        own: Option<u16>,
+        port_of: impl Fn(ServiceId) -> Option<u16>,
+        shell: bool,
+    ) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
+                Part::Path(path) if shell => out.push_str(&shell_words::quote(path)),
+                Part::Path(path) => out.push_str(path),
                 Part::OwnPort => {
                     if let Some(port) = own {
                         out.push_str(&port.to_string());
@@ -151,7 +175,7 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
         };
     }
     if name == "bringup" {
-        return Ok(Part::Literal(scope.bringup.to_string()));
+        return Ok(Part::Path(scope.bringup.to_string()));
     }
     if let Some(var) = name.strip_prefix("env.") {
         let (var, default) = match var.split_once(":-") {
@@ -242,6 +266,13 @@ mod tests {
         );
         assert!(t.uses_own_port());
         assert_eq!(t.port_references().collect::<Vec<_>>(), vec![ServiceId(1)]);
+        let spaced = Scope {
+            bringup: "/my dir/bringup",
+            ..scope_with(&env, &services, &[true, true])
+        };
+        let t = Template::parse("${bringup} fixture", &spaced).unwrap();
+        assert_eq!(t.render_shell(None, |_| None), "'/my dir/bringup' fixture");
+        assert_eq!(t.render(None, |_| None), "/my dir/bringup fixture");
     }
 
     #[test]

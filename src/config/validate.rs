@@ -208,6 +208,7 @@ pub(crate) fn validate(
         );
         services.push(service);
     }
+    cross_checks(&doc, &services, errors);
 
     let dependencies: Vec<Vec<Dependency>> = services
         .iter()
@@ -476,6 +477,53 @@ fn service(
     })
 }
 
+/// Checks that need every service: ports two services both insist on, and
+/// tasks that never complete although something waits for them to.
+fn cross_checks(doc: &RawDocument, services: &[Option<ServiceSpec>], errors: &mut Collector<'_>) {
+    let mut wanted: BTreeMap<u16, &str> = BTreeMap::new();
+    for (entry, service) in doc.services.iter().zip(services) {
+        let Some(service) = service else { continue };
+        if let Some(spec) = &service.port
+            && let Some(port) = spec.preferred
+        {
+            let has_fallback = spec.on_conflict == crate::config::plan::OnConflict::Fallback;
+            match wanted.get(&port) {
+                Some(first) if !has_fallback => errors.push(
+                    entry.raw.port.as_ref().map(Spanned::span),
+                    format!("services.{}.port", service.name),
+                    format!(
+                        "`{first}` wants port {port} too, so only one of them could ever start"
+                    ),
+                    Some(
+                        "give one of them another port, `fallback_ports`, or `port = \"auto\"`"
+                            .into(),
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    wanted.insert(port, entry.name.get_ref());
+                }
+            }
+        }
+        for dep in &service.depends_on {
+            let Some(Some(target)) = services.get(dep.on.0) else {
+                continue;
+            };
+            if dep.kind == DepKind::Completed && target.restart == RestartPolicy::Always {
+                errors.push(
+                    depends_on_span(entry),
+                    format!("services.{}.depends_on", service.name),
+                    format!(
+                        "`{}` waits for `{}` to complete, but its `restart = \"always\"` runs it again every time it does",
+                        service.name, target.name
+                    ),
+                    Some(format!("use `restart = \"on-failure\"` on `{}`", target.name)),
+                );
+            }
+        }
+    }
+}
+
 fn command_spec(
     path: &str,
     command: &Spanned<RawCommand>,
@@ -638,12 +686,22 @@ fn backoff(
         duration(&path, "initial", raw.initial.as_ref(), errors).unwrap_or(fallback.initial);
     let max = duration(&path, "max", raw.max.as_ref(), errors).unwrap_or(fallback.max);
     if max < initial {
-        errors.push(
-            raw.max.as_ref().map(|m| m.span()),
-            format!("{path}.max"),
-            "the maximum backoff is shorter than the initial one",
-            None,
-        );
+        let initial_text = humantime::format_duration(initial);
+        let max_text = humantime::format_duration(max);
+        match &raw.max {
+            Some(written) => errors.push(
+                Some(written.span()),
+                format!("{path}.max"),
+                format!("the maximum backoff ({max_text}) is shorter than the initial one ({initial_text})"),
+                None,
+            ),
+            None => errors.push(
+                raw.initial.as_ref().map(|i| i.span()),
+                format!("{path}.initial"),
+                format!("the initial backoff ({initial_text}) is longer than the maximum ({max_text}, the default)"),
+                Some(format!("set `max` too, e.g. `backoff = {{ initial = \"{initial_text}\", max = \"{initial_text}\" }}`")),
+            ),
+        }
     }
     Backoff { initial, max }
 }

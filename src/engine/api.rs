@@ -288,6 +288,10 @@ pub struct ServiceStatus {
     pub port_note: Option<String>,
     /// Adopted: a process bringup did not start stands in for the service.
     pub external: bool,
+    /// It became ready (or completed) at some point of this bring-up.
+    pub ever_ready: bool,
+    /// This run is about it (`bringup up api` leaves the rest unselected).
+    pub selected: bool,
     /// Processes spawned so far.
     pub spawns: u32,
     /// Restarts in the current streak (reset by a manual start or by

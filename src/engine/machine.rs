@@ -142,8 +142,10 @@ pub enum Effect {
 /// What happens when a process we are stopping exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StopIntent {
-    /// Stay stopped (user stop or kill).
+    /// Stay stopped (user stop).
     Stop,
+    /// Stay stopped, and SIGKILL rather than ask (user kill).
+    Kill,
     /// Become skipped.
     Skip,
     /// Start again right away (user restart).
@@ -186,7 +188,9 @@ struct Slot {
     blocked_by: Option<ServiceId>,
     waiting: Option<WaitReason>,
     degraded: Vec<ServiceId>,
-    dependency_timed_out: bool,
+    /// Until when optional dependencies may keep it waiting, set each time
+    /// it starts waiting.
+    optional_deadline: Option<Duration>,
     last_exit: Option<Exit>,
     note: String,
     spawned_at: Option<Duration>,
@@ -202,8 +206,10 @@ struct Slot {
     /// Which dependency (or start slot) held it back last; the critical path
     /// is the chain of these.
     gated_by: Option<ServiceId>,
-    /// A SIGKILL went to the current process (forced shutdown).
+    /// A SIGKILL went to the current process (forced shutdown or kill).
     killed: bool,
+    /// The liveness probe of the current process is running.
+    liveness_started: bool,
     /// The port the service has (allocated, or adopted), and how it came
     /// by it when that is worth saying.
     port: Option<u16>,
@@ -227,7 +233,7 @@ impl Slot {
             blocked_by: None,
             waiting: None,
             degraded: Vec::new(),
-            dependency_timed_out: false,
+            optional_deadline: None,
             last_exit: None,
             note: String::new(),
             spawned_at: None,
@@ -239,6 +245,7 @@ impl Slot {
             first_ready_at: None,
             gated_by: None,
             killed: false,
+            liveness_started: false,
             port: None,
             port_note: None,
             external: false,
@@ -247,6 +254,11 @@ impl Slot {
 
     fn alive(&self) -> bool {
         self.process != Process::Down
+    }
+
+    /// Ready (or completed) and not being stopped: what a dependent needs.
+    fn up(&self) -> bool {
+        self.state.is_ready() && !(self.stop.is_some() && self.alive())
     }
 
     /// Failed, skipped or stopped, and nothing will change that by itself.
@@ -454,6 +466,8 @@ impl Machine {
             port: slot.port,
             port_note: slot.port_note.clone(),
             external: slot.external,
+            ever_ready: slot.first_ready_at.is_some(),
+            selected: self.selected[id.0],
             spawns: slot.spawns,
             restarts: slot.restarts,
             max_restarts: spec.max_restarts,
@@ -524,6 +538,9 @@ impl Machine {
             to: state,
             note,
         });
+        if state == State::Pending && from != State::Pending {
+            self.start_waiting(now, id);
+        }
     }
 
     // ----- bring-up ---------------------------------------------------------
@@ -562,25 +579,34 @@ impl Machine {
 
     /// Puts a stopped service back in line to start.
     fn make_pending(&mut self, now: Duration, id: ServiceId, note: &str) {
-        let slot = &mut self.slots[id.0];
-        slot.dependency_timed_out = false;
-        slot.blocked_by = None;
+        self.slots[id.0].blocked_by = None;
+        let was_pending = self.slots[id.0].state == State::Pending;
         self.set_state(now, id, State::Pending, note);
-        let spec = self.plan.service(id);
-        if self
+        // `set_state` starts a wait on entering pending; this one already was.
+        if was_pending {
+            self.start_waiting(now, id);
+        }
+    }
+
+    /// A service starts waiting: its optional dependencies get
+    /// `dependency_timeout` from now, whatever earlier waits it had.
+    fn start_waiting(&mut self, now: Duration, id: ServiceId) {
+        if !self
             .plan
             .graph
             .has_dependency_of_kind(id, DepKind::Optional)
         {
-            let after = spec.dependency_timeout;
-            let generation = self.slots[id.0].generation;
-            self.out.push(Effect::Arm {
-                id,
-                generation,
-                timer: Timer::DependencyTimeout,
-                after,
-            });
+            return;
         }
+        let after = self.plan.service(id).dependency_timeout;
+        let generation = self.slots[id.0].generation;
+        self.slots[id.0].optional_deadline = Some(now + after);
+        self.out.push(Effect::Arm {
+            id,
+            generation,
+            timer: Timer::DependencyTimeout,
+            after,
+        });
     }
 
     /// Starts everything that may start now, in start order.
@@ -597,7 +623,7 @@ impl Machine {
             if !schedulable {
                 continue;
             }
-            match self.eligibility(id) {
+            match self.eligibility(id, now) {
                 Eligibility::Blocked(on) => {
                     if self.slots[id.0].blocked_by != Some(on) {
                         let dep_state = self.slots[on.0].state;
@@ -678,7 +704,7 @@ impl Machine {
     }
 
     /// The dependency rules of DESIGN.md, for one service.
-    fn eligibility(&self, id: ServiceId) -> Eligibility {
+    fn eligibility(&self, id: ServiceId, now: Duration) -> Eligibility {
         let mut gate: Option<ServiceId> = None;
         let mut degraded = Vec::new();
         let mut wait: Option<WaitReason> = None;
@@ -687,7 +713,7 @@ impl Machine {
             let d = &self.slots[dep.on.0];
             let satisfied = match dep.kind {
                 DepKind::Required => {
-                    if d.state.is_ready() {
+                    if d.up() {
                         true
                     } else if d.down_for_good() || d.state == State::Failed {
                         return Eligibility::Blocked(dep.on);
@@ -705,11 +731,11 @@ impl Machine {
                     }
                 }
                 DepKind::Optional => {
-                    if d.state.is_ready() {
+                    if d.up() {
                         true
                     } else if d.down_for_good()
                         || d.state == State::Failed
-                        || me.dependency_timed_out
+                        || me.optional_deadline.is_some_and(|deadline| now >= deadline)
                     {
                         degraded.push(dep.on);
                         true
@@ -763,6 +789,7 @@ impl Machine {
         slot.process = Process::Spawning;
         slot.stop = None;
         slot.killed = false;
+        slot.liveness_started = false;
         slot.spawned_at = Some(now);
         slot.ready_at = None;
         slot.readiness_failures = 0;
@@ -819,7 +846,10 @@ impl Machine {
         if let Some(intent) = self.slots[id.0].stop {
             // A stop was asked for while the spawn was in flight. In a forced
             // shutdown `advance_shutdown` kills it, now that it has a pid.
-            if !matches!(self.phase, Phase::ShuttingDown { force: true }) {
+            if intent == StopIntent::Kill {
+                self.slots[id.0].killed = true;
+                self.out.push(Effect::Kill { id, generation });
+            } else if !matches!(self.phase, Phase::ShuttingDown { force: true }) {
                 self.send_stop_signal(now, id, intent);
             }
             return;
@@ -875,7 +905,9 @@ impl Machine {
             format!("ready in {} ({detail})", fmt_duration(took))
         };
         self.set_state(now, id, State::Ready, note);
-        if self.plan.service(id).liveness.is_some() {
+        // Once per process: a not_ready → ready recovery keeps the loop it has.
+        if self.plan.service(id).liveness.is_some() && !self.slots[id.0].liveness_started {
+            self.slots[id.0].liveness_started = true;
             self.out.push(Effect::StartLiveness { id, generation });
         }
     }
@@ -940,10 +972,14 @@ impl Machine {
         });
 
         match intent {
-            Some(StopIntent::Stop | StopIntent::Shutdown) => {
+            Some(StopIntent::Stop | StopIntent::Kill | StopIntent::Shutdown) => {
                 self.set_state(now, id, State::Stopped, format!("stopped ({exit})"));
             }
             Some(StopIntent::Skip) => self.set_state(now, id, State::Skipped, "skipped"),
+            // A restart asked for before shutdown began ends with the rest.
+            Some(StopIntent::Restart) if self.phase != Phase::Running => {
+                self.set_state(now, id, State::Stopped, format!("stopped ({exit})"));
+            }
             Some(StopIntent::Restart) => self.make_pending(now, id, "restarting"),
             Some(StopIntent::Failure) => self.crashed(now, id, exit, true),
             None => self.crashed(now, id, exit, false),
@@ -1086,11 +1122,9 @@ impl Machine {
                     });
                 }
             }
-            Timer::DependencyTimeout => {
-                if slot.state == State::Pending && !slot.alive() {
-                    self.slots[id.0].dependency_timed_out = true;
-                }
-            }
+            // The deadline is in the slot; `schedule`, which runs after
+            // every input, compares it with the time.
+            Timer::DependencyTimeout => {}
         }
     }
 
@@ -1253,6 +1287,11 @@ impl Machine {
                 if already {
                     return;
                 }
+                if !self.cold_start_done && self.phase == Phase::Running {
+                    // Stopped before everything settled: say how far it got.
+                    self.cold_start_done = true;
+                    self.publish_summary();
+                }
                 self.publish(EventKind::ShutdownStarted { force });
                 self.stop_everything(now, Phase::ShuttingDown { force });
             }
@@ -1316,10 +1355,12 @@ impl Machine {
                     return;
                 }
                 slot.want = Want::Stopped;
-                slot.stop = Some(StopIntent::Stop);
+                slot.stop = Some(StopIntent::Kill);
                 let generation = slot.generation;
                 self.out.push(Effect::StopProbes { id });
+                // A spawn in flight is killed in `spawned`, once it has a pid.
                 if matches!(self.slots[id.0].process, Process::Running(_)) {
+                    self.slots[id.0].killed = true;
                     self.out.push(Effect::Kill { id, generation });
                 }
                 let name = self.name(id).to_string();
@@ -1343,15 +1384,34 @@ impl Machine {
 
     // ----- cold start -----------------------------------------------------------
 
-    fn check_cold_start(&mut self, now: Duration) {
-        if self.cold_start_done || self.phase != Phase::Running {
+    /// Publishes the cold-start summary once everything has gone as far as
+    /// it will on its own; and again if a service that had not made it then
+    /// becomes ready later and so completes the picture.
+    fn check_cold_start(&mut self, _now: Duration) {
+        if self.phase != Phase::Running {
             return;
         }
-        let settled = (0..self.slots.len()).all(|i| self.settled(ServiceId(i), 0));
-        if !settled {
+        if self.cold_start_done {
+            let incomplete = self.summary.as_ref().is_some_and(|s| !s.all_required_ready);
+            if incomplete && self.compute_summary().all_required_ready {
+                self.publish_summary();
+            }
             return;
         }
-        self.cold_start_done = true;
+        if (0..self.slots.len()).all(|i| self.settled(ServiceId(i), 0)) {
+            self.cold_start_done = true;
+            self.publish_summary();
+        }
+    }
+
+    fn publish_summary(&mut self) {
+        let summary = self.compute_summary();
+        self.summary = Some(summary.clone());
+        self.publish(EventKind::ColdStart(summary));
+    }
+
+    /// The summary of the current bring-up, as far as it got.
+    fn compute_summary(&self) -> Summary {
         let records: Vec<summary::Record> = self
             .plan
             .graph
@@ -1373,10 +1433,7 @@ impl Machine {
                 }
             })
             .collect();
-        let summary = summary::summarize(&records);
-        let _ = now;
-        self.summary = Some(summary.clone());
-        self.publish(EventKind::ColdStart(summary));
+        summary::summarize(&records)
     }
 
     /// Whether a service has gone as far as it will go on its own.

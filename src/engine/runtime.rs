@@ -448,7 +448,9 @@ impl Runtime {
         let render =
             |t: &crate::config::interpolate::Template| t.render(own, |other| self.port_of(other));
         let argv = match &spec.command {
-            CommandSpec::Shell(text) => process::shell_argv(&render(text)),
+            CommandSpec::Shell(text) => {
+                process::shell_argv(&text.render_shell(own, |other| self.port_of(other)))
+            }
             CommandSpec::Argv(parts) => parts.iter().map(render).collect(),
         };
         let mut env = self.base_env(id);
@@ -681,7 +683,7 @@ impl Runtime {
                 json: json.clone(),
             }),
             Check::Exec { command } => Some(Target::Exec {
-                command: render(command),
+                command: command.render_shell(own, |other| self.port_of(other)),
                 cwd: self.plan.service(id).cwd.clone(),
                 env: env.to_vec(),
             }),

@@ -266,6 +266,9 @@ impl fmt::Display for Reason {
                 let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
                 write!(f, "held by {}", list.join(" and "))
             }
+            Reason::Locked(Some(info)) if info.pid == std::process::id() => {
+                write!(f, "already handed out to `{}` of this stack", info.service)
+            }
             Reason::Locked(Some(info)) => write!(
                 f,
                 "handed out by another bringup (pid {}) to service `{}` of project {:?}",
@@ -444,10 +447,9 @@ mod tests {
         else {
             panic!("the only port is locked");
         };
+        // (Both allocators live in this test process, so the lock is "ours".)
         assert!(
-            conflict
-                .to_string()
-                .contains("handed out by another bringup"),
+            conflict.to_string().contains("already handed out to `db`"),
             "{conflict}"
         );
         drop(held);

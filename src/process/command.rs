@@ -57,23 +57,44 @@ pub fn shell_argv(text: &str) -> Vec<String> {
     vec!["sh".to_string(), "-c".to_string(), script]
 }
 
-/// Words the shell handles itself; they cannot be executed directly.
+/// Words the shell handles itself (the POSIX special and regular
+/// builtins, and a few common extras); they cannot be executed directly.
 fn is_shell_builtin(word: &str) -> bool {
     matches!(
         word,
-        "cd" | "exec"
-            | "export"
-            | "set"
-            | "unset"
-            | "source"
-            | "."
+        ":" | "."
             | "alias"
+            | "bg"
+            | "break"
+            | "cd"
+            | "command"
+            | "continue"
+            | "eval"
+            | "exec"
+            | "exit"
+            | "export"
+            | "false"
+            | "fc"
+            | "fg"
+            | "getopts"
+            | "hash"
+            | "jobs"
+            | "local"
+            | "read"
+            | "readonly"
+            | "return"
+            | "set"
+            | "shift"
+            | "source"
+            | "times"
+            | "trap"
+            | "true"
+            | "type"
             | "ulimit"
             | "umask"
-            | "trap"
+            | "unalias"
+            | "unset"
             | "wait"
-            | "true"
-            | "false"
     )
 }
 

@@ -162,11 +162,16 @@ impl Stack {
     /// Writes `config` (with `{record}` replaced by the record file's path)
     /// and runs `bringup <args> -c bringup.toml`.
     pub fn start(config: &str, args: &[&str]) -> Self {
+        Self::start_with(Path::new(BIN), config, args)
+    }
+
+    /// As [`Stack::start`], running the bringup binary at `bin`.
+    pub fn start_with(bin: &Path, config: &str, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config.replace("{record}", &dir.path().join("record").display().to_string());
         std::fs::write(dir.path().join("bringup.toml"), config).expect("write config");
         let marker = unique_marker();
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin);
         command
             .args(args)
             .arg("-c")

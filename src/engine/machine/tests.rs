@@ -821,3 +821,226 @@ fn restart_all_stops_in_reverse_order_then_starts_in_order() {
     assert_eq!(rig.spawns(&effects), ["db", "cache"]);
     assert_eq!(rig.state("api"), State::Pending);
 }
+
+// ----- found in review ------------------------------------------------------
+
+/// F1: a dependency that is being stopped (restart/skip/liveness-failure)
+/// still counts as `ready` until its process exits, so a pending dependent
+/// is spawned against a dying dependency.
+#[test]
+fn a_dependency_being_stopped_does_not_count_as_ready() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    rig.spawned("cache"); // api waits on the optional cache
+    assert_eq!(rig.state("api"), State::Pending);
+    // User restarts db: SIGTERM goes out, db's state stays Ready.
+    let effects = {
+        let id = rig.id("db");
+        rig.at(100).command(Command::Restart(id))
+    };
+    assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGTERM)]);
+    // cache becomes ready while db is still shutting down.
+    let effects = rig.at(150).ready("cache");
+    assert!(
+        rig.spawns(&effects).is_empty(),
+        "api spawned while its required dependency db is being stopped: {:?}",
+        rig.spawns(&effects)
+    );
+}
+
+/// F2: every not_ready → ready transition emits another StartLiveness while
+/// the previous liveness loop keeps running (runtime pushes, never replaces).
+#[test]
+fn liveness_starts_once_per_process() {
+    let mut rig = Rig::new(
+        r#"
+[services.a]
+port = 101
+command = "x"
+restart = "never"
+liveness = { tcp = true, failure_threshold = 1 }
+"#,
+    );
+    rig.begin();
+    rig.spawned("a");
+    let mut starts = 0;
+    let mut stops = 0;
+    let mut count = |effects: &[Effect]| {
+        for e in effects {
+            match e {
+                Effect::StartLiveness { .. } => starts += 1,
+                Effect::StopProbes { .. } => stops += 1,
+                _ => {}
+            }
+        }
+    };
+    count(&rig.ready("a"));
+    for _ in 0..3 {
+        count(&rig.live("a", false)); // restart = never → not_ready
+        assert_eq!(rig.state("a"), State::NotReady);
+        count(&rig.ready("a")); // readiness loop still passes → ready again
+        assert_eq!(rig.state("a"), State::Ready);
+    }
+    assert_eq!(stops, 0);
+    assert_eq!(starts, 1, "liveness started {starts} times for one process");
+}
+
+/// F3a: a DependencyTimeout armed for an earlier pending period fires into a
+/// later one (same generation), cutting the new wait short.
+#[test]
+fn a_stale_dependency_timeout_does_not_cut_a_later_wait_short() {
+    let mut rig = Rig::new(STACK); // api: dependency_timeout = 5s, cache optional
+    rig.begin(); // arms api's DependencyTimeout for t=5s
+    rig.up("db");
+    rig.spawned("cache");
+    {
+        let id = rig.id("api");
+        rig.at(4000).command(Command::Stop(id))
+    };
+    {
+        let id = rig.id("api");
+        rig.at(4500).command(Command::Start(id))
+    }; // arms a new one for t=9.5s
+    let effects = rig.at(5000).fire("api", Timer::DependencyTimeout); // the old one
+    assert!(
+        rig.spawns(&effects).is_empty(),
+        "api gave up on cache after 0.5s instead of 5s"
+    );
+}
+
+/// F3b: a dependent that was blocked when its dependency_timeout fired never
+/// gets another one; once unblocked it waits on a stuck optional dependency
+/// forever.
+#[test]
+fn a_dependency_timeout_is_armed_again_when_unblocked() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+port = 101
+command = "x"
+restart = "never"
+[services.cache]
+port = 102
+command = "x"
+optional = true
+[services.api]
+port = 103
+command = "x"
+depends_on = { db = "required", cache = "optional" }
+dependency_timeout = "5s"
+"#,
+    );
+    rig.begin();
+    rig.spawned("cache"); // cache never becomes ready
+    rig.spawned("db");
+    rig.at(1000).exit("db", 1);
+    assert_eq!(rig.state("api"), State::Failed); // blocked
+    rig.at(5000).fire("api", Timer::DependencyTimeout); // ignored: not Pending
+    let effects = {
+        let id = rig.id("db");
+        rig.at(10_000).command(Command::Start(id))
+    };
+    assert_eq!(rig.spawns(&effects), ["db"]);
+    rig.spawned("db");
+    rig.at(11_000).ready("db");
+    assert_eq!(rig.state("api"), State::Pending);
+    // api started waiting again at 10s (unblocked): cache gets 5s from then.
+    let effects = rig.at(14_000).fire("api", Timer::DependencyTimeout);
+    assert!(rig.spawns(&effects).is_empty(), "too early");
+    let effects = rig.at(15_000).fire("api", Timer::DependencyTimeout);
+    assert_eq!(
+        rig.spawns(&effects),
+        ["api"],
+        "api waits for cache with no timeout"
+    );
+    assert_eq!(rig.status("api").degraded, ["cache"]);
+}
+
+/// F4: a user restart in flight when shutdown begins leaves the service
+/// `pending` after ShutdownComplete.
+#[test]
+fn a_restart_in_flight_at_shutdown_ends_stopped() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\nport = 9\n");
+    rig.begin();
+    rig.up("a");
+    let a = rig.id("a");
+    rig.command(Command::Restart(a));
+    rig.command(Command::Shutdown { force: false });
+    rig.exit("a", 0);
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    assert_eq!(rig.state("a"), State::Stopped, "left {:?}", rig.state("a"));
+}
+
+/// F5: the cold-start summary is taken once, when everything is "settled";
+/// not_ready counts as settled, so a service that needs longer than
+/// ready_timeout is reported (and exits 1) even though it became ready.
+#[test]
+fn the_summary_is_updated_when_a_late_service_becomes_ready() {
+    let mut rig = Rig::new("[services.db]\ncommand = \"x\"\nport = 9\nready_timeout = \"1s\"\n");
+    rig.begin();
+    rig.spawned("db");
+    rig.at(1000).fire("db", Timer::ReadyTimeout);
+    rig.at(1500).ready("db");
+    assert_eq!(rig.state("db"), State::Ready);
+    assert!(
+        rig.machine.snapshot().summary.unwrap().all_required_ready,
+        "db became ready but the summary (and the exit status) says it did not"
+    );
+}
+
+/// F6: Kill during a spawn in flight sends the graceful stop signal instead
+/// of SIGKILL once the pid is known.
+#[test]
+fn kill_while_spawning_sends_sigkill() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\nport = 9\n");
+    rig.begin();
+    let a = rig.id("a");
+    rig.command(Command::Kill(a));
+    let effects = rig.spawned("a");
+    assert_eq!(rig.signals(&effects), [("a".to_string(), Signal::SIGKILL)]);
+}
+
+/// F3c: after a crash, the restarting dependent waits on a not_ready
+/// optional dependency with no dependency_timeout at all.
+#[test]
+fn a_dependency_timeout_is_armed_again_after_a_crash() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    rig.up("cache");
+    rig.up("api");
+    for _ in 0..3 {
+        rig.not_ready("cache");
+    }
+    assert_eq!(rig.state("cache"), State::NotReady);
+    rig.at(1000).exit("api", 1);
+    let effects = rig.at(1300).fire("api", Timer::Restart);
+    assert_eq!(rig.state("api"), State::Pending);
+    assert!(rig.spawns(&effects).is_empty(), "cache is not ready");
+    // The wait began with the crash at 1s: cache gets 5s from then.
+    let effects = rig.at(6000).fire("api", Timer::DependencyTimeout);
+    assert_eq!(
+        rig.spawns(&effects),
+        ["api"],
+        "api waits on not_ready cache forever"
+    );
+    assert_eq!(rig.status("api").degraded, ["cache"]);
+}
+
+/// F5b: an optional service still starting keeps the cold start open, so
+/// stopping then reports "not healthy" although every required service is ready.
+#[test]
+fn stopping_before_the_cold_start_settles_still_gives_a_summary() {
+    let mut rig = Rig::new(
+        "[services.db]\ncommand = \"x\"\nport = 9\n[services.extra]\ncommand = \"x\"\nport = 10\noptional = true\n",
+    );
+    rig.begin();
+    rig.up("db");
+    rig.spawned("extra");
+    rig.command(Command::Shutdown { force: false });
+    assert!(
+        rig.machine.snapshot().summary.is_some(),
+        "no summary → headless Outcome::healthy() is false → exit 1"
+    );
+}
