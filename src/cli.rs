@@ -12,7 +12,9 @@ Examples:
   bringup check                validate bringup.toml and print the start plan
   bringup up                   bring the whole stack up; Ctrl-C stops it
   bringup up api               only api and what it depends on
-  bringup up --no-tui | tee log    plain output for CI and pipes";
+  bringup up --no-tui | tee log    plain output for CI and pipes
+  bringup ports who 8000       who holds port 8000, and since when
+  bringup ports kill 8000      stop a stale server on 8000 (asks first)";
 
 /// Bring a local multi-service stack up in dependency order and keep it running.
 #[derive(Debug, Parser)]
@@ -49,6 +51,13 @@ pub enum Command {
     /// crashes, auth, api, workers, a frontend) made of real processes.
     Demo(DemoArgs),
 
+    /// Ports: what the config's services want and have, who holds a port,
+    /// which ports are free, and stopping a stale holder.
+    ///
+    /// Without a subcommand: the config's services with their wanted port,
+    /// the one a running bringup gave them, and who holds it now.
+    Ports(PortsArgs),
+
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]
     Fixture(crate::fixture::FixtureArgs),
@@ -75,6 +84,53 @@ pub struct DemoArgs {
     /// Plain line output instead of the dashboard.
     #[arg(long)]
     pub no_tui: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub action: Option<PortsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PortsAction {
+    /// Whether each port is free; exits 0 when all are, 1 when any is held.
+    Check {
+        #[arg(required = true, value_name = "PORT")]
+        ports: Vec<u16>,
+    },
+    /// Who holds a port: pid, command, user, how long it has run.
+    Who {
+        #[arg(value_name = "PORT")]
+        port: u16,
+    },
+    /// Ports that are free now and not handed out by another bringup.
+    Free {
+        /// Where to start looking [default: the config's port_range, else 24000].
+        #[arg(long, value_name = "N")]
+        from: Option<u16>,
+        /// How many to list.
+        #[arg(long, value_name = "K", default_value_t = 5)]
+        count: usize,
+    },
+    /// Stop the process holding a port: SIGTERM, then SIGKILL after a grace.
+    ///
+    /// Shows the holder and asks first. Never stops pid 1, a running bringup
+    /// or another user's process.
+    Kill {
+        #[arg(value_name = "PORT")]
+        port: u16,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// How long to wait after SIGTERM before SIGKILL.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+    },
 }
 
 /// `--color`.

@@ -2,6 +2,7 @@
 //! output and exit codes, and report errors with context (anyhow, miette).
 
 pub mod check;
+pub mod ports;
 pub mod report;
 pub mod run;
 
@@ -17,6 +18,9 @@ pub const INVALID: u8 = 2;
 pub fn load(explicit: Option<&Path>, color: bool) -> Result<Plan, ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let loaded = config::discover(explicit, &cwd).and_then(|path| config::load_file(&path));
+    if let Ok(plan) = &loaded {
+        report::config_warnings(&plan.warnings);
+    }
     loaded.map_err(|error| {
         match error {
             LoadError::Invalid(errors) => report::config_errors(&errors, color),

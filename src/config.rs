@@ -13,7 +13,7 @@ pub mod error;
 pub mod interpolate;
 pub mod load;
 pub mod plan;
-mod ports;
+pub mod ports;
 mod probe;
 pub mod raw;
 pub mod validate;
@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors, LoadError};
 pub use load::discover;
 pub use plan::*;
+pub use ports::DEFAULT_PORT_RANGE;
 
 /// The embedded demo stack (`bringup demo`).
 pub const DEMO: &str = include_str!("../config/demo.toml");

@@ -418,6 +418,7 @@ async fn serve(
     if let Some(delay) = args.bind_after {
         sleep_precisely(shared.start + delay).await;
     }
+    let handed_over = inherited.is_some();
     let listener = match inherited {
         Some(listener) => TcpListener::from_std(listener).map_err(Fatal::Inherited)?,
         None => TcpListener::bind((args.host.as_str(), port))
@@ -429,7 +430,12 @@ async fn serve(
     };
     let addr = listener.local_addr()?;
     shared.record("bound");
-    say(format_args!("{} listening on {addr}", args.name));
+    let how = if handed_over {
+        " (socket handed over)"
+    } else {
+        ""
+    };
+    say(format_args!("{} listening on {addr}{how}", args.name));
     tokio::spawn(become_ready(Arc::clone(&shared), Some(addr.port())));
 
     loop {

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Up(args) => commands::run::up(config, &args.services, color),
         Command::Demo(_) => commands::run::demo(color),
         Command::Check => commands::check::run(config, color),
+        Command::Ports(args) => commands::ports::run(config, &args, color),
         Command::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Command::Fixture(args) => match bringup::fixture::run(args) {
             Ok(code) => ExitCode::from(exit_byte(code)),

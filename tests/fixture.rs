@@ -537,5 +537,5 @@ fn serves_an_inherited_socket_after_bind_after() {
         started.elapsed() >= Duration::from_millis(300),
         "accepted before --bind-after"
     );
-    f.wait_line(|l| l == format!("sock listening on 127.0.0.1:{port}"));
+    f.wait_line(|l| l == format!("sock listening on 127.0.0.1:{port} (socket handed over)"));
 }

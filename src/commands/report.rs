@@ -56,6 +56,13 @@ pub fn config_errors(errors: &ConfigErrors, color: bool) {
     }
 }
 
+/// Prints what is allowed but probably not meant.
+pub fn config_warnings(warnings: &[ConfigError]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
 fn located(errors: &ConfigErrors, error: &ConfigError) -> Located {
     // The place goes in the message too, so it survives any rendering
     // (and grep): "bringup.toml:12:1: `services.api.readyness`: ...".

@@ -55,9 +55,12 @@ pub struct PortBook {
 impl PortBook {
     /// An empty book; nothing is allocated until [`PortBook::allocate_all`].
     pub fn new(plan: &Plan) -> Self {
+        // The canonical path, so `bringup ports` can match a config however
+        // it was named on the command line.
+        let config = std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone());
         let identity = Identity {
             project: plan.project.name.clone(),
-            config: plan.source.display().to_string(),
+            config: config.display().to_string(),
         };
         let allocator = Allocator::new(plan.project.port_range.clone(), identity)
             .map_err(|e| format!("cannot use the port lock directory: {e}"));
@@ -197,6 +200,13 @@ impl PortBook {
             };
             return Err(format!("{conflict} (it was free when bringup started)"));
         }
+        // What was said about this service before (at the start of the run,
+        // say: its holder failed the readiness check) says more than a
+        // bare "taken" would.
+        let earlier = match &self.slots[id.0] {
+            Slot::Missing(why) if !why.is_empty() => Some(why.clone()),
+            _ => None,
+        };
         // Let go of the taken port first so a fallback search skips it on
         // its own (it is held by someone else now anyway).
         self.slots[id.0] = Slot::Missing(String::new());
@@ -211,12 +221,27 @@ impl PortBook {
                 Ok(Some((port, note)))
             }
             Ok(None) => Ok(None),
-            Err(_) => match &self.slots[id.0] {
+            // Adopting is decided when the run starts; later, a held port is a conflict.
+            Err(Some((port, holders))) => {
+                let why = earlier.unwrap_or_else(|| {
+                    let conflict = Conflict {
+                        service: plan.service(id).name.clone(),
+                        tried: vec![Tried {
+                            port,
+                            reason: Reason::Held(holders),
+                        }],
+                        range: None,
+                    };
+                    conflict.to_string()
+                });
+                self.slots[id.0] = Slot::Missing(why.clone());
+                Err(why)
+            }
+            Err(None) => match &self.slots[id.0] {
                 Slot::Missing(why) if !why.is_empty() => Err(why.clone()),
-                _ => Err(format!(
-                    "port {} is taken",
-                    spec.preferred.unwrap_or_default()
-                )),
+                _ => Err(earlier.unwrap_or_else(|| {
+                    format!("port {} is taken", spec.preferred.unwrap_or_default())
+                })),
             },
         }
     }
@@ -229,7 +254,10 @@ impl PortBook {
                 port: assignment.port,
                 project: plan.project.name.clone(),
                 service: plan.service(id).name.clone(),
-                config: plan.source.display().to_string(),
+                config: std::fs::canonicalize(&plan.source)
+                    .unwrap_or_else(|_| plan.source.clone())
+                    .display()
+                    .to_string(),
                 service_pid: Some(pid),
             };
             assignment.set_service_pid(&info);

@@ -139,6 +139,15 @@ fn running_for(process: &procfs::process::Process) -> Option<Duration> {
     Some(Duration::from_secs_f64((now - started).max(0.0)))
 }
 
+/// The process group of `pid`.
+pub fn process_group(pid: u32) -> Option<u32> {
+    let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .ok()?
+        .stat()
+        .ok()?;
+    u32::try_from(stat.pgrp).ok()
+}
+
 /// The name of `uid`, or the number when it has none.
 pub fn user_name(uid: u32) -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))

@@ -1,0 +1,480 @@
+//! `bringup ports`: what the config's services want and have, who holds a
+//! port, which ports are free, and stopping a stale holder — as text or,
+//! with `--json`, for scripts.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bringup::cli::{PortsAction, PortsArgs};
+use bringup::ports::free;
+use bringup::ports::lock::{self, LockInfo};
+use bringup::ports::owner::{self, Holder};
+use serde::Serialize;
+
+const LOCALHOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+pub fn run(explicit: Option<&Path>, args: &PortsArgs, color: bool) -> ExitCode {
+    match &args.action {
+        None => overview(explicit, args.json, color),
+        Some(PortsAction::Check { ports }) => check(ports, args.json),
+        Some(PortsAction::Who { port }) => who(*port, args.json),
+        Some(PortsAction::Free { from, count }) => free_ports(explicit, *from, *count, args.json),
+        Some(PortsAction::Kill { port, yes, grace }) => kill(*port, *yes, *grace, args.json),
+    }
+}
+
+/// What is known about one port right now.
+#[derive(Debug, Serialize)]
+struct PortState {
+    port: u16,
+    free: bool,
+    holders: Vec<Holder>,
+    /// The bringup that handed it out, if one did.
+    bringup: Option<LockInfo>,
+}
+
+fn state_of(port: u16, locks: &[(u16, Option<LockInfo>)]) -> PortState {
+    let holders = owner::holders(port);
+    let bringup = locks
+        .iter()
+        .find(|(p, _)| *p == port)
+        .and_then(|(_, info)| info.clone());
+    let locked = locks.iter().any(|(p, _)| *p == port);
+    let free = holders.is_empty() && !locked && free::check(LOCALHOST, port).is_ok();
+    PortState {
+        port,
+        free,
+        holders,
+        bringup,
+    }
+}
+
+fn held_locks() -> Vec<(u16, Option<LockInfo>)> {
+    lock::dir().map(|dir| lock::held(&dir)).unwrap_or_default()
+}
+
+fn describe(state: &PortState) -> String {
+    if state.free {
+        return "free".into();
+    }
+    let mut parts: Vec<String> = state
+        .holders
+        .iter()
+        .map(|h| format!("held by {h}"))
+        .collect();
+    if let Some(info) = &state.bringup {
+        parts.push(format!(
+            "handed out by bringup (pid {}) to service `{}` of project {:?}",
+            info.pid, info.service, info.project
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("in use (the holder is not visible here)".into());
+    }
+    parts.join("; ")
+}
+
+fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
+}
+
+/// `bringup ports check PORT…`: exit 0 when every port is free.
+fn check(ports: &[u16], json: bool) -> ExitCode {
+    let locks = held_locks();
+    let states: Vec<PortState> = ports.iter().map(|&p| state_of(p, &locks)).collect();
+    if json {
+        print_json(&states);
+    } else {
+        for state in &states {
+            println!("{}: {}", state.port, describe(state));
+        }
+    }
+    if states.iter().all(|s| s.free) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `bringup ports who PORT`: exit 0 when something holds it, 1 when not.
+fn who(port: u16, json: bool) -> ExitCode {
+    let state = state_of(port, &held_locks());
+    if json {
+        print_json(&state);
+    } else if state.free {
+        println!("nothing holds port {port}");
+    } else {
+        for holder in &state.holders {
+            println!("port {port} ({}):", holder.address);
+            match (holder.pid, &holder.command) {
+                (Some(pid), Some(command)) => {
+                    println!("  pid      {pid}");
+                    println!("  command  {command}");
+                    println!("  user     {}", holder.user);
+                    if let Some(running) = holder.running_for {
+                        println!("  running  {}", owner::human(running));
+                    }
+                }
+                _ => println!("  {holder}"),
+            }
+        }
+        if let Some(info) = &state.bringup {
+            println!(
+                "  handed out by bringup pid {} to service `{}` of project {:?} ({})",
+                info.pid, info.service, info.project, info.config
+            );
+        }
+    }
+    if state.free {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `bringup ports free`: the first free ports from a starting point.
+fn free_ports(explicit: Option<&Path>, from: Option<u16>, count: usize, json: bool) -> ExitCode {
+    let start = from.unwrap_or_else(|| {
+        // The project's range when there is a config to read, quietly.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        bringup::config::discover(explicit, &cwd)
+            .and_then(|path| bringup::config::load_file(&path))
+            .map(|plan| *plan.project.port_range.start())
+            .unwrap_or(*bringup::config::DEFAULT_PORT_RANGE.start())
+    });
+    let locked: Vec<u16> = held_locks().into_iter().map(|(port, _)| port).collect();
+    let found: Vec<u16> = (start..=u16::MAX)
+        .filter(|port| !locked.contains(port) && free::check(LOCALHOST, *port).is_ok())
+        .take(count)
+        .collect();
+    if json {
+        print_json(&found);
+    } else {
+        for port in &found {
+            println!("{port}");
+        }
+    }
+    if found.len() == count {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `bringup ports kill PORT`.
+fn kill(port: u16, yes: bool, grace: Duration, json: bool) -> ExitCode {
+    let locks = held_locks();
+    let state = state_of(port, &locks);
+    if state.holders.is_empty() {
+        let message = if state.free {
+            format!("nothing holds port {port}")
+        } else {
+            format!("port {port} is {}", describe(&state))
+        };
+        return finish(json, port, false, Vec::new(), &message, ExitCode::FAILURE);
+    }
+    // Decide for every holder before touching any.
+    let mut targets = Vec::new();
+    for holder in &state.holders {
+        if let Err(why) = may_stop(holder, &locks) {
+            let message = format!("will not stop {holder}: {why}");
+            return finish(json, port, false, Vec::new(), &message, ExitCode::FAILURE);
+        }
+        if let Some(pid) = holder.pid
+            && !targets.contains(&pid)
+        {
+            targets.push(pid);
+        }
+    }
+    if !yes {
+        for holder in &state.holders {
+            eprintln!("port {port} is held by {holder}");
+        }
+        eprint!(
+            "stop it (SIGTERM, then SIGKILL after {})? [y/N] ",
+            humantime::format_duration(grace)
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            let note = if std::io::stdin().is_terminal() {
+                ""
+            } else {
+                " (pass --yes when not at a terminal)"
+            };
+            return finish(
+                json,
+                port,
+                false,
+                Vec::new(),
+                &format!("left it running{note}"),
+                ExitCode::FAILURE,
+            );
+        }
+    }
+    let freed = stop(port, &targets, grace);
+    let message = if freed {
+        format!("port {port} is free now")
+    } else {
+        format!(
+            "port {port} is still held: {}",
+            describe(&state_of(port, &held_locks()))
+        )
+    };
+    let code = if freed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    finish(json, port, freed, targets, &message, code)
+}
+
+/// Why a holder must not be stopped, if it must not.
+fn may_stop(holder: &Holder, locks: &[(u16, Option<LockInfo>)]) -> Result<(), String> {
+    let Some(pid) = holder.pid else {
+        return Err("it cannot be inspected (another user's process)".into());
+    };
+    if pid == 1 {
+        return Err("it is pid 1, the system's init".into());
+    }
+    if pid == std::process::id() {
+        return Err("it is this bringup".into());
+    }
+    if let Some(info) = locks
+        .iter()
+        .filter_map(|(_, info)| info.as_ref())
+        .find(|info| info.pid == pid)
+    {
+        return Err(format!(
+            "it is a running bringup (project {:?}) holding the port for `{}`; stop that bringup, or restart the service from it",
+            info.project, info.service
+        ));
+    }
+    if !holder.is_ours() {
+        return Err(format!(
+            "it belongs to user {}; bringup stops only your own processes",
+            holder.user
+        ));
+    }
+    Ok(())
+}
+
+/// SIGTERM, wait for the port to come free, SIGKILL after `grace`.
+fn stop(port: u16, pids: &[u32], grace: Duration) -> bool {
+    let send = |signal| {
+        for &pid in pids {
+            if let Ok(raw) = i32::try_from(pid) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal);
+            }
+        }
+    };
+    let released = |limit: Duration| {
+        let deadline = Instant::now() + limit;
+        loop {
+            if owner::holders(port).is_empty() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    send(nix::sys::signal::Signal::SIGTERM);
+    if released(grace) {
+        return true;
+    }
+    send(nix::sys::signal::Signal::SIGKILL);
+    released(Duration::from_secs(2))
+}
+
+#[derive(Serialize)]
+struct KillReport<'a> {
+    port: u16,
+    freed: bool,
+    stopped: Vec<u32>,
+    message: &'a str,
+}
+
+fn finish(
+    json: bool,
+    port: u16,
+    freed: bool,
+    stopped: Vec<u32>,
+    message: &str,
+    code: ExitCode,
+) -> ExitCode {
+    if json {
+        print_json(&KillReport {
+            port,
+            freed,
+            stopped,
+            message,
+        });
+    } else if freed {
+        println!("{message}");
+    } else {
+        eprintln!("{message}");
+    }
+    code
+}
+
+/// `bringup ports`: the config's services, wanted vs allocated vs holder.
+fn overview(explicit: Option<&Path>, json: bool, color: bool) -> ExitCode {
+    let plan = match super::load(explicit, color) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let config = std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone());
+    let locks = held_locks();
+    #[derive(Serialize)]
+    struct Row {
+        service: String,
+        wanted: String,
+        allocated: Option<u16>,
+        bringup_pid: Option<u32>,
+        holder: String,
+        holders: Vec<Holder>,
+    }
+    let mut rows = Vec::new();
+    for spec in &plan.services {
+        let Some(port) = &spec.port else { continue };
+        let lock = locks.iter().find_map(|(p, info)| {
+            info.as_ref()
+                .filter(|i| i.service == spec.name && Path::new(&i.config) == config)
+                .map(|i| (*p, i.clone()))
+        });
+        let look_at = lock.as_ref().map(|(p, _)| *p).or(port.preferred);
+        let holders = look_at.map(owner::holders).unwrap_or_default();
+        let holder = match (look_at, holders.first()) {
+            (None, _) => "-".to_string(),
+            (Some(_), None) => "free".to_string(),
+            (Some(_), Some(h)) if is_ours(h, lock.as_ref().map(|(_, i)| i)) => {
+                format!("ours (pid {})", h.pid.unwrap_or(0))
+            }
+            (Some(_), Some(h)) => h.to_string(),
+        };
+        rows.push(Row {
+            service: spec.name.clone(),
+            wanted: port.to_string(),
+            allocated: lock.as_ref().map(|(p, _)| *p),
+            bringup_pid: lock.as_ref().map(|(_, i)| i.pid),
+            holder,
+            holders,
+        });
+    }
+    if json {
+        print_json(&rows);
+        return ExitCode::SUCCESS;
+    }
+    if rows.is_empty() {
+        println!("no service in {} has a port", plan.source.display());
+        return ExitCode::SUCCESS;
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.service.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let wanted_width = rows
+        .iter()
+        .map(|r| r.wanted.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:<width$}  {:<wanted_width$}  {:<9}  holder now",
+        "service", "wanted", "allocated"
+    );
+    for row in &rows {
+        let allocated = row
+            .allocated
+            .map_or_else(|| "-".to_string(), |p| p.to_string());
+        println!(
+            "{:<width$}  {:<wanted_width$}  {allocated:<9}  {}",
+            row.service, row.wanted, row.holder
+        );
+    }
+    if rows.iter().all(|r| r.allocated.is_none()) {
+        println!("\n(no bringup runs this config now; `allocated` fills in while one does)");
+    }
+    ExitCode::SUCCESS
+}
+
+/// The holder is the service bringup started (or one of its children).
+fn is_ours(holder: &Holder, lock: Option<&LockInfo>) -> bool {
+    let (Some(pid), Some(service_pid)) = (holder.pid, lock.and_then(|l| l.service_pid)) else {
+        return lock.is_some_and(|l| holder.pid == Some(l.pid));
+    };
+    pid == service_pid || owner::process_group(pid).is_some_and(|group| group == service_pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(pid: u32, uid: u32) -> Holder {
+        Holder {
+            address: "127.0.0.1:8000".into(),
+            uid,
+            user: owner::user_name(uid),
+            pid: Some(pid),
+            command: Some("server".into()),
+            running_for: None,
+        }
+    }
+
+    #[test]
+    fn pid_1_other_users_and_running_bringups_are_never_stopped() {
+        let me = nix::unistd::getuid().as_raw();
+        let no_locks = Vec::new();
+        assert!(
+            may_stop(&holder(1, me), &no_locks)
+                .unwrap_err()
+                .contains("pid 1")
+        );
+        assert!(
+            may_stop(&holder(std::process::id(), me), &no_locks)
+                .unwrap_err()
+                .contains("this bringup")
+        );
+        let other = if me == 65534 { 1000 } else { 65534 };
+        assert!(
+            may_stop(&holder(4242, other), &no_locks)
+                .unwrap_err()
+                .contains("only your own processes")
+        );
+        let unknown = Holder {
+            pid: None,
+            command: None,
+            ..holder(4242, other)
+        };
+        assert!(
+            may_stop(&unknown, &no_locks)
+                .unwrap_err()
+                .contains("cannot be inspected")
+        );
+        let bringup = LockInfo {
+            pid: 4242,
+            port: 8000,
+            project: "p".into(),
+            service: "api".into(),
+            config: "/x/bringup.toml".into(),
+            service_pid: None,
+        };
+        let locks = vec![(8000, Some(bringup))];
+        assert!(
+            may_stop(&holder(4242, me), &locks)
+                .unwrap_err()
+                .contains("running bringup")
+        );
+        assert!(may_stop(&holder(4243, me), &locks).is_ok());
+    }
+}
