@@ -5,6 +5,7 @@
 //! it. [`summary`] explains a cold start after the fact.
 
 pub mod api;
+pub mod describe;
 pub mod machine;
 pub mod ports;
 pub mod runtime;

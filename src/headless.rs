@@ -20,6 +20,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
 
 use crate::config::plan::ServiceId;
+use crate::engine::describe::describe;
 use crate::engine::machine::fmt_duration;
 use crate::engine::{Command, Engine, Event, EventKind, State, Summary};
 
@@ -262,28 +263,22 @@ impl Printer {
 
     fn event(&mut self, event: &Event) {
         match &event.kind {
+            // "starting" is said by the spawn line that follows, which also
+            // carries anything more ("degraded: without cache").
             EventKind::State {
                 service,
-                to,
+                to: State::Starting,
                 note,
-                from,
                 ..
             } => {
-                // "starting" is said by the spawn line that follows, which
-                // also carries anything more ("degraded: without cache").
-                if *to == State::Starting {
-                    self.starting_notes[service.0] =
-                        note.split_once("; ").map(|(_, more)| more.to_string());
-                    return;
-                }
-                if from == to && *to == State::Pending {
-                    return;
-                }
-                self.say(Some(*service), &state_line(*to, note));
+                self.starting_notes[service.0] =
+                    note.split_once("; ").map(|(_, more)| more.to_string());
             }
-            EventKind::Waiting {
-                service, reason, ..
-            } => self.say(Some(*service), &reason.to_string()),
+            EventKind::State {
+                from: State::Pending,
+                to: State::Pending,
+                ..
+            } => {}
             EventKind::Spawned {
                 service,
                 pid,
@@ -303,47 +298,12 @@ impl Printer {
                     &format!("starting (pid {pid}{attempt}){more}"),
                 );
             }
-            // The state change that follows says how it ended, and why.
-            EventKind::Exited { .. } => {}
-            EventKind::Port {
-                service,
-                port,
-                note,
-                ..
-            } => {
-                let how = note
-                    .as_ref()
-                    .map_or_else(String::new, |n| format!(" ({n})"));
-                self.say(Some(*service), &format!("port {port}{how}"));
-            }
-            EventKind::Signalled {
-                service, signal, ..
-            } => {
-                self.say(
-                    Some(*service),
-                    &format!("sending {signal} to its process group"),
-                );
-            }
-            EventKind::Probe {
-                service,
-                liveness,
-                ok,
-                detail,
-                ..
-            } => {
-                let what = if *liveness {
-                    "liveness check"
-                } else {
-                    "not ready yet"
-                };
-                if !ok {
-                    self.say(Some(*service), &format!("{what}: {detail}"));
+            EventKind::ColdStart(summary) => self.summary(summary),
+            kind => {
+                if let Some(described) = describe(kind) {
+                    self.say(described.service.map(|(id, _)| id), &described.message);
                 }
             }
-            EventKind::Notice { service, message } => self.say(*service, message),
-            EventKind::ColdStart(summary) => self.summary(summary),
-            EventKind::ShutdownStarted { .. } => {}
-            EventKind::ShutdownComplete => self.note("every service has stopped"),
         }
     }
 
@@ -407,44 +367,10 @@ fn ms(at: Option<Duration>) -> String {
     at.map_or_else(|| "-".to_string(), fmt_duration)
 }
 
-/// "ready in 412ms (HTTP 200)" or "failed · exited with code 1".
-fn state_line(state: State, note: &str) -> String {
-    let label = state.as_str().replace('_', " ");
-    if note.is_empty() {
-        label
-    } else if note.starts_with(&label) {
-        note.to_string()
-    } else {
-        format!("{label} · {note}")
-    }
-}
-
 /// Writes to stdout, ignoring a closed pipe (`bringup up | head` must not
 /// kill the stack mid-flight; the services keep running until stopped).
 fn write_out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_lines_do_not_repeat_the_state() {
-        assert_eq!(
-            state_line(State::Ready, "ready in 4ms (HTTP 200)"),
-            "ready in 4ms (HTTP 200)"
-        );
-        assert_eq!(
-            state_line(State::Failed, "exited with code 1"),
-            "failed · exited with code 1"
-        );
-        assert_eq!(
-            state_line(State::NotReady, "not ready after 1s"),
-            "not ready after 1s"
-        );
-        assert_eq!(state_line(State::Stopped, ""), "stopped");
-    }
 }

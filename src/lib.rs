@@ -37,6 +37,7 @@ pub mod engine;
 pub mod fixture;
 pub mod graph;
 pub mod headless;
+pub mod keys;
 pub mod logs;
 pub mod ports;
 pub mod probe;

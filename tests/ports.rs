@@ -549,7 +549,10 @@ backoff = {{ initial = "100ms", max = "1s" }}
 #[test]
 fn a_killed_bringup_releases_its_ports_at_once() {
     let port = free_port();
-    let config = format!("[services.api]\ncommand = \"{}\"\nport = {port}\n", fixture("api", "--port ${port}"));
+    let config = format!(
+        "[services.api]\ncommand = \"{}\"\nport = {port}\n",
+        fixture("api", "--port ${port}")
+    );
     let mut first = Stack::up(&config);
     first.wait_for("cold start done");
     first.signal(Signal::SIGKILL);
@@ -558,7 +561,11 @@ fn a_killed_bringup_releases_its_ports_at_once() {
     first.assert_no_survivors();
     let mut second = Stack::up(&config);
     second.wait_for("cold start done: every required service is ready");
-    assert!(second.stdout().contains(&format!("api: port {port}\n")), "{}", second.stdout());
+    assert!(
+        second.stdout().contains(&format!("api: port {port}\n")),
+        "{}",
+        second.stdout()
+    );
     second.signal(Signal::SIGTERM);
     assert_eq!(second.wait_exit().code(), Some(0));
 }

@@ -14,7 +14,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::config::error::{Collector, LoadError, explain_serde_message, nearest};
-use crate::config::raw::{RawProject, RawService, TOP_LEVEL_KEYS};
+use crate::config::raw::{RawProject, RawService, RawUi, TOP_LEVEL_KEYS};
 
 /// Where `bringup` looks when no `-c FILE` is given, in order.
 pub const DEFAULT_LOCATIONS: &[&str] = &["bringup.toml", "config/bringup.toml"];
@@ -43,6 +43,7 @@ pub fn discover(explicit: Option<&Path>, dir: &Path) -> Result<PathBuf, LoadErro
 pub(crate) struct RawDocument {
     pub project: RawProject,
     pub services: Vec<RawServiceEntry>,
+    pub ui: RawUi,
 }
 
 /// One `[services.NAME]` table with its spans.
@@ -70,13 +71,14 @@ pub(crate) fn parse_document(text: &str, errors: &mut Collector<'_>) -> RawDocum
         match key.get_ref().as_ref() {
             "project" => raw.project = deserialize_table("project", value, errors),
             "services" => raw.services = services(value, errors),
+            "ui" => raw.ui = deserialize_table("ui", value, errors),
             other => {
                 let help = nearest(other, TOP_LEVEL_KEYS.iter().copied())
                     .map(|n| format!("did you mean `[{n}]`?"));
                 errors.push(
                     Some(key.span()),
                     other,
-                    "unknown top-level table; expected `[project]` or `[services.NAME]`",
+                    "unknown top-level table; expected `[project]`, `[services.NAME]` or `[ui]`",
                     help,
                 );
             }

@@ -26,6 +26,17 @@ pub struct Plan {
     pub source: PathBuf,
     /// Things that are allowed but probably not what was meant.
     pub warnings: Vec<crate::config::ConfigError>,
+    /// `[ui]`: the dashboard's theme and key bindings.
+    pub ui: Ui,
+}
+
+/// `[ui]` after validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ui {
+    /// A theme name (built in, or a file in the user's theme directory).
+    pub theme: Option<String>,
+    /// Actions whose keys `[ui.keys]` replaces.
+    pub keys: Vec<(crate::keys::Action, Vec<crate::keys::Key>)>,
 }
 
 impl Plan {

@@ -210,5 +210,13 @@ pub enum TcpTarget {
     Address(String),
 }
 
-/// Keys of `[project]`, for "did you mean" hints at the top level.
-pub const TOP_LEVEL_KEYS: &[&str] = &["project", "services"];
+/// `[ui]`: the dashboard.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUi {
+    pub theme: Option<Spanned<String>>,
+    pub keys: Option<BTreeMap<Spanned<String>, Spanned<OneOrMany>>>,
+}
+
+/// The top-level tables, for "did you mean" hints.
+pub const TOP_LEVEL_KEYS: &[&str] = &["project", "services", "ui"];

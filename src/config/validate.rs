@@ -251,6 +251,8 @@ pub(crate) fn validate(
         port_range,
     };
 
+    let ui = ui(&doc.ui, errors);
+
     if !errors.is_empty() {
         return None;
     }
@@ -260,6 +262,7 @@ pub(crate) fn validate(
         graph: graph?,
         source: cx.file.to_path_buf(),
         warnings: Vec::new(),
+        ui,
     })
 }
 
@@ -475,6 +478,65 @@ fn service(
         stop_grace,
         port,
     })
+}
+
+/// `[ui]`: the theme name and `[ui.keys]` remappings.
+fn ui(raw: &crate::config::raw::RawUi, errors: &mut Collector<'_>) -> crate::config::plan::Ui {
+    use crate::keys::{Action, Key};
+    let mut keys: Vec<(Action, Vec<Key>)> = Vec::new();
+    let mut taken: Vec<(Key, Action)> = Vec::new();
+    for (name, value) in raw.keys.iter().flatten() {
+        let Some(action) = Action::from_name(name.get_ref()) else {
+            let names = Action::ALL.iter().map(|a| a.name());
+            errors.push(
+                Some(name.span()),
+                format!("ui.keys.{}", name.get_ref()),
+                format!("unknown action `{}`", name.get_ref()),
+                nearest(name.get_ref(), names)
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .or_else(|| {
+                        Some(format!(
+                            "actions: {}",
+                            Action::ALL
+                                .iter()
+                                .map(|a| a.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }),
+            );
+            continue;
+        };
+        let mut parsed = Vec::new();
+        for text in value.get_ref().to_vec() {
+            match Key::parse(&text) {
+                Ok(key) => {
+                    if let Some((_, other)) = taken.iter().find(|(k, a)| *k == key && *a != action)
+                    {
+                        errors.push(
+                            Some(value.span()),
+                            format!("ui.keys.{}", name.get_ref()),
+                            format!("key {key} is given to `{}` too", other.name()),
+                            Some("give each action its own keys".into()),
+                        );
+                    }
+                    taken.push((key, action));
+                    parsed.push(key);
+                }
+                Err(why) => errors.push(
+                    Some(value.span()),
+                    format!("ui.keys.{}", name.get_ref()),
+                    why,
+                    None,
+                ),
+            }
+        }
+        keys.push((action, parsed));
+    }
+    crate::config::plan::Ui {
+        theme: raw.theme.as_ref().map(|t| t.get_ref().clone()),
+        keys,
+    }
 }
 
 /// Checks that need every service: ports two services both insist on, and

@@ -175,6 +175,22 @@ pub enum Command {
     RestartAll,
     /// Stop everything in reverse dependency order; `force` SIGKILLs now.
     Shutdown { force: bool },
+    /// A service whose port is taken: take another port, or adopt the
+    /// holder (if it passes the service's readiness check).
+    ResolvePort {
+        service: ServiceId,
+        choice: PortChoice,
+    },
+}
+
+/// The ways out of a port conflict (besides leaving the service failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortChoice {
+    /// Any free port of the project's range.
+    Fallback,
+    /// The process holding the wanted port, if it passes readiness.
+    Adopt,
 }
 
 /// Where the engine is in its life.
@@ -242,6 +258,15 @@ pub enum EventKind {
         port: u16,
         note: Option<String>,
     },
+    /// A service cannot start because its port is taken (the holders, if
+    /// any could be seen, and the whole explanation).
+    PortConflict {
+        service: ServiceId,
+        name: String,
+        port: Option<u16>,
+        holders: Vec<crate::ports::Holder>,
+        message: String,
+    },
     /// A signal was sent to a service's process group.
     Signalled {
         service: ServiceId,
@@ -290,6 +315,13 @@ pub struct ServiceStatus {
     pub external: bool,
     /// It became ready (or completed) at some point of this bring-up.
     pub ever_ready: bool,
+    /// This bring-up's first spawn and first ready (since the epoch).
+    #[serde(with = "millis_opt")]
+    pub first_spawned_at: Option<Duration>,
+    #[serde(with = "millis_opt")]
+    pub first_ready_at: Option<Duration>,
+    /// The dependency (or the service freeing a start slot) that let it start.
+    pub gated_by: Option<ServiceId>,
     /// This run is about it (`bringup up api` leaves the rest unselected).
     pub selected: bool,
     /// Processes spawned so far.
@@ -318,6 +350,9 @@ pub struct ServiceStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     pub phase: Phase,
+    /// When the current bring-up began (since the epoch).
+    #[serde(with = "millis")]
+    pub began_at: Duration,
     /// Services in start order.
     pub services: Vec<ServiceStatus>,
     /// The latest cold-start summary, once there is one.

@@ -443,6 +443,7 @@ impl Machine {
             .collect();
         Snapshot {
             phase: self.phase,
+            began_at: self.began_at,
             services,
             summary: self.summary.clone(),
         }
@@ -467,6 +468,9 @@ impl Machine {
             port_note: slot.port_note.clone(),
             external: slot.external,
             ever_ready: slot.first_ready_at.is_some(),
+            first_spawned_at: slot.first_spawned_at,
+            first_ready_at: slot.first_ready_at,
+            gated_by: slot.gated_by,
             selected: self.selected[id.0],
             spawns: slot.spawns,
             restarts: slot.restarts,
@@ -1254,6 +1258,8 @@ impl Machine {
             | Command::Start(id)
             | Command::Skip(id) => Some(id),
             Command::RestartAll | Command::Shutdown { .. } => None,
+            // Resolved by the runtime (it owns the ports); nothing to decide here.
+            Command::ResolvePort { .. } => return,
         };
         if let Some(id) = service
             && id.0 >= self.slots.len()
@@ -1279,6 +1285,7 @@ impl Machine {
             return;
         }
         match command {
+            Command::ResolvePort { .. } => {}
             Command::Shutdown { force } => {
                 let already = matches!(
                     self.phase,

@@ -8,7 +8,9 @@
 //! so a restarted service gets the same one. Right before each spawn the
 //! port is checked again — some other program may have taken it since — and
 //! a taken port is handled as the service's `on_conflict` says: another
-//! fallback or auto port, or a failure that names the holder.
+//! fallback or auto port, or a failure that names the holder. A failure is
+//! kept as [`Trouble`], which the dashboard's conflict popup offers to
+//! resolve (another port from the range, or adopting the holder).
 
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -16,6 +18,43 @@ use crate::config::plan::{OnConflict, Plan, PortSpec, ServiceId};
 use crate::ports::{
     Allocation, Allocator, Assignment, Conflict, Holder, How, Identity, Reason, Tried,
 };
+
+/// Why a service cannot have its port: what to show, and to whom it is lost.
+#[derive(Debug, Clone)]
+pub struct Trouble {
+    /// The port it wanted, when there was one in particular.
+    pub port: Option<u16>,
+    /// Who holds that port.
+    pub holders: Vec<Holder>,
+    pub message: String,
+}
+
+impl Trouble {
+    fn of(conflict: &Conflict) -> Self {
+        let first = conflict.tried.first();
+        let holders = match first.map(|t| &t.reason) {
+            Some(Reason::Held(holders)) => holders.clone(),
+            _ => Vec::new(),
+        };
+        Self {
+            port: if conflict.range.is_some() {
+                None
+            } else {
+                first.map(|t| t.port)
+            },
+            holders,
+            message: conflict.to_string(),
+        }
+    }
+
+    fn plain(message: String) -> Self {
+        Self {
+            port: None,
+            holders: Vec::new(),
+            message,
+        }
+    }
+}
 
 /// What the runtime knows about one service's port.
 #[derive(Debug)]
@@ -25,8 +64,8 @@ enum Slot {
     Assigned(Assignment),
     /// A process bringup adopted holds it.
     External(u16),
-    /// None could be had; why, for the message when it tries to start.
-    Missing(String),
+    /// None could be had, and why (when known).
+    Missing(Option<Trouble>),
 }
 
 /// The outcome of allocating a service's port at the start of a run.
@@ -43,6 +82,13 @@ pub enum Start {
         port: u16,
         holders: Vec<Holder>,
     },
+}
+
+/// The outcome of one allocation.
+enum Got {
+    Assigned { port: u16, note: Option<String> },
+    Adoptable { port: u16, holders: Vec<Holder> },
+    Conflict(Trouble),
 }
 
 /// Every service's port for one run.
@@ -98,43 +144,38 @@ impl PortBook {
                 continue;
             }
             match self.allocate(plan, id, spec) {
-                Ok(Some((port, note))) => started.push(Start::Assigned { id, port, note }),
-                Ok(None) => {}
-                Err(Some((port, holders))) => started.push(Start::Adoptable { id, port, holders }),
-                Err(None) => {}
+                Got::Assigned { port, note } => started.push(Start::Assigned { id, port, note }),
+                Got::Adoptable { port, holders } => {
+                    started.push(Start::Adoptable { id, port, holders })
+                }
+                // Kept in the slot; the service fails with it when it would start.
+                Got::Conflict(_) => {}
             }
         }
         started
     }
 
-    /// Allocates one service's port into its slot. `Ok(Some)` is a new
-    /// assignment, `Err(Some)` a holder to consider adopting, `Err(None)`
-    /// a conflict (kept in the slot).
-    #[allow(clippy::type_complexity)]
-    fn allocate(
-        &mut self,
-        plan: &Plan,
-        id: ServiceId,
-        spec: &PortSpec,
-    ) -> Result<Option<(u16, Option<String>)>, Option<(u16, Vec<Holder>)>> {
+    /// Allocates one service's port into its slot.
+    fn allocate(&mut self, plan: &Plan, id: ServiceId, spec: &PortSpec) -> Got {
         let allocator = match &self.allocator {
             Ok(allocator) => allocator,
             Err(why) => {
-                self.slots[id.0] = Slot::Missing(why.clone());
-                return Err(None);
+                let trouble = Trouble::plain(why.clone());
+                self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
+                return Got::Conflict(trouble);
             }
         };
         match allocator.allocate(&plan.service(id).name, spec) {
             Allocation::Assigned(assignment) => {
-                let port = assignment.port;
-                let note = describe(&assignment.how);
+                let (port, note) = (assignment.port, describe(&assignment.how));
                 self.slots[id.0] = Slot::Assigned(assignment);
-                Ok(Some((port, note)))
+                Got::Assigned { port, note }
             }
-            Allocation::Held { port, holders } => Err(Some((port, holders))),
+            Allocation::Held { port, holders } => Got::Adoptable { port, holders },
             Allocation::Conflict(conflict) => {
-                self.slots[id.0] = Slot::Missing(conflict.to_string());
-                Err(None)
+                let trouble = Trouble::of(&conflict);
+                self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
+                Got::Conflict(trouble)
             }
         }
     }
@@ -144,7 +185,7 @@ impl PortBook {
         self.slots[id.0] = Slot::External(port);
     }
 
-    /// Records that `id` could not have `port` (its holder would not do).
+    /// Records that `id` could not have `port`: its holder would not do.
     pub fn refuse(
         &mut self,
         plan: &Plan,
@@ -153,28 +194,30 @@ impl PortBook {
         holders: Vec<Holder>,
         why: &str,
     ) {
+        let name = &plan.service(id).name;
         let conflict = Conflict {
-            service: plan.service(id).name.clone(),
+            service: name.clone(),
             tried: vec![Tried {
                 port,
-                reason: Reason::Held(holders),
+                reason: Reason::Held(holders.clone()),
             }],
             range: None,
         };
-        self.slots[id.0] = Slot::Missing(format!(
-            "{conflict} (it does not pass {}'s readiness check: {why})",
-            plan.service(id).name
-        ));
+        self.slots[id.0] = Slot::Missing(Some(Trouble {
+            port: Some(port),
+            holders,
+            message: format!("{conflict} (it does not pass {name}'s readiness check: {why})"),
+        }));
     }
 
     /// Makes sure `id` has a usable port right before it spawns. `Ok(Some)`
     /// when the port changed (with how), `Ok(None)` when it kept its port
-    /// or has none, `Err` with the reason it cannot start.
+    /// or has none, `Err` with why it cannot start.
     pub fn prepare(
         &mut self,
         plan: &Plan,
         id: ServiceId,
-    ) -> Result<Option<(u16, Option<String>)>, String> {
+    ) -> Result<Option<(u16, Option<String>)>, Trouble> {
         let Some(spec) = &plan.service(id).port else {
             return Ok(None);
         };
@@ -187,7 +230,7 @@ impl PortBook {
             Slot::Missing(_) => None,
         };
         if let Some((port, reason)) = &taken
-            && !matches!(spec.on_conflict, OnConflict::Fallback)
+            && spec.on_conflict != OnConflict::Fallback
             && spec.preferred.is_some()
         {
             let conflict = Conflict {
@@ -198,51 +241,71 @@ impl PortBook {
                 }],
                 range: None,
             };
-            return Err(format!("{conflict} (it was free when bringup started)"));
+            let mut trouble = Trouble::of(&conflict);
+            trouble
+                .message
+                .push_str(" (it was free when bringup started)");
+            self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
+            return Err(trouble);
         }
-        // What was said about this service before (at the start of the run,
-        // say: its holder failed the readiness check) says more than a
-        // bare "taken" would.
+        // What was said about this service before (its holder failed the
+        // readiness check, say) says more than a bare "taken" would.
         let earlier = match &self.slots[id.0] {
-            Slot::Missing(why) if !why.is_empty() => Some(why.clone()),
+            Slot::Missing(Some(trouble)) => Some(trouble.clone()),
             _ => None,
         };
-        // Let go of the taken port first so a fallback search skips it on
-        // its own (it is held by someone else now anyway).
-        self.slots[id.0] = Slot::Missing(String::new());
         match self.allocate(plan, id, spec) {
-            Ok(Some((port, note))) => {
-                let note = match (taken, note) {
-                    (Some((old, reason)), _) => {
-                        Some(format!("moved from {old}, which is now {reason}"))
-                    }
-                    (None, note) => note,
+            Got::Assigned { port, note } => {
+                let note = match taken {
+                    Some((old, reason)) => Some(format!("moved from {old}, which is now {reason}")),
+                    None => note,
                 };
                 Ok(Some((port, note)))
             }
-            Ok(None) => Ok(None),
-            // Adopting is decided when the run starts; later, a held port is a conflict.
-            Err(Some((port, holders))) => {
-                let why = earlier.unwrap_or_else(|| {
-                    let conflict = Conflict {
+            // Adopting is decided when the run starts (or from the
+            // dashboard); when the service is due to start, it is a conflict.
+            Got::Adoptable { port, holders } => {
+                let trouble = earlier.unwrap_or_else(|| {
+                    Trouble::of(&Conflict {
                         service: plan.service(id).name.clone(),
                         tried: vec![Tried {
                             port,
                             reason: Reason::Held(holders),
                         }],
                         range: None,
-                    };
-                    conflict.to_string()
+                    })
                 });
-                self.slots[id.0] = Slot::Missing(why.clone());
-                Err(why)
+                self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
+                Err(trouble)
             }
-            Err(None) => match &self.slots[id.0] {
-                Slot::Missing(why) if !why.is_empty() => Err(why.clone()),
-                _ => Err(earlier.unwrap_or_else(|| {
-                    format!("port {} is taken", spec.preferred.unwrap_or_default())
-                })),
-            },
+            Got::Conflict(trouble) => Err(trouble),
+        }
+    }
+
+    /// Gives `id` any free port of the project's range instead of the one
+    /// it wanted (the dashboard's "use another port").
+    pub fn fallback(&mut self, plan: &Plan, id: ServiceId) -> Result<(u16, String), Trouble> {
+        let Some(spec) = &plan.service(id).port else {
+            return Err(Trouble::plain(format!(
+                "{} has no port",
+                plan.service(id).name
+            )));
+        };
+        let wanted = spec.preferred;
+        let mut anywhere = spec.clone();
+        anywhere.preferred = None;
+        anywhere.fallbacks.clear();
+        anywhere.on_conflict = OnConflict::Fallback;
+        match self.allocate(plan, id, &anywhere) {
+            Got::Assigned { port, .. } => {
+                let note = wanted.map_or_else(
+                    || "auto".to_string(),
+                    |w| format!("instead of {w}, which was taken"),
+                );
+                Ok((port, note))
+            }
+            Got::Adoptable { .. } => Err(Trouble::plain("no free port".into())),
+            Got::Conflict(trouble) => Err(trouble),
         }
     }
 

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
-use crate::engine::api::{Command, Event, EventKind, Phase, Snapshot};
+use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot};
+use crate::engine::describe::Weight;
 use crate::engine::machine::{Effect, Input, Machine};
 use crate::engine::ports::{PortBook, Start};
 use crate::logs::{LogHub, Stream};
@@ -275,6 +276,19 @@ impl Runtime {
                 },
             };
             let now = self.epoch.elapsed();
+            // Ports are the runtime's: resolve a conflict here, and note an
+            // adoption before the machine hears of it.
+            let input = match input {
+                Input::Command(Command::ResolvePort { service, choice }) => {
+                    self.resolve_port(service, choice, &mut queue);
+                    continue;
+                }
+                Input::Adopted { id, port, .. } => {
+                    self.ports.adopt(id, port);
+                    input
+                }
+                input => input,
+            };
             for effect in self.machine.handle(now, input) {
                 self.execute(now, effect, &mut queue);
             }
@@ -294,7 +308,16 @@ impl Runtime {
     }
 
     fn publish(&self, at: Duration, kind: EventKind) {
-        tracing::debug!(target: "bringup::engine", ?kind);
+        // bringup's own account of what it did, for the dashboard's
+        // orchestrator log (or stderr with BRINGUP_LOG); free when nobody listens.
+        if tracing::enabled!(target: "bringup", tracing::Level::INFO)
+            && let Some(described) = crate::engine::describe::describe(&kind)
+        {
+            match described.weight {
+                Weight::Warn => tracing::warn!(target: "bringup", "{described}"),
+                Weight::Info => tracing::info!(target: "bringup", "{described}"),
+            }
+        }
         let _ = self.events.send(Event { at, kind });
     }
 
@@ -407,6 +430,98 @@ impl Runtime {
         inputs
     }
 
+    /// The dashboard's way out of a port conflict: another port, or the holder.
+    fn resolve_port(&mut self, id: ServiceId, choice: PortChoice, queue: &mut VecDeque<Input>) {
+        let plan = self.plan.clone();
+        let spec = plan.service(id);
+        let now = self.epoch.elapsed();
+        match choice {
+            PortChoice::Fallback => match self.ports.fallback(&plan, id) {
+                Ok((port, note)) => {
+                    queue.push_back(Input::PortAssigned {
+                        id,
+                        port,
+                        note: Some(note),
+                    });
+                    queue.push_back(Input::Command(Command::Start(id)));
+                }
+                Err(trouble) => {
+                    let message =
+                        format!("{}: no other port to use: {}", spec.name, trouble.message);
+                    self.publish(
+                        now,
+                        EventKind::Notice {
+                            service: Some(id),
+                            message,
+                        },
+                    );
+                }
+            },
+            PortChoice::Adopt => {
+                let Some(port) = spec.port.as_ref().and_then(|p| p.preferred) else {
+                    let message = format!("{} has no fixed port to adopt a server on", spec.name);
+                    self.publish(
+                        now,
+                        EventKind::Notice {
+                            service: Some(id),
+                            message,
+                        },
+                    );
+                    return;
+                };
+                let target = self.target_with_port(id, &spec.readiness.check, port);
+                let timeout = spec.readiness.timeout;
+                let (inputs, events, epoch) =
+                    (self.inputs.clone(), self.events.clone(), self.epoch);
+                let name = spec.name.clone();
+                // The check may take up to its timeout; the loop goes on meanwhile.
+                tokio::spawn(async move {
+                    let holders = crate::ports::owner::holders(port);
+                    let who = holders
+                        .first()
+                        .map_or_else(|| "the holder".to_string(), ToString::to_string);
+                    let verdict = match target {
+                        Some(target) => Prober::new(target, timeout)
+                            .check()
+                            .await
+                            .map_err(|f| f.why),
+                        None => Ok("no readiness check".to_string()),
+                    };
+                    match verdict {
+                        Ok(detail) if !holders.is_empty() => {
+                            let detail = format!("{who} on port {port} ({detail})");
+                            let _ = inputs.send(Input::Adopted { id, port, detail }).await;
+                        }
+                        Ok(_) => {
+                            let message = format!(
+                                "{name}: nothing holds port {port} any more; restart it instead"
+                            );
+                            let _ = events.send(Event {
+                                at: epoch.elapsed(),
+                                kind: EventKind::Notice {
+                                    service: Some(id),
+                                    message,
+                                },
+                            });
+                        }
+                        Err(why) => {
+                            let message = format!(
+                                "{name}: not adopting {who}: it does not pass the readiness check ({why})"
+                            );
+                            let _ = events.send(Event {
+                                at: epoch.elapsed(),
+                                kind: EventKind::Notice {
+                                    service: Some(id),
+                                    message,
+                                },
+                            });
+                        }
+                    }
+                });
+            }
+        }
+    }
+
     /// Environment bringup adds for every service: its port and the ports of
     /// the others. The service's own `env` comes after and may override.
     fn base_env(&self, id: ServiceId) -> Vec<(String, String)> {
@@ -435,11 +550,21 @@ impl Runtime {
         match self.ports.prepare(&plan, id) {
             Ok(Some((port, note))) => queue.push_back(Input::PortAssigned { id, port, note }),
             Ok(None) => {}
-            Err(reason) => {
+            Err(trouble) => {
+                self.publish(
+                    self.epoch.elapsed(),
+                    EventKind::PortConflict {
+                        service: id,
+                        name: spec.name.clone(),
+                        port: trouble.port,
+                        holders: trouble.holders,
+                        message: trouble.message.clone(),
+                    },
+                );
                 queue.push_back(Input::Unavailable {
                     id,
                     generation,
-                    reason,
+                    reason: trouble.message,
                 });
                 return;
             }

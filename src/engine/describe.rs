@@ -1,0 +1,210 @@
+//! Events in words: one sentence per event, the same for every front end.
+//!
+//! The headless output prints these after the service's name; the
+//! dashboard's orchestrator log shows them as bringup's own account of what
+//! it decided and why ("api: waiting for auth (ready)", "cache: failed ·
+//! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
+
+use crate::config::plan::ServiceId;
+use crate::engine::api::{EventKind, State, Summary};
+use crate::engine::machine::fmt_duration;
+
+/// How much an event matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Weight {
+    /// Routine progress.
+    Info,
+    /// Something went wrong or needs a look.
+    Warn,
+}
+
+/// An event in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub weight: Weight,
+    /// The service it is about (id and name), if any.
+    pub service: Option<(ServiceId, String)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.service {
+            Some((_, name)) => write!(f, "{name}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The sentence for an event and how much it matters; `None` for events
+/// that the next state change says better (a process exited).
+pub fn describe(kind: &EventKind) -> Option<Described> {
+    let about = |service: &ServiceId, name: &String| Some((*service, name.clone()));
+    let (weight, service, message) = match kind {
+        EventKind::State {
+            service,
+            name,
+            to,
+            note,
+            ..
+        } => {
+            let weight = if matches!(to, State::Failed | State::NotReady) {
+                Weight::Warn
+            } else {
+                Weight::Info
+            };
+            (weight, about(service, name), state_line(*to, note))
+        }
+        EventKind::Waiting {
+            service,
+            name,
+            reason,
+        } => (Weight::Info, about(service, name), reason.to_string()),
+        EventKind::Spawned {
+            service,
+            name,
+            pid,
+            attempt,
+        } => {
+            let attempt = if *attempt > 1 {
+                format!(", attempt {attempt}")
+            } else {
+                String::new()
+            };
+            (
+                Weight::Info,
+                about(service, name),
+                format!("started (pid {pid}{attempt})"),
+            )
+        }
+        EventKind::Exited { .. }
+        | EventKind::ShutdownStarted { .. }
+        | EventKind::Probe { ok: true, .. } => {
+            return None;
+        }
+        EventKind::Signalled {
+            service,
+            name,
+            signal,
+        } => (
+            Weight::Info,
+            about(service, name),
+            format!("sending {signal} to its process group"),
+        ),
+        EventKind::Probe {
+            service,
+            name,
+            liveness: true,
+            detail,
+            ..
+        } => (
+            Weight::Warn,
+            about(service, name),
+            format!("liveness check failed: {detail}"),
+        ),
+        EventKind::Probe {
+            service,
+            name,
+            detail,
+            ..
+        } => (
+            Weight::Info,
+            about(service, name),
+            format!("not ready yet: {detail}"),
+        ),
+        EventKind::Port {
+            service,
+            name,
+            port,
+            note,
+        } => {
+            let how = note
+                .as_ref()
+                .map_or_else(String::new, |n| format!(" ({n})"));
+            (
+                Weight::Info,
+                about(service, name),
+                format!("port {port}{how}"),
+            )
+        }
+        EventKind::Notice { message, .. } => (Weight::Warn, None, message.clone()),
+        // The failure that follows carries the same explanation.
+        EventKind::PortConflict { .. } => return None,
+        EventKind::ColdStart(summary) => {
+            let weight = if summary.all_required_ready {
+                Weight::Info
+            } else {
+                Weight::Warn
+            };
+            (weight, None, summary_line(summary))
+        }
+        EventKind::ShutdownComplete => (Weight::Info, None, "every service has stopped".into()),
+    };
+    Some(Described {
+        weight,
+        service,
+        message,
+    })
+}
+
+/// "ready in 412ms (HTTP 200)" or "failed · exited with code 1": the note,
+/// led by the state unless the note already says it.
+pub fn state_line(state: State, note: &str) -> String {
+    let label = state.as_str().replace('_', " ");
+    if note.is_empty() {
+        label
+    } else if note.starts_with(&label) {
+        note.to_string()
+    } else {
+        format!("{label} · {note}")
+    }
+}
+
+/// The cold start in one line.
+pub fn summary_line(summary: &Summary) -> String {
+    if summary.all_required_ready {
+        let path: Vec<&str> = summary
+            .critical_path
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        format!(
+            "cold start done: every required service is ready after {} (critical path: {})",
+            fmt_duration(summary.time_to_ready),
+            path.join(" → ")
+        )
+    } else {
+        let missing: Vec<&str> = summary
+            .services
+            .iter()
+            .filter(|t| t.ready_at.is_none())
+            .map(|t| t.name.as_str())
+            .collect();
+        format!(
+            "cold start over, but not everything is ready: {}",
+            missing.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_lines_do_not_repeat_the_state() {
+        assert_eq!(
+            state_line(State::Ready, "ready in 4ms (HTTP 200)"),
+            "ready in 4ms (HTTP 200)"
+        );
+        assert_eq!(
+            state_line(State::Failed, "exited with code 1"),
+            "failed · exited with code 1"
+        );
+        assert_eq!(
+            state_line(State::NotReady, "not ready after 1s"),
+            "not ready after 1s"
+        );
+        assert_eq!(state_line(State::Stopped, ""), "stopped");
+    }
+}
