@@ -28,6 +28,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Dashboard theme: dark, light, high-contrast, or one of yours
+    /// ($XDG_CONFIG_HOME/bringup/themes/NAME.toml) [default: `[ui] theme`, else dark].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -81,9 +86,16 @@ pub struct UpArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Plain line output instead of the dashboard.
+    /// Plain line output instead of the dashboard (the default when stdout
+    /// is not a terminal).
     #[arg(long)]
     pub no_tui: bool,
+}
+
+/// Whether to open the dashboard: asked for, and stdout is a terminal.
+pub fn wants_dashboard(no_tui: bool) -> bool {
+    use std::io::IsTerminal;
+    !no_tui && std::io::stdout().is_terminal()
 }
 
 #[derive(Debug, Args)]

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use crate::config::plan::ServiceId;
 use crate::engine::describe::describe;
 use crate::engine::machine::fmt_duration;
-use crate::engine::{Command, Engine, Event, EventKind, State, Summary};
+use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
 
 /// Colours for service names (ANSI SGR codes), assigned in declaration order.
 const PALETTE: &[&str] = &[
@@ -38,50 +38,12 @@ pub struct HeadlessOptions {
     pub color: bool,
 }
 
-/// How the run ended.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// Required services that never became ready.
-    pub never_ready: Vec<String>,
-    /// Required services that had failed for good when the run ended
-    /// (for example a crash loop that ran out of restarts).
-    pub failed: Vec<String>,
-}
-
-impl Outcome {
-    /// Every required service became ready and none had failed at the end:
-    /// what the exit status reports.
-    pub fn healthy(&self) -> bool {
-        self.never_ready.is_empty() && self.failed.is_empty()
-    }
-
-    /// Judges a run by its last snapshot.
-    pub fn of(snapshot: &crate::engine::Snapshot) -> Self {
-        let required = || {
-            snapshot
-                .services
-                .iter()
-                .filter(|s| s.selected && !s.optional)
-        };
-        Self {
-            never_ready: required()
-                .filter(|s| !s.ever_ready)
-                .map(|s| s.name.clone())
-                .collect(),
-            failed: required()
-                .filter(|s| s.state == State::Failed)
-                .map(|s| s.name.clone())
-                .collect(),
-        }
-    }
-}
-
 /// Runs until the stack has been brought up and (on a signal) down again.
 pub async fn run(
     engine: Engine,
     mut events: broadcast::Receiver<Event>,
     options: HeadlessOptions,
-) -> Outcome {
+) -> Verdict {
     let mut printer = Printer::new(&engine, options);
     let mut logs = engine.logs().subscribe();
     let mut snapshot = engine.snapshot();
@@ -93,7 +55,7 @@ pub async fn run(
         printer.note("cannot listen for signals; stopping");
         engine.send(Command::Shutdown { force: false }).await;
         let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-        return Outcome::of(&snapshot.borrow());
+        return Verdict::of(&snapshot.borrow());
     };
     let mut stop_requests = 0;
     loop {
@@ -131,20 +93,11 @@ pub async fn run(
     printer.lines(&engine);
     // The engine thread ends after its last snapshot: judge by that one.
     let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-    let outcome = Outcome::of(&snapshot.borrow());
-    if !outcome.never_ready.is_empty() {
-        printer.note(&format!(
-            "required services that never became ready: {}",
-            outcome.never_ready.join(", ")
-        ));
+    let verdict = Verdict::of(&snapshot.borrow());
+    for complaint in verdict.complaints() {
+        printer.note(&complaint);
     }
-    if !outcome.failed.is_empty() {
-        printer.note(&format!(
-            "required services that failed: {}",
-            outcome.failed.join(", ")
-        ));
-    }
-    outcome
+    verdict
 }
 
 async fn request_stop(engine: &Engine, printer: &mut Printer, requests: u32) -> u32 {

@@ -136,6 +136,38 @@ impl Action {
         }
     }
 
+    /// What it does in a few words, for help on a small screen.
+    pub fn short(self) -> &'static str {
+        match self {
+            Action::Down => "down",
+            Action::Up => "up",
+            Action::Top => "top / oldest",
+            Action::Bottom => "bottom / follow",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::NextPane => "services ⇄ logs",
+            Action::Zoom => "full-size logs",
+            Action::Back => "close / back",
+            Action::Restart => "restart",
+            Action::Kill => "kill (asks)",
+            Action::Skip => "skip optional",
+            Action::StopStart => "stop / start",
+            Action::RestartAll => "restart all",
+            Action::Timeline => "timeline",
+            Action::Ports => "ports",
+            Action::OrchestratorLog => "bringup's log",
+            Action::AllLogs => "all logs",
+            Action::Find => "filter / search",
+            Action::NextMatch => "next match",
+            Action::PreviousMatch => "previous match",
+            Action::Follow => "follow",
+            Action::Wrap => "wrap",
+            Action::Timestamps => "timestamps",
+            Action::Help => "help",
+            Action::Quit => "quit",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|a| a.name() == name)
     }

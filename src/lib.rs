@@ -43,3 +43,4 @@ pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod rundir;
+pub mod tui;

@@ -221,6 +221,13 @@ impl LogHub {
         });
     }
 
+    /// How many lines were appended to all stores so far.
+    pub fn total(&self) -> u64 {
+        self.next_seq
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(1)
+    }
+
     /// A receiver that changes whenever lines are appended.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()

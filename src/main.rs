@@ -18,8 +18,10 @@ fn main() -> ExitCode {
     let color = cli.color.enabled();
     let config = cli.config.as_deref();
     match cli.command {
-        Command::Up(args) => commands::run::up(config, &args.services, color),
-        Command::Demo(_) => commands::run::demo(color),
+        Command::Up(ref args) => {
+            commands::run::up(config, &args.services, show(&cli, color, args.no_tui))
+        }
+        Command::Demo(ref args) => commands::run::demo(show(&cli, color, args.no_tui)),
         Command::Check => commands::check::run(config, color),
         Command::Ports(args) => commands::ports::run(config, &args, color),
         Command::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
@@ -31,6 +33,17 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// The dashboard when wanted and possible, else plain lines.
+fn show(cli: &Cli, color: bool, no_tui: bool) -> commands::run::Show {
+    let dashboard = bringup::cli::wants_dashboard(no_tui).then(|| bringup::tui::TuiOptions {
+        theme: cli.theme.clone(),
+        // The dashboard draws its own colours; NO_COLOR or --color never turn them off.
+        color: cli.color != bringup::cli::ColorChoice::Never
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    });
+    commands::run::Show { color, dashboard }
 }
 
 fn exit_byte(code: i32) -> u8 {

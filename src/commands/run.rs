@@ -7,9 +7,18 @@ use std::sync::Arc;
 use bringup::config::{self, Plan, ServiceId};
 use bringup::engine::{Engine, EngineOptions};
 use bringup::headless::{self, HeadlessOptions};
+use bringup::tui::{self, TuiOptions};
+
+/// How to show a run.
+pub struct Show {
+    pub color: bool,
+    /// `Some` to open the dashboard.
+    pub dashboard: Option<TuiOptions>,
+}
 
 /// `bringup up [SERVICE...]`.
-pub fn up(explicit: Option<&Path>, services: &[String], color: bool) -> ExitCode {
+pub fn up(explicit: Option<&Path>, services: &[String], show: Show) -> ExitCode {
+    let color = show.color;
     let plan = match super::load(explicit, color) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -21,17 +30,17 @@ pub fn up(explicit: Option<&Path>, services: &[String], color: bool) -> ExitCode
             return ExitCode::from(super::INVALID);
         }
     };
-    run(plan, only, color)
+    run(plan, only, show)
 }
 
 /// `bringup demo`: the embedded demo stack, run from the current directory.
-pub fn demo(color: bool) -> ExitCode {
+pub fn demo(show: Show) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     match config::load_str(config::DEMO, Path::new("demo.toml (embedded)"), &cwd) {
-        Ok(plan) => run(plan, None, color),
+        Ok(plan) => run(plan, None, show),
         Err(errors) => {
             // The demo is part of the binary; this is a bug, not user error.
-            super::report::config_errors(&errors, color);
+            super::report::config_errors(&errors, show.color);
             ExitCode::from(super::INVALID)
         }
     }
@@ -64,7 +73,22 @@ fn select(plan: &Plan, names: &[String]) -> Result<Option<Vec<ServiceId>>, Strin
         .map(Some)
 }
 
-fn run(plan: Plan, only: Option<Vec<ServiceId>>, color: bool) -> ExitCode {
+fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
+    // Theme and keys are checked before anything starts, so a typo in a
+    // theme name is reported on a normal terminal with nothing to clean up.
+    let dashboard = match &show.dashboard {
+        Some(options) => match tui::prepare(&plan, options) {
+            Ok(prepared) => {
+                tui::capture_orchestrator_log();
+                Some(prepared)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(super::INVALID);
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -86,8 +110,21 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, color: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(headless::run(engine, events, HeadlessOptions { color }));
-    if outcome.healthy() {
+    let verdict = match dashboard {
+        Some((theme, keys)) => match runtime.block_on(tui::run(engine, events, theme, keys)) {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => runtime.block_on(headless::run(
+            engine,
+            events,
+            HeadlessOptions { color: show.color },
+        )),
+    };
+    if verdict.healthy() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

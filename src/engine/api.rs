@@ -359,6 +359,60 @@ pub struct Snapshot {
     pub summary: Option<Summary>,
 }
 
+/// How a run ended, judged by its last snapshot: what the exit status says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Required services that never became ready.
+    pub never_ready: Vec<String>,
+    /// Required services that had failed for good when the run ended (a
+    /// crash loop that ran out of restarts, say).
+    pub failed: Vec<String>,
+}
+
+impl Verdict {
+    pub fn of(snapshot: &Snapshot) -> Self {
+        let required = || {
+            snapshot
+                .services
+                .iter()
+                .filter(|s| s.selected && !s.optional)
+        };
+        Self {
+            never_ready: required()
+                .filter(|s| !s.ever_ready)
+                .map(|s| s.name.clone())
+                .collect(),
+            failed: required()
+                .filter(|s| s.state == State::Failed)
+                .map(|s| s.name.clone())
+                .collect(),
+        }
+    }
+
+    /// Every required service became ready and none had failed at the end.
+    pub fn healthy(&self) -> bool {
+        self.never_ready.is_empty() && self.failed.is_empty()
+    }
+
+    /// What to tell the user about an unhealthy run, a line each.
+    pub fn complaints(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.never_ready.is_empty() {
+            lines.push(format!(
+                "required services that never became ready: {}",
+                self.never_ready.join(", ")
+            ));
+        }
+        if !self.failed.is_empty() {
+            lines.push(format!(
+                "required services that failed: {}",
+                self.failed.join(", ")
+            ));
+        }
+        lines
+    }
+}
+
 /// How a cold start went.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {

@@ -20,7 +20,11 @@ const LIGHT: &str = include_str!("../../themes/light.toml");
 const HIGH_CONTRAST: &str = include_str!("../../themes/high-contrast.toml");
 
 /// The built-in themes by name.
-pub const BUILT_IN: &[(&str, &str)] = &[("dark", DARK), ("light", LIGHT), ("high-contrast", HIGH_CONTRAST)];
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("dark", DARK),
+    ("light", LIGHT),
+    ("high-contrast", HIGH_CONTRAST),
+];
 
 /// Every style of the dashboard.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +63,10 @@ pub enum ThemeError {
     #[error("no theme named {name:?}; built in: dark, light, high-contrast; yours go in {}", dir.display())]
     Unknown { name: String, dir: PathBuf },
     #[error("cannot read theme {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("theme {name}: {message}")]
     Invalid { name: String, message: String },
 }
@@ -78,9 +85,15 @@ impl Theme {
                 user_dir().join(format!("{name}.toml"))
             };
             if !path.is_file() {
-                return Err(ThemeError::Unknown { name: name.to_string(), dir: user_dir() });
+                return Err(ThemeError::Unknown {
+                    name: name.to_string(),
+                    dir: user_dir(),
+                });
             }
-            let text = std::fs::read_to_string(&path).map_err(|source| ThemeError::Read { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| ThemeError::Read {
+                path: path.clone(),
+                source,
+            })?;
             (name.to_string(), text)
         };
         let mut theme = parse("dark", DARK)?;
@@ -99,7 +112,16 @@ impl Theme {
         let reversed = plain.add_modifier(Modifier::REVERSED);
         Self {
             name: "monochrome".into(),
-            states: [plain, plain, bold, bold, bold.add_modifier(Modifier::REVERSED), dim, dim, plain],
+            states: [
+                plain,
+                plain,
+                bold,
+                bold,
+                bold.add_modifier(Modifier::REVERSED),
+                dim,
+                dim,
+                plain,
+            ],
             header: reversed,
             progress: bold,
             border: plain,
@@ -230,7 +252,10 @@ fn parse(name: &str, text: &str) -> Result<Theme, ThemeError> {
 
 /// Lays the styles `text` defines over `theme`.
 fn overlay(theme: &mut Theme, name: &str, text: &str) -> Result<(), ThemeError> {
-    let invalid = |message: String| ThemeError::Invalid { name: name.to_string(), message };
+    let invalid = |message: String| ThemeError::Invalid {
+        name: name.to_string(),
+        message,
+    };
     let raw: RawTheme = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let style = |raw: &RawStyle| -> Result<Style, ThemeError> {
         let mut style = Style::default();
@@ -318,8 +343,16 @@ mod tests {
         for (name, _) in BUILT_IN {
             let theme = Theme::load(Some(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(theme.name, *name);
-            assert_ne!(theme.state(State::Ready), theme.state(State::Failed), "{name}");
-            assert_ne!(theme.state(State::Starting), theme.state(State::Ready), "{name}");
+            assert_ne!(
+                theme.state(State::Ready),
+                theme.state(State::Failed),
+                "{name}"
+            );
+            assert_ne!(
+                theme.state(State::Starting),
+                theme.state(State::Ready),
+                "{name}"
+            );
         }
         assert_eq!(Theme::load(None).unwrap().name, "dark");
     }
@@ -330,7 +363,10 @@ mod tests {
         let path = dir.path().join("mine.toml");
         std::fs::write(&path, "[state]\nready = { fg = \"#ff00ff\" }\n").unwrap();
         let theme = Theme::load(Some(path.to_str().unwrap())).unwrap();
-        assert_eq!(theme.state(State::Ready), Style::default().fg(Color::Rgb(255, 0, 255)));
+        assert_eq!(
+            theme.state(State::Ready),
+            Style::default().fg(Color::Rgb(255, 0, 255))
+        );
         let dark = Theme::load(None).unwrap();
         assert_eq!(theme.state(State::Failed), dark.state(State::Failed));
     }
@@ -340,12 +376,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[state]\nready = { fg = \"chartreuse-ish\" }\n").unwrap();
-        let err = Theme::load(Some(path.to_str().unwrap())).unwrap_err().to_string();
+        let err = Theme::load(Some(path.to_str().unwrap()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not a colour"), "{err}");
         std::fs::write(&path, "[stat]\n").unwrap();
-        let err = Theme::load(Some(path.to_str().unwrap())).unwrap_err().to_string();
+        let err = Theme::load(Some(path.to_str().unwrap()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stat"), "{err}");
         let err = Theme::load(Some("no-such-theme")).unwrap_err().to_string();
-        assert!(err.contains("built in: dark, light, high-contrast"), "{err}");
+        assert!(
+            err.contains("built in: dark, light, high-contrast"),
+            "{err}"
+        );
     }
 }

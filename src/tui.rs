@@ -1,0 +1,330 @@
+//! The dashboard: a live ratatui TUI over the engine.
+//!
+//! One loop on the main thread owns the [`app::App`] and the terminal. It
+//! wakes for a key (read by a small thread blocked on the terminal), an
+//! engine event, a new snapshot, new log lines that are on screen, a
+//! signal, or a visible clock changing, and redraws only then — at most
+//! about sixty times a second, so a flood of log lines costs at most that
+//! many frames, and an idle stack costs nothing but the second hand of the
+//! uptime column. Keys become engine [`Command`]s; the engine runs on its
+//! own thread, so the dashboard stays responsive whatever the services do.
+//!
+//! The terminal is restored on every way out: quitting, a panic (the hook
+//! restores it before the message is printed), SIGTERM, and SIGHUP (a
+//! closed tmux pane: then there is no terminal to draw on, but the stack is
+//! still stopped cleanly).
+
+pub mod app;
+pub mod grid;
+pub mod logview;
+pub mod overlay;
+pub mod portsview;
+mod terminal;
+pub mod theme;
+pub mod timeline;
+pub mod view;
+
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::engine::{Command, Engine, Event, EventKind, Phase, Verdict};
+use crate::keys::Keymap;
+use crate::tui::app::{App, Bottom, Do, Quitting};
+use crate::tui::theme::Theme;
+
+/// At most this many frames a second.
+const FRAME_GAP: Duration = Duration::from_millis(16);
+/// How often "who holds this port" is looked up while the ports view shows.
+const HOLDERS_EVERY: Duration = Duration::from_secs(3);
+
+/// How to run the dashboard.
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    /// `--theme`, else `[ui] theme`, else the default.
+    pub theme: Option<String>,
+    /// `false` with `NO_COLOR` (or `--color never`): a monochrome theme.
+    pub color: bool,
+}
+
+/// Why the dashboard could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("cannot use the terminal: {0}")]
+    Terminal(std::io::Error),
+    #[error(transparent)]
+    Theme(#[from] theme::ThemeError),
+    #[error("[ui.keys]: {0}")]
+    Keys(String),
+}
+
+/// Resolves the theme and keys before the engine starts, so a bad theme
+/// is reported on a normal terminal and nothing has been started yet.
+pub fn prepare(
+    plan: &crate::config::Plan,
+    options: &TuiOptions,
+) -> Result<(Theme, Keymap), TuiError> {
+    let theme = if options.color {
+        Theme::load(options.theme.as_deref().or(plan.ui.theme.as_deref()))?
+    } else {
+        Theme::monochrome()
+    };
+    let keys = Keymap::with(&plan.ui.keys).map_err(TuiError::Keys)?;
+    Ok((theme, keys))
+}
+
+/// Sends bringup's own tracing events to the orchestrator log. Call before
+/// the engine starts, so its first decisions are captured too.
+pub fn capture_orchestrator_log() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // No mover thread (`init_logger`): the loop moves events itself when
+    // engine news arrives, so an idle dashboard has no timer ticking.
+    tui_logger::set_default_level(tui_logger::LevelFilter::Warn);
+    tui_logger::set_level_for_target("bringup", tui_logger::LevelFilter::Info);
+    let _ = tracing_subscriber::registry()
+        .with(tui_logger::TuiTracingSubscriberLayer)
+        .try_init();
+}
+
+/// Runs the dashboard until the stack has stopped.
+pub async fn run(
+    engine: Engine,
+    mut events: broadcast::Receiver<Event>,
+    theme: Theme,
+    keys: Keymap,
+) -> Result<Verdict, TuiError> {
+    let mut screen = terminal::Screen::open().map_err(TuiError::Terminal)?;
+    let mut snapshot = engine.snapshot();
+    let mut logs = engine.logs().subscribe();
+    let mut app = App::new(
+        engine.plan().clone(),
+        snapshot.borrow().clone(),
+        engine.logs().clone(),
+        theme,
+        keys,
+    );
+    app.size = screen.size();
+    let epoch = engine.epoch();
+
+    let (keys_tx, mut keys_rx) = mpsc::channel(256);
+    terminal::read_input(keys_tx);
+    let (holders_tx, mut holders_rx) = mpsc::channel(4);
+    let (Ok(mut sigterm), Ok(mut sighup), Ok(mut sigint)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        drop(screen);
+        engine.send(Command::Shutdown { force: false }).await;
+        return Ok(finish(engine, &snapshot).await);
+    };
+
+    let mut dirty = true;
+    let mut last_draw = Instant::now()
+        .checked_sub(FRAME_GAP)
+        .unwrap_or_else(Instant::now);
+    let mut seen_lines = 0u64;
+    let mut holders_due: Option<Instant> = None;
+    loop {
+        let wake = if dirty {
+            last_draw + FRAME_GAP
+        } else {
+            next_tick(&app, epoch)
+        };
+        let refresh_holders =
+            holders_due.filter(|due| *due <= Instant::now() && app.bottom == Bottom::Ports);
+        if refresh_holders.is_some() {
+            holders_due = Some(Instant::now() + HOLDERS_EVERY);
+            lookup_holders(&app, holders_tx.clone());
+        }
+        tokio::select! {
+            biased;
+            input = keys_rx.recv() => {
+                let Some(input) = input else { continue };
+                for action in on_input(&mut app, input) {
+                    match action {
+                        Do::Send(command) => engine.send(command).await,
+                        Do::Quit { force } => engine.send(Command::Shutdown { force }).await,
+                        Do::RefreshHolders => holders_due = Some(Instant::now()),
+                    }
+                }
+                dirty = true;
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    tui_logger::move_events();
+                    let done = matches!(event.kind, EventKind::ShutdownComplete);
+                    app.on_event(&event);
+                    dirty = true;
+                    if done {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => dirty = true,
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            changed = snapshot.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                app.on_snapshot(snapshot.borrow_and_update().clone());
+                dirty = true;
+            }
+            changed = logs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                // A flood on a service nobody is looking at wakes the loop,
+                // but costs no frame.
+                let shown = shown_lines(&app);
+                if shown != seen_lines {
+                    seen_lines = shown;
+                    dirty = true;
+                }
+            }
+            holders = holders_rx.recv() => if let Some(holders) = holders {
+                app.holders = holders;
+                dirty = true;
+            },
+            _ = sigterm.recv() => dirty |= stop_on_signal(&engine, &mut app).await,
+            _ = sighup.recv() => {
+                // The terminal is gone (a closed pane): stop, quietly.
+                screen.lost();
+                dirty |= stop_on_signal(&engine, &mut app).await;
+            }
+            _ = sigint.recv() => dirty |= stop_on_signal(&engine, &mut app).await,
+            () = tokio::time::sleep_until(wake.into()) => {
+                if !dirty {
+                    dirty = true;
+                }
+            }
+        }
+        if dirty && Instant::now() >= last_draw + FRAME_GAP {
+            app.clock = epoch.elapsed();
+            app.size = screen.size();
+            screen.draw(&app);
+            last_draw = Instant::now();
+            dirty = false;
+        }
+    }
+    drop(screen);
+    Ok(finish(engine, &snapshot).await)
+}
+
+/// A key, mouse or resize event.
+fn on_input(app: &mut App, input: TermEvent) -> Vec<Do> {
+    match input {
+        TermEvent::Key(key) if key.kind != KeyEventKind::Release => match terminal::key(&key) {
+            Some(key) => app.on_key(key),
+            None => Vec::new(),
+        },
+        TermEvent::Mouse(mouse) => {
+            match mouse.kind {
+                MouseEventKind::ScrollUp => app.on_wheel(mouse.row, true),
+                MouseEventKind::ScrollDown => app.on_wheel(mouse.row, false),
+                MouseEventKind::Down(_) => app.on_click(mouse.row),
+                _ => {}
+            }
+            Vec::new()
+        }
+        TermEvent::Resize(width, height) => {
+            app.size = (width, height);
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A signal to stop: the first stops gracefully, the next kills.
+async fn stop_on_signal(engine: &Engine, app: &mut App) -> bool {
+    let force = app.quitting != Quitting::No;
+    app.quitting = if force {
+        Quitting::Killing
+    } else {
+        Quitting::Stopping
+    };
+    engine.send(Command::Shutdown { force }).await;
+    true
+}
+
+/// When a clock on screen next changes: tenths while the cold start runs
+/// (its elapsed time and growing timeline), seconds after (uptimes).
+fn next_tick(app: &App, epoch: Instant) -> Instant {
+    let step = if app.snapshot.summary.is_none() && app.snapshot.phase == Phase::Running {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(1)
+    };
+    let now = epoch.elapsed();
+    let next =
+        Duration::from_nanos(((now.as_nanos() / step.as_nanos() + 1) * step.as_nanos()) as u64);
+    epoch + next
+}
+
+/// A number that changes when the lines on screen change.
+fn shown_lines(app: &App) -> u64 {
+    match (app.bottom, app.selected) {
+        (Bottom::AllLogs, _) => app.logs.total(),
+        (Bottom::Logs, Some(id)) => app.logs.store(id.0).map_or(0, |s| s.read().total()),
+        _ => 0,
+    }
+}
+
+/// Looks up the holder of every service's port, off the loop (it reads /proc).
+fn lookup_holders(app: &App, tx: mpsc::Sender<Vec<Option<String>>>) {
+    let ports: Vec<(usize, Option<u16>, Option<u32>)> = app
+        .snapshot
+        .services
+        .iter()
+        .map(|s| (s.id.0, s.port, s.pid))
+        .collect();
+    let count = app.plan.services.len();
+    tokio::task::spawn_blocking(move || {
+        let mut holders = vec![None; count];
+        for (index, port, pid) in ports {
+            let Some(port) = port else { continue };
+            let found = crate::ports::owner::holders(port);
+            let text = match found.first() {
+                None => "free".to_string(),
+                Some(holder) => {
+                    let ours = holder.pid.is_some_and(|h| {
+                        Some(h) == pid
+                            || crate::ports::owner::process_group(h).is_some_and(|g| Some(g) == pid)
+                    });
+                    if ours {
+                        format!("ours (pid {})", holder.pid.unwrap_or(0))
+                    } else {
+                        holder.to_string()
+                    }
+                }
+            };
+            holders[index] = Some(text);
+        }
+        let _ = tx.blocking_send(holders);
+    });
+}
+
+/// Waits for the engine to end and judges the run; says so on the normal
+/// terminal, now that the dashboard is gone.
+async fn finish(
+    engine: Engine,
+    snapshot: &tokio::sync::watch::Receiver<crate::engine::Snapshot>,
+) -> Verdict {
+    let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+    let last = snapshot.borrow();
+    let verdict = Verdict::of(&last);
+    if let Some(summary) = &last.summary {
+        println!(
+            "bringup: {}",
+            crate::engine::describe::summary_line(summary)
+        );
+    }
+    for complaint in verdict.complaints() {
+        println!("bringup: {complaint}");
+    }
+    println!("bringup: every service has stopped");
+    verdict
+}

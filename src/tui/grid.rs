@@ -1,0 +1,276 @@
+//! The service grid: one row per service in start order, with its state
+//! (colour and symbol, so it reads without colour too), port, pid, uptime,
+//! restarts, time to ready and what it is waiting for or why it failed.
+//!
+//! Columns give way as the terminal narrows: first time-to-ready and
+//! restarts, then pid and uptime, then the port; the name, state and
+//! explanation stay. The rows scroll to keep the selected service visible.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use crate::engine::machine::fmt_duration;
+use crate::engine::{ServiceStatus, State};
+use crate::tui::app::{App, Pane, Typing};
+
+/// Which columns fit in `width`.
+struct Columns {
+    name: usize,
+    port: bool,
+    pid: bool,
+    uptime: bool,
+    restarts: bool,
+    ready: bool,
+}
+
+impl Columns {
+    fn for_width(app: &App, width: u16) -> Self {
+        // Room for the name, the optional mark " ◇" and a space.
+        let longest = app
+            .snapshot
+            .services
+            .iter()
+            .map(|s| s.name.width() + if s.optional { 3 } else { 1 } + 1)
+            .max()
+            .unwrap_or(8);
+        let width = usize::from(width);
+        Self {
+            name: longest.clamp(7, 20).min(width / 3),
+            port: width >= 44,
+            pid: width >= 60,
+            uptime: width >= 60,
+            restarts: width >= 72,
+            ready: width >= 72,
+        }
+    }
+}
+
+/// The first row shown when `rows` rows are available, so the selection
+/// stays on screen.
+pub fn first_row(app: &App, rows: u16) -> usize {
+    let visible = app.visible();
+    let rows = usize::from(rows).max(1);
+    let at = app
+        .selected
+        .and_then(|id| visible.iter().position(|s| s.id == id))
+        .unwrap_or(0);
+    (at + 1).saturating_sub(rows)
+}
+
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let columns = Columns::for_width(app, area.width);
+    let focused = app.focus == Pane::Services && !app.zoomed;
+    let mut lines = Vec::new();
+
+    let mut heading = vec![Span::styled(
+        format!(" {:<w$}", "SERVICE", w = columns.name),
+        theme.column,
+    )];
+    heading.push(Span::styled(format!("{:<12}", "STATE"), theme.column));
+    if columns.port {
+        heading.push(Span::styled(format!("{:<11}", "PORT"), theme.column));
+    }
+    if columns.pid {
+        heading.push(Span::styled(format!("{:<8}", "PID"), theme.column));
+    }
+    if columns.uptime {
+        heading.push(Span::styled(format!("{:<7}", "UP"), theme.column));
+    }
+    if columns.restarts {
+        heading.push(Span::styled(format!("{:<4}", "↻"), theme.column));
+    }
+    if columns.ready {
+        heading.push(Span::styled(format!("{:<8}", "READY"), theme.column));
+    }
+    let filter = match (app.typing, app.filter.is_empty()) {
+        (Some(Typing::Filter), _) | (_, false) => format!("filter: {}", app.filter),
+        _ => String::new(),
+    };
+    heading.push(Span::styled(filter, theme.search_match));
+    let border = if focused {
+        theme.border_focused
+    } else {
+        theme.border
+    };
+    lines.push(Line::from(heading).style(border));
+
+    let visible = app.visible();
+    let rows = area.height.saturating_sub(1);
+    let skip = first_row(app, rows);
+    for status in visible.iter().skip(skip).take(usize::from(rows)) {
+        let selected = app.selected == Some(status.id);
+        let mut line = row(app, status, &columns);
+        if selected {
+            let marker = if focused { "▶" } else { "▷" };
+            line.spans[0] = Span::styled(marker, theme.key);
+            line = line.style(theme.selected);
+        }
+        lines.push(line);
+    }
+    if visible.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!(" no service matches {:?}", app.filter),
+            theme.dim,
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn row(app: &App, s: &ServiceStatus, columns: &Columns) -> Line<'static> {
+    let theme = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    let mut name = s.name.clone();
+    let mut name_style = Style::default();
+    if s.optional {
+        name.push_str(" ◇");
+        name_style = name_style.patch(theme.optional);
+    }
+    spans.push(Span::styled(fit(&name, columns.name), name_style));
+    let state = if s.stopping {
+        format!("{} stopping", s.state.symbol())
+    } else {
+        format!("{} {}", s.state.symbol(), label(s.state))
+    };
+    spans.push(Span::styled(fit(&state, 12), theme.state(s.state)));
+    if columns.port {
+        let (port, style) = match (s.port, &s.port_note) {
+            (Some(port), _) if s.external => (format!("{port} ext"), theme.external),
+            (Some(port), Some(note))
+                if note.starts_with("fallback")
+                    || note.starts_with("moved")
+                    || note.starts_with("instead") =>
+            {
+                (format!("{port} fb"), theme.fallback)
+            }
+            (Some(port), _) => (port.to_string(), Style::default()),
+            (None, _) => ("-".to_string(), theme.dim),
+        };
+        spans.push(Span::styled(fit(&port, 11), style));
+    }
+    if columns.pid {
+        let pid = s.pid.map_or("-".to_string(), |p| p.to_string());
+        spans.push(Span::styled(fit(&pid, 8), theme.dim));
+    }
+    if columns.uptime {
+        let up = match (s.pid, s.spawned_at) {
+            (Some(_), Some(at)) => compact(app.clock.saturating_sub(at)),
+            _ => "-".to_string(),
+        };
+        spans.push(Span::styled(fit(&up, 7), theme.dim));
+    }
+    if columns.restarts {
+        let restarts = if s.restarts > 0 {
+            s.restarts.to_string()
+        } else {
+            "0".to_string()
+        };
+        let style = if s.restarts > 0 {
+            theme.warn
+        } else {
+            theme.dim
+        };
+        spans.push(Span::styled(fit(&restarts, 4), style));
+    }
+    if columns.ready {
+        let ready = match (s.first_spawned_at, s.first_ready_at) {
+            (Some(spawned), Some(ready)) => fmt_duration(ready.saturating_sub(spawned)),
+            _ => "-".to_string(),
+        };
+        spans.push(Span::styled(fit(&ready, 8), theme.dim));
+    }
+    let (info, style) = explain(app, s);
+    spans.push(Span::styled(info, style));
+    Line::from(spans)
+}
+
+/// What a row says after its numbers: what it waits for, why it failed,
+/// what it runs without.
+fn explain(app: &App, s: &ServiceStatus) -> (String, Style) {
+    let theme = &app.theme;
+    match s.state {
+        State::Pending => (
+            s.waiting
+                .as_ref()
+                .map_or_else(|| s.note.clone(), ToString::to_string),
+            theme.dim,
+        ),
+        State::Failed => (s.note.clone(), theme.error),
+        State::NotReady => (s.note.clone(), theme.warn),
+        State::Starting => (
+            s.note
+                .strip_prefix("starting")
+                .unwrap_or(&s.note)
+                .trim_start_matches([';', ' '])
+                .to_string(),
+            theme.dim,
+        ),
+        State::Stopped | State::Skipped if s.selected => (s.note.clone(), theme.dim),
+        State::Ready if s.external => (
+            "adopted; bringup leaves it alone".to_string(),
+            theme.external,
+        ),
+        _ if !s.degraded.is_empty() => (
+            format!("degraded: without {}", s.degraded.join(", ")),
+            theme.warn,
+        ),
+        _ => (String::new(), theme.dim),
+    }
+}
+
+/// A state as a word that fits its column.
+fn label(state: State) -> &'static str {
+    match state {
+        State::NotReady => "not ready",
+        other => other.as_str(),
+    }
+}
+
+/// `text` padded or cut (with …) to exactly `width` columns.
+fn fit(text: &str, width: usize) -> String {
+    let shown = text.width();
+    if shown < width {
+        return format!("{text}{}", " ".repeat(width - shown));
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 2 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    used += 1;
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
+/// "12s", "5m", "2h", "3d".
+fn compact(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_padded_or_cut_to_their_width() {
+        assert_eq!(fit("api", 6), "api   ");
+        assert_eq!(fit("authentication", 8), "authen… ");
+        assert_eq!(fit("ab", 2).width(), 2);
+    }
+}

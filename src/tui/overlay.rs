@@ -1,0 +1,209 @@
+//! Popups drawn over the dashboard: help (every key, as currently bound),
+//! the confirmations for kill and for quitting during a cold start, and the
+//! port-conflict popup with the holder and the ways out.
+
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+
+use crate::keys::Action;
+use crate::ports::owner::human;
+use crate::tui::app::{App, Overlay};
+use crate::tui::view::popup;
+
+pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
+    let theme = &app.theme;
+    match overlay {
+        Overlay::Help => {
+            let area = frame.area();
+            let fits = Action::ALL.len() as u16 + 4 <= area.height;
+            let lines = if fits {
+                help_long(app)
+            } else {
+                help_short(app)
+            };
+            let width = if fits { 96 } else { 78 };
+            popup(frame, app, "keys", lines, width);
+        }
+        Overlay::ConfirmKill(id) => {
+            let Some(status) = app.status(*id) else {
+                return;
+            };
+            let pid = status
+                .pid
+                .map_or_else(String::new, |p| format!(" (pid {p})"));
+            let lines = vec![
+                Line::from(format!(
+                    " Kill {}{pid} and its whole process group with SIGKILL?",
+                    status.name
+                )),
+                Line::from(Span::styled(
+                    " It gets no chance to clean up, and stays stopped.",
+                    theme.dim,
+                )),
+                Line::from(""),
+                Line::from(vec![
+                    Span::styled(" y", theme.key),
+                    Span::raw(" kill   "),
+                    Span::styled("any other key", theme.key),
+                    Span::raw(" keep it"),
+                ]),
+            ];
+            popup(frame, app, "kill", lines, 64);
+        }
+        Overlay::ConfirmQuit => {
+            let starting: Vec<&str> = app
+                .snapshot
+                .services
+                .iter()
+                .filter(|s| s.selected && !s.state.is_ready() && s.pid.is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            let lines = vec![
+                Line::from(" The stack is still coming up."),
+                Line::from(Span::styled(
+                    format!(
+                        " Still starting: {}",
+                        if starting.is_empty() {
+                            "—".to_string()
+                        } else {
+                            starting.join(", ")
+                        }
+                    ),
+                    theme.dim,
+                )),
+                Line::from(" Quit and stop everything (dependents first)?"),
+                Line::from(""),
+                Line::from(vec![
+                    Span::styled(" y", theme.key),
+                    Span::raw(" quit   "),
+                    Span::styled("any other key", theme.key),
+                    Span::raw(" stay"),
+                ]),
+            ];
+            popup(frame, app, "quit", lines, 64);
+        }
+        Overlay::Conflict {
+            service,
+            port,
+            holders,
+            message,
+        } => {
+            let name = app.status(*service).map_or("?", |s| s.name.as_str());
+            let mut lines = vec![Line::from(vec![
+                Span::raw(format!(" {name} cannot start: ")),
+                Span::styled(
+                    port.map_or_else(
+                        || "no free port".to_string(),
+                        |p| format!("port {p} is taken"),
+                    ),
+                    theme.error,
+                ),
+            ])];
+            for holder in holders {
+                lines.push(Line::from(""));
+                match (holder.pid, &holder.command) {
+                    (Some(pid), Some(command)) => {
+                        lines.push(Line::from(format!("   pid      {pid}")));
+                        lines.push(Line::from(format!("   command  {command}")));
+                        lines.push(Line::from(format!("   user     {}", holder.user)));
+                        if let Some(running) = holder.running_for {
+                            lines.push(Line::from(format!("   running  {}", human(running))));
+                        }
+                    }
+                    _ => lines.push(Line::from(format!("   {holder}"))),
+                }
+            }
+            if holders.is_empty() {
+                lines.push(Line::from(Span::styled(format!(" {message}"), theme.dim)));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(vec![
+                Span::styled(" f    ", theme.key),
+                Span::raw("use another port: any free one of the range"),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled(" a    ", theme.key),
+                Span::raw(format!(
+                    "adopt it as {name}, if it passes {name}'s readiness check"
+                )),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled(" esc  ", theme.key),
+                Span::raw(format!("leave {name} failed")),
+            ]));
+            if let Some(port) = port {
+                lines.push(Line::from(Span::styled(
+                    format!(" (or stop it: `bringup ports kill {port}`, then r)"),
+                    theme.dim,
+                )));
+            }
+            popup(frame, app, "port conflict", lines, 84);
+        }
+    }
+}
+
+/// Every action with its keys and what it does, one a line.
+fn help_long(app: &App) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let width = Action::ALL
+        .iter()
+        .map(|a| keys(app, *a).chars().count())
+        .max()
+        .unwrap_or(8)
+        + 2;
+    let mut lines: Vec<Line<'static>> = Action::ALL
+        .iter()
+        .map(|&action| {
+            Line::from(vec![
+                Span::styled(format!(" {:<width$}", keys(app, action)), theme.key),
+                Span::raw(action.describe()),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        " Mouse: wheel scrolls, click selects. Keys can be changed in [ui.keys]. Any key closes this.",
+        theme.dim,
+    )));
+    lines
+}
+
+/// The same in two columns of short words, for small screens.
+fn help_short(app: &App) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let half = Action::ALL.len().div_ceil(2);
+    let cell = |action: Option<&Action>| -> Vec<Span<'static>> {
+        match action {
+            Some(&action) => {
+                let key: String = keys(app, action).chars().take(12).collect();
+                vec![
+                    Span::styled(format!(" {key:<13}"), theme.key),
+                    Span::raw(format!("{:<23}", action.short())),
+                ]
+            }
+            None => vec![Span::raw(" ".repeat(37))],
+        }
+    };
+    let mut lines: Vec<Line<'static>> = (0..half)
+        .map(|row| {
+            let mut spans = cell(Action::ALL.get(row));
+            spans.extend(cell(Action::ALL.get(row + half)));
+            Line::from(spans)
+        })
+        .collect();
+    lines.push(Line::from(Span::styled(
+        " any key closes; [ui.keys] changes them",
+        theme.dim,
+    )));
+    lines
+}
+
+/// The keys of an action as help lists them: "j ↓".
+fn keys(app: &App, action: Action) -> String {
+    app.keys
+        .keys_of(action)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,107 @@
+//! The ports view: every service's wanted port, the one it got and how,
+//! and who holds it right now (looked up from /proc when the view opens
+//! and every few seconds while it shows, off the drawing path).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::app::{App, Pane};
+use crate::tui::view::pane;
+
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let block = pane(
+        app,
+        vec![Span::styled(" ports ", theme.title)],
+        app.focus == Pane::Bottom || app.zoomed,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let rows: Vec<_> = app
+        .snapshot
+        .services
+        .iter()
+        .filter_map(|s| app.plan.service(s.id).port.as_ref().map(|spec| (s, spec)))
+        .collect();
+    if rows.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(" no service has a port", theme.dim)),
+            inner,
+        );
+        return;
+    }
+    let name_width = rows
+        .iter()
+        .map(|(s, _)| s.name.width())
+        .max()
+        .unwrap_or(7)
+        .max(7)
+        + 2;
+    let wanted_width = rows
+        .iter()
+        .map(|(_, spec)| spec.to_string().width())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 28)
+        + 2;
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!(" {:<name_width$}", "SERVICE"), theme.column),
+        Span::styled(format!("{:<wanted_width$}", "WANTED"), theme.column),
+        Span::styled(format!("{:<14}", "GOT"), theme.column),
+        Span::styled("HELD BY NOW", theme.column),
+    ])];
+    for (status, spec) in rows {
+        let wanted = spec.to_string();
+        let (got, got_style) = match (status.port, &status.port_note) {
+            (Some(port), _) if status.external => (format!("{port} (external)"), theme.external),
+            (Some(port), Some(note)) if note != "auto" => {
+                (format!("{port} (fallback)"), theme.fallback)
+            }
+            (Some(port), _) => (port.to_string(), ratatui::style::Style::default()),
+            (None, _) => ("-".to_string(), theme.dim),
+        };
+        let holder = app
+            .holders
+            .get(status.id.0)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "…".to_string());
+        let holder_style = if holder.starts_with("ours") || holder == "free" {
+            theme.dim
+        } else {
+            theme.warn
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!(" {:<name_width$}", status.name)),
+            Span::styled(
+                format!("{:<wanted_width$}", cut(&wanted, wanted_width - 2)),
+                theme.dim,
+            ),
+            Span::styled(format!("{got:<14}"), got_style),
+            Span::styled(holder, holder_style),
+        ]));
+        if let Some(note) = status
+            .port_note
+            .as_ref()
+            .filter(|n| n.starts_with("fallback") || n.starts_with("moved"))
+        {
+            lines.push(Line::from(Span::styled(format!("   {note}"), theme.dim)));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn cut(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,432 @@
+//! Drawing a frame: the layout, the header and status line, and the lower
+//! pane's views. Every function here only reads the [`App`].
+//!
+//! The layout is one header line, the service grid, the lower pane (logs,
+//! all logs, bringup's own log, the timeline or the ports) and a status
+//! line with the keys that matter where the focus is. It degrades by
+//! dropping pieces, never by panicking: below a few rows the status line
+//! goes, then the header, then the grid shrinks to what fits.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::engine::machine::fmt_duration;
+use crate::engine::{Phase, State};
+use crate::keys::Action;
+use crate::tui::app::{App, Bottom, Pane, Quitting, Typing};
+use crate::tui::logview::{self, Format, LogSource};
+use crate::tui::{grid, portsview, timeline};
+
+/// Where each part of the screen is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Option<Rect>,
+    pub grid: Option<Rect>,
+    pub bottom: Option<Rect>,
+    pub status: Option<Rect>,
+}
+
+/// The layout for a screen of `size`; the same for drawing and for mouse hits.
+pub fn areas(app: &App, size: Rect) -> Areas {
+    let mut rest = size;
+    let take_top = |rest: &mut Rect| {
+        let line = Rect { height: 1, ..*rest };
+        rest.y += 1;
+        rest.height -= 1;
+        line
+    };
+    let header = (rest.height >= 3).then(|| take_top(&mut rest));
+    let status = (rest.height >= 3).then(|| {
+        let line = Rect {
+            y: rest.y + rest.height - 1,
+            height: 1,
+            ..rest
+        };
+        rest.height -= 1;
+        line
+    });
+    if rest.height == 0 || rest.width == 0 {
+        return Areas {
+            header,
+            grid: None,
+            bottom: None,
+            status,
+        };
+    }
+    if app.zoomed {
+        return Areas {
+            header,
+            grid: None,
+            bottom: Some(rest),
+            status,
+        };
+    }
+    // The grid gets its rows (plus the column line), up to about half;
+    // the logs get the rest, but never less than three rows if it can be helped.
+    let wanted = app.visible().len() as u16 + 1;
+    let cap = (rest.height / 2)
+        .max(rest.height.saturating_sub(6))
+        .min(rest.height);
+    let grid_height = wanted.min(cap.max(2)).min(rest.height);
+    let [grid_area, bottom_area] =
+        Layout::vertical([Constraint::Length(grid_height), Constraint::Min(0)]).areas(rest);
+    Areas {
+        header,
+        grid: Some(grid_area),
+        bottom: (bottom_area.height > 0).then_some(bottom_area),
+        status,
+    }
+}
+
+/// Draws the whole frame.
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let areas = areas(app, frame.area());
+    if let Some(area) = areas.header {
+        header(frame, app, area);
+    }
+    if let Some(area) = areas.grid {
+        grid::draw(frame, app, area);
+    }
+    if let Some(area) = areas.bottom {
+        match app.bottom {
+            Bottom::Logs | Bottom::AllLogs => logs(frame, app, area),
+            Bottom::Orchestrator => orchestrator(frame, app, area),
+            Bottom::Timeline => timeline::draw(frame, app, area),
+            Bottom::Ports => portsview::draw(frame, app, area),
+        }
+    }
+    if let Some(area) = areas.status {
+        status(frame, app, area);
+    }
+    if let Some(overlay) = &app.overlay {
+        crate::tui::overlay::draw(frame, app, overlay);
+    }
+}
+
+/// "card-grader  7/10 ready  [█████░░░] 1.4s" while starting; then how long
+/// it took and how long it has been up.
+fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let selected: Vec<_> = app
+        .snapshot
+        .services
+        .iter()
+        .filter(|s| s.selected)
+        .collect();
+    let ready = selected.iter().filter(|s| s.state.is_ready()).count();
+    let required: Vec<_> = selected.iter().filter(|s| !s.optional).collect();
+    let required_ready = required.iter().filter(|s| s.state.is_ready()).count();
+    let elapsed = app.clock.saturating_sub(app.snapshot.began_at);
+    let mut spans = vec![
+        Span::styled(
+            format!(" {} ", app.plan.project.name),
+            theme.header.add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!(" {ready}/{} ready ", selected.len()), theme.header),
+    ];
+    match (&app.snapshot.summary, app.snapshot.phase, app.quitting) {
+        (_, Phase::ShuttingDown { .. } | Phase::Done, _)
+        | (_, _, Quitting::Stopping | Quitting::Killing) => {
+            let left = selected.iter().filter(|s| s.pid.is_some()).count();
+            let how = if app.quitting == Quitting::Killing {
+                "killing"
+            } else {
+                "stopping"
+            };
+            spans.push(Span::styled(
+                format!(" {how}… {left} still running "),
+                theme.warn,
+            ));
+        }
+        (Some(summary), _, _) => {
+            let took = if summary.all_required_ready {
+                format!(" up in {} ", fmt_duration(summary.time_to_ready))
+            } else {
+                " not everything came up ".to_string()
+            };
+            let style = if summary.all_required_ready {
+                theme.header
+            } else {
+                theme.warn
+            };
+            spans.push(Span::styled(took, style));
+            spans.push(Span::styled(
+                format!(" running {} ", fmt_duration(elapsed)),
+                theme.header,
+            ));
+        }
+        (None, Phase::Restarting, _) => {
+            spans.push(Span::styled(" restarting everything… ", theme.warn))
+        }
+        (None, _, _) => {
+            let width = usize::from(area.width.saturating_sub(40)).clamp(4, 30);
+            let total = required.len().max(1);
+            let filled = width * required_ready / total;
+            let bar = format!("{}{}", "█".repeat(filled), "░".repeat(width - filled));
+            spans.push(Span::styled(format!(" {bar} "), theme.progress));
+            spans.push(Span::styled(
+                format!(" {} ", fmt_duration(elapsed)),
+                theme.header,
+            ));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), area);
+}
+
+/// Keys that matter here, or what is being typed, or a passing message.
+fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let line = if let Some(typing) = app.typing {
+        let (what, text) = match typing {
+            Typing::Filter => ("filter services", &app.filter),
+            Typing::Search => ("search the log", &app.log.search),
+        };
+        Line::from(vec![
+            Span::styled(format!(" {what}: "), theme.key),
+            Span::raw(format!("{text}▏")),
+            Span::styled("   enter keeps it · esc clears it", theme.dim),
+        ])
+    } else if let Some(message) = app.flash_now() {
+        Line::from(Span::styled(format!(" {message}"), theme.warn))
+    } else {
+        let hints: &[(Action, &str)] = if app.focus == Pane::Bottom || app.zoomed {
+            &[
+                (Action::Find, "search"),
+                (Action::NextMatch, "next"),
+                (Action::Follow, "follow"),
+                (Action::Wrap, "wrap"),
+                (Action::Timestamps, "time"),
+                (Action::NextPane, "services"),
+                (Action::Help, "help"),
+                (Action::Quit, "quit"),
+            ]
+        } else {
+            &[
+                (Action::Restart, "restart"),
+                (Action::Kill, "kill"),
+                (Action::Skip, "skip"),
+                (Action::StopStart, "stop/start"),
+                (Action::Find, "filter"),
+                (Action::Timeline, "timeline"),
+                (Action::NextPane, "logs"),
+                (Action::Help, "help"),
+                (Action::Quit, "quit"),
+            ]
+        };
+        let mut spans = vec![Span::raw(" ")];
+        for (action, label) in hints {
+            spans.push(Span::styled(app.keys.first(*action), theme.key));
+            spans.push(Span::raw(format!(" {label}  ")));
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line).style(theme.status), area);
+}
+
+/// A pane with a title line, highlighted when it has the focus.
+pub fn pane<'a>(app: &App, title: Vec<Span<'a>>, focused: bool) -> Block<'a> {
+    let theme = &app.theme;
+    let border = if focused {
+        theme.border_focused
+    } else {
+        theme.border
+    };
+    Block::default()
+        .borders(Borders::TOP)
+        .border_style(border)
+        .title(Line::from(title))
+}
+
+/// The selected service's output, or everyone's.
+fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let source = app.log_source();
+    let name = match source {
+        LogSource::Service(id) => app.status(id).map_or("?".to_string(), |s| s.name.clone()),
+        LogSource::All => "all services".to_string(),
+    };
+    let mut title = vec![Span::styled(format!(" logs: {name} "), theme.title)];
+    let mode = match &app.log.position {
+        logview::Position::Follow => "following",
+        logview::Position::At(_) => "scrolled (f follows)",
+    };
+    title.push(Span::styled(format!("{mode} "), theme.dim));
+    if app.log.wrap {
+        title.push(Span::styled("wrap ", theme.dim));
+    }
+    if !app.log.search.is_empty() {
+        title.push(Span::styled(
+            format!("/{} ", app.log.search),
+            theme.search_match,
+        ));
+    }
+    let block = pane(app, title, app.focus == Pane::Bottom || app.zoomed);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let colors = app.theme.name != "monochrome";
+    let names: Vec<String> = app.plan.services.iter().map(|s| s.name.clone()).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(4);
+    let prefix = move |index: usize| {
+        let style = if colors {
+            Style::default().fg(palette(index))
+        } else {
+            Style::default()
+        };
+        (
+            format!("{:>width$}", names.get(index).map_or("?", String::as_str)),
+            style,
+        )
+    };
+    let format = Format {
+        timestamps: app.log.timestamps,
+        search: &app.log.search,
+        colors,
+        timestamp_style: theme.timestamp,
+        stderr_style: theme.stderr,
+        match_style: theme.search_match,
+        prefix: if source == LogSource::All {
+            Some(&prefix)
+        } else {
+            None
+        },
+        hub: &app.logs,
+    };
+    let height = usize::from(inner.height);
+    let window = logview::tail(&app.logs, source, position_upto(&app.log.position), height);
+    if window.is_empty() {
+        let empty = match app.selected_status() {
+            Some(s) if s.state == State::Pending => {
+                format!("{} has not started yet: nothing printed", s.name)
+            }
+            _ => "no output yet".to_string(),
+        };
+        frame.render_widget(Paragraph::new(Span::styled(empty, theme.dim)), inner);
+        return;
+    }
+    let rendered: Vec<Line<'static>> = window
+        .iter()
+        .map(|(index, line)| logview::render(*index, line, &format))
+        .collect();
+    if app.log.wrap {
+        // Bottom-aligned: count rows from the newest line up, then cut the top.
+        let mut rows = 0;
+        let mut first = rendered.len();
+        while first > 0 && rows < height {
+            first -= 1;
+            rows += logview::rows(&rendered[first], inner.width);
+        }
+        let cut = rows.saturating_sub(height) as u16;
+        let paragraph = Paragraph::new(rendered[first..].to_vec())
+            .wrap(Wrap { trim: false })
+            .scroll((cut, 0));
+        frame.render_widget(paragraph, inner);
+    } else {
+        let top = height.saturating_sub(rendered.len()) as u16;
+        let area = Rect {
+            y: inner.y + top,
+            height: inner.height - top,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(rendered), area);
+    }
+}
+
+fn position_upto(position: &logview::Position) -> Option<u64> {
+    match position {
+        logview::Position::Follow => None,
+        logview::Position::At(seq) => Some(*seq),
+    }
+}
+
+/// bringup's own log: its decisions, from tui-logger.
+fn orchestrator(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let block = pane(
+        app,
+        vec![Span::styled(
+            " bringup's log: what it decided, and why ",
+            theme.title,
+        )],
+        app.focus == Pane::Bottom || app.zoomed,
+    );
+    let widget = tui_logger::TuiLoggerWidget::default()
+        .block(block)
+        .style(Style::default())
+        .style_warn(theme.warn)
+        .style_error(theme.error)
+        .style_info(Style::default())
+        .output_separator(' ')
+        .output_timestamp(Some("%H:%M:%S".to_string()))
+        .output_level(None)
+        .output_target(false)
+        .output_file(false)
+        .output_line(false);
+    frame.render_widget(widget, area);
+}
+
+/// A colour per service for the merged view (cycled).
+pub fn palette(index: usize) -> ratatui::style::Color {
+    use ratatui::style::Color;
+    const COLORS: [Color; 10] = [
+        Color::Cyan,
+        Color::Yellow,
+        Color::Green,
+        Color::Magenta,
+        Color::Blue,
+        Color::LightCyan,
+        Color::LightYellow,
+        Color::LightGreen,
+        Color::LightMagenta,
+        Color::LightBlue,
+    ];
+    COLORS[index % COLORS.len()]
+}
+
+/// A centred rectangle of at most `width` × `height` inside `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// Draws a framed popup with `lines` and returns nothing; clears beneath it.
+pub fn popup(frame: &mut Frame<'_>, app: &App, title: &str, lines: Vec<Line<'_>>, width: u16) {
+    let theme = &app.theme;
+    // Wrapped lines take more than one row; count them so nothing is cut.
+    let inner_width = width.min(frame.area().width).saturating_sub(2);
+    let rows: usize = lines
+        .iter()
+        .map(|line| logview::rows(line, inner_width))
+        .sum();
+    let height = rows as u16 + 2;
+    let area = centered(frame.area(), width, height);
+    if area.width < 4 || area.height < 3 {
+        return;
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.popup_border)
+        .title(
+            Line::from(Span::styled(format!(" {title} "), theme.popup_border))
+                .alignment(Alignment::Center),
+        )
+        .style(theme.popup);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}

@@ -1,0 +1,522 @@
+//! The dashboard's views as text snapshots (ratatui's TestBackend + insta).
+//!
+//! The state is real: the engine's own state machine is driven through a
+//! cold start of the demo stack (no processes, fixed times and pids), and
+//! the log stores are filled with lines, colours and stderr included. Each
+//! view and popup is drawn at a few sizes, down to 20×5, and without colour.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bringup::config::{self, Plan, ServiceId, validate::Context};
+use bringup::engine::machine::{Input, Machine};
+use bringup::engine::{Command, EventKind, Exit};
+use bringup::keys::{Action, Key, Keymap};
+use bringup::logs::{LogHub, Stream};
+use bringup::tui::app::{App, Overlay};
+use bringup::tui::theme::Theme;
+use bringup::tui::view;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn plan() -> Arc<Plan> {
+    let env = |_: &str| None;
+    let cx = Context {
+        file: Path::new("demo.toml"),
+        base_dir: Path::new("/"),
+        env: &env,
+        bringup: "/usr/bin/bringup",
+    };
+    Arc::new(config::load_with(config::DEMO, &cx).expect("the demo config is valid"))
+}
+
+/// Drives the real state machine by hand: fixed times, fixed pids.
+struct Drive {
+    machine: Machine,
+    plan: Arc<Plan>,
+}
+
+impl Drive {
+    fn id(&self, name: &str) -> ServiceId {
+        self.plan.find(name).expect("a demo service")
+    }
+
+    /// The current process's generation: one per spawn.
+    fn generation(&self, name: &str) -> u64 {
+        let id = self.id(name);
+        self.machine.status(id).spawns.into()
+    }
+
+    fn at(&mut self, ms: u64, input: Input) {
+        self.machine.handle(Duration::from_millis(ms), input);
+    }
+
+    fn spawned(&mut self, ms: u64, name: &str, pid: u32) {
+        let (id, generation) = (self.id(name), self.generation(name));
+        self.at(
+            ms,
+            Input::Spawned {
+                id,
+                generation,
+                pid,
+            },
+        );
+    }
+
+    fn ready(&mut self, ms: u64, name: &str) {
+        let (id, generation) = (self.id(name), self.generation(name));
+        self.at(
+            ms,
+            Input::Readiness {
+                id,
+                generation,
+                ok: true,
+                detail: "HTTP 200".into(),
+            },
+        );
+    }
+
+    fn exited(&mut self, ms: u64, name: &str, code: i32) {
+        let (id, generation) = (self.id(name), self.generation(name));
+        self.at(
+            ms,
+            Input::Exited {
+                id,
+                generation,
+                exit: Exit::Code(code),
+            },
+        );
+    }
+}
+
+/// The demo stack 1.5 s into its cold start: some ready, the cache failed,
+/// api starting (answering 503), the rest waiting.
+fn machine_midway(plan: &Arc<Plan>) -> Machine {
+    let mut d = Drive {
+        machine: Machine::new(plan.clone(), 7),
+        plan: plan.clone(),
+    };
+    for (name, port) in [
+        ("database", 24815),
+        ("cache", 24296),
+        ("auth", 24040),
+        ("api", 24726),
+        ("cards", 24937),
+        ("frontend", 24650),
+        ("grading", 24670),
+    ] {
+        let id = d.id(name);
+        d.at(
+            0,
+            Input::PortAssigned {
+                id,
+                port,
+                note: None,
+            },
+        );
+    }
+    d.at(0, Input::Begin);
+    d.spawned(2, "database", 4101);
+    d.spawned(2, "cache", 4102);
+    d.exited(300, "cache", 1);
+    d.ready(407, "database");
+    d.spawned(408, "migrate", 4103);
+    d.spawned(408, "data", 4104);
+    d.ready(612, "data");
+    d.spawned(613, "training", 4105);
+    d.exited(660, "migrate", 0);
+    d.spawned(661, "auth", 4106);
+    d.ready(968, "auth");
+    d.spawned(970, "api", 4107);
+    d.ready(1115, "training");
+    let (id, generation) = (d.id("api"), d.generation("api"));
+    d.at(
+        1200,
+        Input::Readiness {
+            id,
+            generation,
+            ok: false,
+            detail: "HTTP 503 (expected 200-299)".into(),
+        },
+    );
+    d.machine
+}
+
+fn logs(plan: &Arc<Plan>) -> Arc<LogHub> {
+    let hub = LogHub::new(plan.services.len(), 1000);
+    let id = |name: &str| plan.find(name).expect("service").0;
+    hub.append(
+        id("database"),
+        Stream::Stdout,
+        vec!["database listening on 127.0.0.1:24815".into()],
+    );
+    hub.append(
+        id("cache"),
+        Stream::Stderr,
+        vec!["cache: cannot open /var/lib/cache: permission denied".into()],
+    );
+    hub.append(
+        id("migrate"),
+        Stream::Stdout,
+        vec![
+            "applying 12 migrations".into(),
+            "migrate exiting with code 0".into(),
+        ],
+    );
+    for i in 1..=30 {
+        hub.append(
+            id("api"),
+            Stream::Stdout,
+            vec![format!("api GET /cards/{i} 200 3ms")],
+        );
+    }
+    hub.append(
+        id("api"),
+        Stream::Stdout,
+        vec!["\x1b[33mWARN\x1b[0m slow query on cards (812ms)".into()],
+    );
+    hub.append(
+        id("api"),
+        Stream::Stderr,
+        vec!["api: ERROR upstream auth timed out".into()],
+    );
+    hub.append(
+        id("api"),
+        Stream::Stdout,
+        vec![format!(
+            "api a long line that goes on and on {}",
+            "and on ".repeat(20)
+        )],
+    );
+    hub.append(
+        id("auth"),
+        Stream::Stdout,
+        vec![
+            "auth listening on 127.0.0.1:24040".into(),
+            "auth tick 1".into(),
+        ],
+    );
+    hub
+}
+
+fn app(theme: Theme) -> App {
+    let plan = plan();
+    let machine = machine_midway(&plan);
+    let mut app = App::new(
+        plan.clone(),
+        machine.snapshot(),
+        logs(&plan),
+        theme,
+        Keymap::default(),
+    );
+    app.clock = Duration::from_millis(1500);
+    app
+}
+
+fn dark() -> App {
+    app(Theme::load(None).expect("dark theme"))
+}
+
+fn select(app: &mut App, name: &str) {
+    app.selected = app.plan.find(name);
+}
+
+fn key(app: &mut App, key: &str) {
+    app.on_key(Key::parse(key).expect("a key"));
+}
+
+fn draw(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    app.size = (width, height);
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|frame| view::draw(frame, app)).expect("draw");
+    terminal
+}
+
+#[test]
+fn main_view_grid_and_logs() {
+    let mut app = dark();
+    select(&mut app, "api");
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn main_view_wide() {
+    let mut app = dark();
+    select(&mut app, "api");
+    insta::assert_snapshot!(draw(&mut app, 120, 40).backend());
+}
+
+#[test]
+fn logs_zoomed_wrapped_and_searched() {
+    let mut app = dark();
+    select(&mut app, "api");
+    key(&mut app, "enter");
+    key(&mut app, "w");
+    key(&mut app, "/");
+    for c in "error".chars() {
+        key(&mut app, &c.to_string());
+    }
+    key(&mut app, "enter");
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn all_logs_merged() {
+    let mut app = dark();
+    key(&mut app, "a");
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn timeline_during_the_cold_start() {
+    let mut app = dark();
+    key(&mut app, "t");
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn ports_view() {
+    let mut app = dark();
+    key(&mut app, "p");
+    let holders: Vec<Option<String>> = app
+        .snapshot
+        .services
+        .iter()
+        .map(|s| {
+            s.port.map(|_| {
+                if s.pid.is_some() {
+                    format!("ours (pid {})", s.pid.unwrap_or(0))
+                } else {
+                    "free".into()
+                }
+            })
+        })
+        .collect();
+    let mut by_id = vec![None; app.plan.services.len()];
+    for (s, h) in app.snapshot.services.iter().zip(holders) {
+        by_id[s.id.0] = h;
+    }
+    app.holders = by_id;
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn orchestrator_log_pane() {
+    let mut app = dark();
+    key(&mut app, "l");
+    let terminal = draw(&mut app, 80, 24);
+    // tui-logger's buffer is global to the test process, so only its frame
+    // is stable enough to compare.
+    let text = terminal.backend().to_string();
+    assert!(
+        text.contains("bringup's log: what it decided, and why"),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_small_and_large() {
+    let mut app = dark();
+    key(&mut app, "?");
+    insta::assert_snapshot!("help_80x24", draw(&mut app, 80, 24).backend());
+    insta::assert_snapshot!("help_120x40", draw(&mut app, 120, 40).backend());
+}
+
+#[test]
+fn kill_confirmation() {
+    let mut app = dark();
+    select(&mut app, "database");
+    key(&mut app, "x");
+    assert!(matches!(app.overlay, Some(Overlay::ConfirmKill(_))));
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn quit_while_starting_asks_first() {
+    let mut app = dark();
+    key(&mut app, "q");
+    assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn port_conflict_popup() {
+    let mut app = dark();
+    let service = app.plan.find("api").expect("api");
+    let holder = bringup::ports::Holder {
+        address: "127.0.0.1:8000".into(),
+        uid: 1000,
+        user: "ada".into(),
+        pid: Some(4242),
+        command: Some("python3 -m http.server 8000".into()),
+        running_for: Some(Duration::from_secs(3 * 3600 + 720)),
+    };
+    app.on_event(&bringup::engine::Event {
+        at: Duration::from_millis(1500),
+        kind: EventKind::PortConflict {
+            service,
+            name: "api".into(),
+            port: Some(8000),
+            holders: vec![holder],
+            message: "port 8000 is held by pid 4242".into(),
+        },
+    });
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = dark();
+    insta::assert_snapshot!("tiny_20x5", draw(&mut app, 20, 5).backend());
+    insta::assert_snapshot!("narrow_40x12", draw(&mut app, 40, 12).backend());
+    // Every view and popup at every small size.
+    for keys in [
+        &[][..],
+        &["t"],
+        &["p"],
+        &["a"],
+        &["l"],
+        &["?"],
+        &["x"],
+        &["q"],
+        &["enter"],
+    ] {
+        for (width, height) in [(1, 1), (5, 2), (20, 5), (33, 7), (80, 3)] {
+            let mut app = dark();
+            select(&mut app, "api");
+            for k in keys {
+                key(&mut app, k);
+            }
+            draw(&mut app, width, height);
+        }
+    }
+}
+
+#[test]
+fn no_color_still_tells_states_apart() {
+    let mut app = app(Theme::monochrome());
+    select(&mut app, "api");
+    let terminal = draw(&mut app, 80, 24);
+    insta::assert_snapshot!(terminal.backend());
+    let buffer = terminal.backend().buffer();
+    let colored = buffer
+        .content()
+        .iter()
+        .filter(|cell| {
+            cell.fg != ratatui::style::Color::Reset || cell.bg != ratatui::style::Color::Reset
+        })
+        .count();
+    assert_eq!(colored, 0, "monochrome draws no colour at all");
+}
+
+#[test]
+fn keys_turn_into_engine_commands() {
+    use bringup::tui::app::Do;
+    let mut app = dark();
+    let id = |app: &App, name: &str| app.plan.find(name).expect("service");
+    select(&mut app, "database");
+    assert_eq!(
+        app.on_key(Key::parse("r").unwrap()),
+        [Do::Send(Command::Restart(id(&app, "database")))]
+    );
+    // Skip: only optional services, and again brings it back.
+    assert!(
+        app.on_key(Key::parse("s").unwrap()).is_empty(),
+        "database is not optional"
+    );
+    assert!(app.flash_now().unwrap_or("").contains("not optional"));
+    select(&mut app, "frontend");
+    assert_eq!(
+        app.on_key(Key::parse("s").unwrap()),
+        [Do::Send(Command::Skip(id(&app, "frontend")))]
+    );
+    select(&mut app, "api");
+    assert_eq!(
+        app.on_key(Key::parse("S").unwrap()),
+        [Do::Send(Command::Stop(id(&app, "api")))]
+    );
+    assert_eq!(
+        app.on_key(Key::parse("R").unwrap()),
+        [Do::Send(Command::RestartAll)]
+    );
+    // Kill asks first; only "y" kills.
+    assert!(app.on_key(Key::parse("x").unwrap()).is_empty());
+    assert!(app.on_key(Key::parse("n").unwrap()).is_empty());
+    app.on_key(Key::parse("x").unwrap());
+    assert_eq!(
+        app.on_key(Key::parse("y").unwrap()),
+        [Do::Send(Command::Kill(id(&app, "api")))]
+    );
+    // Quitting mid cold start asks; a second quit while stopping forces.
+    app.on_key(Key::parse("q").unwrap());
+    assert_eq!(
+        app.on_key(Key::parse("y").unwrap()),
+        [Do::Quit { force: false }]
+    );
+    assert_eq!(
+        app.on_key(Key::parse("q").unwrap()),
+        [Do::Quit { force: true }]
+    );
+}
+
+#[test]
+fn remapped_keys_work_and_show_in_help() {
+    let plan = plan();
+    let machine = machine_midway(&plan);
+    let keys = Keymap::with(&[(Action::Restart, vec![Key::parse("f5").unwrap()])]).unwrap();
+    let mut app = App::new(
+        plan.clone(),
+        machine.snapshot(),
+        logs(&plan),
+        Theme::load(None).unwrap(),
+        keys,
+    );
+    select(&mut app, "database");
+    assert!(matches!(
+        app.on_key(Key::parse("f5").unwrap())[..],
+        [bringup::tui::app::Do::Send(Command::Restart(_))]
+    ));
+    assert!(app.on_key(Key::parse("r").unwrap()).is_empty());
+    key(&mut app, "?");
+    let text = draw(&mut app, 120, 40).backend().to_string();
+    assert!(
+        text.contains("f5") && text.contains("restart the selected service"),
+        "{text}"
+    );
+}
+
+#[test]
+fn filtering_the_grid_by_typing() {
+    let mut app = dark();
+    key(&mut app, "/");
+    for c in "ca".chars() {
+        key(&mut app, &c.to_string());
+    }
+    let names: Vec<&str> = app.visible().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["cache", "cards"]);
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+    key(&mut app, "esc");
+    assert_eq!(app.visible().len(), app.plan.services.len());
+}
+
+#[test]
+fn the_cold_start_summary_ends_the_progress_bar() {
+    let plan = plan();
+    let mut machine = machine_midway(&plan);
+    // Stop everything: the summary of an interrupted cold start appears.
+    machine.handle(
+        Duration::from_millis(1600),
+        Input::Command(Command::Shutdown { force: false }),
+    );
+    let mut app = App::new(
+        plan.clone(),
+        machine.snapshot(),
+        logs(&plan),
+        Theme::load(None).unwrap(),
+        Keymap::default(),
+    );
+    app.clock = Duration::from_millis(1700);
+    let text = draw(&mut app, 80, 24).backend().to_string();
+    assert!(text.contains("stopping…"), "{text}");
+}
