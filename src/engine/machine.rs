@@ -476,17 +476,31 @@ impl Machine {
             restarts: slot.restarts,
             max_restarts: spec.max_restarts,
             waiting: slot.waiting.clone(),
-            degraded: slot
-                .degraded
-                .iter()
-                .map(|d| self.name(*d).to_string())
-                .collect(),
+            degraded: self.degraded(id),
             last_exit: slot.last_exit.clone(),
             note: slot.note.clone(),
             spawned_at: slot.spawned_at,
             ready_at: slot.ready_at,
             stopping: slot.stop.is_some() && slot.alive(),
         }
+    }
+
+    /// The optional dependencies a running service does without: those it
+    /// started without, and those that have gone down since (skipped,
+    /// failed, stopped, not ready).
+    fn degraded(&self, id: ServiceId) -> Vec<String> {
+        let slot = &self.slots[id.0];
+        if !slot.alive() {
+            return Vec::new();
+        }
+        self.plan
+            .graph
+            .dependencies(id)
+            .iter()
+            .filter(|d| d.kind == DepKind::Optional)
+            .filter(|d| slot.degraded.contains(&d.on) || !self.slots[d.on.0].up())
+            .map(|d| self.name(d.on).to_string())
+            .collect()
     }
 
     fn name(&self, id: ServiceId) -> &str {

@@ -1044,3 +1044,25 @@ fn stopping_before_the_cold_start_settles_still_gives_a_summary() {
         "no summary → headless Outcome::healthy() is false → exit 1"
     );
 }
+
+#[test]
+fn a_running_dependent_is_degraded_while_its_optional_dependency_is_down() {
+    let mut rig = Rig::new(STACK);
+    rig.begin();
+    rig.up("db");
+    rig.up("cache");
+    rig.up("api");
+    assert!(rig.status("api").degraded.is_empty());
+    let cache = rig.id("cache");
+    rig.command(Command::Skip(cache));
+    assert_eq!(
+        rig.status("api").degraded,
+        ["cache"],
+        "cache is being stopped"
+    );
+    rig.exit("cache", 0);
+    assert_eq!(rig.status("api").degraded, ["cache"]);
+    rig.command(Command::Start(cache));
+    rig.up("cache");
+    assert!(rig.status("api").degraded.is_empty(), "cache is back");
+}

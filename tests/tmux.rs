@@ -1,0 +1,272 @@
+//! The dashboard end to end, in a real terminal: tmux runs `bringup up`,
+//! the test reads the screen (`capture-pane`) and types (`send-keys`), and
+//! checks what really happened to the processes.
+//!
+//! Each test has its own tmux server (`-L` socket), killed when the test
+//! ends however it ends, and its own marker to find every process of its
+//! run. tmux must be installed (`.ci/run` installs it).
+
+mod support;
+
+use std::process::Command;
+use std::time::Instant;
+
+use support::{BIN, DEADLINE, POLL, processes_with_marker, unique_marker};
+
+/// A tmux server with one session running bringup.
+struct Tmux {
+    socket: String,
+    marker: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(config: &str, width: u16, height: u16) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("bringup.toml"), config).expect("config");
+        let marker = unique_marker();
+        let socket = format!("bringup-{marker}");
+        // bringup's exit status stays on screen; the shell then waits so the
+        // pane (and the status) stay readable.
+        let script = format!(
+            "cd '{}' && env BRINGUP_TEST_MARKER={marker} '{BIN}' up -c bringup.toml; echo BRINGUP-EXITED $?; sleep 600",
+            dir.path().display()
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+            ])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(script)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux must be installed (.ci/run installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        Self {
+            socket,
+            marker,
+            _dir: dir,
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    /// Keys by tmux name ("Enter", "Escape", "r").
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Text typed as is.
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    /// Waits until the screen satisfies `check`; returns that screen.
+    fn wait(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL * 5);
+        }
+    }
+
+    /// The grid row of `service`.
+    fn row(screen: &str, service: &str) -> Option<String> {
+        screen
+            .lines()
+            .find(|line| {
+                line.trim_start_matches(['▶', '▷', ' '])
+                    .split_whitespace()
+                    .next()
+                    == Some(service)
+            })
+            .map(str::to_string)
+    }
+
+    /// Selects `service` in the grid by filtering for it.
+    fn select(&self, service: &str) {
+        self.keys(&["/"]);
+        self.type_text(service);
+        self.keys(&["Enter"]);
+        self.wait("the filter to select it", |s| {
+            Self::row(s, service).is_some_and(|row| row.contains('▶'))
+        });
+        self.keys(&["Escape"]);
+    }
+
+    /// The pid of the fixture called `name`, from /proc.
+    fn pid_of(&self, name: &str) -> Option<i32> {
+        processes_with_marker(&self.marker).into_iter().find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .split('\0')
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| w[0] == "--name" && w[1] == name)
+        })
+    }
+
+    fn survivors(&self) -> Vec<i32> {
+        processes_with_marker(&self.marker)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+        support::kill_marked(&self.marker);
+    }
+}
+
+fn config() -> String {
+    let fixture = |name: &str, extra: &str| {
+        format!("${{bringup}} fixture --name {name} --log-every 1s {extra}")
+    };
+    format!(
+        r#"
+[project]
+name = "e2e"
+[services.db]
+command = "{}"
+port = "auto"
+[services.cache]
+command = "{}"
+port = "auto"
+optional = true
+[services.api]
+command = "{}"
+port = "auto"
+depends_on = {{ db = "required", cache = "optional" }}
+readiness = {{ http = "/health/ready" }}
+[services.worker]
+command = "{}"
+depends_on = ["api"]
+readiness = {{ log = "worker up" }}
+"#,
+        fixture("db", "--port ${port} --grandchild"),
+        fixture("cache", "--port ${port}"),
+        fixture("api", "--port ${port} --ready-after 200ms"),
+        fixture("worker", "--ready-line 'worker up' --grandchild"),
+    )
+}
+
+#[test]
+fn restart_skip_kill_and_quit_from_the_keyboard() {
+    let tmux = Tmux::start(&config(), 120, 34);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+
+    // r: restart api, and see its new pid on screen.
+    let before = tmux.pid_of("api").expect("api runs");
+    tmux.select("api");
+    tmux.keys(&["r"]);
+    let after = support::poll("api to run again", || {
+        tmux.pid_of("api").filter(|pid| *pid != before)
+    });
+    tmux.wait("the new pid in api's row", |s| {
+        Tmux::row(s, "api")
+            .is_some_and(|row| row.contains(&after.to_string()) && row.contains("ready"))
+    });
+
+    // s: skip the optional cache; api runs on, degraded.
+    tmux.select("cache");
+    tmux.keys(&["s"]);
+    tmux.wait("cache skipped and api degraded", |s| {
+        Tmux::row(s, "cache").is_some_and(|row| row.contains("skipped"))
+            && Tmux::row(s, "api").is_some_and(|row| row.contains("degraded: without cache"))
+    });
+    assert!(
+        tmux.pid_of("cache").is_none(),
+        "a skipped service is stopped"
+    );
+
+    // x, y: kill the worker (asked first).
+    let worker = tmux.pid_of("worker").expect("worker runs");
+    tmux.select("worker");
+    tmux.keys(&["x"]);
+    tmux.wait("the kill confirmation", |s| s.contains("Kill worker"));
+    tmux.keys(&["y"]);
+    tmux.wait("worker stopped", |s| {
+        Tmux::row(s, "worker").is_some_and(|row| row.contains("stopped"))
+    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{worker}/cmdline")).exists()
+            || tmux.pid_of("worker").is_none()
+    );
+
+    // q: everything stops, the terminal is given back, nothing survives.
+    tmux.keys(&["q"]);
+    let screen = tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED"));
+    assert!(
+        screen.contains("bringup: every service has stopped"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("SERVICE"),
+        "the dashboard's screen is gone: {screen}"
+    );
+    support::poll("every process of the run to be gone", || {
+        tmux.survivors().is_empty().then_some(())
+    });
+}
+
+#[test]
+fn closing_the_pane_stops_everything() {
+    let tmux = Tmux::start(&config(), 100, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    assert!(
+        tmux.survivors().len() >= 6,
+        "services and grandchildren run"
+    );
+    // The pane closes: bringup gets SIGHUP, with no terminal left to draw on.
+    tmux.tmux(&["kill-server"]);
+    support::poll("every process of the run to be gone", || {
+        tmux.survivors().is_empty().then_some(())
+    });
+}
+
+#[test]
+fn it_survives_shrinking_to_a_tiny_pane() {
+    let tmux = Tmux::start(&config(), 100, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    for (width, height) in [("40", "12"), ("20", "5"), ("12", "3"), ("100", "30")] {
+        tmux.tmux(&["resize-window", "-t", "main", "-x", width, "-y", height]);
+        // Still drawing and still answering: the header shows again.
+        tmux.keys(&["t"]);
+        tmux.wait("a redraw after the resize", |s| {
+            !s.trim().is_empty() && !s.contains("BRINGUP-EXITED")
+        });
+    }
+    tmux.wait("the full dashboard again", |s| {
+        s.contains("e2e") && s.contains("SERVICE")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED 0"));
+}
