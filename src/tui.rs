@@ -208,6 +208,11 @@ pub async fn run(
             screen.draw(&app);
             last_draw = Instant::now();
             dirty = false;
+            // Fault injection for the tests that prove a panic gives the
+            // terminal back and leaves no process behind.
+            if std::env::var_os("BRINGUP_TEST_PANIC").is_some() {
+                panic!("BRINGUP_TEST_PANIC is set: panicking on purpose after the first frame");
+            }
         }
     }
     drop(screen);

@@ -22,6 +22,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(config: &str, width: u16, height: u16) -> Self {
+        Self::start_with_env(config, width, height, "")
+    }
+
+    /// As [`Tmux::start`], with extra `VAR=value` words for bringup's env.
+    fn start_with_env(config: &str, width: u16, height: u16, env: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("bringup.toml"), config).expect("config");
         let marker = unique_marker();
@@ -29,7 +34,7 @@ impl Tmux {
         // bringup's exit status stays on screen; the shell then waits so the
         // pane (and the status) stay readable.
         let script = format!(
-            "cd '{}' && env BRINGUP_TEST_MARKER={marker} '{BIN}' up -c bringup.toml; echo BRINGUP-EXITED $?; sleep 600",
+            "cd '{}' && env BRINGUP_TEST_MARKER={marker} {env} '{BIN}' up -c bringup.toml; echo BRINGUP-EXITED $?; sleep 600",
             dir.path().display()
         );
         let status = Command::new("tmux")
@@ -269,4 +274,59 @@ fn it_survives_shrinking_to_a_tiny_pane() {
     });
     tmux.keys(&["q"]);
     tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED 0"));
+}
+
+/// The terminal is in its normal state: the alternate screen is gone (the
+/// shell's line is visible) and the keyboard echoes again (raw mode is off).
+fn assert_terminal_restored(tmux: &Tmux) {
+    tmux.type_text("echo typed-after");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("the shell to echo what is typed", |s| {
+        s.contains("typed-after")
+    });
+    assert!(
+        !screen.contains("SERVICE"),
+        "the dashboard's screen is gone: {screen}"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_stops_everything() {
+    let tmux = Tmux::start(&config(), 100, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    let bringup = processes_with_marker(&tmux.marker)
+        .into_iter()
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .contains("\0up\0")
+        })
+        .expect("bringup itself");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bringup),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let screen = tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED"));
+    assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
+    assert_terminal_restored(&tmux);
+    support::poll("every process of the run to be gone", || {
+        tmux.survivors().is_empty().then_some(())
+    });
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
+    let tmux = Tmux::start_with_env(&config(), 100, 30, "BRINGUP_TEST_PANIC=1 RUST_BACKTRACE=0");
+    let screen = tmux.wait("bringup to panic", |s| s.contains("BRINGUP-EXITED"));
+    assert!(
+        screen.contains("panicking on purpose"),
+        "the message is readable: {screen}"
+    );
+    assert!(screen.contains("BRINGUP-EXITED 101"), "{screen}");
+    assert_terminal_restored(&tmux);
+    // The engine thread dies with the process: its children get their
+    // parent-death signal and the watchdog ends the rest.
+    support::poll("every process of the run to be gone", || {
+        tmux.survivors().is_empty().then_some(())
+    });
 }

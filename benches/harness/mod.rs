@@ -123,3 +123,122 @@ pub fn stats(values: &mut [f64]) -> (f64, f64, f64) {
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
     (at(0.5), at(0.9), at(1.0))
 }
+
+/// CPU time a process has used so far, all threads (from schedstat: ns).
+pub fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// Resident and peak resident memory of a process, in KiB.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A private tmux server running one command in a pane of the given size.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    pub fn start(dir: &Path, command: &str, width: u16, height: u16) -> Self {
+        let socket = format!("bench-{}-{}", std::process::id(), monotonic_nanos());
+        let script = format!("cd '{}' && {command}; sleep 600", dir.display());
+        let status = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+            ])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(script)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux is needed for this benchmark");
+        assert!(status.success());
+        Self { socket }
+    }
+
+    pub fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"])
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "main"])
+            .args(keys)
+            .status();
+    }
+
+    /// Waits (up to a minute) until the screen satisfies `check`.
+    pub fn wait(&self, what: &str, check: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !check(&self.screen()) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The pid of bringup itself: the pane's shell's child called `bringup`.
+    pub fn bringup_pid(&self) -> Option<u32> {
+        let out = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "list-panes",
+                "-t",
+                "main",
+                "-F",
+                "#{pane_pid}",
+            ])
+            .output()
+            .ok()?;
+        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .find_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+                let parent: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+                (parent == shell && comm == "bringup").then_some(pid)
+            })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}

@@ -39,7 +39,7 @@ impl Columns {
             .unwrap_or(8);
         let width = usize::from(width);
         Self {
-            name: longest.clamp(7, 20).min(width / 3),
+            name: longest.clamp(9, 20).min(width / 3),
             port: width >= 44,
             pid: width >= 60,
             uptime: width >= 60,
