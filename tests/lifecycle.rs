@@ -7,10 +7,6 @@ mod support;
 use nix::sys::signal::Signal;
 use support::{Stack, all, first, free_port};
 
-fn fixture(name: &str, extra: &str) -> String {
-    format!("${{bringup}} fixture --name {name} --record {{record}} {extra}")
-}
-
 #[test]
 fn dependents_start_only_after_their_dependencies_are_ready_and_independents_start_together() {
     let [db, cache, api, web] = [free_port(), free_port(), free_port(), free_port()];
@@ -32,10 +28,10 @@ command = "{}"
 port = {web}
 depends_on = {{ api = "required", cache = "required" }}
 "#,
-        fixture("db", "--port ${port} --bind-after 400ms"),
-        fixture("cache", "--port ${port} --bind-after 600ms"),
-        fixture("api", "--port ${port} --ready-after 300ms"),
-        fixture("web", "--port ${port}"),
+        support::recorded("db", "--port ${port} --bind-after 400ms"),
+        support::recorded("cache", "--port ${port} --bind-after 600ms"),
+        support::recorded("api", "--port ${port} --ready-after 300ms"),
+        support::recorded("web", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done");
@@ -95,9 +91,9 @@ command = "{}"
 depends_on = ["api"]
 "#,
         // db has a port (so tcp readiness) that it never binds (--idle).
-        fixture("db", "--idle --exit-after 100ms --exit-code 1"),
-        fixture("api", ""),
-        fixture("web", ""),
+        support::recorded("db", "--idle --exit-after 100ms --exit-code 1"),
+        support::recorded("api", ""),
+        support::recorded("web", ""),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start over, but not everything is ready");
@@ -140,8 +136,8 @@ command = "{}"
 port = {port}
 depends_on = {{ cache = "optional" }}
 "#,
-        fixture("cache", "--idle --exit-after 100ms --exit-code 1"),
-        fixture("api", "--port ${port}"),
+        support::recorded("cache", "--idle --exit-after 100ms --exit-code 1"),
+        support::recorded("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done: every required service is ready");
@@ -168,7 +164,7 @@ command = "{}"
 max_restarts = 3
 backoff = {{ initial = "200ms", max = "10s" }}
 "#,
-        fixture("flaky", "--exit-after 50ms --exit-code 3"),
+        support::recorded("flaky", "--exit-after 50ms --exit-code 3"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("gave up after 3 restarts");
@@ -233,12 +229,12 @@ readiness = {{ exec = "test -e exec-ok || {{ touch exec-ok; false; }}" }}
 command = "{}"
 readiness = {{ none = true }}
 "#,
-        fixture("http", "--port ${port} --ready-after 200ms"),
-        fixture("tcp", "--port ${port} --bind-after 200ms"),
-        fixture("log", "--ready-after 200ms --ready-line 'log is up'"),
-        fixture("notify", "--ready-after 200ms --notify"),
-        fixture("exec", "--port ${port}"),
-        fixture("none", ""),
+        support::recorded("http", "--port ${port} --ready-after 200ms"),
+        support::recorded("tcp", "--port ${port} --bind-after 200ms"),
+        support::recorded("log", "--ready-after 200ms --ready-line 'log is up'"),
+        support::recorded("notify", "--ready-after 200ms --notify"),
+        support::recorded("exec", "--port ${port}"),
+        support::recorded("none", ""),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done: every required service is ready");
@@ -283,7 +279,7 @@ max_restarts = 1
 backoff = {{ initial = "100ms", max = "1s" }}
 stop_grace = "2s"
 "#,
-        fixture("api", "--port ${port} --live-fail-after 300ms"),
+        support::recorded("api", "--port ${port} --live-fail-after 300ms"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("liveness failed 2 times");
@@ -313,8 +309,8 @@ port = {api}
 depends_on = ["db"]
 env = {{ DATABASE_URL = "postgres://127.0.0.1:${{services.db.port}}/app" }}
 "#,
-        fixture("db", "--port ${port}"),
-        fixture("api", "--port ${port}"),
+        support::recorded("db", "--port ${port}"),
+        support::recorded("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done");
@@ -341,10 +337,10 @@ depends_on = ["api"]
 [services.unrelated]
 command = "{}"
 "#,
-        fixture("db", ""),
-        fixture("api", ""),
-        fixture("web", ""),
-        fixture("unrelated", ""),
+        support::recorded("db", ""),
+        support::recorded("api", ""),
+        support::recorded("web", ""),
+        support::recorded("unrelated", ""),
     );
     let mut stack = Stack::start(&config, &["up", "--no-tui", "api"]);
     stack.wait_for("cold start done");
@@ -380,7 +376,7 @@ port = {port}
 readiness = {{ http = "/health/ready" }}
 ready_timeout = "300ms"
 "#,
-        fixture("slow", "--port ${port} --ready-after 900ms"),
+        support::recorded("slow", "--port ${port} --ready-after 900ms"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("slow: not ready after 300ms");

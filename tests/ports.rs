@@ -59,10 +59,6 @@ impl Drop for Foreign {
     }
 }
 
-fn fixture(name: &str, extra: &str) -> String {
-    format!("${{bringup}} fixture --name {name} {extra}")
-}
-
 /// A range of `size` ports nothing listens on right now.
 fn quiet_range(size: u16) -> (u16, u16) {
     let busy = |port: u16| {
@@ -90,7 +86,7 @@ fn twenty_instances_started_at_once_never_hand_out_the_same_port() {
             for service in 0..10 {
                 config.push_str(&format!(
                     "[services.s{service}]\ncommand = \"{}\"\nport = \"auto\"\n",
-                    fixture(&format!("i{instance}s{service}"), "--port ${port}")
+                    support::fixture(&format!("i{instance}s{service}"), "--port ${port}")
                 ));
             }
             Stack::up(&config)
@@ -151,7 +147,7 @@ command = "{}"
 port = {preferred}
 fallback_ports = [{blocked}, {fallback}]
 "#,
-        fixture("api", "--port ${port}"),
+        support::fixture("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done: every required service is ready");
@@ -201,8 +197,8 @@ fn without_fallbacks_the_conflict_fails_the_service_with_what_to_do() {
     let foreign = Foreign::http_server(port);
     let config = format!(
         "[services.api]\ncommand = \"{}\"\nport = {port}\n[services.web]\ncommand = \"{}\"\ndepends_on = [\"api\"]\n",
-        fixture("api", "--port ${port}"),
-        fixture("web", ""),
+        support::fixture("api", "--port ${port}"),
+        support::fixture("web", ""),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start over, but not everything is ready");
@@ -251,7 +247,7 @@ fn a_port_in_time_wait_counts_as_free() {
     );
     let config = format!(
         "[services.api]\ncommand = \"{}\"\nport = {port}\n",
-        fixture("api", "--port ${port}")
+        support::fixture("api", "--port ${port}")
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done: every required service is ready");
@@ -280,8 +276,8 @@ command = "{}"
 depends_on = ["api"]
 readiness = {{ log = "web is up" }}
 "#,
-        fixture("api", "--port ${port}"),
-        fixture("web", "--ready-line 'web is up'"),
+        support::fixture("api", "--port ${port}"),
+        support::fixture("web", "--ready-line 'web is up'"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done: every required service is ready");
@@ -312,7 +308,7 @@ fn an_unhealthy_holder_is_a_conflict_not_an_adoption() {
     let mut foreign = Foreign::http_server(port);
     let config = format!(
         "[services.api]\ncommand = \"{}\"\nport = {port}\non_conflict = \"adopt\"\nreadiness = {{ http = \"/health\" }}\n",
-        fixture("api", "--port ${port}"),
+        support::fixture("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start over");
@@ -345,7 +341,7 @@ port = {port}
 listen = true
 readiness = {{ http = "/health/ready" }}
 "#,
-        fixture("api", "--ready-after 200ms"),
+        support::fixture("api", "--ready-after 200ms"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done: every required service is ready");
@@ -501,7 +497,7 @@ fallback_ports = [{fallback}]
 command = "echo api=${{services.api.port}} env=$BRINGUP_PORT_API; exec sleep 100"
 depends_on = ["api"]
 "#,
-        fixture("api", "--port ${port}"),
+        support::fixture("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for(&format!("api={fallback} env={fallback}"));
@@ -523,7 +519,7 @@ command = "{}"
 port = "auto"
 backoff = {{ initial = "100ms", max = "1s" }}
 "#,
-        fixture(
+        support::fixture(
             "flaky",
             "--port ${port} --ready-line 'on {port}' --exit-after 400ms --exit-code 1"
         ),
@@ -551,7 +547,7 @@ fn a_killed_bringup_releases_its_ports_at_once() {
     let port = free_port();
     let config = format!(
         "[services.api]\ncommand = \"{}\"\nport = {port}\n",
-        fixture("api", "--port ${port}")
+        support::fixture("api", "--port ${port}")
     );
     let mut first = Stack::up(&config);
     first.wait_for("cold start done");

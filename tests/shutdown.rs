@@ -8,10 +8,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use support::{Stack, first, free_port};
 
-fn fixture(name: &str, extra: &str) -> String {
-    format!("${{bringup}} fixture --name {name} --record {{record}} {extra}")
-}
-
 /// db ← api ← web, plus worker ← db, each fixture with a grandchild in its
 /// process group.
 fn chain() -> String {
@@ -33,10 +29,10 @@ depends_on = ["api"]
 command = "{}"
 depends_on = ["db"]
 "#,
-        fixture("db", "--port ${port} --grandchild"),
-        fixture("api", "--port ${port} --grandchild"),
-        fixture("web", "--port ${port} --grandchild"),
-        fixture("worker", "--grandchild"),
+        support::recorded("db", "--port ${port} --grandchild"),
+        support::recorded("api", "--port ${port} --grandchild"),
+        support::recorded("web", "--port ${port} --grandchild"),
+        support::recorded("worker", "--grandchild"),
     )
 }
 
@@ -82,7 +78,7 @@ command = "{}"
 stop_grace = "700ms"
 readiness = {{ log = "stubborn is up" }}
 "#,
-        fixture(
+        support::recorded(
             "stubborn",
             "--ignore-sigterm --grandchild --ready-line 'stubborn is up'"
         ),
@@ -165,7 +161,7 @@ stop_grace = "30s"
 readiness = {{ log = "slow is up" }}
 "#,
         // Log readiness: the fixture says so once its signal handlers are in place.
-        fixture("slow", "--ignore-sigterm --ready-line 'slow is up'"),
+        support::recorded("slow", "--ignore-sigterm --ready-line 'slow is up'"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done");
@@ -198,8 +194,8 @@ command = "{}"
 command = "{}"
 readiness = {{ log = "b is up" }}
 "#,
-        fixture("a", "--ready-line 'a is up'"),
-        fixture("b", "--ready-line 'b is up'"),
+        support::recorded("a", "--ready-line 'a is up'"),
+        support::recorded("b", "--ready-line 'b is up'"),
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done");

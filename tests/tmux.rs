@@ -103,6 +103,22 @@ impl Tmux {
         }
     }
 
+    /// Polls `f` until it gives a value; on timeout the panic shows the screen.
+    fn poll<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(value) = f() {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// The grid row of `service`.
     fn row(screen: &str, service: &str) -> Option<String> {
         screen

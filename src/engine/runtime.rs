@@ -487,35 +487,27 @@ impl Runtime {
                             .map_err(|f| f.why),
                         None => Ok("no readiness check".to_string()),
                     };
+                    let notice = |message: String| {
+                        let kind = EventKind::Notice {
+                            service: Some(id),
+                            message,
+                        };
+                        let _ = events.send(Event {
+                            at: epoch.elapsed(),
+                            kind,
+                        });
+                    };
                     match verdict {
                         Ok(detail) if !holders.is_empty() => {
                             let detail = format!("{who} on port {port} ({detail})");
                             let _ = inputs.send(Input::Adopted { id, port, detail }).await;
                         }
-                        Ok(_) => {
-                            let message = format!(
-                                "{name}: nothing holds port {port} any more; restart it instead"
-                            );
-                            let _ = events.send(Event {
-                                at: epoch.elapsed(),
-                                kind: EventKind::Notice {
-                                    service: Some(id),
-                                    message,
-                                },
-                            });
-                        }
-                        Err(why) => {
-                            let message = format!(
-                                "{name}: not adopting {who}: it does not pass the readiness check ({why})"
-                            );
-                            let _ = events.send(Event {
-                                at: epoch.elapsed(),
-                                kind: EventKind::Notice {
-                                    service: Some(id),
-                                    message,
-                                },
-                            });
-                        }
+                        Ok(_) => notice(format!(
+                            "{name}: nothing holds port {port} any more; restart it instead"
+                        )),
+                        Err(why) => notice(format!(
+                            "{name}: not adopting {who}: it does not pass the readiness check ({why})"
+                        )),
                     }
                 });
             }

@@ -24,6 +24,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_bringup");
 pub const DEADLINE: Duration = Duration::from_secs(20);
 pub const POLL: Duration = Duration::from_millis(10);
 
+/// `${bringup} fixture --name NAME EXTRA`, for a config's `command`.
+pub fn fixture(name: &str, extra: &str) -> String {
+    format!("${{bringup}} fixture --name {name} {extra}")
+}
+
+/// The same, recording its lifecycle into the stack's record file.
+pub fn recorded(name: &str, extra: &str) -> String {
+    fixture(name, &format!("--record {{record}} {extra}"))
+}
+
 /// A port that was free a moment ago (bind :0, read it, close).
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
