@@ -208,7 +208,7 @@ fn restart_skip_kill_and_quit_from_the_keyboard() {
     let before = tmux.pid_of("api").expect("api runs");
     tmux.select("api");
     tmux.keys(&["r"]);
-    let after = support::poll("api to run again", || {
+    let after = tmux.poll("api to run again", || {
         tmux.pid_of("api").filter(|pid| *pid != before)
     });
     tmux.wait("the new pid in api's row", |s| {
@@ -253,7 +253,7 @@ fn restart_skip_kill_and_quit_from_the_keyboard() {
         !screen.contains("SERVICE"),
         "the dashboard's screen is gone: {screen}"
     );
-    support::poll("every process of the run to be gone", || {
+    tmux.poll("every process of the run to be gone", || {
         tmux.survivors().is_empty().then_some(())
     });
 }
@@ -268,7 +268,7 @@ fn closing_the_pane_stops_everything() {
     );
     // The pane closes: bringup gets SIGHUP, with no terminal left to draw on.
     tmux.tmux(&["kill-server"]);
-    support::poll("every process of the run to be gone", || {
+    tmux.poll("every process of the run to be gone", || {
         tmux.survivors().is_empty().then_some(())
     });
 }
@@ -325,7 +325,7 @@ fn sigterm_restores_the_terminal_and_stops_everything() {
     let screen = tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED"));
     assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
     assert_terminal_restored(&tmux);
-    support::poll("every process of the run to be gone", || {
+    tmux.poll("every process of the run to be gone", || {
         tmux.survivors().is_empty().then_some(())
     });
 }
@@ -342,7 +342,7 @@ fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
     assert_terminal_restored(&tmux);
     // The engine thread dies with the process: its children get their
     // parent-death signal and the watchdog ends the rest.
-    support::poll("every process of the run to be gone", || {
+    tmux.poll("every process of the run to be gone", || {
         tmux.survivors().is_empty().then_some(())
     });
 }
