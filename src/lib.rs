@@ -25,7 +25,16 @@
 //!    [`engine::Command`]s — plain data, the same a control socket would
 //!    carry.
 //! 4. A front end observes and commands: [`headless`] prints
-//!    `name | line` output, state changes and a cold-start summary.
+//!    `name | line` output, state changes and a cold-start summary; [`tui`]
+//!    is the dashboard, redrawn only when something it shows changed.
+//!    Both describe events with the same words
+//!    ([`engine::describe`]) and judge a run the same way
+//!    ([`engine::Verdict`]).
+//!
+//! [`ports`] hands out ports without races (locks shared by every bringup
+//! of the user, the holder of a taken port named from /proc); [`keys`]
+//! names the dashboard's actions and their keys, so the config can check
+//! `[ui.keys]` without knowing about terminals.
 //!
 //! [`fixture`] is a small real HTTP service used by the demo stack and the
 //! tests, so that everything here is exercised with real processes on real
