@@ -108,6 +108,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         if selected {
             let marker = if focused { "▶" } else { "▷" };
             line.spans[0] = Span::styled(marker, theme.key);
+            // Fill the row, so the highlight spans the whole width.
+            let used: usize = line.spans.iter().map(|s| s.content.width()).sum();
+            line.spans.push(Span::raw(
+                " ".repeat(usize::from(area.width).saturating_sub(used)),
+            ));
             line = line.style(theme.selected);
         }
         lines.push(line);

@@ -327,13 +327,8 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .scroll((cut, 0));
         frame.render_widget(paragraph, inner);
     } else {
-        let top = height.saturating_sub(rendered.len()) as u16;
-        let area = Rect {
-            y: inner.y + top,
-            height: inner.height - top,
-            ..inner
-        };
-        frame.render_widget(Paragraph::new(rendered), area);
+        // Fewer lines than rows: from the top, as a terminal fills.
+        frame.render_widget(Paragraph::new(rendered), inner);
     }
 }
 
