@@ -1264,7 +1264,53 @@ impl Machine {
 
     // ----- commands -----------------------------------------------------------
 
+    /// Carries out a command; every command gets an answer the user can
+    /// see: a change, or a notice saying why nothing changed.
     fn command(&mut self, now: Duration, command: Command) {
+        let before = self.out.len();
+        self.carry_out(now, command);
+        let answered = self.out[before..]
+            .iter()
+            .any(|e| matches!(e, Effect::Publish(_)));
+        if !answered {
+            let message = match command {
+                Command::Restart(id)
+                | Command::Kill(id)
+                | Command::Stop(id)
+                | Command::Start(id)
+                | Command::Skip(id)
+                | Command::ResolvePort { service: id, .. }
+                    if id.0 < self.slots.len() =>
+                {
+                    let slot = &self.slots[id.0];
+                    let doing = if slot.stop.is_some() && slot.alive() {
+                        ", and being stopped"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{}: nothing to do; it is {}{doing}",
+                        self.name(id),
+                        slot.state
+                    )
+                }
+                Command::RestartAll => "already restarting everything".to_string(),
+                Command::Shutdown { .. } => "already stopping everything".to_string(),
+                _ => "nothing to do".to_string(),
+            };
+            let service = match command {
+                Command::Restart(id)
+                | Command::Kill(id)
+                | Command::Stop(id)
+                | Command::Start(id)
+                | Command::Skip(id) => Some(id),
+                _ => None,
+            };
+            self.notice(service, message);
+        }
+    }
+
+    fn carry_out(&mut self, now: Duration, command: Command) {
         let service = match command {
             Command::Restart(id)
             | Command::Kill(id)
@@ -1507,3 +1553,6 @@ pub fn fmt_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

@@ -1,0 +1,393 @@
+//! Property tests: random sequences of process events, probe results, timer
+//! firings and user commands, with the machine's invariants checked after
+//! every step.
+//!
+//! A small model runtime stands in for the OS: it remembers which spawns are
+//! in flight, which processes run, which timers are armed, and draws the
+//! next input from what could really happen now (plus the occasional stale
+//! one from an earlier process). The invariants:
+//!
+//! - no service is spawned while a required (or completed) dependency is
+//!   not up;
+//! - a pid is only ever shown for a service that is starting, ready or not
+//!   ready;
+//! - restarts never exceed `max_restarts`;
+//! - every command gets an answer (an event);
+//! - however the sequence went, a shutdown always finishes: `Done`, with
+//!   no process left.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::plan::{DepKind, Plan};
+use crate::engine::api::{Command, State};
+
+const CONFIG: &str = r#"
+[services.db]
+command = "x"
+port = 1
+max_restarts = 2
+backoff = { initial = "10ms", max = "40ms" }
+[services.cache]
+command = "x"
+port = 2
+optional = true
+restart = "always"
+max_restarts = 3
+[services.migrate]
+command = "x"
+kind = "task"
+depends_on = ["db"]
+[services.api]
+command = "x"
+port = 3
+depends_on = { db = "required", cache = "optional", migrate = "completed" }
+liveness = { tcp = true, failure_threshold = 2 }
+dependency_timeout = "50ms"
+max_restarts = 2
+[services.worker]
+command = "x"
+depends_on = { api = "soft" }
+[services.web]
+command = "x"
+port = 4
+depends_on = { api = "required" }
+optional = true
+stop_grace = "20ms"
+"#;
+
+fn plan() -> Arc<Plan> {
+    let env = |_: &str| None;
+    let cx = crate::config::validate::Context {
+        file: std::path::Path::new("p.toml"),
+        base_dir: std::path::Path::new("/"),
+        env: &env,
+        bringup: "bringup",
+    };
+    Arc::new(crate::config::load_with(CONFIG, &cx).expect("valid"))
+}
+
+/// One random thing that can happen.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Time passes.
+    Wait(u16),
+    /// A spawn in flight succeeds (or fails).
+    Spawned {
+        pick: u8,
+        fails: bool,
+    },
+    /// A running process exits with this code.
+    Exits {
+        pick: u8,
+        code: i32,
+    },
+    Readiness {
+        pick: u8,
+        ok: bool,
+        stale: bool,
+    },
+    Liveness {
+        pick: u8,
+        ok: bool,
+    },
+    /// An armed timer fires.
+    Fire(u8),
+    Command(u8, u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (1u16..200).prop_map(Step::Wait),
+        (any::<u8>(), prop::bool::weighted(0.1))
+            .prop_map(|(pick, fails)| Step::Spawned { pick, fails }),
+        (any::<u8>(), prop_oneof![Just(0), Just(1), Just(137)])
+            .prop_map(|(pick, code)| Step::Exits { pick, code }),
+        (
+            any::<u8>(),
+            prop::bool::weighted(0.6),
+            prop::bool::weighted(0.1)
+        )
+            .prop_map(|(pick, ok, stale)| Step::Readiness { pick, ok, stale }),
+        (any::<u8>(), prop::bool::weighted(0.6)).prop_map(|(pick, ok)| Step::Liveness { pick, ok }),
+        any::<u8>().prop_map(Step::Fire),
+        (any::<u8>(), any::<u8>()).prop_map(|(what, who)| Step::Command(what, who)),
+    ]
+}
+
+/// The model runtime.
+struct World {
+    machine: Machine,
+    plan: Arc<Plan>,
+    now: Duration,
+    /// Spawns asked for and not yet answered: (service, generation).
+    spawning: Vec<(ServiceId, u64)>,
+    /// Running processes: (service, generation).
+    running: Vec<(ServiceId, u64)>,
+    timers: Vec<(ServiceId, u64, Timer)>,
+    next_pid: u32,
+}
+
+impl World {
+    fn new() -> Self {
+        let plan = plan();
+        Self {
+            machine: Machine::new(plan.clone(), 42),
+            plan,
+            now: Duration::ZERO,
+            spawning: Vec::new(),
+            running: Vec::new(),
+            timers: Vec::new(),
+            next_pid: 100,
+        }
+    }
+
+    /// Feeds one input and checks every invariant on the outcome.
+    fn feed(&mut self, input: Input) -> Result<(), TestCaseError> {
+        let is_command = matches!(input, Input::Command(_));
+        let effects = self.machine.handle(self.now, input.clone());
+        if is_command {
+            prop_assert!(
+                effects.iter().any(|e| matches!(e, Effect::Publish(_))),
+                "the command {input:?} got no answer"
+            );
+        }
+        for effect in &effects {
+            match effect {
+                Effect::Spawn { id, generation } => {
+                    prop_assert!(
+                        !self.spawning.iter().any(|(s, _)| s == id)
+                            && !self.running.iter().any(|(s, _)| s == id),
+                        "{} spawned twice",
+                        self.plan.service(*id).name
+                    );
+                    self.check_dependencies_up(*id)?;
+                    self.spawning.push((*id, *generation));
+                }
+                Effect::Arm {
+                    id,
+                    generation,
+                    timer,
+                    ..
+                } => self.timers.push((*id, *generation, *timer)),
+                _ => {}
+            }
+        }
+        for status in self.machine.snapshot().services {
+            if status.pid.is_some() {
+                prop_assert!(
+                    matches!(
+                        status.state,
+                        State::Starting | State::Ready | State::NotReady
+                    ),
+                    "{} has a pid while {}",
+                    status.name,
+                    status.state
+                );
+            }
+            prop_assert!(
+                status.restarts <= status.max_restarts,
+                "{} restarted {} times",
+                status.name,
+                status.restarts
+            );
+        }
+        Ok(())
+    }
+
+    fn check_dependencies_up(&self, id: ServiceId) -> Result<(), TestCaseError> {
+        for dep in self.plan.graph.dependencies(id) {
+            let d = self.machine.status(dep.on);
+            let ok = match dep.kind {
+                DepKind::Required => d.state.is_ready() && !d.stopping,
+                DepKind::Completed => d.state == State::Completed,
+                DepKind::Soft | DepKind::Optional => true,
+            };
+            prop_assert!(
+                ok,
+                "{} spawned while its {} dependency {} is {}{}",
+                self.plan.service(id).name,
+                dep.kind.as_str(),
+                d.name,
+                d.state,
+                if d.stopping { " and being stopped" } else { "" }
+            );
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, step: Step) -> Result<(), TestCaseError> {
+        let n = self.plan.services.len();
+        match step {
+            Step::Wait(ms) => self.now += Duration::from_millis(u64::from(ms)),
+            Step::Spawned { pick, fails } => {
+                if self.spawning.is_empty() {
+                    return Ok(());
+                }
+                let (id, generation) = self
+                    .spawning
+                    .remove(usize::from(pick) % self.spawning.len());
+                if fails {
+                    self.feed(Input::SpawnFailed {
+                        id,
+                        generation,
+                        error: "no such file".into(),
+                    })?;
+                } else {
+                    self.next_pid += 1;
+                    self.running.push((id, generation));
+                    self.feed(Input::Spawned {
+                        id,
+                        generation,
+                        pid: self.next_pid,
+                    })?;
+                }
+            }
+            Step::Exits { pick, code } => {
+                if self.running.is_empty() {
+                    return Ok(());
+                }
+                let (id, generation) = self.running.remove(usize::from(pick) % self.running.len());
+                self.feed(Input::Exited {
+                    id,
+                    generation,
+                    exit: Exit::Code(code),
+                })?;
+            }
+            Step::Readiness { pick, ok, stale } => {
+                if self.running.is_empty() {
+                    return Ok(());
+                }
+                let (id, generation) = self.running[usize::from(pick) % self.running.len()];
+                let generation = if stale {
+                    generation.saturating_sub(1)
+                } else {
+                    generation
+                };
+                self.feed(Input::Readiness {
+                    id,
+                    generation,
+                    ok,
+                    detail: "check".into(),
+                })?;
+            }
+            Step::Liveness { pick, ok } => {
+                if self.running.is_empty() {
+                    return Ok(());
+                }
+                let (id, generation) = self.running[usize::from(pick) % self.running.len()];
+                self.feed(Input::Liveness {
+                    id,
+                    generation,
+                    ok,
+                    detail: "check".into(),
+                })?;
+            }
+            Step::Fire(pick) => {
+                if self.timers.is_empty() {
+                    return Ok(());
+                }
+                let (id, generation, timer) =
+                    self.timers.remove(usize::from(pick) % self.timers.len());
+                self.feed(Input::Timer {
+                    id,
+                    generation,
+                    timer,
+                })?;
+            }
+            Step::Command(what, who) => {
+                let id = ServiceId(usize::from(who) % n);
+                let command = match what % 8 {
+                    0 => Command::Restart(id),
+                    1 => Command::Kill(id),
+                    2 => Command::Stop(id),
+                    3 => Command::Start(id),
+                    4 => Command::Skip(id),
+                    5 => Command::RestartAll,
+                    6 => Command::Shutdown { force: false },
+                    _ => Command::Restart(id),
+                };
+                self.feed(Input::Command(command))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down, answering every spawn and delivering every exit the
+    /// machine's signals would cause; it must reach `Done`.
+    fn shut_down(&mut self) -> Result<(), TestCaseError> {
+        self.feed(Input::Command(Command::Shutdown { force: false }))?;
+        for _ in 0..200 {
+            if self.machine.phase() == Phase::Done {
+                break;
+            }
+            self.now += Duration::from_millis(50);
+            if let Some((id, generation)) = self.spawning.pop() {
+                self.next_pid += 1;
+                self.running.push((id, generation));
+                self.feed(Input::Spawned {
+                    id,
+                    generation,
+                    pid: self.next_pid,
+                })?;
+            } else if let Some((id, generation)) = self.running.pop() {
+                self.feed(Input::Exited {
+                    id,
+                    generation,
+                    exit: Exit::Signal(15),
+                })?;
+            } else if let Some((id, generation, timer)) = self.timers.pop() {
+                self.feed(Input::Timer {
+                    id,
+                    generation,
+                    timer,
+                })?;
+            } else {
+                break;
+            }
+        }
+        prop_assert_eq!(self.machine.phase(), Phase::Done, "shutdown did not finish");
+        for status in self.machine.snapshot().services {
+            prop_assert!(
+                status.pid.is_none(),
+                "{} still has a pid after shutdown",
+                status.name
+            );
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_under_any_sequence(steps in prop::collection::vec(step(), 1..120)) {
+        let mut world = World::new();
+        world.feed(Input::Begin)?;
+        for step in steps {
+            world.apply(step)?;
+        }
+        world.shut_down()?;
+    }
+
+    #[test]
+    fn a_service_never_wedges(steps in prop::collection::vec(step(), 1..80), who in 0usize..6) {
+        // Whatever happened, restart, stop and start still work on it.
+        let mut world = World::new();
+        world.feed(Input::Begin)?;
+        for step in steps {
+            world.apply(step)?;
+        }
+        if world.machine.phase() != Phase::Running {
+            return Ok(());
+        }
+        let id = ServiceId(who);
+        for command in [Command::Stop(id), Command::Start(id), Command::Restart(id)] {
+            world.feed(Input::Command(command))?;
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Config fuzzing: random text and mutations of real configs (the demo,
+//! the README's example) must never panic, and every rejection must say
+//! where: a line and column inside the file.
+
+use std::path::Path;
+
+use bringup::config::{self, validate::Context};
+use proptest::prelude::*;
+
+/// The README's example config.
+const README_EXAMPLE: &str = r#"
+[project]
+name = "card-grader"
+max_parallel_starts = 4
+env = { RUST_LOG = "info" }
+ready_timeout = "60s"
+stop_grace = "5s"
+
+[services.database]
+command = "postgres -D ./data -p ${port}"
+port = 5432
+readiness = { exec = "pg_isready -p ${port}" }
+
+[services.migrate]
+kind = "task"
+command = "./migrate up"
+depends_on = { database = "required" }
+
+[services.api]
+command = ["uvicorn", "api:app", "--port", "${port}"]
+port = 8000
+depends_on = { database = "required", migrate = "completed", cache = "optional" }
+readiness = { http = "/health/ready", status = "200-299", json = { "/status" = "ready" } }
+liveness = { http = "/health/live", period = "5s", failure_threshold = 3 }
+restart = "on-failure"
+max_restarts = 5
+backoff = { initial = "250ms", max = "30s" }
+env = { DATABASE_URL = "postgres://127.0.0.1:${services.database.port}/app" }
+
+[services.cache]
+command = "redis-server --port ${port}"
+port = "auto"
+optional = true
+
+[ui]
+theme = "light"
+keys = { restart = "f5" }
+"#;
+
+fn check(text: &str) -> Result<(), TestCaseError> {
+    let env = |var: &str| (var == "HOME").then(|| "/home/x".to_string());
+    let cx = Context {
+        file: Path::new("fuzz.toml"),
+        base_dir: Path::new("/"),
+        env: &env,
+        bringup: "/usr/bin/bringup",
+    };
+    let lines = text.lines().count().max(1);
+    match config::load_with(text, &cx) {
+        Ok(plan) => prop_assert!(!plan.services.is_empty()),
+        Err(errors) => {
+            prop_assert!(!errors.errors.is_empty(), "rejected without a reason");
+            for error in &errors.errors {
+                prop_assert!(
+                    error.line >= 1 && error.line <= lines + 1,
+                    "line {} of {lines}: {error}",
+                    error.line
+                );
+                prop_assert!(error.column >= 1, "{error}");
+                prop_assert!(!error.message.is_empty(), "{error}");
+                prop_assert!(error.to_string().starts_with("fuzz.toml:"), "{error}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mutations a hand editing a config (or a bad merge) could make.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Delete { at: usize, len: usize },
+    Insert { at: usize, text: String },
+    DuplicateLine(usize),
+    SwapLines(usize, usize),
+    DropLine(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let token = prop_oneof![
+        Just("=".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("\"".to_string()),
+        Just(",".to_string()),
+        Just("\n".to_string()),
+        Just("#".to_string()),
+        Just("${".to_string()),
+        Just("[services.x]\n".to_string()),
+        Just("depends_on = [\"api\"]\n".to_string()),
+        Just("port = 0\n".to_string()),
+        Just("readiness = { tcp = true, http = \"/\" }\n".to_string()),
+        "[a-z_]{1,12}",
+        "[0-9]{1,7}",
+        "\\PC{1,4}",
+    ];
+    prop_oneof![
+        (any::<usize>(), 1usize..40).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (any::<usize>(), token).prop_map(|(at, text)| Mutation::Insert { at, text }),
+        any::<usize>().prop_map(Mutation::DuplicateLine),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
+        any::<usize>().prop_map(Mutation::DropLine),
+    ]
+}
+
+fn mutate(text: &str, mutations: &[Mutation]) -> String {
+    let mut text = text.to_string();
+    for mutation in mutations {
+        let boundary = |text: &str, at: usize| {
+            let mut at = at % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        match mutation {
+            Mutation::Delete { at, len } => {
+                let start = boundary(&text, *at);
+                let end = boundary(&text, (start + len).min(text.len()));
+                text.replace_range(start..end.max(start), "");
+            }
+            Mutation::Insert { at, text: insert } => {
+                let at = boundary(&text, *at);
+                text.insert_str(at, insert);
+            }
+            Mutation::DuplicateLine(n) | Mutation::DropLine(n) => {
+                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                if !lines.is_empty() {
+                    let i = n % lines.len();
+                    if matches!(mutation, Mutation::DuplicateLine(_)) {
+                        lines.insert(i, lines[i].clone());
+                    } else {
+                        lines.remove(i);
+                    }
+                }
+                text = lines.join("\n");
+            }
+            Mutation::SwapLines(a, b) => {
+                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                if !lines.is_empty() {
+                    let (a, b) = (a % lines.len(), b % lines.len());
+                    lines.swap(a, b);
+                }
+                text = lines.join("\n");
+            }
+        }
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_demo_configs_never_panic(mutations in prop::collection::vec(mutation(), 1..6)) {
+        check(&mutate(config::DEMO, &mutations))?;
+    }
+
+    #[test]
+    fn mutated_readme_configs_never_panic(mutations in prop::collection::vec(mutation(), 1..6)) {
+        check(&mutate(README_EXAMPLE, &mutations))?;
+    }
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,400}") {
+        check(&text)?;
+    }
+
+    #[test]
+    fn random_toml_shaped_text_never_panics(text in "(\\[[a-z.]{1,12}\\]\n|[a-z_]{1,10} = (\"[^\"\n]{0,12}\"|[0-9]{1,6}|true|\\[[0-9, ]{0,12}\\]|\\{ [a-z]{1,6} = \"[a-z]{0,6}\" \\})\n){0,30}") {
+        check(&text)?;
+    }
+}
+
+#[test]
+fn the_unmutated_examples_are_valid() {
+    let env = |_: &str| None;
+    let cx = Context {
+        file: Path::new("example.toml"),
+        base_dir: Path::new("/"),
+        env: &env,
+        bringup: "/usr/bin/bringup",
+    };
+    for (name, text) in [("demo", config::DEMO), ("README example", README_EXAMPLE)] {
+        if let Err(errors) = config::load_with(text, &cx) {
+            panic!("the {name} must load: {errors}");
+        }
+    }
+}
