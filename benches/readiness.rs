@@ -1,11 +1,15 @@
 //! Readiness detection latency per probe kind: from the moment a service
 //! becomes ready (the fixture records it: bound for tcp, /health/ready
 //! answering 200 for http, the ready line printed for log, READY=1 sent for
-//! notify) to the moment bringup marks it ready.
+//! notify, the ready file created for exec) to the moment bringup marks it
+//! ready.
 //!
 //! Each round starts ten services that become ready 100 ms … 1 s after they
 //! start, so the fast-then-calm polling schedule is measured across the
-//! range a real stack spans. Goal (issue 2): median under 5 ms.
+//! range a real stack spans. Goals (issue 5): median under 2 ms for tcp, log
+//! and notify, under 5 ms for http. exec has no goal: each check starts a
+//! process, so bringup deliberately checks less often (every elapsed/50,
+//! at least 10 ms apart) and the figure shows what that costs.
 
 mod harness;
 
@@ -30,6 +34,9 @@ fn service(kind: &str, index: usize, record: &str) -> String {
         "log" => format!(
             "[services.{name}]\ncommand = \"{base} --ready-after {delay} --ready-line 'accepting work'\"\nreadiness = {{ log = \"accepting work\" }}\n"
         ),
+        "exec" => format!(
+            "[services.{name}]\ncommand = \"{base} --ready-after {delay} --ready-file {record}.{name}\"\nreadiness = {{ exec = \"test -e {record}.{name}\" }}\n"
+        ),
         "notify" => format!(
             "[services.{name}]\ncommand = \"{base} --ready-after {delay} --notify\"\nreadiness = {{ notify = true }}\n"
         ),
@@ -41,12 +48,18 @@ fn main() {
     println!(
         "readiness detection latency: service ready (fixture's record) → bringup marks it ready"
     );
-    println!("{ROUNDS} rounds × {PER_ROUND} services ready after 100ms..1s; goal: median < 5 ms\n");
+    println!("{ROUNDS} rounds × {PER_ROUND} services ready after 100ms..1s\n");
     println!(
-        "{:<8} {:>8} {:>10} {:>10} {:>10}",
+        "{:<8} {:>8} {:>10} {:>10} {:>10}  goal (median)",
         "probe", "samples", "median", "p90", "max"
     );
-    for kind in ["tcp", "http", "log", "notify"] {
+    for (kind, goal) in [
+        ("tcp", "< 2 ms"),
+        ("http", "< 5 ms"),
+        ("log", "< 2 ms"),
+        ("notify", "< 2 ms"),
+        ("exec", "none (a process per check)"),
+    ] {
         let mut latencies = Vec::new();
         for _ in 0..ROUNDS {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -67,7 +80,7 @@ fn main() {
         }
         let (median, p90, max) = stats(&mut latencies);
         println!(
-            "{kind:<8} {:>8} {:>8.2}ms {:>8.2}ms {:>8.2}ms",
+            "{kind:<8} {:>8} {:>8.2}ms {:>8.2}ms {:>8.2}ms  {goal}",
             latencies.len(),
             median,
             p90,

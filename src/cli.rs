@@ -65,7 +65,7 @@ pub enum Command {
 
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]
-    Fixture(crate::fixture::FixtureArgs),
+    Fixture(Box<crate::fixture::FixtureArgs>),
 
     /// Internal: the helper that cleans up if bringup is killed.
     #[command(name = "__watchdog", hide = true)]

@@ -15,7 +15,8 @@
 //! `--term-delay`, or a fatal server error. With `--record`, each lifecycle event is
 //! appended to a file that several fixtures can share, stamped with
 //! CLOCK_MONOTONIC so that a test can order events across processes. The events
-//! are `start`, `bound`, `ready`, `sigterm` (or `sigint`) and `exit`.
+//! are `start`, `flooded` (after `--flood`), `bound`, `ready`, `sigterm` (or
+//! `sigint`) and `exit`.
 
 use std::convert::Infallible;
 use std::fmt::Display;
@@ -66,6 +67,9 @@ pub struct FixtureArgs {
     /// Send READY=1 to $NOTIFY_SOCKET on becoming ready (skipped if unset).
     #[arg(long)]
     pub notify: bool,
+    /// Create FILE on becoming ready (for exec probes such as `test -e FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
     /// Append `<monotonic ns> <name> <event> <pid>` for each lifecycle event to FILE.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -235,6 +239,7 @@ fn run_inner(shared: &Arc<Shared>) -> Result<i32, Fatal> {
     };
     if let Some(lines) = args.flood {
         flood(&args.name, lines);
+        shared.record("flooded");
     }
     if args.grandchild {
         let pid = spawn_grandchild(&args.name).map_err(Fatal::Grandchild)?;
@@ -295,6 +300,15 @@ async fn become_ready(shared: Arc<Shared>, port: Option<u16>) {
     sleep_precisely(shared.start + args.ready_after).await;
     shared.ready.store(true, Ordering::SeqCst);
     shared.record("ready");
+    if let Some(path) = &args.ready_file
+        && let Err(e) = File::create(path)
+    {
+        warn(format_args!(
+            "{}: cannot create {}: {e}",
+            args.name,
+            path.display()
+        ));
+    }
     if let Some(line) = &args.ready_line {
         let port = port.map(|p| p.to_string()).unwrap_or_default();
         say(line.replace("{name}", &args.name).replace("{port}", &port));

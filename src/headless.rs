@@ -19,8 +19,9 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
 
+use crate::ansi::terminal_safe;
 use crate::config::plan::ServiceId;
-use crate::engine::describe::describe;
+use crate::engine::describe::{describe, optional_missing};
 use crate::engine::machine::fmt_duration;
 use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
 
@@ -182,12 +183,8 @@ impl Printer {
         }
         for (index, line) in batch {
             let tag = self.tag(&self.names[index], Some(index));
-            if self.color {
-                out.push_str(&format!("{tag} | {}\n", line.text));
-            } else {
-                let plain = strip_ansi_escapes::strip_str(&line.text);
-                out.push_str(&format!("{tag} | {plain}\n"));
-            }
+            let text = terminal_safe(&line.text, self.color);
+            out.push_str(&format!("{tag} | {text}\n"));
         }
         write_out(&out);
     }
@@ -264,8 +261,9 @@ impl Printer {
         let mut lines = Vec::new();
         if summary.all_required_ready {
             lines.push(format!(
-                "cold start done: every required service is ready after {}",
-                fmt_duration(summary.time_to_ready)
+                "cold start done in {}: every required service is ready{}",
+                fmt_duration(summary.time_to_ready),
+                optional_missing(summary)
             ));
         } else {
             let missing: Vec<&str> = summary

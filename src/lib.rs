@@ -40,6 +40,7 @@
 //! tests, so that everything here is exercised with real processes on real
 //! ports.
 
+pub mod ansi;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Command::Check => commands::check::run(config, color),
         Command::Ports(args) => commands::ports::run(config, &args, color),
         Command::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
-        Command::Fixture(args) => match bringup::fixture::run(args) {
+        Command::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),
             Err(err) => {
                 eprintln!("fixture: {err}");

@@ -202,6 +202,12 @@ pub async fn run(
                 }
             }
         }
+        // The timer arm comes last in the biased select, so a flood of log
+        // lines on a service not on screen would starve it: a clock on
+        // screen is due whichever arm woke the loop.
+        if Instant::now() >= wake {
+            dirty = true;
+        }
         if dirty && Instant::now() >= last_draw + FRAME_GAP {
             app.clock = epoch.elapsed();
             app.size = screen.size();

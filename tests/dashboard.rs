@@ -349,7 +349,7 @@ fn port_conflict_popup() {
         uid: 1000,
         user: "ada".into(),
         pid: Some(4242),
-        command: Some("python3 -m http.server 8000".into()),
+        command: Some("/home/ada/.pyenv/versions/3.12.4/bin/python3.12 -m http.server 8000 --directory /srv/www/static".into()),
         running_for: Some(Duration::from_secs(3 * 3600 + 720)),
     };
     app.on_event(&bringup::engine::Event {

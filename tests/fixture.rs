@@ -539,3 +539,32 @@ fn serves_an_inherited_socket_after_bind_after() {
     );
     f.wait_line(|l| l == format!("sock listening on 127.0.0.1:{port} (socket handed over)"));
 }
+
+#[test]
+fn ready_file_appears_on_becoming_ready_and_the_flood_end_is_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (record, ready) = (dir.path().join("events"), dir.path().join("ready"));
+    let mut f = Running::start(&[
+        "--name",
+        "rf",
+        "--flood",
+        "1000",
+        "--ready-after",
+        "500ms",
+        "--ready-file",
+        ready.to_str().expect("utf-8 path"),
+        "--record",
+        record.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!ready.exists(), "no ready file before the fixture is ready");
+    poll("the ready file", || ready.exists().then_some(()));
+    f.signal(Signal::SIGTERM);
+    assert_eq!(f.wait_exit().code(), Some(0));
+    let text = std::fs::read_to_string(&record).expect("read record");
+    let events: Vec<&str> = text.lines().filter_map(|l| l.split(' ').nth(2)).collect();
+    assert_eq!(
+        events,
+        ["start", "flooded", "ready", "sigterm", "exit"],
+        "{text}"
+    );
+}

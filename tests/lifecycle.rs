@@ -140,7 +140,7 @@ depends_on = {{ cache = "optional" }}
         support::recorded("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     let out = stack.stdout();
     assert!(out.contains("cache: failed · exited with code 1"), "{out}");
     assert!(out.contains("degraded: without cache"), "{out}");
@@ -237,7 +237,7 @@ readiness = {{ none = true }}
         support::recorded("none", ""),
     );
     let mut stack = Stack::up(&config);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     let out = stack.stdout();
     assert!(
         out.contains("http: ready in") && out.contains("JSON matches"),
@@ -380,7 +380,7 @@ ready_timeout = "300ms"
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("slow: not ready after 300ms");
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     stack.signal(Signal::SIGTERM);
     assert_eq!(stack.wait_exit().code(), Some(0), "{}", stack.stdout());
     stack.assert_no_survivors();
@@ -400,7 +400,7 @@ command = "${bringup} fixture --name a --ready-line 'a is up'"
 readiness = { log = "a is up" }
 "#;
     let mut stack = support::Stack::start_with(&copy, config, &["up", "--no-tui"]);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     stack.signal(Signal::SIGTERM);
     assert_eq!(stack.wait_exit().code(), Some(0));
     stack.assert_no_survivors();

@@ -70,6 +70,55 @@ command = ["sh", "-c", "printf '\\033[32mgreen\\033[0m\\n'; exec sleep 100"]
 }
 
 #[test]
+fn escape_sequences_other_than_colour_never_reach_the_terminal() {
+    // A title change, a clear screen, a full reset, the alternate screen, a
+    // bell, a colour left on, sequences cut off mid-way, a tab.
+    let config = r#"
+[services.hostile]
+command = ["sh", "-c", "printf 'title\\033]0;evil\\nclear\\033[2J\\033[Hscreen\\nreset\\033c-done\\nalt\\033[?1049h-done\\nbell\\007-done\\n\\033[31mstill red\\ncut\\033[31\\nosc cut\\033]0;no end\\ntab\\there\\n'; echo 'hostile done'; exec sleep 100"]
+"#;
+    let mut stack = Stack::start(config, &["up", "--no-tui", "--color", "always"]);
+    stack.wait_for("hostile done");
+    let out = stack.stdout();
+    let sgr = regex::Regex::new(r"\x1b\[[0-9;:]*m").expect("regex");
+    for line in out
+        .lines()
+        .filter(|l| l.contains("hostile") && l.contains(" | "))
+    {
+        let rest = sgr.replace_all(line, "");
+        assert!(
+            !rest.chars().any(|c| c.is_control() && c != '\t'),
+            "only colour sequences are left: {line:?}"
+        );
+    }
+    let text = sgr.replace_all(&out, "");
+    for shown in [
+        "hostile | title\n",
+        "hostile | clearscreen\n",
+        "hostile | reset-done\n",
+        "hostile | alt-done\n",
+        "hostile | bell-done\n",
+        "hostile | still red\n",
+        "hostile | cut\n",
+        "hostile | osc cut\n",
+        "hostile | tab\there\n",
+    ] {
+        assert!(text.contains(shown), "{shown:?} in {text:?}");
+    }
+    let red = out
+        .lines()
+        .find(|l| l.contains("still red"))
+        .expect("the red line");
+    assert!(
+        red.ends_with("still red\x1b[0m"),
+        "a colour left on is reset at the end of its line: {red:?}"
+    );
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+    stack.assert_no_survivors();
+}
+
+#[test]
 fn memory_stays_bounded_however_much_a_service_prints() {
     // 300,000 lines of 80 bytes (24 MB), a 10 MiB line without a newline
     // break, then invalid UTF-8 — with bringup's own stdout going nowhere
@@ -116,7 +165,6 @@ command = ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' y; printf '\\n\\37
             .ok()?;
         (fixture_done && read > 24_000_000 + 10_485_760).then_some(())
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let peak_kib = peak().expect("VmHWM");
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGTERM);
     let _ = child.wait();

@@ -94,7 +94,7 @@ fn twenty_instances_started_at_once_never_hand_out_the_same_port() {
         .collect();
     let mut ports = BTreeSet::new();
     for stack in &stacks {
-        stack.wait_for("cold start done: every required service is ready");
+        stack.wait_for("every required service is ready");
         for line in stack.stdout().lines().filter(|l| l.contains(": port ")) {
             let port: u16 = line
                 .split(": port ")
@@ -150,7 +150,7 @@ fallback_ports = [{blocked}, {fallback}]
         support::fixture("api", "--port ${port}"),
     );
     let mut stack = Stack::up(&config);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     let out = stack.stdout();
     let line = out
         .lines()
@@ -250,7 +250,7 @@ fn a_port_in_time_wait_counts_as_free() {
         support::fixture("api", "--port ${port}")
     );
     let mut stack = Stack::up(&config);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     assert!(
         stack.stdout().contains(&format!("api: port {port}\n")),
         "{}",
@@ -280,7 +280,7 @@ readiness = {{ log = "web is up" }}
         support::fixture("web", "--ready-line 'web is up'"),
     );
     let mut stack = Stack::up(&config);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     let out = stack.stdout();
     assert!(
         out.contains(&format!("api: ready: adopted pid {}", foreign.pid())),
@@ -344,7 +344,7 @@ readiness = {{ http = "/health/ready" }}
         support::fixture("api", "--ready-after 200ms"),
     );
     let mut stack = Stack::up(&config);
-    stack.wait_for("cold start done: every required service is ready");
+    stack.wait_for("every required service is ready");
     let out = stack.stdout();
     assert!(
         out.contains(&format!(
@@ -556,7 +556,7 @@ fn a_killed_bringup_releases_its_ports_at_once() {
     // The watchdog stops the service; the kernel has dropped the lock.
     first.assert_no_survivors();
     let mut second = Stack::up(&config);
-    second.wait_for("cold start done: every required service is ready");
+    second.wait_for("every required service is ready");
     assert!(
         second.stdout().contains(&format!("api: port {port}\n")),
         "{}",
@@ -564,4 +564,73 @@ fn a_killed_bringup_releases_its_ports_at_once() {
     );
     second.signal(Signal::SIGTERM);
     assert_eq!(second.wait_exit().code(), Some(0));
+}
+
+/// A port that is free when bringup starts and taken just before the
+/// service using it is spawned: bringup notices at spawn, not the service.
+/// The gate service becomes ready only once the file `go` exists, so the
+/// test takes the port exactly in between.
+fn stolen_port_stack(port_lines: &str) -> Stack {
+    let config = format!(
+        "[services.gate]\ncommand = \"{}\"\nreadiness = {{ exec = \"test -e go\" }}\n\
+         [services.api]\ncommand = \"{}\"\n{port_lines}\ndepends_on = [\"gate\"]\n\
+         [services.web]\ncommand = \"{}\"\ndepends_on = [\"api\"]\n",
+        support::fixture("gate", ""),
+        support::fixture("api", "--port ${port}"),
+        support::fixture("web", ""),
+    );
+    let stack = Stack::up(&config);
+    stack.wait_for("api: waiting for gate");
+    stack
+}
+
+#[test]
+fn a_port_stolen_before_spawn_fails_the_service_naming_the_thief() {
+    let port = free_port();
+    let mut stack = stolen_port_stack(&format!("port = {port}"));
+    let thief = Foreign::http_server(port);
+    std::fs::write(stack.dir.path().join("go"), "").expect("go");
+    stack.wait_for("cold start over, but not everything is ready");
+    let out = stack.stdout();
+    let line = out
+        .lines()
+        .find(|l| l.contains("api: failed"))
+        .expect("api failed");
+    assert!(
+        line.contains(&format!("port {port} is held by pid {}", thief.pid()))
+            && line.contains("it was free when bringup started"),
+        "{line}"
+    );
+    assert!(
+        out.contains("web: failed · blocked: required dependency api is failed"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("api | "),
+        "api was never started, so it printed nothing: {out}"
+    );
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(1));
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_port_stolen_before_spawn_moves_the_service_to_its_fallback() {
+    let (port, fallback) = (free_port(), free_port());
+    let mut stack = stolen_port_stack(&format!("port = {port}\nfallback_ports = [{fallback}]"));
+    let _thief = Foreign::http_server(port);
+    std::fs::write(stack.dir.path().join("go"), "").expect("go");
+    stack.wait_for("every required service is ready");
+    let out = stack.stdout();
+    assert!(
+        out.contains(&format!("api listening on 127.0.0.1:{fallback}")),
+        "api runs on its fallback port: {out}"
+    );
+    assert!(
+        out.contains(&format!("moved from {port}")),
+        "the move is reported: {out}"
+    );
+    stack.signal(Signal::SIGTERM);
+    assert_eq!(stack.wait_exit().code(), Some(0));
+    stack.assert_no_survivors();
 }

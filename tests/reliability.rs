@@ -177,8 +177,11 @@ command = "${{bringup}} fixture --name steady"
         })
         .await;
     });
-    let snapshot = engine.snapshot().borrow().clone();
+    // The last snapshot is sent after the ShutdownComplete event: read it
+    // once the engine has finished.
+    let last = engine.snapshot();
     engine.join();
+    let snapshot = last.borrow().clone();
     for status in snapshot.services {
         assert!(status.pid.is_none(), "{} still runs", status.name);
     }

@@ -116,17 +116,31 @@ readiness = {{ log = "stubborn is up" }}
 }
 
 /// Ends bringup with `signal` once the stack is up; nothing may survive.
+/// A service that leaves a daemon behind: `setsid` puts it in a session
+/// and process group of its own, out of reach of group signals.
+const DAEMONIZER: &str = r#"
+[services.daemonizer]
+command = ["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo daemon started; exec sleep 600"]
+readiness = { log = "daemon started" }
+"#;
+
 fn nothing_survives(signal: Signal) {
-    let mut stack = Stack::up(&chain());
+    let mut stack = Stack::up(&(chain() + DAEMONIZER));
     stack.wait_for("cold start done");
-    // Four services and four grandchildren (plus the watchdog) are running.
+    // Five services, four grandchildren and a daemon (plus the watchdog).
     support::poll("the grandchildren to exist", || {
-        (stack.survivors().len() >= 8).then_some(())
+        (stack.survivors().len() >= 10).then_some(())
     });
     stack.signal(signal);
     let status = stack.wait_exit();
     if signal != Signal::SIGKILL {
         assert_eq!(status.code(), Some(0), "{}", Stack::describe(status));
+        let out = stack.stdout();
+        assert!(
+            out.contains("stopped 1 process(es) the services left behind")
+                && out.contains("sleep 600"),
+            "the user hears about the daemon: {out}"
+        );
     }
     stack.assert_no_survivors();
 }

@@ -346,3 +346,106 @@ fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
         tmux.survivors().is_empty().then_some(())
     });
 }
+
+/// The pid of bringup itself (the process running `bringup up`).
+fn bringup_pid(tmux: &Tmux) -> Option<i32> {
+    processes_with_marker(&tmux.marker).into_iter().find(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .contains("\0up\0")
+    })
+}
+
+/// A field of /proc/PID/status or /proc/PID/io, as a number.
+fn proc_field(pid: i32, file: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn hostile_output_and_a_million_lines_leave_the_dashboard_live() {
+    // Escape sequences that would wreck a terminal if passed on — a window
+    // title, a clear screen, a full reset, the alternate screen, a bell, a
+    // sequence cut off — and a service printing 80-byte lines without end.
+    let config = r#"
+[project]
+name = "hostile-stack"
+[services.hostile]
+command = ["sh", "-c", "printf 'title\\033]0;evil\\nclear\\033[2J\\033[Hscreen\\nreset\\033c-done\\nalt\\033[?1049h-done\\nbell\\007-done\\ncut\\033[31'; echo; echo 'hostile done'; exec sleep 600"]
+[services.flood]
+command = ["sh", "-c", "exec yes 'flood line ..................................................................'"]
+"#;
+    let tmux = Tmux::start(config, 100, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    let bringup = bringup_pid(&tmux).expect("bringup itself");
+
+    // Keys keep working while the flood goes on: switch to the timeline and
+    // back, and show the hostile service's log.
+    let mut lines_read = 0;
+    while lines_read < 1_000_000 {
+        tmux.keys(&["t"]);
+        tmux.wait("the timeline", |s| s.contains("cold start done"));
+        tmux.keys(&["t"]);
+        tmux.wait("the grid", |s| s.contains("SERVICE"));
+        let bytes = proc_field(bringup, "io", "rchar:").expect("bringup's io");
+        lines_read = bytes / 80;
+    }
+    tmux.select("hostile");
+    let screen = tmux.wait("the hostile service's log", |s| s.contains("hostile done"));
+    for text in [
+        "title",
+        "clearscreen",
+        "reset-done",
+        "alt-done",
+        "bell-done",
+        "cut",
+    ] {
+        assert!(
+            screen.lines().any(|l| l.trim() == text),
+            "{text:?} is shown as plain text:\n{screen}"
+        );
+    }
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("hostile-stack")),
+        "the header is still at the top:\n{screen}"
+    );
+    // Nothing on screen is flooding, yet the clocks go on: the flood does
+    // not starve the dashboard's timer.
+    let clock = |s: &str| {
+        s.lines()
+            .next()
+            .and_then(|l| l.split("running").nth(1))
+            .map(str::to_string)
+    };
+    // Twice: the first change may still be the redraw after the last key.
+    let mut before = clock(&screen);
+    for _ in 0..2 {
+        let now = tmux.wait("the header's clock to move on", |s| clock(s) != before);
+        before = clock(&now);
+    }
+    let title = tmux.tmux(&["display-message", "-p", "-t", "main", "#{pane_title}"]);
+    assert!(
+        !String::from_utf8_lossy(&title.stdout).contains("evil"),
+        "the service did not set the window title"
+    );
+
+    let peak_kib = proc_field(bringup, "status", "VmHWM:").expect("bringup's memory");
+    eprintln!("bringup read {lines_read} lines; peak resident size {peak_kib} KiB");
+    assert!(peak_kib < 48 * 1024, "memory stays bounded: {peak_kib} KiB");
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED"));
+    assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
+    tmux.poll("every process of the run to be gone", || {
+        tmux.survivors().is_empty().then_some(())
+    });
+}

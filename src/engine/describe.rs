@@ -160,6 +160,21 @@ pub fn state_line(state: State, note: &str) -> String {
     }
 }
 
+/// ", without the optional X, Y" when optional services did not come up.
+pub fn optional_missing(summary: &Summary) -> String {
+    let missing: Vec<&str> = summary
+        .services
+        .iter()
+        .filter(|t| t.ready_at.is_none())
+        .map(|t| t.name.as_str())
+        .collect();
+    match missing.as_slice() {
+        [] => String::new(),
+        [one] => format!(", without the optional {one}"),
+        many => format!(", without the optional {}", many.join(", ")),
+    }
+}
+
 /// The cold start in one line.
 pub fn summary_line(summary: &Summary) -> String {
     if summary.all_required_ready {
@@ -169,8 +184,9 @@ pub fn summary_line(summary: &Summary) -> String {
             .map(|t| t.name.as_str())
             .collect();
         format!(
-            "cold start done: every required service is ready after {} (critical path: {})",
+            "cold start done in {}: every required service is ready{} (critical path: {})",
             fmt_duration(summary.time_to_ready),
+            optional_missing(summary),
             path.join(" → ")
         )
     } else {

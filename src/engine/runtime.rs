@@ -32,7 +32,7 @@ use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
 use crate::process::output::{LogWatch, pump};
-use crate::process::watchdog::Watchdog;
+use crate::process::watchdog::{RUN_VARIABLE, Watchdog};
 use crate::process::{self, SpawnRequest};
 use crate::rundir::RunDir;
 
@@ -83,6 +83,14 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<(Self, broadcast::Receiver<Event>), EngineError> {
         let rundir = RunDir::create().map_err(EngineError::RunDir)?;
+        // Marks every process of this run, for the watchdog to find.
+        let run_id = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
         // Find out now, not on the first spawn, how services get their
         // parent-death signal (it runs `setpriv` once).
         crate::process::command::pdeathsig_shim();
@@ -104,7 +112,7 @@ impl Engine {
 
         let mut startup_notices = Vec::new();
         let watchdog = match &options.watchdog_exe {
-            Some(exe) => match Watchdog::start(exe) {
+            Some(exe) => match Watchdog::start(exe, &run_id) {
                 Ok(watchdog) => Some(Arc::new(watchdog)),
                 Err(e) => {
                     startup_notices.push(format!(
@@ -131,6 +139,7 @@ impl Engine {
             logs: logs.clone(),
             watchdog,
             rundir,
+            run_id,
         };
         let thread = std::thread::Builder::new()
             .name("bringup-engine".into())
@@ -234,6 +243,8 @@ struct Runtime {
     services: Vec<ServiceRuntime>,
     watchdog: Option<Arc<Watchdog>>,
     rundir: RunDir,
+    /// The value of `BRINGUP_RUN` in every service's environment.
+    run_id: String,
     /// The port each service gets.
     ports: PortBook,
     /// The services this run brings up.
@@ -357,6 +368,26 @@ impl Runtime {
                         })
                         .await;
                 });
+            }
+            Effect::Publish(EventKind::ShutdownComplete) => {
+                // Every service has stopped; whatever still carries this
+                // run's marker escaped its process group. Say so, stop it.
+                let leftovers = crate::process::watchdog::stop_leftovers(&self.run_id);
+                if !leftovers.is_empty() {
+                    let message = format!(
+                        "stopped {} process(es) the services left behind outside their process groups (daemonized?): {}",
+                        leftovers.len(),
+                        leftovers.join(", ")
+                    );
+                    self.publish(
+                        now,
+                        EventKind::Notice {
+                            service: None,
+                            message,
+                        },
+                    );
+                }
+                self.publish(now, EventKind::ShutdownComplete);
             }
             Effect::Publish(kind) => self.publish(now, kind),
         }
@@ -517,10 +548,13 @@ impl Runtime {
     /// Environment bringup adds for every service: its port and the ports of
     /// the others. The service's own `env` comes after and may override.
     fn base_env(&self, id: ServiceId) -> Vec<(String, String)> {
-        let mut env = vec![(
-            "BRINGUP_SERVICE".to_string(),
-            self.plan.service(id).name.clone(),
-        )];
+        let mut env = vec![
+            (
+                "BRINGUP_SERVICE".to_string(),
+                self.plan.service(id).name.clone(),
+            ),
+            (RUN_VARIABLE.to_string(), self.run_id.clone()),
+        ];
         if let Some(port) = self.port_of(id) {
             env.push(("PORT".into(), port.to_string()));
         }

@@ -46,13 +46,9 @@ impl LogWatch {
         }
         for line in lines {
             // Colour codes may sit in the middle of the words a pattern looks for.
-            let text = if line.contains('\x1b') {
-                String::from_utf8_lossy(&strip_ansi_escapes::strip(line)).into_owned()
-            } else {
-                line.clone()
-            };
+            let text = crate::ansi::terminal_safe(line, false);
             if self.pattern.is_match(&text) && self.armed.swap(false, Ordering::Relaxed) {
-                return Some(text);
+                return Some(text.into_owned());
             }
         }
         None

@@ -10,6 +10,14 @@
 //! sends SIGTERM to every group still registered, waits up to
 //! [`GRACE`], SIGKILLs what is left and exits. The pipe's write end is
 //! close-on-exec, so no service holds it open by accident.
+//!
+//! Groups alone leave two gaps: a service spawned in the instant before
+//! bringup died, before its group was registered (and before its
+//! parent-death signal was set up), and a grandchild that left its group
+//! (a daemon calling `setsid`). So every service also gets a run marker in
+//! its environment, `BRINGUP_RUN=<id>`, which its children inherit; the
+//! watchdog learns it first (`=ID`) and, when bringup is gone, also signals
+//! every process of this user carrying it.
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
@@ -26,6 +34,9 @@ use crate::process::{group_alive, signal_group};
 /// How long groups get between SIGTERM and SIGKILL after bringup died.
 pub const GRACE: Duration = Duration::from_secs(2);
 
+/// The environment variable that marks every process of a run.
+pub const RUN_VARIABLE: &str = "BRINGUP_RUN";
+
 /// bringup's end of the watchdog.
 pub struct Watchdog {
     stdin: Mutex<Option<ChildStdin>>,
@@ -33,8 +44,9 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts `bringup __watchdog` from the bringup executable at `exe`.
-    pub fn start(exe: &Path) -> io::Result<Self> {
+    /// Starts `bringup __watchdog` from the bringup executable at `exe`,
+    /// for the run whose services carry `BRINGUP_RUN=run`.
+    pub fn start(exe: &Path, run: &str) -> io::Result<Self> {
         let mut command = std::process::Command::new(exe);
         command
             .arg("__watchdog")
@@ -50,10 +62,12 @@ impl Watchdog {
         }
         let mut child = command.spawn()?;
         let stdin = child.stdin.take();
-        Ok(Self {
+        let watchdog = Self {
             stdin: Mutex::new(stdin),
             child,
-        })
+        };
+        watchdog.send(&format!("={run}\n"));
+        Ok(watchdog)
     }
 
     /// The watchdog's pid.
@@ -102,36 +116,109 @@ pub fn run() -> i32 {
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }
     let mut groups = BTreeSet::new();
+    let mut run = None;
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        let (sign, number) = line.split_at(line.len().min(1));
-        match (sign, number.trim().parse::<u32>()) {
+        let (sign, rest) = line.split_at(line.len().min(1));
+        match (sign, rest.trim().parse::<u32>()) {
             ("+", Ok(pgid)) => {
                 groups.insert(pgid);
             }
             ("-", Ok(pgid)) => {
                 groups.remove(&pgid);
             }
+            ("=", _) if !rest.trim().is_empty() => run = Some(rest.trim().to_string()),
             _ => {}
         }
     }
-    clean_up(&groups);
+    clean_up(&groups, run.as_deref());
     0
 }
 
-fn clean_up(groups: &BTreeSet<u32>) {
+fn clean_up(groups: &BTreeSet<u32>, run: Option<&str>) {
+    let marked = || run.map_or_else(Vec::new, marked_processes);
     let alive: Vec<u32> = groups.iter().copied().filter(|&g| group_alive(g)).collect();
-    if alive.is_empty() {
+    let stragglers = marked();
+    if alive.is_empty() && stragglers.is_empty() {
         return;
     }
     for &pgid in &alive {
         let _ = signal_group(pgid, Signal::SIGTERM);
     }
+    for &pid in &stragglers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+    }
     let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline && alive.iter().any(|&g| group_alive(g)) {
+    while Instant::now() < deadline
+        && (alive.iter().any(|&g| group_alive(g)) || !marked().is_empty())
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     for &pgid in &alive {
         let _ = signal_group(pgid, Signal::SIGKILL);
     }
+    // Those marked now include any a dying service forked in the meantime.
+    for pid in marked() {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// Stops the processes of run `run` still alive once every service has
+/// stopped: those that left their service's process group (a daemon that
+/// called `setsid`, say). SIGTERM, up to [`GRACE`] to exit, then SIGKILL.
+/// Returns them as "PID `command`", for the user to hear about.
+pub fn stop_leftovers(run: &str) -> Vec<String> {
+    let leftovers = marked_processes(run);
+    if leftovers.is_empty() {
+        return Vec::new();
+    }
+    let described = leftovers
+        .iter()
+        .map(|&pid| {
+            let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|raw| {
+                    String::from_utf8_lossy(&raw)
+                        .replace('\0', " ")
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            format!("{pid} `{command}`")
+        })
+        .collect();
+    for &pid in &leftovers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline && !marked_processes(run).is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in marked_processes(run) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    described
+}
+
+/// This user's processes (zombies aside) whose environment carries
+/// `BRINGUP_RUN=run`; other users' environments cannot be read anyway.
+fn marked_processes(run: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.flatten()
+        .filter(|process| process.pid != me)
+        .filter(|process| {
+            process
+                .stat()
+                .is_ok_and(|stat| stat.state != 'Z' && stat.state != 'X')
+        })
+        .filter(|process| {
+            process.environ().is_ok_and(|env| {
+                env.get(std::ffi::OsStr::new(RUN_VARIABLE))
+                    .is_some_and(|value| value == run)
+            })
+        })
+        .map(|process| process.pid)
+        .collect()
 }

@@ -104,7 +104,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let skip = first_row(app, rows);
     for status in visible.iter().skip(skip).take(usize::from(rows)) {
         let selected = app.selected == Some(status.id);
-        let mut line = row(app, status, &columns);
+        let mut line = row(app, status, &columns, usize::from(area.width));
         if selected {
             let marker = if focused { "▶" } else { "▷" };
             line.spans[0] = Span::styled(marker, theme.key);
@@ -126,7 +126,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn row(app: &App, s: &ServiceStatus, columns: &Columns) -> Line<'static> {
+fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'static> {
     let theme = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     let mut name = s.name.clone();
@@ -153,7 +153,11 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns) -> Line<'static> {
                 (format!("{port} fb"), theme.fallback)
             }
             (Some(port), _) => (port.to_string(), Style::default()),
-            (None, _) => ("-".to_string(), theme.dim),
+            // It never got the port it wants (taken, say): show which.
+            (None, _) => match wanted_port(app, s) {
+                Some(port) if s.state == State::Failed => (format!("{port} ✗"), theme.error),
+                _ => ("-".to_string(), theme.dim),
+            },
         };
         spans.push(Span::styled(fit(&port, 11), style));
     }
@@ -189,8 +193,17 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns) -> Line<'static> {
         spans.push(Span::styled(fit(&ready, 8), theme.dim));
     }
     let (info, style) = explain(app, s);
+    // Cut a long reason at the edge with a visible "…", not mid-word silently.
+    let used: usize = spans.iter().map(|span| span.content.width()).sum();
+    let room = width.saturating_sub(used);
+    let info = ellipsize(&info, room);
     spans.push(Span::styled(info, style));
     Line::from(spans)
+}
+
+/// The fixed port a service asks for first, if it asks for one.
+fn wanted_port(app: &App, s: &ServiceStatus) -> Option<u16> {
+    app.plan.services.get(s.id.0)?.port.as_ref()?.preferred
 }
 
 /// What a row says after its numbers: what it waits for, why it failed,
@@ -257,6 +270,27 @@ fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` cut to at most `width` columns, ending in "…" when cut.
+fn ellipsize(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
 /// "12s", "5m", "2h", "3d".
 fn compact(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -277,5 +311,8 @@ mod tests {
         assert_eq!(fit("api", 6), "api   ");
         assert_eq!(fit("authentication", 8), "authen… ");
         assert_eq!(fit("ab", 2).width(), 2);
+        assert_eq!(ellipsize("exited with code 1", 10), "exited wi…");
+        assert_eq!(ellipsize("short", 10), "short");
+        assert_eq!(ellipsize("anything", 0), "");
     }
 }

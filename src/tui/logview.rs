@@ -188,12 +188,14 @@ pub fn find(
     }
 }
 
-/// Text without ANSI escape sequences.
+/// Text as the log views show it without colour: no escape sequences or
+/// control characters, tabs expanded.
 pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains('\x1b') {
-        std::borrow::Cow::Owned(strip_ansi_escapes::strip_str(text))
-    } else {
-        std::borrow::Cow::Borrowed(text)
+    match crate::ansi::terminal_safe(text, false) {
+        std::borrow::Cow::Borrowed(text) => crate::ansi::expand_tabs(text),
+        std::borrow::Cow::Owned(text) => {
+            std::borrow::Cow::Owned(crate::ansi::expand_tabs(&text).into_owned())
+        }
     }
 }
 
@@ -243,7 +245,10 @@ pub fn render(index: usize, line: &Line, format: &Format<'_>) -> TextLine<'stati
             format.match_style,
         ));
     } else if format.colors && text.contains('\x1b') {
-        match text.as_bytes().into_text() {
+        // Only colours are left for ansi-to-tui to read (it would show the
+        // body of a DCS string, say), and cells hold no tabs.
+        let safe = crate::ansi::terminal_safe(text, true);
+        match crate::ansi::expand_tabs(&safe).as_bytes().into_text() {
             Ok(parsed) => {
                 for parsed_line in parsed.lines {
                     spans.extend(

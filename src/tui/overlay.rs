@@ -104,7 +104,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                 match (holder.pid, &holder.command) {
                     (Some(pid), Some(command)) => {
                         lines.push(Line::from(format!("   pid      {pid}")));
-                        lines.push(Line::from(format!("   command  {command}")));
+                        let inner =
+                            usize::from(CONFLICT_WIDTH.min(frame.area().width)).saturating_sub(2);
+                        lines.extend(hanging("   command  ", command, inner));
                         lines.push(Line::from(format!("   user     {}", holder.user)));
                         if let Some(running) = holder.running_for {
                             lines.push(Line::from(format!("   running  {}", human(running))));
@@ -137,9 +139,54 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     theme.dim,
                 )));
             }
-            popup(frame, app, "port conflict", lines, 84);
+            popup(frame, app, "port conflict", lines, CONFLICT_WIDTH);
         }
     }
+}
+
+/// The conflict popup's widest.
+const CONFLICT_WIDTH: u16 = 84;
+
+/// `label` then `text`, wrapped at spaces to `width` columns with every
+/// continuation lined up under the start of `text` (a long command stays
+/// readable); a word longer than a whole line is split.
+fn hanging(label: &str, text: &str, width: usize) -> Vec<Line<'static>> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let indent = label.width();
+    let room = width.saturating_sub(indent).max(8);
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let row = rows.last_mut().expect("one row at least");
+        let gap = usize::from(!row.is_empty());
+        if row.width() + gap + word.width() <= room {
+            if gap == 1 {
+                row.push(' ');
+            }
+            row.push_str(word);
+            continue;
+        }
+        if !row.is_empty() {
+            rows.push(String::new());
+        }
+        for c in word.chars() {
+            let row = rows.last_mut().expect("one row at least");
+            if row.width() + c.width().unwrap_or(0) > room {
+                rows.push(String::new());
+            }
+            rows.last_mut().expect("one row at least").push(c);
+        }
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let lead = if i == 0 {
+                label.to_string()
+            } else {
+                " ".repeat(indent)
+            };
+            Line::from(format!("{lead}{row}"))
+        })
+        .collect()
 }
 
 /// Every action with its keys and what it does, one a line.
@@ -206,4 +253,28 @@ fn keys(app: &App, action: Action) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_value_wraps_under_itself() {
+        let wrap = |text| -> Vec<String> {
+            hanging("  cmd ", text, 16)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            wrap("abcdefghijklmnopqrstuvwxyz"),
+            ["  cmd abcdefghij", "      klmnopqrst", "      uvwxyz"]
+        );
+        assert_eq!(
+            wrap("python -m http.sv 80"),
+            ["  cmd python -m", "      http.sv 80"]
+        );
+        assert_eq!(wrap("short"), ["  cmd short"]);
+    }
 }

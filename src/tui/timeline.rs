@@ -63,7 +63,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
 
     let title = match &app.snapshot.summary {
         Some(s) if s.all_required_ready => format!(
-            " cold start: every required service ready after {} ",
+            " cold start done in {}: every required service ready ",
             fmt_duration(s.time_to_ready)
         ),
         Some(_) => " cold start: not everything came up ".to_string(),
