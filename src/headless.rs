@@ -21,7 +21,7 @@ use tokio::sync::broadcast;
 
 use crate::ansi::terminal_safe;
 use crate::config::plan::ServiceId;
-use crate::engine::describe::{describe, optional_missing};
+use crate::engine::describe::{describe, headline};
 use crate::engine::machine::fmt_duration;
 use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
 
@@ -259,24 +259,7 @@ impl Printer {
 
     fn summary(&mut self, summary: &Summary) {
         let mut lines = Vec::new();
-        if summary.all_required_ready {
-            lines.push(format!(
-                "cold start done in {}: every required service is ready{}",
-                fmt_duration(summary.time_to_ready),
-                optional_missing(summary)
-            ));
-        } else {
-            let missing: Vec<&str> = summary
-                .services
-                .iter()
-                .filter(|t| t.ready_at.is_none())
-                .map(|t| t.name.as_str())
-                .collect();
-            lines.push(format!(
-                "cold start over, but not everything is ready: {}",
-                missing.join(", ")
-            ));
-        }
+        lines.push(headline(summary));
         if summary.critical_path.len() > 1 || summary.all_required_ready {
             let path: Vec<String> = summary
                 .critical_path

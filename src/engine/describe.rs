@@ -160,47 +160,53 @@ pub fn state_line(state: State, note: &str) -> String {
     }
 }
 
-/// ", without the optional X, Y" when optional services did not come up.
-pub fn optional_missing(summary: &Summary) -> String {
-    let missing: Vec<&str> = summary
+/// The services that did not become ready in the cold start.
+fn not_ready(summary: &Summary) -> Vec<&str> {
+    summary
         .services
         .iter()
         .filter(|t| t.ready_at.is_none())
         .map(|t| t.name.as_str())
-        .collect();
-    match missing.as_slice() {
-        [] => String::new(),
-        [one] => format!(", without the optional {one}"),
-        many => format!(", without the optional {}", many.join(", ")),
+        .collect()
+}
+
+/// How the cold start ended: "cold start done in 2.1s: every required
+/// service is ready, without the optional cache", or what is not ready.
+pub fn headline(summary: &Summary) -> String {
+    let missing = not_ready(summary);
+    if !summary.all_required_ready {
+        return format!(
+            "cold start over, but not everything is ready: {}",
+            missing.join(", ")
+        );
     }
+    // With every required service ready, whatever is missing is optional.
+    let without = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(", without the optional {}", missing.join(", "))
+    };
+    format!(
+        "cold start done in {}: every required service is ready{without}",
+        fmt_duration(summary.time_to_ready)
+    )
 }
 
 /// The cold start in one line.
 pub fn summary_line(summary: &Summary) -> String {
-    if summary.all_required_ready {
-        let path: Vec<&str> = summary
-            .critical_path
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        format!(
-            "cold start done in {}: every required service is ready{} (critical path: {})",
-            fmt_duration(summary.time_to_ready),
-            optional_missing(summary),
-            path.join(" → ")
-        )
-    } else {
-        let missing: Vec<&str> = summary
-            .services
-            .iter()
-            .filter(|t| t.ready_at.is_none())
-            .map(|t| t.name.as_str())
-            .collect();
-        format!(
-            "cold start over, but not everything is ready: {}",
-            missing.join(", ")
-        )
+    if !summary.all_required_ready {
+        return headline(summary);
     }
+    let path: Vec<&str> = summary
+        .critical_path
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    format!(
+        "{} (critical path: {})",
+        headline(summary),
+        path.join(" → ")
+    )
 }
 
 #[cfg(test)]
