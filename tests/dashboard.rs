@@ -363,6 +363,14 @@ fn port_conflict_popup() {
         },
     });
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+    // q on this popup means quit (here, mid cold start, it asks first);
+    // any other key but f and a just closes it.
+    key(&mut app, "q");
+    let screen = format!("{:?}", draw(&mut app, 80, 24).backend());
+    assert!(
+        screen.contains("Quit and stop everything") && !screen.contains("port conflict"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -254,6 +254,12 @@ impl App {
     fn on_overlay_key(&mut self, key: Key) -> Vec<Do> {
         let yes = matches!(key.code, Code::Char('y' | 'Y') | Code::Enter) && !key.ctrl;
         let overlay = self.overlay.take();
+        // Quit from a popup that only informs (help, a port conflict) means
+        // quit, not just "close": nobody should need to press it twice.
+        let informs = matches!(overlay, Some(Overlay::Help | Overlay::Conflict { .. }));
+        if informs && self.keys.action(key) == Some(Action::Quit) {
+            return self.act(Action::Quit);
+        }
         match overlay {
             Some(Overlay::ConfirmKill(id)) if yes => vec![Do::Send(Command::Kill(id))],
             Some(Overlay::ConfirmQuit) if yes => self.quit(),
