@@ -205,7 +205,8 @@ fn measure(label: &str, config: &str, dir: &Path, record: &Path) {
 
     let mut overheads = Vec::new();
     // Per critical-path level: [scheduling, process start, fixture slop, detection].
-    let mut levels: Vec<[f64; 4]> = Vec::new();
+    // (The first level has no dependency to be released by: no first column.)
+    let mut levels: Vec<[Option<f64>; 4]> = Vec::new();
     for run in 1..=RUNS {
         let _ = std::fs::remove_file(record);
         let result = bring_up(plan(config, dir));
@@ -231,16 +232,20 @@ fn measure(label: &str, config: &str, dir: &Path, record: &Path) {
             };
             let released = ideal.gate[i].and_then(|g| mono(result.ready_mono[g]));
             levels.push([
-                released.map_or(0.0, |r| spawned - r),
-                started - spawned,
-                ready - started - ms(ideal.delay[i]),
-                marked - ready,
+                released.map(|r| spawned - r),
+                Some(started - spawned),
+                Some(ready - started - ms(ideal.delay[i])),
+                Some(marked - ready),
             ]);
         }
     }
     let column = |k: usize| {
-        let mut values: Vec<f64> = levels.iter().map(|row| row[k]).collect();
-        stats(&mut values).0
+        let mut values: Vec<f64> = levels.iter().filter_map(|row| row[k]).collect();
+        if values.is_empty() {
+            f64::NAN
+        } else {
+            stats(&mut values).0
+        }
     };
     println!("  per level on the critical path (median over runs and levels):");
     println!(

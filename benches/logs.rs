@@ -11,12 +11,11 @@
 
 mod harness;
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{BIN, Tmux, cpu_time, memory_kib, recorded, stats};
+use harness::{BIN, Reaped, Tmux, cpu_time, memory_kib, recorded, stats};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -111,19 +110,11 @@ fn limit_run(dir: &Path, lines: u64) -> Duration {
     let record = dir.join("record");
     // --idle keeps the writer alive after its flood, as under bringup; the
     // pipeline ends when the writer is killed.
-    let mut shell = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{} | cat > /dev/null",
-            flood_command(&record, lines)
-        ))
-        .process_group(0)
-        .spawn()
-        .expect("sh");
-    let took = wait_writer(&record);
-    let _ = kill(Pid::from_raw(-(shell.id() as i32)), Signal::SIGTERM);
-    let _ = shell.wait();
-    took
+    let _pipeline = Reaped::spawn(Command::new("sh").arg("-c").arg(format!(
+        "{} | cat > /dev/null",
+        flood_command(&record, lines)
+    )));
+    wait_writer(&record)
 }
 
 fn write_config(dir: &Path, lines: u64) -> std::path::PathBuf {
@@ -139,19 +130,16 @@ fn write_config(dir: &Path, lines: u64) -> std::path::PathBuf {
 /// (writer time, (bringup CPU, bringup peak RSS KiB)) with output to /dev/null.
 fn headless_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
     let record = write_config(dir, lines);
-    let mut bringup = Command::new(BIN)
-        .args(["up", "--no-tui"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bringup");
+    // Dropped at the end (or on a panic): SIGTERM stops bringup and the writer.
+    let bringup = Reaped::spawn(
+        Command::new(BIN)
+            .args(["up", "--no-tui"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let took = wait_writer(&record);
-    let pid = bringup.id();
-    let usage = settled_usage(pid);
-    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-    let _ = bringup.wait();
-    (took, usage)
+    (took, settled_usage(bringup.id()))
 }
 
 fn dashboard_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
@@ -160,7 +148,9 @@ fn dashboard_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
     let took = wait_writer(&record);
     let pid = tmux.bringup_pid().expect("bringup runs in the pane");
     let usage = settled_usage(pid);
-    // Closing the pane (dropping the tmux server) stops bringup and the writer.
+    // Stop bringup (and so the writer) and wait, so the next run starts on
+    // a quiet machine. Dropping the tmux server, on a panic too, closes the
+    // pane: that stops bringup as well.
     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(10);
     while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
@@ -172,6 +162,7 @@ fn dashboard_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
 /// bringup's CPU time and peak RSS once it has caught up with what the
 /// writer wrote (its CPU time stops growing).
 fn settled_usage(pid: u32) -> (Duration, u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = cpu_time(pid);
     loop {
         std::thread::sleep(Duration::from_millis(50));
@@ -179,6 +170,7 @@ fn settled_usage(pid: u32) -> (Duration, u64) {
         if now.saturating_sub(last) < Duration::from_millis(5) {
             return (now, memory_kib(pid).1);
         }
+        assert!(Instant::now() < deadline, "bringup never settled");
         last = now;
     }
 }

@@ -20,12 +20,26 @@ use vte::{Params, Parser, Perform};
 /// `text` with every control character and escape sequence removed, except
 /// tabs, and colour sequences when `keep_colour`.
 pub fn terminal_safe(text: &str, keep_colour: bool) -> Cow<'_, str> {
-    if !text.chars().any(is_control) {
+    filter(text, keep_colour, false)
+}
+
+/// [`terminal_safe`], with tabs expanded to spaces (stops every 8 columns,
+/// counted on what is shown, not on the escape sequences): for views that
+/// place characters in cells themselves.
+pub fn for_cells(text: &str, keep_colour: bool) -> Cow<'_, str> {
+    filter(text, keep_colour, true)
+}
+
+fn filter(text: &str, keep_colour: bool, expand_tabs: bool) -> Cow<'_, str> {
+    let clean = !text.chars().any(|c| c.is_control() && c != '\t');
+    if clean && !(expand_tabs && text.contains('\t')) {
         return Cow::Borrowed(text);
     }
     let mut filter = Filter {
-        out: String::with_capacity(text.len()),
+        out: String::with_capacity(text.len() + 8),
         keep_colour,
+        expand_tabs,
+        column: 0,
         coloured: false,
     };
     Parser::new().advance(&mut filter, text.as_bytes());
@@ -35,35 +49,12 @@ pub fn terminal_safe(text: &str, keep_colour: bool) -> Cow<'_, str> {
     Cow::Owned(filter.out)
 }
 
-/// `text` with tabs expanded to spaces (stops every 8 columns), for views
-/// that place characters in cells themselves.
-pub fn expand_tabs(text: &str) -> Cow<'_, str> {
-    if !text.contains('\t') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut column = 0;
-    for c in text.chars() {
-        if c == '\t' {
-            let spaces = 8 - column % 8;
-            out.extend(std::iter::repeat_n(' ', spaces));
-            column += spaces;
-        } else {
-            out.push(c);
-            column += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// C0 and C1 control characters and DEL, tab excepted.
-fn is_control(c: char) -> bool {
-    c != '\t' && c.is_control()
-}
-
 struct Filter {
     out: String,
     keep_colour: bool,
+    expand_tabs: bool,
+    /// Columns shown so far, for tab stops.
+    column: usize,
     coloured: bool,
 }
 
@@ -72,11 +63,19 @@ impl Perform for Filter {
         // C1 controls arrive here when UTF-8 encoded; some terminals act on them.
         if !c.is_control() {
             self.out.push(c);
+            self.column += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
         }
     }
 
     fn execute(&mut self, byte: u8) {
-        if byte == b'\t' {
+        if byte != b'\t' {
+            return;
+        }
+        let spaces = 8 - self.column % 8;
+        self.column += spaces;
+        if self.expand_tabs {
+            self.out.extend(std::iter::repeat_n(' ', spaces));
+        } else {
             self.out.push('\t');
         }
     }
@@ -145,9 +144,13 @@ mod tests {
     }
 
     #[test]
-    fn tabs_expand_to_the_next_stop() {
-        assert_eq!(expand_tabs("\tat Foo.bar"), "        at Foo.bar");
-        assert_eq!(expand_tabs("ab\tc"), "ab      c");
-        assert_eq!(expand_tabs("no tabs"), "no tabs");
+    fn tabs_expand_to_the_next_stop_of_what_is_shown() {
+        assert_eq!(for_cells("\tat Foo.bar", false), "        at Foo.bar");
+        assert_eq!(for_cells("ab\tc", false), "ab      c");
+        assert_eq!(for_cells("no tabs", false), "no tabs");
+        // Colour sequences take no columns.
+        assert_eq!(for_cells("\x1b[31mab\tc", true), "\x1b[31mab      c\x1b[0m");
+        assert_eq!(for_cells("\x1b[31mab\tc", false), "ab      c");
+        assert_eq!(terminal_safe("ab\tc", false), "ab\tc");
     }
 }

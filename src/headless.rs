@@ -191,6 +191,9 @@ impl Printer {
 
     /// A line from bringup itself, about `service` if given.
     fn say(&self, service: Option<ServiceId>, message: &str) {
+        // Messages quote what services and port holders call themselves
+        // (command lines): those must not reach the terminal raw either.
+        let message = terminal_safe(message, false);
         let tag = self.tag("bringup", None);
         let line = match service {
             Some(id) => {

@@ -13,6 +13,7 @@
 //! How the signal is set without a costly fork is in [`command`].
 
 pub mod command;
+pub mod leftovers;
 pub mod output;
 pub mod watchdog;
 

@@ -128,6 +128,7 @@ pub async fn run(
         .unwrap_or_else(Instant::now);
     let mut seen_lines = 0u64;
     let mut holders_due: Option<Instant> = None;
+    let mut keys_open = true;
     loop {
         let wake = if dirty {
             last_draw + FRAME_GAP
@@ -142,8 +143,13 @@ pub async fn run(
         }
         tokio::select! {
             biased;
-            input = keys_rx.recv() => {
-                let Some(input) = input else { continue };
+            input = keys_rx.recv(), if keys_open => {
+                // The key reader ends only if the terminal is gone; a closed
+                // channel would otherwise win every (biased) select.
+                let Some(input) = input else {
+                    keys_open = false;
+                    continue;
+                };
                 for action in on_input(&mut app, input) {
                     match action {
                         Do::Send(command) => engine.send(command).await,

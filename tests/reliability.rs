@@ -150,24 +150,23 @@ command = "${{bringup}} fixture --name steady"
             );
         }
 
-        // Nothing wedged: each service still stops, starts and restarts,
-        // and each command visibly takes effect.
+        // Nothing wedged: each service still stops, restarts and starts,
+        // and each command visibly takes effect. Every spawn awaited comes
+        // after the command and from the stopped state, where no restart
+        // policy spawns anything: only the command can have done it.
         for service in [crasher, flapper, steady] {
             let name = &plan.service(service).name;
-            engine.send(Command::Stop(service)).await;
-            wait_state(&engine, service, &[State::Stopped, State::Failed], name).await;
-            engine.send(Command::Start(service)).await;
-            until(&mut events, Duration::from_secs(10), |event| {
-                matches!(&event.kind, EventKind::Spawned { service: s, .. } if *s == service)
-                    .then_some(())
-            })
-            .await;
-            engine.send(Command::Restart(service)).await;
-            until(&mut events, Duration::from_secs(10), |event| {
-                matches!(&event.kind, EventKind::Spawned { service: s, .. } if *s == service)
-                    .then_some(())
-            })
-            .await;
+            for command in [Command::Restart(service), Command::Start(service)] {
+                engine.send(Command::Stop(service)).await;
+                wait_state(&engine, service, &[State::Stopped], name).await;
+                let sent = engine.epoch().elapsed();
+                engine.send(command).await;
+                until(&mut events, Duration::from_secs(10), |event| {
+                    let spawned = matches!(&event.kind, EventKind::Spawned { service: s, .. } if *s == service);
+                    (spawned && event.at >= sent).then_some(())
+                })
+                .await;
+            }
         }
         wait_state(&engine, steady, &[State::Ready], "steady").await;
 

@@ -117,10 +117,12 @@ readiness = {{ log = "stubborn is up" }}
 
 /// Ends bringup with `signal` once the stack is up; nothing may survive.
 /// A service that leaves a daemon behind: `setsid` puts it in a session
-/// and process group of its own, out of reach of group signals.
+/// and process group of its own, out of reach of group signals. The daemon
+/// itself says it started, so it has left the group when the service is
+/// ready.
 const DAEMONIZER: &str = r#"
 [services.daemonizer]
-command = ["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo daemon started; exec sleep 600"]
+command = ["sh", "-c", "setsid sh -c 'echo daemon started; exec sleep 600 </dev/null >/dev/null 2>&1' & exec sleep 600"]
 readiness = { log = "daemon started" }
 "#;
 

@@ -242,3 +242,57 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// A child in a process group of its own, stopped when dropped — also when
+/// a benchmark panics — so no run leaves processes behind: SIGTERM to the
+/// group, up to 10 s to exit, then SIGKILL. (bringup stops its services on
+/// SIGTERM; its services are in groups of their own.)
+pub struct Reaped {
+    pub child: std::process::Child,
+}
+
+impl Reaped {
+    /// Spawns `command` in a new process group.
+    pub fn spawn(command: &mut std::process::Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = command.process_group(0).spawn().expect("spawn");
+        Self { child }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Signals the whole group.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(-(self.child.id() as i32)),
+            signal,
+        );
+    }
+
+    /// Waits up to `limit` for the child to exit.
+    pub fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // The group may outlive its leader (a pipeline's other half).
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        if self.wait(Duration::from_secs(10)).is_none() {
+            self.signal(nix::sys::signal::Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}

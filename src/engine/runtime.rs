@@ -31,8 +31,9 @@ use crate::engine::ports::{PortBook, Start};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
+use crate::process::leftovers::{self, RUN_VARIABLE};
 use crate::process::output::{LogWatch, pump};
-use crate::process::watchdog::{RUN_VARIABLE, Watchdog};
+use crate::process::watchdog::{GRACE, Watchdog};
 use crate::process::{self, SpawnRequest};
 use crate::rundir::RunDir;
 
@@ -372,13 +373,22 @@ impl Runtime {
             Effect::Publish(EventKind::ShutdownComplete) => {
                 // Every service has stopped; whatever still carries this
                 // run's marker escaped its process group. Say so, stop it.
-                let leftovers = crate::process::watchdog::stop_leftovers(&self.run_id);
-                if !leftovers.is_empty() {
-                    let message = format!(
+                let message = match leftovers::stop(&self.run_id, GRACE) {
+                    Ok(found) if found.is_empty() => None,
+                    Ok(found) => Some(format!(
                         "stopped {} process(es) the services left behind outside their process groups (daemonized?): {}",
-                        leftovers.len(),
-                        leftovers.join(", ")
-                    );
+                        found.len(),
+                        found
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                    Err(e) => Some(format!(
+                        "could not look for processes the services left behind (/proc: {e})"
+                    )),
+                };
+                if let Some(message) = message {
                     self.publish(
                         now,
                         EventKind::Notice {

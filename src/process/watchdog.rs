@@ -17,7 +17,9 @@
 //! (a daemon calling `setsid`). So every service also gets a run marker in
 //! its environment, `BRINGUP_RUN=<id>`, which its children inherit; the
 //! watchdog learns it first (`=ID`) and, when bringup is gone, also signals
-//! every process of this user carrying it.
+//! the processes carrying it (see [`leftovers`]). A bringup that stopped its
+//! stack itself says so (`.`) before closing the pipe: it has looked for
+//! leftovers already, so the watchdog does not search again.
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
@@ -29,13 +31,11 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigHandler, Signal, signal};
 
+use crate::process::leftovers;
 use crate::process::{group_alive, signal_group};
 
 /// How long groups get between SIGTERM and SIGKILL after bringup died.
 pub const GRACE: Duration = Duration::from_secs(2);
-
-/// The environment variable that marks every process of a run.
-pub const RUN_VARIABLE: &str = "BRINGUP_RUN";
 
 /// bringup's end of the watchdog.
 pub struct Watchdog {
@@ -96,8 +96,10 @@ impl Watchdog {
         }
     }
 
-    /// Closes the pipe (nothing left to guard) and reaps the watchdog.
+    /// Says the stack stopped cleanly, closes the pipe (nothing left to
+    /// guard) and reaps the watchdog.
     pub fn finish(mut self) {
+        self.send(".\n");
         self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
         let _ = self.child.wait();
     }
@@ -117,6 +119,7 @@ pub fn run() -> i32 {
     }
     let mut groups = BTreeSet::new();
     let mut run = None;
+    let mut clean = false;
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let (sign, rest) = line.split_at(line.len().min(1));
@@ -128,97 +131,41 @@ pub fn run() -> i32 {
                 groups.remove(&pgid);
             }
             ("=", _) if !rest.trim().is_empty() => run = Some(rest.trim().to_string()),
+            (".", _) => clean = true,
             _ => {}
         }
     }
-    clean_up(&groups, run.as_deref());
+    clean_up(&groups, run.as_deref().filter(|_| !clean));
     0
 }
 
 fn clean_up(groups: &BTreeSet<u32>, run: Option<&str>) {
-    let marked = || run.map_or_else(Vec::new, marked_processes);
     let alive: Vec<u32> = groups.iter().copied().filter(|&g| group_alive(g)).collect();
-    let stragglers = marked();
+    // Unreadable /proc: the groups are all there is to go on.
+    let stragglers = run.map_or_else(Vec::new, |run| leftovers::find(run).unwrap_or_default());
     if alive.is_empty() && stragglers.is_empty() {
         return;
     }
     for &pgid in &alive {
         let _ = signal_group(pgid, Signal::SIGTERM);
     }
-    for &pid in &stragglers {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+    for process in &stragglers {
+        process.signal(Signal::SIGTERM);
     }
     let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline
-        && (alive.iter().any(|&g| group_alive(g)) || !marked().is_empty())
-    {
+    while Instant::now() < deadline && alive.iter().any(|&g| group_alive(g)) {
         std::thread::sleep(Duration::from_millis(10));
     }
+    leftovers::wait_gone(
+        &stragglers,
+        deadline.saturating_duration_since(Instant::now()),
+    );
     for &pgid in &alive {
         let _ = signal_group(pgid, Signal::SIGKILL);
     }
-    // Those marked now include any a dying service forked in the meantime.
-    for pid in marked() {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    // Searched again: a dying service may have started something meanwhile.
+    let late = run.map_or_else(Vec::new, |run| leftovers::find(run).unwrap_or_default());
+    for process in stragglers.iter().chain(&late) {
+        process.signal(Signal::SIGKILL);
     }
-}
-
-/// Stops the processes of run `run` still alive once every service has
-/// stopped: those that left their service's process group (a daemon that
-/// called `setsid`, say). SIGTERM, up to [`GRACE`] to exit, then SIGKILL.
-/// Returns them as "PID `command`", for the user to hear about.
-pub fn stop_leftovers(run: &str) -> Vec<String> {
-    let leftovers = marked_processes(run);
-    if leftovers.is_empty() {
-        return Vec::new();
-    }
-    let described = leftovers
-        .iter()
-        .map(|&pid| {
-            let command = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|raw| {
-                    String::from_utf8_lossy(&raw)
-                        .replace('\0', " ")
-                        .trim()
-                        .to_string()
-                })
-                .unwrap_or_default();
-            format!("{pid} `{command}`")
-        })
-        .collect();
-    for &pid in &leftovers {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
-    }
-    let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline && !marked_processes(run).is_empty() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    for pid in marked_processes(run) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-    }
-    described
-}
-
-/// This user's processes (zombies aside) whose environment carries
-/// `BRINGUP_RUN=run`; other users' environments cannot be read anyway.
-fn marked_processes(run: &str) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let Ok(all) = procfs::process::all_processes() else {
-        return Vec::new();
-    };
-    all.flatten()
-        .filter(|process| process.pid != me)
-        .filter(|process| {
-            process
-                .stat()
-                .is_ok_and(|stat| stat.state != 'Z' && stat.state != 'X')
-        })
-        .filter(|process| {
-            process.environ().is_ok_and(|env| {
-                env.get(std::ffi::OsStr::new(RUN_VARIABLE))
-                    .is_some_and(|value| value == run)
-            })
-        })
-        .map(|process| process.pid)
-        .collect()
 }

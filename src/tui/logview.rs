@@ -191,12 +191,7 @@ pub fn find(
 /// Text as the log views show it without colour: no escape sequences or
 /// control characters, tabs expanded.
 pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
-    match crate::ansi::terminal_safe(text, false) {
-        std::borrow::Cow::Borrowed(text) => crate::ansi::expand_tabs(text),
-        std::borrow::Cow::Owned(text) => {
-            std::borrow::Cow::Owned(crate::ansi::expand_tabs(&text).into_owned())
-        }
-    }
+    crate::ansi::for_cells(text, false)
 }
 
 /// How to draw lines.
@@ -247,8 +242,7 @@ pub fn render(index: usize, line: &Line, format: &Format<'_>) -> TextLine<'stati
     } else if format.colors && text.contains('\x1b') {
         // Only colours are left for ansi-to-tui to read (it would show the
         // body of a DCS string, say), and cells hold no tabs.
-        let safe = crate::ansi::terminal_safe(text, true);
-        match crate::ansi::expand_tabs(&safe).as_bytes().into_text() {
+        match crate::ansi::for_cells(text, true).as_bytes().into_text() {
             Ok(parsed) => {
                 for parsed_line in parsed.lines {
                     spans.extend(

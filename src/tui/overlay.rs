@@ -154,9 +154,9 @@ fn hanging(label: &str, text: &str, width: usize) -> Vec<Line<'static>> {
     use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
     let indent = label.width();
     let room = width.saturating_sub(indent).max(8);
-    let mut rows: Vec<String> = vec![String::new()];
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
     for word in text.split(' ') {
-        let row = rows.last_mut().expect("one row at least");
         let gap = usize::from(!row.is_empty());
         if row.width() + gap + word.width() <= room {
             if gap == 1 {
@@ -166,16 +166,16 @@ fn hanging(label: &str, text: &str, width: usize) -> Vec<Line<'static>> {
             continue;
         }
         if !row.is_empty() {
-            rows.push(String::new());
+            rows.push(std::mem::take(&mut row));
         }
         for c in word.chars() {
-            let row = rows.last_mut().expect("one row at least");
             if row.width() + c.width().unwrap_or(0) > room {
-                rows.push(String::new());
+                rows.push(std::mem::take(&mut row));
             }
-            rows.last_mut().expect("one row at least").push(c);
+            row.push(c);
         }
     }
+    rows.push(row);
     rows.into_iter()
         .enumerate()
         .map(|(i, row)| {
