@@ -135,6 +135,7 @@ fn headless_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
         Command::new(BIN)
             .args(["up", "--no-tui"])
             .current_dir(dir)
+            .env("XDG_STATE_HOME", dir.join("state"))
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );

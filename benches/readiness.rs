@@ -68,7 +68,7 @@ fn main() {
             let config: String = (0..PER_ROUND)
                 .map(|i| service(kind, i, &record_text))
                 .collect();
-            let run = bring_up(plan(&config, dir.path()));
+            let run = bring_up(plan(&config, dir.path()), None);
             let event = if kind == "tcp" { "bound" } else { "ready" };
             for (index, marked) in run.ready_mono.iter().enumerate() {
                 let name = format!("{kind}{index}");

@@ -125,6 +125,7 @@ fn start_bringup(dir: &Path, extra: &str) -> Reaped {
         Command::new(BIN)
             .args(["up", "--no-tui"])
             .current_dir(dir)
+            .env("XDG_STATE_HOME", dir.join("state"))
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     )

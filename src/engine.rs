@@ -2,10 +2,12 @@
 //!
 //! [`machine`] decides (pure, unit-tested), [`runtime`] acts (processes,
 //! probes, timers) and [`api`] is the plain data front ends exchange with
-//! it. [`summary`] explains a cold start after the fact.
+//! it. [`summary`] explains a cold start after the fact; [`history`]
+//! remembers it, so the next one starts the critical path first.
 
 pub mod api;
 pub mod describe;
+pub mod history;
 pub mod machine;
 pub mod ports;
 pub mod runtime;

@@ -101,6 +101,28 @@ impl Graph {
         &self.order
     }
 
+    /// The start order, with the services of each wave sorted so that
+    /// those with the longest expected way to the end of the cold start come
+    /// first: `expected[i]` is how long service `i` took from spawn to ready
+    /// last time, and its way to the end adds the longest way of anything
+    /// depending on it. Where nothing is known, the declaration order
+    /// stands. Still wave by wave, so dependencies still come first.
+    pub fn order_by_expected(&self, expected: &[Option<std::time::Duration>]) -> Vec<ServiceId> {
+        let mut remaining = vec![std::time::Duration::ZERO; self.order.len()];
+        for &id in self.order.iter().rev() {
+            let after = self.dependents[id.0]
+                .iter()
+                .map(|d| remaining[d.on.0])
+                .max()
+                .unwrap_or_default();
+            remaining[id.0] = expected.get(id.0).copied().flatten().unwrap_or_default() + after;
+        }
+        let mut order = self.order.clone();
+        // Stable: equal keys keep the declaration order.
+        order.sort_by_key(|id| (self.level[id.0], std::cmp::Reverse(remaining[id.0])));
+        order
+    }
+
     /// The wave (0-based) a service belongs to.
     pub fn level(&self, id: ServiceId) -> usize {
         self.level[id.0]
@@ -259,6 +281,24 @@ mod tests {
             on: ServiceId(on),
             kind: DepKind::Required,
         }
+    }
+
+    #[test]
+    fn the_longest_expected_way_to_the_end_starts_first_within_a_wave() {
+        use std::time::Duration;
+        // a, b, c in wave 0; d depends on c, e depends on a.
+        let graph = Graph::new(
+            &names(&["a", "b", "c", "d", "e"]),
+            vec![vec![], vec![], vec![], vec![dep(2)], vec![dep(0)]],
+        )
+        .unwrap();
+        let ms = |v: u64| Some(Duration::from_millis(v));
+        let ids = |order: Vec<ServiceId>| order.iter().map(|id| id.0).collect::<Vec<_>>();
+        // Nothing known: declaration order, wave by wave.
+        assert_eq!(ids(graph.order_by_expected(&[])), [0, 1, 2, 3, 4]);
+        // c is quick but d after it is slow: c's way is the longest.
+        let expected = [ms(50), ms(100), ms(10), ms(200), ms(20)];
+        assert_eq!(ids(graph.order_by_expected(&expected)), [2, 1, 0, 3, 4]);
     }
 
     #[test]

@@ -405,3 +405,55 @@ readiness = { log = "a is up" }
     assert_eq!(stack.wait_exit().code(), Some(0));
     stack.assert_no_survivors();
 }
+
+#[test]
+fn the_next_cold_start_spawns_what_took_longest_first() {
+    // quick is declared first, but slow (and what waits for it) took
+    // longer last time: the second run starts slow first.
+    let config = format!(
+        r#"
+[services.quick]
+command = "{}"
+readiness = {{ log = "quick up" }}
+[services.slow]
+command = "{}"
+readiness = {{ log = "slow up" }}
+[services.after]
+command = "{}"
+depends_on = ["slow"]
+"#,
+        support::recorded("quick", "--ready-line 'quick up'"),
+        support::recorded("slow", "--ready-after 300ms --ready-line 'slow up'"),
+        support::recorded("after", ""),
+    );
+    let order = |stack: &Stack| -> Vec<String> {
+        let out = stack.stdout();
+        out.lines()
+            .filter(|l| l.contains(": starting (pid"))
+            .filter_map(|l| {
+                l.split(": starting")
+                    .next()?
+                    .rsplit(' ')
+                    .next()
+                    .map(str::to_string)
+            })
+            .take(2)
+            .collect()
+    };
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start done");
+    assert_eq!(
+        order(&stack),
+        ["quick", "slow"],
+        "first time: declaration order"
+    );
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+
+    stack.relaunch(&["up", "--no-tui"]);
+    stack.wait_for("cold start done");
+    assert_eq!(order(&stack), ["slow", "quick"], "{}", stack.stdout());
+    stack.signal(Signal::SIGTERM);
+    stack.wait_exit();
+    stack.assert_no_survivors();
+}

@@ -140,6 +140,7 @@ command = ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' y; printf '\\n\\37
         .args(["up", "--no-tui", "-c", "bringup.toml"])
         .current_dir(dir.path())
         .env("BRINGUP_TEST_MARKER", &marker)
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

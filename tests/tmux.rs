@@ -34,8 +34,9 @@ impl Tmux {
         // bringup's exit status stays on screen; the shell then waits so the
         // pane (and the status) stay readable.
         let script = format!(
-            "cd '{}' && env BRINGUP_TEST_MARKER={marker} {env} '{BIN}' up -c bringup.toml; echo BRINGUP-EXITED $?; sleep 600",
-            dir.path().display()
+            "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {env} '{BIN}' up -c bringup.toml; echo BRINGUP-EXITED $?; sleep 600",
+            dir.path().display(),
+            dir.path().join("state").display()
         );
         let status = Command::new("tmux")
             .args([

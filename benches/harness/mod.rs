@@ -39,8 +39,9 @@ pub struct Run {
     pub spawned_mono: Vec<Option<u64>>,
 }
 
-/// Brings `plan` up, waits for the cold-start summary, stops it again.
-pub fn bring_up(plan: Plan) -> Run {
+/// Brings `plan` up, waits for the cold-start summary, stops it again;
+/// with `history`, the engine reads and writes cold-start history there.
+pub fn bring_up(plan: Plan, history: Option<&Path>) -> Run {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -49,6 +50,7 @@ pub fn bring_up(plan: Plan) -> Run {
     let options = EngineOptions {
         watchdog_exe: Some(BIN.into()),
         only: None,
+        history_dir: history.map(Path::to_path_buf),
     };
     let (engine, mut events) = Engine::start(Arc::new(plan), options).expect("engine");
     // Engine times are offsets from its epoch (an Instant); map them onto
@@ -158,7 +160,12 @@ pub struct Tmux {
 impl Tmux {
     pub fn start(dir: &Path, command: &str, width: u16, height: u16) -> Self {
         let socket = format!("bench-{}-{}", std::process::id(), monotonic_nanos());
-        let script = format!("cd '{}' && {command}; sleep 600", dir.display());
+        // History (and the like) stays in the benchmark's directory.
+        let script = format!(
+            "cd '{}' && export XDG_STATE_HOME='{}/state' && {command}; sleep 600",
+            dir.display(),
+            dir.display()
+        );
         let status = std::process::Command::new("tmux")
             .args([
                 "-L",

@@ -102,6 +102,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
     let options = EngineOptions {
         watchdog_exe: std::env::current_exe().ok(),
         only,
+        history_dir: bringup::engine::history::default_dir(),
     };
     let (engine, events) = match Engine::start(Arc::new(plan), options) {
         Ok(started) => started,

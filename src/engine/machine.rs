@@ -13,7 +13,8 @@
 //! current one.
 //!
 //! After every input the machine re-runs `schedule`, which walks the
-//! services in start order and starts whatever has become eligible — the
+//! services in start order (within a wave, what took longest last time
+//! first, when that is known) and starts whatever has become eligible — the
 //! one place the dependency rules of DESIGN.md live — and, while shutting
 //! down, `advance_shutdown`, which stops every service whose dependents are
 //! all gone.
@@ -300,6 +301,10 @@ pub struct Machine {
     /// Services this run is about (`bringup up api` selects api and what it
     /// depends on); the rest stay stopped.
     selected: Vec<bool>,
+    /// The order `schedule` walks: the graph's start order, or (see
+    /// [`Machine::expect`]) the one that puts the longest expected way to
+    /// the end first within each wave.
+    spawn_order: Vec<ServiceId>,
 }
 
 impl Machine {
@@ -312,6 +317,7 @@ impl Machine {
     /// A machine that only brings up the services marked in `selected`.
     pub fn with_selection(plan: Arc<Plan>, seed: u64, selected: Vec<bool>) -> Self {
         let slots = vec![Slot::new(); plan.services.len()];
+        let plan_order = plan.graph.order().to_vec();
         Self {
             plan,
             slots,
@@ -324,7 +330,17 @@ impl Machine {
             summary: None,
             last_slot_freed_by: None,
             selected,
+            spawn_order: plan_order,
         }
+    }
+
+    /// What each service took from spawn to ready last time (by plan
+    /// index), so that of services free to start together, those with the
+    /// longest expected way to the end of the cold start are spawned first:
+    /// on a busy machine starting a process takes a while, and the critical
+    /// path should not wait behind services nothing waits for.
+    pub fn expect(&mut self, expected: &[Option<Duration>]) {
+        self.spawn_order = self.plan.graph.order_by_expected(expected);
     }
 
     pub fn phase(&self) -> Phase {
@@ -630,7 +646,7 @@ impl Machine {
     /// Starts everything that may start now, in start order.
     fn schedule(&mut self, now: Duration) {
         let limit = self.plan.project.max_parallel_starts;
-        let order: Vec<ServiceId> = self.plan.graph.order().to_vec();
+        let order = self.spawn_order.clone();
         for id in order {
             let slot = &self.slots[id.0];
             let schedulable = slot.want == Want::Up

@@ -26,6 +26,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
 use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot};
 use crate::engine::describe::Weight;
+use crate::engine::history::History;
 use crate::engine::machine::{Effect, Input, Machine};
 use crate::engine::ports::{PortBook, Start};
 use crate::logs::{LogHub, Stream};
@@ -54,6 +55,9 @@ pub struct EngineOptions {
     pub watchdog_exe: Option<PathBuf>,
     /// Bring up only these services and what they depend on.
     pub only: Option<Vec<ServiceId>>,
+    /// Where cold-start history is kept (see [`crate::engine::history`]);
+    /// `None` neither reads nor writes any.
+    pub history_dir: Option<PathBuf>,
 }
 
 /// Why an engine could not start.
@@ -107,7 +111,14 @@ impl Engine {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let machine = Machine::with_selection(plan.clone(), seed, selected.clone());
+        let mut machine = Machine::with_selection(plan.clone(), seed, selected.clone());
+        let history = options
+            .history_dir
+            .as_deref()
+            .map(|dir| History::of(dir, &plan));
+        if let Some(history) = &history {
+            machine.expect(&history.load(&plan));
+        }
         let (snapshot_tx, snapshot_rx) = watch::channel(machine.snapshot());
         let epoch = Instant::now();
 
@@ -141,6 +152,7 @@ impl Engine {
             watchdog,
             rundir,
             run_id,
+            history,
         };
         let thread = std::thread::Builder::new()
             .name("bringup-engine".into())
@@ -246,6 +258,7 @@ struct Runtime {
     rundir: RunDir,
     /// The value of `BRINGUP_RUN` in every service's environment.
     run_id: String,
+    history: Option<History>,
     /// The port each service gets.
     ports: PortBook,
     /// The services this run brings up.
@@ -398,6 +411,15 @@ impl Runtime {
                     );
                 }
                 self.publish(now, EventKind::ShutdownComplete);
+            }
+            Effect::Publish(EventKind::ColdStart(summary)) => {
+                if let Some(history) = &self.history
+                    && let Err(e) = history.save(&self.plan, &summary)
+                {
+                    // Only a cache: the next cold start just knows less.
+                    tracing::debug!(target: "bringup::engine", "cannot save the cold-start history: {e}");
+                }
+                self.publish(now, EventKind::ColdStart(summary));
             }
             Effect::Publish(kind) => self.publish(now, kind),
         }

@@ -13,7 +13,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -166,6 +166,8 @@ pub struct Stack {
     child: Option<Child>,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// Hear when bringup's stdout and stderr have closed.
+    closed: Vec<mpsc::Receiver<()>>,
 }
 
 impl Stack {
@@ -180,28 +182,51 @@ impl Stack {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config.replace("{record}", &dir.path().join("record").display().to_string());
         std::fs::write(dir.path().join("bringup.toml"), config).expect("write config");
-        let marker = unique_marker();
+        let mut stack = Self {
+            dir,
+            marker: unique_marker(),
+            child: None,
+            stdout: Arc::default(),
+            stderr: Arc::default(),
+            closed: Vec::new(),
+        };
+        stack.launch(bin, args);
+        stack
+    }
+
+    /// Runs bringup again on the same config, in the same directory (the
+    /// run before must have ended); its output replaces the old.
+    pub fn relaunch(&mut self, args: &[&str]) {
+        let ended = self
+            .child
+            .as_mut()
+            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
+        assert!(ended, "the previous run is still going");
+        self.launch(Path::new(BIN), args);
+    }
+
+    fn launch(&mut self, bin: &Path, args: &[&str]) {
+        let dir = self.dir.path();
         let mut command = Command::new(bin);
         command
             .args(args)
             .arg("-c")
-            .arg(dir.path().join("bringup.toml"))
-            .current_dir(dir.path())
-            .env("BRINGUP_TEST_MARKER", &marker)
+            .arg(dir.join("bringup.toml"))
+            .current_dir(dir)
+            .env("BRINGUP_TEST_MARKER", &self.marker)
             .env("NO_COLOR", "1")
+            // Cold-start history stays with the test.
+            .env("XDG_STATE_HOME", dir.join("state"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn bringup");
-        let stdout = collect(child.stdout.take());
-        let stderr = collect(child.stderr.take());
-        Self {
-            dir,
-            marker,
-            child: Some(child),
-            stdout,
-            stderr,
-        }
+        let (stdout, stdout_closed) = collect(child.stdout.take());
+        let (stderr, stderr_closed) = collect(child.stderr.take());
+        self.stdout = stdout;
+        self.stderr = stderr;
+        self.closed = vec![stdout_closed, stderr_closed];
+        self.child = Some(child);
     }
 
     /// `bringup up --no-tui` on `config`.
@@ -284,8 +309,10 @@ impl Stack {
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                // Let the reader threads see the last bytes.
-                std::thread::sleep(Duration::from_millis(50));
+                // The reader threads have the last bytes once the pipes close.
+                for closed in &self.closed {
+                    let _ = closed.recv_timeout(DEADLINE);
+                }
                 return status;
             }
             if Instant::now() > deadline {
@@ -353,8 +380,10 @@ impl Drop for Stack {
     }
 }
 
-fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<String>> {
+/// Collects what comes out of `pipe`; the receiver hears when it closed.
+fn collect(pipe: Option<impl Read + Send + 'static>) -> (Arc<Mutex<String>>, mpsc::Receiver<()>) {
     let text = Arc::new(Mutex::new(String::new()));
+    let (closed, on_close) = mpsc::channel();
     if let Some(mut pipe) = pipe {
         let sink = text.clone();
         std::thread::spawn(move || {
@@ -367,9 +396,10 @@ fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<String>> {
                     text.push_str(&String::from_utf8_lossy(&buffer[..read]));
                 }
             }
+            let _ = closed.send(());
         });
     }
-    text
+    (text, on_close)
 }
 
 /// Runs `bringup <args>` to completion and returns (status, stdout, stderr).

@@ -229,6 +229,26 @@ fn begin_spawns_only_services_without_dependencies() {
 }
 
 #[test]
+fn what_took_longest_last_time_is_spawned_first() {
+    let ms = |v: u64| Some(Duration::from_millis(v));
+    let order = |db, cache| {
+        let mut rig = Rig::new(STACK);
+        let mut expected = vec![None; rig.machine.plan().services.len()];
+        expected[rig.id("db").0] = db;
+        expected[rig.id("cache").0] = cache;
+        expected[rig.id("api").0] = ms(700);
+        rig.machine.expect(&expected);
+        let effects = rig.begin();
+        rig.spawns(&effects)
+    };
+    // Nothing known: declaration order.
+    assert_eq!(order(None, None), ["db", "cache"]);
+    // api waits for both: cache's way to the end (900 + 700) is longer.
+    assert_eq!(order(ms(400), ms(900)), ["cache", "db"]);
+    assert_eq!(order(ms(2000), ms(900)), ["db", "cache"]);
+}
+
+#[test]
 fn a_dependent_spawns_only_once_its_required_dependency_is_ready() {
     let mut rig = Rig::new(STACK);
     rig.begin();
