@@ -132,10 +132,18 @@ struct World {
 }
 
 impl World {
-    fn new() -> Self {
+    /// `expected`: remembered times to ready (ms; 0 = unknown), which
+    /// reorder each wave's spawns.
+    fn new(expected: &[u64]) -> Self {
         let plan = plan();
+        let mut machine = Machine::new(plan.clone(), 42);
+        let expected: Vec<Option<Duration>> = expected
+            .iter()
+            .map(|&ms| (ms > 0).then(|| Duration::from_millis(ms)))
+            .collect();
+        machine.expect(&expected);
         Self {
-            machine: Machine::new(plan.clone(), 42),
+            machine,
             plan,
             now: Duration::ZERO,
             spawning: Vec::new(),
@@ -365,8 +373,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn invariants_hold_under_any_sequence(steps in prop::collection::vec(step(), 1..120)) {
-        let mut world = World::new();
+    fn invariants_hold_under_any_sequence(
+        steps in prop::collection::vec(step(), 1..120),
+        expected in prop::collection::vec(0u64..2000, 6),
+    ) {
+        let mut world = World::new(&expected);
         world.feed(Input::Begin)?;
         for step in steps {
             world.apply(step)?;
@@ -377,7 +388,7 @@ proptest! {
     #[test]
     fn a_service_never_wedges(steps in prop::collection::vec(step(), 1..80), who in 0usize..6) {
         // Whatever happened, restart, stop and start still work on it.
-        let mut world = World::new();
+        let mut world = World::new(&[]);
         world.feed(Input::Begin)?;
         for step in steps {
             world.apply(step)?;
