@@ -12,10 +12,10 @@
 mod harness;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::{BIN, Reaped, Tmux, cpu_time, memory_kib, recorded, stats};
+use harness::{BIN, Reaped, Tmux, cpu_time, headless, memory_kib, recorded, stats};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -131,14 +131,7 @@ fn write_config(dir: &Path, lines: u64) -> std::path::PathBuf {
 fn headless_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
     let record = write_config(dir, lines);
     // Dropped at the end (or on a panic): SIGTERM stops bringup and the writer.
-    let bringup = Reaped::spawn(
-        Command::new(BIN)
-            .args(["up", "--no-tui"])
-            .current_dir(dir)
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let bringup = headless(dir);
     let took = wait_writer(&record);
     (took, settled_usage(bringup.id()))
 }

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bringup::fixture::monotonic_nanos;
-use harness::{BIN, Reaped, stats};
+use harness::{BIN, Reaped, headless, stats};
 use nix::sys::signal::Signal;
 
 const SERVICES: usize = 20;
@@ -121,14 +121,7 @@ fn start_bringup(dir: &Path, extra: &str) -> Reaped {
         })
         .collect();
     std::fs::write(dir.join("bringup.toml"), config).expect("config");
-    Reaped::spawn(
-        Command::new(BIN)
-            .args(["up", "--no-tui"])
-            .current_dir(dir)
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
+    headless(dir)
 }
 
 fn shell_spawn() -> f64 {

@@ -293,6 +293,19 @@ impl Reaped {
     }
 }
 
+/// `bringup up --no-tui` on `dir`/bringup.toml, output to /dev/null, its
+/// history kept in `dir`; stopped when dropped.
+pub fn headless(dir: &Path) -> Reaped {
+    Reaped::spawn(
+        std::process::Command::new(BIN)
+            .args(["up", "--no-tui"])
+            .current_dir(dir)
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         // The group may outlive its leader (a pipeline's other half).
