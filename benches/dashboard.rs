@@ -57,15 +57,7 @@ fn frames() {
     }
     let plan = Arc::new(plan(&text, dir.path()));
     let planned = Instant::now();
-    let _ = bringup::config::load_with(
-        &text,
-        &bringup::config::validate::Context {
-            file: std::path::Path::new("bench.toml"),
-            base_dir: dir.path(),
-            env: &|_| None,
-            bringup: BIN,
-        },
-    );
+    let _ = bringup::config::load_with(&text, &harness::context(dir.path()));
     let plan_time = planned.elapsed();
     let mut machine = Machine::new(plan.clone(), 1);
     machine.handle(Duration::ZERO, Input::Begin);

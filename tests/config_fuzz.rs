@@ -185,13 +185,11 @@ proptest! {
 
 #[test]
 fn the_unmutated_examples_are_valid() {
-    let env = |_: &str| None;
-    let cx = Context {
-        file: Path::new("example.toml"),
-        base_dir: Path::new("/"),
-        env: &env,
-        bringup: "/usr/bin/bringup",
-    };
+    let cx = Context::without_env(
+        Path::new("example.toml"),
+        Path::new("/"),
+        "/usr/bin/bringup",
+    );
     for (name, text) in [("demo", config::DEMO), ("README example", README_EXAMPLE)] {
         if let Err(errors) = config::load_with(text, &cx) {
             panic!("the {name} must load: {errors}");

@@ -21,13 +21,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn plan() -> Arc<Plan> {
-    let env = |_: &str| None;
-    let cx = Context {
-        file: Path::new("demo.toml"),
-        base_dir: Path::new("/"),
-        env: &env,
-        bringup: "/usr/bin/bringup",
-    };
+    let cx = Context::without_env(Path::new("demo.toml"), Path::new("/"), "/usr/bin/bringup");
     Arc::new(config::load_with(config::DEMO, &cx).expect("the demo config is valid"))
 }
 

@@ -65,13 +65,7 @@ depends_on = {{ api = "required", cache = "required" }}
         out.contains(") → api (") && out.contains(") → web ("),
         "{out}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(
-        stack.wait_exit().code(),
-        Some(0),
-        "all required services became ready"
-    );
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -146,13 +140,7 @@ depends_on = {{ cache = "optional" }}
     assert!(out.contains("degraded: without cache"), "{out}");
     let records = stack.records();
     assert!(first(&records, "api", "start") > first(&records, "cache", "exit"));
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(
-        stack.wait_exit().code(),
-        Some(0),
-        "the optional cache does not count"
-    );
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -197,9 +185,7 @@ backoff = {{ initial = "200ms", max = "10s" }}
         out.contains("starting (pid") && out.contains("attempt 4"),
         "{out}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(1));
-    stack.assert_no_survivors();
+    stack.stop_expecting(1);
 }
 
 #[test]
@@ -261,9 +247,7 @@ readiness = {{ none = true }}
         "{out}"
     );
     assert!(out.contains("none: ready in"), "{out}");
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -288,9 +272,7 @@ stop_grace = "2s"
         first(&records, "api", "sigterm").is_some(),
         "the failing service was stopped: {records:#?}"
     );
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
 }
 
 #[test]
@@ -317,9 +299,7 @@ env = {{ DATABASE_URL = "postgres://127.0.0.1:${{services.db.port}}/app" }}
     let expected =
         format!("port={api} db={db} url=postgres://127.0.0.1:{db}/app greet=hello other={db}");
     stack.wait_for(&expected);
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
 }
 
 #[test]
@@ -351,8 +331,7 @@ command = "{}"
         first(&records, "web", "start").is_none()
             && first(&records, "unrelated", "start").is_none()
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
+    stack.stop_expecting(0);
 
     let (status, _, stderr) = support::run(
         &["up", "--no-tui", "-c", "bringup.toml", "apu"],
@@ -381,9 +360,7 @@ ready_timeout = "300ms"
     let mut stack = Stack::up(&config);
     stack.wait_for("slow: not ready after 300ms");
     stack.wait_for("every required service is ready");
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0), "{}", stack.stdout());
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -401,9 +378,7 @@ readiness = { log = "a is up" }
 "#;
     let mut stack = support::Stack::start_with(&copy, config, &["up", "--no-tui"]);
     stack.wait_for("every required service is ready");
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -453,7 +428,5 @@ depends_on = ["slow"]
     stack.relaunch(&["up", "--no-tui"]);
     stack.wait_for("cold start done");
     assert_eq!(order(&stack), ["slow", "quick"], "{}", stack.stdout());
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
 }

@@ -65,8 +65,7 @@ command = ["sh", "-c", "printf '\\033[32mgreen\\033[0m\\n'; exec sleep 100"]
         out.contains("\x1b[36mpainter\x1b[0m | "),
         "the name has its colour: {out:?}"
     );
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
+    stack.stop();
 }
 
 #[test]
@@ -113,9 +112,7 @@ command = ["sh", "-c", "printf 'title\\033]0;evil\\nclear\\033[2J\\033[Hscreen\\
         red.ends_with("still red\x1b[0m"),
         "a colour left on is reset at the end of its line: {red:?}"
     );
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
 }
 
 #[test]

@@ -151,11 +151,7 @@ fallback_ports = [{blocked}, {fallback}]
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("every required service is ready");
-    let out = stack.stdout();
-    let line = out
-        .lines()
-        .find(|l| l.contains("api: port "))
-        .expect("the port line");
+    let line = stack.line("api: port ");
     assert!(
         line.contains(&format!(
             "api: port {fallback} (fallback: {preferred} is held by pid {}",
@@ -184,9 +180,7 @@ fallback_ports = [{blocked}, {fallback}]
         row.contains(&fallback.to_string()) && row.contains("ours"),
         "{overview}"
     );
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
     assert!(foreign.alive(), "bringup never touches the foreign server");
     drop(other);
 }
@@ -203,10 +197,7 @@ fn without_fallbacks_the_conflict_fails_the_service_with_what_to_do() {
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start over, but not everything is ready");
     let out = stack.stdout();
-    let line = out
-        .lines()
-        .find(|l| l.contains("api: failed"))
-        .expect("api failed");
+    let line = stack.line("api: failed");
     assert!(
         line.contains(&format!(
             "could not start: port {port} is held by pid {}",
@@ -223,8 +214,7 @@ fn without_fallbacks_the_conflict_fails_the_service_with_what_to_do() {
         out.contains("web: failed · blocked: required dependency api is failed"),
         "{out}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(1));
+    stack.stop_expecting(1);
 }
 
 #[test]
@@ -256,8 +246,7 @@ fn a_port_in_time_wait_counts_as_free() {
         "{}",
         stack.stdout()
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -294,8 +283,7 @@ readiness = {{ log = "web is up" }}
         !out.contains("api: starting"),
         "bringup did not start its own api: {out}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
+    stack.stop_expecting(0);
     assert!(
         foreign.alive(),
         "the adopted server is still running after bringup quits"
@@ -312,11 +300,7 @@ fn an_unhealthy_holder_is_a_conflict_not_an_adoption() {
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start over");
-    let out = stack.stdout();
-    let line = out
-        .lines()
-        .find(|l| l.contains("api: failed"))
-        .expect("api failed");
+    let line = stack.line("api: failed");
     assert!(
         line.contains(&format!("is held by pid {}", foreign.pid())),
         "{line}"
@@ -325,8 +309,7 @@ fn an_unhealthy_holder_is_a_conflict_not_an_adoption() {
         line.contains("does not pass api's readiness check: HTTP 404"),
         "{line}"
     );
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
+    stack.stop();
     assert!(foreign.alive());
 }
 
@@ -382,9 +365,7 @@ readiness = {{ http = "/health/ready" }}
         err.contains("warning:") && err.contains("tcp check passes at once"),
         "{err}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }
 
 #[test]
@@ -501,9 +482,7 @@ depends_on = ["api"]
     );
     let mut stack = Stack::up(&config);
     stack.wait_for(&format!("api={fallback} env={fallback}"));
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
     drop(taken);
 }
 
@@ -537,9 +516,7 @@ backoff = {{ initial = "100ms", max = "1s" }}
         ports.len() >= 2 && ports.iter().all(|p| *p == ports[0]),
         "{ports:?}"
     );
-    stack.signal(Signal::SIGTERM);
-    stack.wait_exit();
-    stack.assert_no_survivors();
+    stack.stop();
 }
 
 #[test]
@@ -592,10 +569,7 @@ fn a_port_stolen_before_spawn_fails_the_service_naming_the_thief() {
     std::fs::write(stack.dir.path().join("go"), "").expect("go");
     stack.wait_for("cold start over, but not everything is ready");
     let out = stack.stdout();
-    let line = out
-        .lines()
-        .find(|l| l.contains("api: failed"))
-        .expect("api failed");
+    let line = stack.line("api: failed");
     assert!(
         line.contains(&format!("port {port} is held by pid {}", thief.pid()))
             && line.contains("it was free when bringup started"),
@@ -609,9 +583,7 @@ fn a_port_stolen_before_spawn_fails_the_service_naming_the_thief() {
         !out.contains("api | "),
         "api was never started, so it printed nothing: {out}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(1));
-    stack.assert_no_survivors();
+    stack.stop_expecting(1);
 }
 
 #[test]
@@ -630,7 +602,5 @@ fn a_port_stolen_before_spawn_moves_the_service_to_its_fallback() {
         out.contains(&format!("moved from {port}")),
         "the move is reported: {out}"
     );
-    stack.signal(Signal::SIGTERM);
-    assert_eq!(stack.wait_exit().code(), Some(0));
-    stack.assert_no_survivors();
+    stack.stop_expecting(0);
 }

@@ -14,13 +14,11 @@ use bringup::engine::{Command, Engine, EngineOptions, Event, EventKind, State};
 use tokio::sync::broadcast;
 
 fn plan(text: &str) -> bringup::config::Plan {
-    let env = |var: &str| std::env::var(var).ok();
-    let cx = Context {
-        file: Path::new("reliability.toml"),
-        base_dir: Path::new("/tmp"),
-        env: &env,
-        bringup: support::BIN,
-    };
+    let cx = Context::without_env(
+        Path::new("reliability.toml"),
+        Path::new("/tmp"),
+        support::BIN,
+    );
     config::load_with(text, &cx).expect("valid config")
 }
 
@@ -48,6 +46,8 @@ async fn until<T>(
 /// Waits until the snapshot shows `service` in one of `states`.
 async fn wait_state(engine: &Engine, service: ServiceId, states: &[State], name: &str) {
     let mut snapshot = engine.snapshot();
+    // The guard `wait_for` returns is dropped at once: holding it while
+    // borrowing again deadlocks against the engine's next write.
     let reached = tokio::time::timeout(
         Duration::from_secs(10),
         snapshot.wait_for(|s| {
@@ -56,7 +56,8 @@ async fn wait_state(engine: &Engine, service: ServiceId, states: &[State], name:
                 .any(|x| x.id == service && states.contains(&x.state))
         }),
     )
-    .await;
+    .await
+    .is_ok_and(|r| r.is_ok());
     let now = engine
         .snapshot()
         .borrow()
@@ -65,7 +66,7 @@ async fn wait_state(engine: &Engine, service: ServiceId, states: &[State], name:
         .find(|x| x.id == service)
         .map(|x| x.state);
     assert!(
-        matches!(reached, Ok(Ok(_))),
+        reached,
         "{name} should reach one of {states:?}, but is {now:?}"
     );
 }

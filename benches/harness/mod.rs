@@ -16,17 +16,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_bringup");
 
 /// Loads `text` with `${bringup}` pointing at the real binary.
 pub fn plan(text: &str, dir: &Path) -> Plan {
-    let env = |var: &str| std::env::var(var).ok();
-    let cx = Context {
-        file: Path::new("bench.toml"),
-        base_dir: dir,
-        env: &env,
-        bringup: BIN,
-    };
-    match config::load_with(text, &cx) {
+    match config::load_with(text, &context(dir)) {
         Ok(plan) => plan,
         Err(e) => panic!("benchmark config is invalid: {e}"),
     }
+}
+
+/// How the benchmarks load configs: in `dir`, no environment variables,
+/// `${bringup}` the real binary.
+pub fn context(dir: &Path) -> Context<'_> {
+    Context::without_env(Path::new("bench.toml"), dir, BIN)
 }
 
 /// What one bring-up produced.

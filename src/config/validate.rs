@@ -47,6 +47,22 @@ pub struct Context<'a> {
     pub bringup: &'a str,
 }
 
+impl<'a> Context<'a> {
+    /// A context in which no environment variable is set: for tests and
+    /// benchmarks, whose plans must not depend on the shell they run in.
+    pub fn without_env(file: &'a Path, base_dir: &'a Path, bringup: &'a str) -> Self {
+        fn unset(_: &str) -> Option<String> {
+            None
+        }
+        Self {
+            file,
+            base_dir,
+            env: &unset,
+            bringup,
+        }
+    }
+}
+
 /// Parses a humantime duration at `path.key`, recording a bad one.
 pub(crate) fn duration(
     path: &str,

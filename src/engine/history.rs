@@ -109,13 +109,8 @@ mod tests {
     use crate::engine::api::{State, Timing};
 
     fn plan() -> Plan {
-        let env = |_: &str| None;
-        let cx = crate::config::validate::Context {
-            file: Path::new("history.toml"),
-            base_dir: Path::new("/tmp"),
-            env: &env,
-            bringup: "bringup",
-        };
+        let (file, base) = (Path::new("history.toml"), Path::new("/tmp"));
+        let cx = crate::config::validate::Context::without_env(file, base, "bringup");
         let text = "[services.db]\ncommand = \"true\"\n[services.api]\ncommand = \"true\"\ndepends_on = [\"db\"]\n";
         crate::config::load_with(text, &cx).expect("valid")
     }

@@ -332,6 +332,36 @@ impl Stack {
     }
 
     /// Waits until no process of the run is left; panics naming them if not.
+    /// Stops the stack as a user would (SIGTERM), waits for bringup to
+    /// exit and checks that nothing of the run is left; returns its status.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let status = self.wait_exit();
+        self.assert_no_survivors();
+        status
+    }
+
+    /// [`Stack::stop`], and bringup exited with `code`.
+    pub fn stop_expecting(&mut self, code: i32) {
+        let status = self.stop();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "bringup's exit status ({})\n--- stdout ---\n{}",
+            Self::describe(status),
+            self.stdout()
+        );
+    }
+
+    /// The first line of bringup's output containing `text`.
+    pub fn line(&self, text: &str) -> String {
+        let out = self.stdout();
+        match out.lines().find(|l| l.contains(text)) {
+            Some(line) => line.to_string(),
+            None => panic!("no line with {text:?}\n--- stdout ---\n{out}"),
+        }
+    }
+
     pub fn assert_no_survivors(&self) {
         let deadline = Instant::now() + DEADLINE;
         loop {

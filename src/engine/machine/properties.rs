@@ -60,13 +60,8 @@ stop_grace = "20ms"
 "#;
 
 fn plan() -> Arc<Plan> {
-    let env = |_: &str| None;
-    let cx = crate::config::validate::Context {
-        file: std::path::Path::new("p.toml"),
-        base_dir: std::path::Path::new("/"),
-        env: &env,
-        bringup: "bringup",
-    };
+    let (file, base) = (std::path::Path::new("p.toml"), std::path::Path::new("/"));
+    let cx = crate::config::validate::Context::without_env(file, base, "bringup");
     Arc::new(crate::config::load_with(CONFIG, &cx).expect("valid"))
 }
 

@@ -11,13 +11,7 @@ use super::*;
 use crate::config::validate::Context;
 
 fn plan(text: &str) -> Arc<Plan> {
-    let env = |_: &str| None;
-    let cx = Context {
-        file: Path::new("t.toml"),
-        base_dir: Path::new("/"),
-        env: &env,
-        bringup: "bringup",
-    };
+    let cx = Context::without_env(Path::new("t.toml"), Path::new("/"), "bringup");
     match crate::config::load_with(text, &cx) {
         Ok(plan) => Arc::new(plan),
         Err(e) => panic!("test config is invalid: {e}"),
