@@ -241,3 +241,36 @@ readiness = {{ log = "b is up" }}
             .then_some(())
     });
 }
+
+#[test]
+fn a_quoted_semicolon_puts_no_shell_between_bringup_and_the_service() {
+    // `python3 -c 'a; b'` is plain words once quotes are understood, so it
+    // runs without `sh -c`: python itself gets the parent-death signal.
+    // Behind a shell that forks, it outlived bringup and its watchdog,
+    // both killed with SIGKILL.
+    let config = r#"
+[services.py]
+command = "python3 -c 'import time; print(\"py is up\", flush=True); time.sleep(600)'"
+readiness = { log = "py is up" }
+"#;
+    let mut stack = Stack::up(config);
+    stack.wait_for("cold start done");
+    let cmdline =
+        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let watchdog = support::poll("the watchdog", || {
+        stack
+            .survivors()
+            .into_iter()
+            .find(|&p| cmdline(p).contains("__watchdog"))
+    });
+    let service: Vec<i32> = stack
+        .survivors()
+        .into_iter()
+        .filter(|&p| cmdline(p).contains("time.sleep"))
+        .collect();
+    assert!(!service.is_empty(), "{service:?}");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(watchdog), Signal::SIGKILL);
+    stack.signal(Signal::SIGKILL);
+    stack.wait_exit();
+    stack.assert_no_survivors();
+}

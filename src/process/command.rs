@@ -2,13 +2,17 @@
 //!
 //! Three things happen here, each to spare a service a needless layer:
 //!
-//! - A shell string that is plain words (no `$`, globs, redirections or
-//!   operators) is split like the shell would and run directly. One that
-//!   is a simple command but needs the shell (`server --port $PORT`) runs
-//!   as `sh -c 'exec …'`, so the shell replaces itself with the service.
-//!   Either way the service leads its process group, receives signals
-//!   first-hand and its exit status is its own. Anything else (`a && b`,
-//!   pipes, loops) is left to `sh -c` as written.
+//! - A shell string that is plain words once its quotes are understood
+//!   (no `$`, globs, redirections or operators outside quotes) is split
+//!   like the shell would and run directly: `python3 -c 'a; b'` is two
+//!   words, whatever the quotes hold. One that is a simple command but
+//!   needs the shell (`server --port $PORT`) runs as `sh -c 'exec …'`, so
+//!   the shell replaces itself with the service. Either way the service
+//!   leads its process group, gets the parent-death signal itself (a
+//!   process the shell forked would not: it would outlive a SIGKILLed
+//!   bringup and watchdog), receives signals first-hand and its exit
+//!   status is its own. Anything else (`a && b`, pipes, loops) is left to
+//!   `sh -c` as written.
 //! - The program is looked up before spawning, so "command not found" and
 //!   a missing working directory are reported as such, not as an exit 127.
 //! - The parent-death signal. Setting it needs code between fork and exec,
@@ -18,32 +22,106 @@
 //!   tiny process that then execs the service (the setting survives exec),
 //!   so bringup can use `posix_spawn`, which costs 0.3 ms whatever its
 //!   size. Where `setpriv` is missing, `spawn` falls back to fork.
+//!
+//! The scan follows POSIX quoting: inside single quotes nothing is
+//! special; inside double quotes `$` and backquotes still expand (so they
+//! need the shell) and a backslash escapes only `$`, `` ` ``, `"`, `\` and a
+//! newline, which `shell-words` does exactly as the shell; outside quotes a
+//! backslash quotes the next character, and `$`, backquotes, globs,
+//! `~`, `#`, `!`, redirections, operators, parentheses and braces need the
+//! shell.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// Characters that make a shell string need a shell (besides quotes, which
-/// `shell-words` handles like the shell does).
-const SHELL_SYNTAX: &[char] = &[
-    '$', '`', '\\', '*', '?', '[', ']', '~', '<', '>', ';', '&', '|', '(', ')', '{', '}', '#', '!',
-    '\n',
-];
+/// What a shell string needs, from a scan that understands quotes.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Needs {
+    /// Something only a shell does (expansion, redirection, an operator).
+    shell: bool,
+    /// More than one simple command, or a grouping: `exec` cannot be put
+    /// in front.
+    compound: bool,
+}
+
+/// Scans `text` the way `sh` tokenizes it, as far as telling plain words
+/// from shell syntax goes.
+fn needs(text: &str) -> Needs {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut needs = Needs::default();
+    let mut quote = Quote::None;
+    let mut escaped = false;
+    let mut word_start = true;
+    for c in text.chars() {
+        if escaped {
+            escaped = false;
+            word_start = false;
+            continue;
+        }
+        match quote {
+            Quote::Single => {
+                if c == '\'' {
+                    quote = Quote::None;
+                }
+            }
+            Quote::Double => match c {
+                '"' => quote = Quote::None,
+                '\\' => escaped = true,
+                '$' | '`' => needs.shell = true,
+                _ => {}
+            },
+            Quote::None => {
+                match c {
+                    '\'' => quote = Quote::Single,
+                    '"' => quote = Quote::Double,
+                    '\\' => escaped = true,
+                    ';' | '&' | '|' | '\n' | '(' | ')' | '{' | '}' | '`' => {
+                        needs.shell = true;
+                        needs.compound = true;
+                    }
+                    '$' | '*' | '?' | '[' | ']' | '~' | '<' | '>' | '!' => needs.shell = true,
+                    '#' if word_start => needs.shell = true,
+                    _ => {}
+                }
+                word_start = matches!(c, ' ' | '\t');
+                continue;
+            }
+        }
+        word_start = false;
+    }
+    // An unfinished quote or a trailing backslash: let the shell say so.
+    if quote != Quote::None || escaped {
+        needs.shell = true;
+        needs.compound = true;
+    }
+    needs
+}
 
 /// The argv for a shell string (see the module docs).
 pub fn shell_argv(text: &str) -> Vec<String> {
     let first = text.split_whitespace().next().unwrap_or("");
-    if !text.contains(SHELL_SYNTAX)
-        && !first.contains('=')
+    let needs = needs(text);
+    // `FOO=1 server`: an assignment prefix (checked on the raw first word,
+    // which errs towards the shell).
+    let assignment = first.contains('=');
+    if !needs.shell
+        && !assignment
         && let Ok(words) = shell_words::split(text)
-        && !words.is_empty()
-        && !is_shell_builtin(&words[0])
+        && let Some(program) = words.first()
+        && !is_shell_builtin(program)
     {
         return words;
     }
-    let compound = text.contains([';', '&', '|', '\n', '`', '(', ')', '{', '}'])
-        || first.contains('=')
+    let compound = needs.compound
+        || assignment
+        || first.starts_with('#')
         || is_shell_builtin(first)
         || matches!(
             first,
@@ -191,6 +269,53 @@ mod tests {
             shell_argv("cd web"),
             ["sh", "-c", "cd web"],
             "builtins stay in the shell"
+        );
+    }
+
+    #[test]
+    fn quoted_shell_syntax_is_just_text() {
+        // The case from issue 8: the `;` is inside quotes, so this is three
+        // words, and python runs without a shell to outlive bringup.
+        assert_eq!(
+            shell_argv("python3 -c 'import time; time.sleep(600)'"),
+            ["python3", "-c", "import time; time.sleep(600)"]
+        );
+        assert_eq!(
+            shell_argv(r#"grep -E "a|b" 'x > y' it\'s"#),
+            ["grep", "-E", "a|b", "x > y", "it's"]
+        );
+        assert_eq!(
+            shell_argv("echo 'costs $5' \"~home\" a#b"),
+            ["echo", "costs $5", "~home", "a#b"]
+        );
+        assert_eq!(
+            shell_argv(r#"printf "%s\n" "\$x""#),
+            ["printf", "%s\\n", "$x"],
+            "a backslash in double quotes escapes `$`, and only such"
+        );
+    }
+
+    #[test]
+    fn expansions_in_double_quotes_need_the_shell() {
+        assert_eq!(
+            shell_argv(r#"server --name "$HOSTNAME""#)[2],
+            r#"exec server --name "$HOSTNAME""#
+        );
+        assert_eq!(
+            shell_argv(r#"server --at "`date`""#)[2],
+            r#"exec server --at "`date`""#
+        );
+        // Quoted operators do not make a command compound: exec still goes in front.
+        assert_eq!(
+            shell_argv("python3 -c 'a; b' --port $PORT")[2],
+            "exec python3 -c 'a; b' --port $PORT"
+        );
+        for unfinished in ["echo 'open", "echo \"open", "echo trailing\\"] {
+            assert_eq!(shell_argv(unfinished), ["sh", "-c", unfinished]);
+        }
+        assert_eq!(
+            shell_argv("# just a comment"),
+            ["sh", "-c", "# just a comment"]
         );
     }
 
