@@ -6,27 +6,36 @@
 //! worker pools). On Linux the child also gets a parent-death signal, and
 //! the [`watchdog`] kills registered groups if bringup itself is killed
 //! with SIGKILL, so no way of ending bringup leaves processes behind.
+//! Descendants that leave the group (daemons) are re-parented to bringup,
+//! a child subreaper, and stopped with their service ([`subreaper`]).
 //!
 //! The parent-death signal fires when the *thread* that started the child
 //! exits, not the process. The engine therefore spawns from its own
 //! long-lived thread, which ends only after every service has stopped.
-//! How the signal is set without a costly fork is in [`command`].
+//! How the child is started — no fork, no extra exec — is in [`launch`];
+//! how it is waited for, in [`child`].
 
+pub mod child;
 pub mod command;
+pub mod launch;
 pub mod leftovers;
+pub mod limits;
 pub mod output;
+pub mod subreaper;
 pub mod watchdog;
 
+pub use child::{Child, Owner};
 pub use command::shell_argv;
+pub use subreaper::{Adopted, Subreaper, describe_adoption, describe_escaped};
 
+use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use tokio::net::unix::pipe;
 
 use crate::engine::api::Exit;
 
@@ -43,6 +52,9 @@ pub struct SpawnRequest {
     pub env_remove: Vec<String>,
     /// A listening socket to hand over as fd 3 (systemd socket activation).
     pub handoff: Option<Handoff>,
+    /// The service this is the main process of (None for checks): what
+    /// its escaped descendants are attributed to.
+    pub owner: Option<Owner>,
 }
 
 /// A socket passed to the child the way systemd does: as fd 3, with
@@ -53,20 +65,19 @@ pub struct Handoff {
     pub name: String,
 }
 
-/// Sets `LISTEN_PID` to the shell's own pid, which the service keeps when
-/// the shell execs it: a pid cannot be known before the child exists.
-const HANDOFF_TRAMPOLINE: &str = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
-
-/// A spawned child, its pipes not yet taken.
+/// A spawned child and the read ends of its output.
 pub struct Spawned {
-    pub child: tokio::process::Child,
+    pub child: Child,
     pub pid: u32,
+    pub stdout: Option<pipe::Receiver>,
+    pub stderr: Option<pipe::Receiver>,
 }
 
 /// Spawns `request` as the leader of a new process group, stdin from
-/// /dev/null and stdout/stderr piped, with a parent-death signal on Linux.
+/// /dev/null and stdout/stderr piped, with a parent-death signal. Must be
+/// called within a tokio runtime (the pipes are registered with it).
 pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
-    let Some((program, args)) = request.argv.split_first() else {
+    let Some(program) = request.argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
     let child_path = request
@@ -75,106 +86,67 @@ pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
         .rev()
         .find(|(key, _)| key == "PATH")
         .map(|(_, value)| value.as_str());
-    command::resolve(program, &request.cwd, child_path)?;
-    let parent = nix::unistd::getpid();
-    let mut command = match (&request.handoff, command::pdeathsig_shim()) {
-        // Handing over a socket needs code between fork and exec (moving it
-        // to fd 3), so this one forks; the trampoline sets LISTEN_PID.
-        (Some(handoff), _) => {
-            let mut command = std::process::Command::new("sh");
-            command.args(["-c", HANDOFF_TRAMPOLINE, program]);
-            let fd = handoff.fd;
-            // SAFETY: between fork and exec; dup2, fcntl, prctl and getppid
-            // are async-signal-safe and nothing is allocated.
-            unsafe {
-                command.pre_exec(move || {
-                    hand_over(fd)?;
-                    die_with_parent(parent)
-                });
-            }
-            command
+    let path = command::resolve(program, &request.cwd, child_path)?;
+    // The child changes directory before it execs.
+    let path = std::path::absolute(&path)?;
+    let env = environment(request);
+    let launch = launch::Launch {
+        path: &path,
+        argv: &request.argv,
+        cwd: &request.cwd,
+        env: &env,
+        listen_pid: request.handoff.is_some(),
+        handoff: request.handoff.as_ref().map(|h| h.fd),
+        nofile: limits::for_children(),
+    };
+    child::reap_abandoned();
+    let launched = child::register(request.owner.clone(), || launch::spawn(&launch), |l| l.pid)?;
+    subreaper::poke();
+    let child = Child::new(launched.pid, launched.pidfd, request.owner.clone());
+    let pid = child.pid();
+    let pipes = pipe::Receiver::from_owned_fd(launched.stdout)
+        .and_then(|out| Ok((out, pipe::Receiver::from_owned_fd(launched.stderr)?)));
+    match pipes {
+        Ok((stdout, stderr)) => Ok(Spawned {
+            child,
+            pid,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }),
+        Err(e) => {
+            // Running, but unwatchable: end it (the table reaps it later).
+            let _ = signal_group(pid, Signal::SIGKILL);
+            Err(e)
         }
-        // posix_spawn + setpriv: fast, and the service still dies with us.
-        (None, Some(setpriv)) => {
-            let mut command = std::process::Command::new(setpriv);
-            command.args(["--pdeathsig", "TERM", "--", program]);
-            command
-        }
-        (None, None) => {
-            let mut command = std::process::Command::new(program);
-            // SAFETY: the closure runs between fork and exec and only makes
-            // two async-signal-safe system calls (prctl, getppid).
-            unsafe {
-                command.pre_exec(move || die_with_parent(parent));
-            }
-            command
+    }
+}
+
+/// bringup's environment without `env_remove`, with `env` (and the
+/// socket-activation variables) set on top.
+fn environment(request: &SpawnRequest) -> Vec<(OsString, OsString)> {
+    let removed = |key: &OsStr| {
+        request.env_remove.iter().any(|r| OsStr::new(r) == key)
+            // The launcher adds LISTEN_PID itself, with the child's pid.
+            || (request.handoff.is_some() && key == "LISTEN_PID")
+    };
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(key, _)| !removed(key))
+        .collect();
+    let mut set = |key: &str, value: &str| {
+        let (key, value) = (OsString::from(key), OsString::from(value));
+        match env.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => env.push((key, value)),
         }
     };
-    command
-        .args(args)
-        .current_dir(&request.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    for key in &request.env_remove {
-        command.env_remove(key);
-    }
     for (key, value) in &request.env {
-        command.env(key, value);
+        set(key, value);
     }
     if let Some(handoff) = &request.handoff {
-        command
-            .env("LISTEN_FDS", "1")
-            .env("LISTEN_FDNAMES", &handoff.name);
+        set("LISTEN_FDS", "1");
+        set("LISTEN_FDNAMES", &handoff.name);
     }
-    let mut command = tokio::process::Command::from(command);
-    command.kill_on_drop(false);
-    let child = command
-        .spawn()
-        .map_err(|e| describe_spawn_error(e, program))?;
-    let pid = child
-        .id()
-        .ok_or_else(|| io::Error::other("the child exited before its pid could be read"))?;
-    Ok(Spawned { child, pid })
-}
-
-/// Puts `fd` at 3 and lets it survive exec (the systemd convention).
-fn hand_over(fd: std::os::fd::RawFd) -> io::Result<()> {
-    use nix::libc;
-    // SAFETY: plain system calls on descriptors this process owns.
-    unsafe {
-        if fd != 3 && libc::dup2(fd, 3) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-#[cfg(target_os = "linux")]
-fn die_with_parent(parent: Pid) -> io::Result<()> {
-    // SIGTERM, not SIGKILL: the watchdog escalates, and a database gets a
-    // chance to shut down cleanly even when bringup is killed.
-    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
-    // The parent may have died before prctl took effect.
-    if nix::unistd::getppid() != parent {
-        return Err(io::Error::other(
-            "bringup exited while starting the service",
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_parent: Pid) -> io::Result<()> {
-    Ok(())
-}
-
-fn describe_spawn_error(error: io::Error, program: &str) -> io::Error {
-    io::Error::new(error.kind(), format!("{program}: {error}"))
+    env
 }
 
 /// Sends `signal` to the process group led by `pgid`. A group that is
@@ -240,36 +212,44 @@ fn live_member_in_proc(_pgid: i32) -> Option<bool> {
     None
 }
 
+/// How a service's main process ended, and the escapees of it that were
+/// stopped with it.
+pub struct Waited {
+    pub exit: Exit,
+    pub escaped: Vec<Adopted>,
+}
+
 /// Waits for the group leader to exit, then makes sure nothing else of its
-/// group survives it: leftovers get SIGTERM, then SIGKILL after `grace`.
-pub async fn wait(child: &mut tokio::process::Child, pgid: u32, grace: Duration) -> Exit {
+/// group survives it — nor, with a `subreaper`, any descendant that escaped
+/// the group: leftovers get SIGTERM, then SIGKILL after `grace`.
+pub async fn wait(child: &mut Child, grace: Duration, subreaper: Option<&Subreaper>) -> Waited {
     let exit = match child.wait().await {
-        Ok(status) => exit_of(status),
+        Ok(exit) => exit,
         Err(e) => Exit::NotStarted(format!("could not wait for the process: {e}")),
     };
-    reap_group(pgid, grace).await;
-    exit
+    subreaper::poke();
+    let escaped = subreaper::stop_remains(subreaper, child.pid(), grace).await;
+    Waited { exit, escaped }
 }
 
 /// Ends whatever is left of a group whose leader has exited.
 pub async fn reap_group(pgid: u32, grace: Duration) {
-    if !group_alive(pgid) {
-        return;
-    }
-    let _ = signal_group(pgid, Signal::SIGTERM);
-    if !wait_group_gone(pgid, grace).await {
-        let _ = signal_group(pgid, Signal::SIGKILL);
-        wait_group_gone(pgid, Duration::from_secs(5)).await;
-    }
+    subreaper::stop_remains(None, pgid, grace).await;
 }
 
 /// Polls until the group is gone or `limit` passes. There is no event for
 /// "a process group became empty", so this polls, starting fast.
 pub async fn wait_group_gone(pgid: u32, limit: Duration) -> bool {
+    poll_until(limit, || !group_alive(pgid)).await
+}
+
+/// Polls `done` until it holds (true) or `limit` passes (false), starting
+/// at 1 ms and backing off to 50 ms.
+pub(crate) async fn poll_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     let mut interval = Duration::from_millis(1);
     loop {
-        if !group_alive(pgid) {
+        if done() {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -277,14 +257,5 @@ pub async fn wait_group_gone(pgid: u32, limit: Duration) -> bool {
         }
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_millis(50));
-    }
-}
-
-fn exit_of(status: std::process::ExitStatus) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => Exit::Code(code),
-        (None, Some(signal)) => Exit::Signal(signal),
-        (None, None) => Exit::Code(-1),
     }
 }

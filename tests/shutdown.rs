@@ -138,8 +138,10 @@ fn nothing_survives(signal: Signal) {
     if signal != Signal::SIGKILL {
         assert_eq!(status.code(), Some(0), "{}", Stack::describe(status));
         let out = stack.stdout();
+        // It is stopped with its service (bringup, a subreaper, adopts it
+        // when the service's process exits), and named.
         assert!(
-            out.contains("stopped 1 process(es) the services left behind")
+            out.contains("daemonizer: stopped 1 process(es) it left behind")
                 && out.contains("sleep 600"),
             "the user hears about the daemon: {out}"
         );

@@ -35,7 +35,7 @@ use crate::probe::{self, AbortOnDrop, Prober, Target};
 use crate::process::leftovers::{self, RUN_VARIABLE};
 use crate::process::output::{LogWatch, pump};
 use crate::process::watchdog::{GRACE, Watchdog};
-use crate::process::{self, SpawnRequest};
+use crate::process::{self, SpawnRequest, Subreaper};
 use crate::rundir::RunDir;
 
 /// How long output still in the pipes may take to arrive after a process
@@ -96,9 +96,9 @@ impl Engine {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         );
-        // Find out now, not on the first spawn, how services get their
-        // parent-death signal (it runs `setpriv` once).
-        crate::process::command::pdeathsig_shim();
+        // A few descriptors per service: past ~300 services the usual soft
+        // limit of 1,024 runs out (services get the original back).
+        let open_files = crate::process::limits::raise();
         let (commands_tx, commands_rx) = mpsc::channel(CHANNEL);
         let (inputs_tx, inputs_rx) = mpsc::channel(CHANNEL);
         let (events_tx, events_rx) = broadcast::channel(EVENT_BACKLOG);
@@ -136,7 +136,28 @@ impl Engine {
             None => None,
         };
 
+        if let Ok(limit) = open_files
+            && limit < 4 * plan.services.len() as u64 + 64
+        {
+            startup_notices.push(format!(
+                "the open-file limit is {limit} (bringup raised it to the hard limit), which {} services may exhaust; the hard limit is raised in /etc/security/limits.conf or with `ulimit -Hn` as root",
+                plan.services.len()
+            ));
+        }
+        // Daemons that leave their service are re-parented to bringup.
+        let subreaper = match Subreaper::start(&run_id, watchdog.as_ref()) {
+            Ok(subreaper) => Some(subreaper),
+            Err(e) => {
+                startup_notices.push(format!(
+                    "cannot become a child subreaper ({e}): daemons that leave their service's process group may outlive the stack"
+                ));
+                None
+            }
+        };
+
         let runtime = Runtime {
+            subreaper,
+            adopting: None,
             ports: PortBook::new(&plan),
             selected,
             services: (0..plan.services.len())
@@ -255,6 +276,10 @@ struct Runtime {
     logs: Arc<LogHub>,
     services: Vec<ServiceRuntime>,
     watchdog: Option<Arc<Watchdog>>,
+    /// Adopts and stops the daemons services leave behind.
+    subreaper: Option<Arc<Subreaper>>,
+    /// The subreaper's task that looks for them.
+    adopting: Option<AbortOnDrop>,
     rundir: RunDir,
     /// The value of `BRINGUP_RUN` in every service's environment.
     run_id: String,
@@ -280,6 +305,21 @@ impl Runtime {
                     message,
                 },
             );
+        }
+        if let Some(subreaper) = &self.subreaper {
+            let (events, epoch) = (self.events.clone(), self.epoch);
+            self.adopting = Some(probe::spawn_abortable(subreaper.clone().watch(
+                move |adopted| {
+                    let kind = EventKind::Notice {
+                        service: None,
+                        message: process::describe_adoption(adopted),
+                    };
+                    let _ = events.send(Event {
+                        at: epoch.elapsed(),
+                        kind,
+                    });
+                },
+            )));
         }
         let mut queue = self.allocate_ports().await;
         queue.push_back(Input::Begin);
@@ -327,6 +367,7 @@ impl Runtime {
         for service in &mut self.services {
             service.probes.clear();
         }
+        self.adopting = None;
         if let Some(watchdog) = self.watchdog.take().and_then(|w| Arc::try_unwrap(w).ok()) {
             watchdog.finish();
         }
@@ -386,7 +427,11 @@ impl Runtime {
             Effect::Publish(EventKind::ShutdownComplete) => {
                 // Every service has stopped; whatever still carries this
                 // run's marker escaped its process group. Say so, stop it.
-                let message = match leftovers::stop(&self.run_id, GRACE) {
+                let stopped = match &self.subreaper {
+                    Some(subreaper) => subreaper.stop_all(GRACE),
+                    None => leftovers::stop(&self.run_id, GRACE),
+                };
+                let message = match stopped {
                     Ok(found) if found.is_empty() => None,
                     Ok(found) => Some(format!(
                         "stopped {} process(es) the services left behind outside their process groups (daemonized?): {}",
@@ -429,6 +474,9 @@ impl Runtime {
         let service = &self.services[id.0];
         if service.generation != generation {
             return;
+        }
+        if let (Some(pgid), Some(subreaper)) = (service.pgid, &self.subreaper) {
+            subreaper.signal(pgid as i32, signal);
         }
         if let Some(pgid) = service.pgid
             && let Err(e) = process::signal_group(pgid, signal)
@@ -714,6 +762,10 @@ impl Runtime {
                 fd,
                 name: spec.name.clone(),
             }),
+            owner: Some(process::Owner {
+                run: self.run_id.clone(),
+                service: spec.name.clone(),
+            }),
         };
         let spawn_started = Instant::now();
         let spawned = process::spawn(&request);
@@ -735,7 +787,7 @@ impl Runtime {
         }
 
         let mut pumps = Vec::new();
-        if let Some(stdout) = spawned.child.stdout.take() {
+        if let Some(stdout) = spawned.stdout.take() {
             pumps.push(tokio::spawn(pump(
                 stdout,
                 self.logs.clone(),
@@ -744,7 +796,7 @@ impl Runtime {
                 log_watch.clone(),
             )));
         }
-        if let Some(stderr) = spawned.child.stderr.take() {
+        if let Some(stderr) = spawned.stderr.take() {
             pumps.push(tokio::spawn(pump(
                 stderr,
                 self.logs.clone(),
@@ -755,10 +807,23 @@ impl Runtime {
         }
         let inputs = self.inputs.clone();
         let watchdog = self.watchdog.clone();
+        let subreaper = self.subreaper.clone();
+        let (events, epoch, name) = (self.events.clone(), self.epoch, spec.name.clone());
         let grace = spec.stop_grace;
         let mut child = spawned.child;
         tokio::spawn(async move {
-            let exit = process::wait(&mut child, pid, grace).await;
+            let waited = process::wait(&mut child, grace, subreaper.as_deref()).await;
+            let exit = waited.exit;
+            if let Some(message) = process::describe_escaped(&name, &waited.escaped) {
+                let kind = EventKind::Notice {
+                    service: Some(id),
+                    message,
+                };
+                let _ = events.send(Event {
+                    at: epoch.elapsed(),
+                    kind,
+                });
+            }
             let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
                 for pump in pumps {
                     let _ = pump.await;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::config::plan::StatusRange;
 use crate::probe::Failure;
@@ -18,8 +18,14 @@ use crate::process::{self, SpawnRequest};
 
 /// At most this much of an HTTP body is read to compare JSON.
 const MAX_BODY: usize = 1024 * 1024;
-/// At most this much of an exec check's stderr is kept for the message.
-const MAX_STDERR: u64 = 4096;
+/// At most this much of the end of an exec check's stdout, and of its
+/// stderr, is kept for the message.
+const OUTPUT_TAIL: usize = 4096;
+/// At most this many characters of what a check printed go into its detail.
+const MAX_DETAIL: usize = 300;
+/// How long output still in the pipes may take to arrive once the check
+/// has exited (a process that escaped its group can hold them open).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
 
 /// Passes when a TCP connection to `address` is accepted.
 pub async fn tcp(address: &str) -> Result<String, Failure> {
@@ -138,6 +144,11 @@ fn describe_http_error(url: &str, error: &reqwest::Error) -> String {
 
 /// Passes when `sh -c command` exits 0 within `timeout`. The check runs in
 /// its own process group, which is killed if the check is abandoned.
+///
+/// Its stdout and stderr are read until the check ends (a client that
+/// prints, like `redis-cli ping` or `pg_isready`, must not die of SIGPIPE),
+/// keeping the last [`OUTPUT_TAIL`] bytes of each; when the check fails,
+/// the last line it printed (stderr first) is the detail.
 pub async fn exec(
     command: &str,
     cwd: &Path,
@@ -150,35 +161,84 @@ pub async fn exec(
         env: env.to_vec(),
         env_remove: Vec::new(),
         handoff: None,
+        owner: None,
     };
     let mut spawned =
         process::spawn(&request).map_err(|e| Failure::answered(format!("exec: {e}")))?;
     let pgid = spawned.pid;
     let mut guard = GroupGuard { pgid, armed: true };
-    let stderr = spawned.child.stderr.take();
-    let read_stderr = async move {
-        let mut text = Vec::new();
-        if let Some(pipe) = stderr {
-            let _ = pipe.take(MAX_STDERR).read_to_end(&mut text).await;
+    let (mut stdout, mut stderr) = (Tail::default(), Tail::default());
+    let waited = {
+        let reading = async {
+            tokio::join!(
+                stdout.read_from(spawned.stdout.take()),
+                stderr.read_from(spawned.stderr.take())
+            )
+        };
+        let waiting = process::wait(&mut spawned.child, timeout, None);
+        tokio::pin!(reading, waiting);
+        let mut drained = false;
+        let waited = loop {
+            tokio::select! {
+                waited = &mut waiting => break waited,
+                _ = &mut reading, if !drained => drained = true,
+            }
+        };
+        if !drained {
+            // A process that left the group may still hold a pipe open.
+            let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, reading).await;
         }
-        text
+        waited
     };
-    drop(spawned.child.stdout.take());
-    let (exit, stderr) = tokio::join!(
-        process::wait(&mut spawned.child, pgid, timeout),
-        read_stderr
-    );
     guard.armed = false;
+    let exit = waited.exit;
     if exit.success() {
         return Ok(format!("`{command}` exited 0"));
     }
-    let stderr = String::from_utf8_lossy(&stderr);
-    let first_line = stderr.lines().next().unwrap_or("").trim();
-    Err(Failure::answered(if first_line.is_empty() {
-        format!("`{command}` {exit}")
-    } else {
-        format!("`{command}` {exit}: {first_line}")
+    let said = stderr.last_line().or_else(|| stdout.last_line());
+    Err(Failure::answered(match said {
+        Some(line) => format!("`{command}` {exit}: {line:?}"),
+        None => format!("`{command}` {exit}"),
     }))
+}
+
+/// The end of what a check printed on one stream.
+#[derive(Default)]
+struct Tail {
+    bytes: Vec<u8>,
+}
+
+impl Tail {
+    /// Reads `pipe` to its end, keeping the last [`OUTPUT_TAIL`] bytes.
+    async fn read_from(&mut self, pipe: Option<impl AsyncRead + Unpin>) {
+        let Some(mut pipe) = pipe else { return };
+        let mut chunk = [0u8; 8192];
+        loop {
+            match pipe.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => self.bytes.extend_from_slice(&chunk[..read]),
+            }
+            if self.bytes.len() > 2 * OUTPUT_TAIL {
+                self.bytes.drain(..self.bytes.len() - OUTPUT_TAIL);
+            }
+        }
+    }
+
+    /// The last non-empty line, made safe for a terminal and cut to
+    /// [`MAX_DETAIL`] characters (its end kept).
+    fn last_line(&self) -> Option<String> {
+        let start = self.bytes.len().saturating_sub(OUTPUT_TAIL);
+        let text = String::from_utf8_lossy(&self.bytes[start..]);
+        let line = text.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+        let line = crate::ansi::terminal_safe(line, false);
+        let count = line.chars().count();
+        Some(if count > MAX_DETAIL {
+            let kept: String = line.chars().skip(count - MAX_DETAIL).collect();
+            format!("…{kept}")
+        } else {
+            line.into_owned()
+        })
+    }
 }
 
 /// SIGKILLs a process group when dropped while armed: an exec check that
@@ -218,6 +278,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn exec_checks_may_print_more_than_a_pipe_holds() {
+        // 100,000 lines (589 KiB) through a 64 KiB pipe: a check whose
+        // output is not read to the end dies of SIGPIPE (exit 141).
+        let timeout = Duration::from_secs(20);
+        let passed = exec("seq 1 100000", Path::new("/"), &[], timeout).await;
+        assert_eq!(passed, Ok("`seq 1 100000` exited 0".to_string()));
+        // The detail is the end of what it said: stderr first, else stdout.
+        let err = exec(
+            "seq 1 100000; echo 'Could not connect: refused' >&2; exit 1",
+            Path::new("/"),
+            &[],
+            timeout,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.why
+                .ends_with("exited with code 1: \"Could not connect: refused\""),
+            "{err:?}"
+        );
+        let err = exec("seq 1 100000; exit 2", Path::new("/"), &[], timeout)
+            .await
+            .unwrap_err();
+        assert!(
+            err.why.ends_with("exited with code 2: \"100000\""),
+            "{err:?}"
+        );
+        // Escape sequences do not reach the terminal; a long line keeps its end.
+        let err = exec(
+            "printf '\\033]0;title\\007%0500d end\\n' 0; exit 1",
+            Path::new("/"),
+            &[],
+            timeout,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            !err.why.contains('\x1b') && err.why.ends_with(" end\""),
+            "{err:?}"
+        );
+        assert!(err.why.len() < 400, "{err:?}");
+    }
+
+    #[tokio::test]
     async fn exec_checks_report_the_exit_and_stderr() {
         let env = vec![("X".to_string(), "42".to_string())];
         let timeout = Duration::from_secs(5);
@@ -230,7 +334,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            err.why.contains("exited with code 3: nope") && err.answered,
+            err.why.contains("exited with code 3: \"nope\"") && err.answered,
             "{err:?}"
         );
         let started = Instant::now();

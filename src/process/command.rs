@@ -1,6 +1,6 @@
 //! From a configured command to the argv that is really executed.
 //!
-//! Three things happen here, each to spare a service a needless layer:
+//! Two things happen here, each to spare a service a needless layer:
 //!
 //! - A shell string that is plain words once its quotes are understood
 //!   (no `$`, globs, redirections or operators outside quotes) is split
@@ -15,13 +15,6 @@
 //!   `sh -c` as written.
 //! - The program is looked up before spawning, so "command not found" and
 //!   a missing working directory are reported as such, not as an exit 127.
-//! - The parent-death signal. Setting it needs code between fork and exec,
-//!   and a fork costs time in proportion to bringup's memory (0.6 ms at
-//!   start, 9 ms with 64 MiB of logs held, measured here), during which the
-//!   engine is blocked. util-linux's `setpriv --pdeathsig` sets it in a
-//!   tiny process that then execs the service (the setting survives exec),
-//!   so bringup can use `posix_spawn`, which costs 0.3 ms whatever its
-//!   size. Where `setpriv` is missing, `spawn` falls back to fork.
 //!
 //! The scan follows POSIX quoting: inside single quotes nothing is
 //! special; inside double quotes `$` and backquotes still expand (so they
@@ -34,7 +27,6 @@
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// What a shell string needs, from a scan that understands quotes.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -219,27 +211,6 @@ pub fn resolve(program: &str, cwd: &Path, path: Option<&str>) -> io::Result<Path
 fn executable(path: &Path) -> Option<bool> {
     let meta = std::fs::metadata(path).ok()?;
     Some(meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-/// `setpriv`, if this system has one that understands `--pdeathsig`.
-/// Checked once, by running it.
-pub fn pdeathsig_shim() -> Option<&'static Path> {
-    static SHIM: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SHIM.get_or_init(|| {
-        if !cfg!(target_os = "linux") {
-            return None;
-        }
-        let setpriv = resolve("setpriv", Path::new("/"), None).ok()?;
-        let works = std::process::Command::new(&setpriv)
-            .args(["--pdeathsig", "TERM", "--", "true"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        works.then_some(setpriv)
-    })
-    .as_deref()
 }
 
 #[cfg(test)]

@@ -42,6 +42,20 @@ impl fmt::Display for Marked {
 }
 
 impl Marked {
+    /// The process `pid` that started at `started` (clock ticks since boot).
+    pub fn identified(pid: i32, started: u64, command: String) -> Self {
+        Self {
+            pid,
+            started,
+            command,
+        }
+    }
+
+    /// Its start time, which with the pid identifies it.
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+
     /// Still running (not a zombie) and still the same process.
     pub fn alive(&self) -> bool {
         Process::new(self.pid)

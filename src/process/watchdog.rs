@@ -20,8 +20,14 @@
 //! the processes carrying it (see [`leftovers`]). A bringup that stopped its
 //! stack itself says so (`.`) before closing the pipe: it has looked for
 //! leftovers already, so the watchdog does not search again.
+//!
+//! A daemon that rewrote its process title has no readable marker any
+//! more. bringup is a child subreaper, so such a daemon is re-parented to
+//! it and adopted ([`super::subreaper`]); bringup tells the watchdog its
+//! pid and start time (`*PID START`) and when it is gone (`~PID`). The
+//! start time guards against a pid reused after bringup died.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -31,11 +37,15 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigHandler, Signal, signal};
 
-use crate::process::leftovers;
+use crate::process::child;
+use crate::process::leftovers::{self, Marked};
 use crate::process::{group_alive, signal_group};
 
 /// How long groups get between SIGTERM and SIGKILL after bringup died.
 pub const GRACE: Duration = Duration::from_secs(2);
+/// Groups and adopted processes remembered at most (a bound on memory; a
+/// real stack has a few dozen).
+const MAX_TRACKED: usize = 65_536;
 
 /// bringup's end of the watchdog.
 pub struct Watchdog {
@@ -60,7 +70,9 @@ impl Watchdog {
                 Ok(())
             });
         }
-        let mut child = command.spawn()?;
+        // Noted as bringup's own, or the subreaper would take the watchdog
+        // (in a session of its own) for an escaped daemon.
+        let mut child = child::register(None, || command.spawn(), |c| c.id() as i32)?;
         let stdin = child.stdin.take();
         let watchdog = Self {
             stdin: Mutex::new(stdin),
@@ -85,6 +97,17 @@ impl Watchdog {
         self.send(&format!("-{pgid}\n"));
     }
 
+    /// Asks the watchdog to stop process `pid` (started at `started`, in
+    /// clock ticks since boot) if bringup dies: an adopted escapee.
+    pub fn adopt(&self, pid: i32, started: u64) {
+        self.send(&format!("*{pid} {started}\n"));
+    }
+
+    /// The adopted process `pid` is gone; forget it.
+    pub fn disown(&self, pid: i32) {
+        self.send(&format!("~{pid}\n"));
+    }
+
     fn send(&self, line: &str) {
         let mut stdin = self.stdin.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(pipe) = stdin.as_mut()
@@ -102,6 +125,7 @@ impl Watchdog {
         self.send(".\n");
         self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
         let _ = self.child.wait();
+        child::forget(self.child.id() as i32);
     }
 }
 
@@ -118,31 +142,52 @@ pub fn run() -> i32 {
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }
     let mut groups = BTreeSet::new();
+    let mut adopted = BTreeMap::new();
     let mut run = None;
     let mut clean = false;
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let (sign, rest) = line.split_at(line.len().min(1));
-        match (sign, rest.trim().parse::<u32>()) {
-            ("+", Ok(pgid)) => {
+        let rest = rest.trim();
+        match (sign, rest.parse::<u32>()) {
+            ("+", Ok(pgid)) if groups.len() < MAX_TRACKED => {
                 groups.insert(pgid);
             }
             ("-", Ok(pgid)) => {
                 groups.remove(&pgid);
             }
-            ("=", _) if !rest.trim().is_empty() => run = Some(rest.trim().to_string()),
+            ("*", _) if adopted.len() < MAX_TRACKED => {
+                let mut words = rest.split(' ').map(str::parse::<u64>);
+                if let (Some(Ok(pid)), Some(Ok(started))) = (words.next(), words.next())
+                    && let Ok(pid) = i32::try_from(pid)
+                {
+                    adopted.insert(pid, started);
+                }
+            }
+            ("~", _) => {
+                if let Ok(pid) = rest.parse::<i32>() {
+                    adopted.remove(&pid);
+                }
+            }
+            ("=", _) if !rest.is_empty() => run = Some(rest.to_string()),
             (".", _) => clean = true,
             _ => {}
         }
     }
-    clean_up(&groups, run.as_deref().filter(|_| !clean));
+    let adopted: Vec<Marked> = adopted
+        .into_iter()
+        .map(|(pid, started)| Marked::identified(pid, started, String::new()))
+        .filter(Marked::alive)
+        .collect();
+    clean_up(&groups, &adopted, run.as_deref().filter(|_| !clean));
     0
 }
 
-fn clean_up(groups: &BTreeSet<u32>, run: Option<&str>) {
+fn clean_up(groups: &BTreeSet<u32>, adopted: &[Marked], run: Option<&str>) {
     let alive: Vec<u32> = groups.iter().copied().filter(|&g| group_alive(g)).collect();
     // Unreadable /proc: the groups are all there is to go on.
-    let stragglers = run.map_or_else(Vec::new, |run| leftovers::find(run).unwrap_or_default());
+    let mut stragglers = run.map_or_else(Vec::new, |run| leftovers::find(run).unwrap_or_default());
+    stragglers.extend(adopted.iter().cloned());
     if alive.is_empty() && stragglers.is_empty() {
         return;
     }
