@@ -5,7 +5,8 @@
 //! command line: binding late, becoming ready late, announcing readiness by log line
 //! or by `sd_notify`, chatty or flooding output, exiting by itself with a chosen
 //! code, ignoring or slowly honouring SIGTERM, leaving a grandchild behind, failing
-//! its liveness probe, and serving on a socket handed over by `LISTEN_FDS`.
+//! its liveness probe, serving on a socket handed over by `LISTEN_FDS`, and
+//! leaving a daemon behind that wiped its environment ([`daemon`]).
 //!
 //! How it works: [`run`] records `start`, does the synchronous start-up work
 //! (adopting an inherited socket, the flood, the grandchild), then drives the rest
@@ -17,6 +18,8 @@
 //! CLOCK_MONOTONIC so that a test can order events across processes. The events
 //! are `start`, `flooded` (after `--flood`), `bound`, `ready`, `sigterm` (or
 //! `sigint`) and `exit`.
+
+mod daemon;
 
 use std::convert::Infallible;
 use std::fmt::Display;
@@ -97,6 +100,11 @@ pub struct FixtureArgs {
     /// Spawn `NAME-grandchild` (an --idle fixture) and leave it running.
     #[arg(long)]
     pub grandchild: bool,
+    /// First of all, start `NAME-daemon`: it forks twice, calls setsid,
+    /// wipes its environment (as a rewritten process title does), records
+    /// `daemon` with its pid and waits for a signal.
+    #[arg(long)]
+    pub daemon: bool,
     /// No server and no ticks: just wait for a signal.
     #[arg(long)]
     pub idle: bool,
@@ -136,6 +144,8 @@ enum Fatal {
     Inherited(io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: io::Error },
+    #[error("cannot start the daemon: {0}")]
+    Daemon(io::Error),
     #[error("cannot spawn the grandchild: {0}")]
     Grandchild(io::Error),
     /// Not a start-up problem but the runtime failing; `run` returns it as `Err`.
@@ -227,6 +237,11 @@ pub fn run(args: FixtureArgs) -> io::Result<i32> {
 
 fn run_inner(shared: &Arc<Shared>) -> Result<i32, Fatal> {
     let args = &shared.args;
+    // Before anything else: forking is only safe while we have one thread.
+    if args.daemon {
+        let pid = daemon::start(&args.name, shared.record.as_ref()).map_err(Fatal::Daemon)?;
+        say(format_args!("{} started daemon {pid}", args.name));
+    }
     // Adopt the inherited socket first: listen_fds() marks it close-on-exec, so
     // the grandchild spawned below does not inherit (and keep open) our listener.
     let inherited = inherited_listener()?;
