@@ -5,6 +5,9 @@
 //! Every run gets a unique marker in its environment (`BRINGUP_TEST_MARKER`),
 //! which every descendant inherits — services, grandchildren, the watchdog —
 //! so "did anything of this run survive?" is a scan of `/proc/*/environ`.
+//! A daemon that wiped its environment carries no marker: a test that
+//! knows one's pid [`Stack::track`]s it (pid and start time), and the same
+//! checks and clean-up cover it.
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
@@ -93,6 +96,37 @@ pub fn processes_with_marker(marker: &str) -> Vec<i32> {
         .collect()
 }
 
+/// The start time (clock ticks since boot) of `pid`, if it is alive and
+/// not a zombie: with the pid, a process's identity.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After "pid (comm) ": state is field 3 of stat(5), starttime field 22.
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Pids of live processes whose command line contains `needle` (for a
+/// daemon that wiped its environment and whose pid is not known).
+pub fn processes_with_command(needle: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
+                String::from_utf8_lossy(&line)
+                    .replace('\0', " ")
+                    .contains(needle)
+            }) && !is_zombie(pid)
+        })
+        .collect()
+}
+
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -168,19 +202,49 @@ pub struct Stack {
     stderr: Arc<Mutex<String>>,
     /// Hear when bringup's stdout and stderr have closed.
     closed: Vec<mpsc::Receiver<()>>,
+    /// Processes of the run without the marker: (pid, start time).
+    tracked: Mutex<Vec<(i32, u64)>>,
 }
 
 impl Stack {
-    /// Writes `config` (with `{record}` replaced by the record file's path)
-    /// and runs `bringup <args> -c bringup.toml`.
+    /// Writes `config` (with `{record}` replaced by the record file's path,
+    /// `{dir}` by the stack's directory) and runs
+    /// `bringup <args> -c bringup.toml`.
     pub fn start(config: &str, args: &[&str]) -> Self {
         Self::start_with(Path::new(BIN), config, args)
     }
 
     /// As [`Stack::start`], running the bringup binary at `bin`.
     pub fn start_with(bin: &Path, config: &str, args: &[&str]) -> Self {
+        Self::start_setup(bin, config, args, |_| {})
+    }
+
+    /// As [`Stack::start`], with bringup's soft open-file limit lowered to
+    /// `soft` (the hard limit stays).
+    pub fn start_with_open_files(config: &str, args: &[&str], soft: u64) -> Self {
+        use std::os::unix::process::CommandExt;
+        Self::start_setup(Path::new(BIN), config, args, move |command| {
+            // SAFETY: between fork and exec, only getrlimit/setrlimit.
+            unsafe {
+                command.pre_exec(move || {
+                    let (_, hard) =
+                        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        soft,
+                        hard,
+                    )?;
+                    Ok(())
+                });
+            }
+        })
+    }
+
+    fn start_setup(bin: &Path, config: &str, args: &[&str], setup: impl Fn(&mut Command)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = config.replace("{record}", &dir.path().join("record").display().to_string());
+        let config = config
+            .replace("{record}", &dir.path().join("record").display().to_string())
+            .replace("{dir}", &dir.path().display().to_string());
         std::fs::write(dir.path().join("bringup.toml"), config).expect("write config");
         let mut stack = Self {
             dir,
@@ -189,9 +253,31 @@ impl Stack {
             stdout: Arc::default(),
             stderr: Arc::default(),
             closed: Vec::new(),
+            tracked: Mutex::default(),
         };
-        stack.launch(bin, args);
+        stack.launch(bin, args, setup);
         stack
+    }
+
+    /// Counts `pid` (alive now) as a process of the run from now on:
+    /// [`Stack::assert_no_survivors`] waits for it too, and the clean-up
+    /// kills it.
+    pub fn track(&self, pid: i32) {
+        if let (Some(started), Ok(mut tracked)) = (start_time(pid), self.tracked.lock()) {
+            tracked.push((pid, started));
+        }
+    }
+
+    /// Tracked processes still alive (the same process: pid and start time).
+    pub fn tracked_alive(&self) -> Vec<i32> {
+        let Ok(tracked) = self.tracked.lock() else {
+            return Vec::new();
+        };
+        tracked
+            .iter()
+            .filter(|&&(pid, started)| start_time(pid) == Some(started))
+            .map(|&(pid, _)| pid)
+            .collect()
     }
 
     /// Runs bringup again on the same config, in the same directory (the
@@ -202,10 +288,10 @@ impl Stack {
             .as_mut()
             .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
         assert!(ended, "the previous run is still going");
-        self.launch(Path::new(BIN), args);
+        self.launch(Path::new(BIN), args, |_| {});
     }
 
-    fn launch(&mut self, bin: &Path, args: &[&str]) {
+    fn launch(&mut self, bin: &Path, args: &[&str], setup: impl Fn(&mut Command)) {
         let dir = self.dir.path();
         let mut command = Command::new(bin);
         command
@@ -220,6 +306,7 @@ impl Stack {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        setup(&mut command);
         let mut child = command.spawn().expect("spawn bringup");
         let (stdout, stdout_closed) = collect(child.stdout.take());
         let (stderr, stderr_closed) = collect(child.stderr.take());
@@ -365,7 +452,8 @@ impl Stack {
     pub fn assert_no_survivors(&self) {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let left = processes_with_marker(&self.marker);
+            let mut left = processes_with_marker(&self.marker);
+            left.extend(self.tracked_alive());
             if left.is_empty() {
                 return;
             }
@@ -407,6 +495,9 @@ impl Drop for Stack {
             let _ = child.wait();
         }
         kill_marked(&self.marker);
+        for pid in self.tracked_alive() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
     }
 }
 
