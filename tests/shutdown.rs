@@ -217,31 +217,14 @@ readiness = {{ log = "b is up" }}
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("cold start done");
-    let cmdline =
-        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let watchdog = support::poll("the watchdog", || {
-        stack
-            .survivors()
-            .into_iter()
-            .find(|&p| cmdline(p).contains("__watchdog"))
-    });
     let services: Vec<i32> = stack
         .survivors()
         .into_iter()
-        .filter(|&p| cmdline(p).contains("fixture"))
+        .filter(|&p| support::command_line(p).contains("fixture"))
         .collect();
     assert_eq!(services.len(), 2, "{services:?}");
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(watchdog), Signal::SIGKILL);
-    stack.signal(Signal::SIGKILL);
-    stack.wait_exit();
-    support::poll("the services to die", || {
-        services
-            .iter()
-            .all(|&p| {
-                !std::path::Path::new(&format!("/proc/{p}")).exists() || cmdline(p).is_empty()
-            })
-            .then_some(())
-    });
+    stack.kill_with_watchdog();
+    stack.assert_no_survivors();
 }
 
 #[test]
@@ -257,22 +240,12 @@ readiness = { log = "py is up" }
 "#;
     let mut stack = Stack::up(config);
     stack.wait_for("cold start done");
-    let cmdline =
-        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let watchdog = support::poll("the watchdog", || {
-        stack
-            .survivors()
-            .into_iter()
-            .find(|&p| cmdline(p).contains("__watchdog"))
-    });
-    let service: Vec<i32> = stack
+    let python: Vec<i32> = stack
         .survivors()
         .into_iter()
-        .filter(|&p| cmdline(p).contains("time.sleep"))
+        .filter(|&p| support::command_line(p).contains("time.sleep"))
         .collect();
-    assert!(!service.is_empty(), "{service:?}");
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(watchdog), Signal::SIGKILL);
-    stack.signal(Signal::SIGKILL);
-    stack.wait_exit();
+    assert!(!python.is_empty(), "{}", stack.stdout());
+    stack.kill_with_watchdog();
     stack.assert_no_survivors();
 }

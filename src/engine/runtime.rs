@@ -310,14 +310,12 @@ impl Runtime {
             let (events, epoch) = (self.events.clone(), self.epoch);
             self.adopting = Some(probe::spawn_abortable(subreaper.clone().watch(
                 move |adopted| {
-                    let kind = EventKind::Notice {
+                    let message = process::describe_adoption(adopted);
+                    let notice = EventKind::Notice {
                         service: None,
-                        message: process::describe_adoption(adopted),
+                        message,
                     };
-                    let _ = events.send(Event {
-                        at: epoch.elapsed(),
-                        kind,
-                    });
+                    announce(&events, epoch.elapsed(), notice);
                 },
             )));
         }
@@ -374,17 +372,7 @@ impl Runtime {
     }
 
     fn publish(&self, at: Duration, kind: EventKind) {
-        // bringup's own account of what it did, for the dashboard's
-        // orchestrator log (or stderr with BRINGUP_LOG); free when nobody listens.
-        if tracing::enabled!(target: "bringup", tracing::Level::INFO)
-            && let Some(described) = crate::engine::describe::describe(&kind)
-        {
-            match described.weight {
-                Weight::Warn => tracing::warn!(target: "bringup", "{described}"),
-                Weight::Info => tracing::info!(target: "bringup", "{described}"),
-            }
-        }
-        let _ = self.events.send(Event { at, kind });
+        announce(&self.events, at, kind);
     }
 
     fn execute(&mut self, now: Duration, effect: Effect, queue: &mut VecDeque<Input>) {
@@ -815,14 +803,11 @@ impl Runtime {
             let waited = process::wait(&mut child, grace, subreaper.as_deref()).await;
             let exit = waited.exit;
             if let Some(message) = process::describe_escaped(&name, &waited.escaped) {
-                let kind = EventKind::Notice {
+                let notice = EventKind::Notice {
                     service: Some(id),
                     message,
                 };
-                let _ = events.send(Event {
-                    at: epoch.elapsed(),
-                    kind,
-                });
+                announce(&events, epoch.elapsed(), notice);
             }
             let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
                 for pump in pumps {
@@ -938,6 +923,21 @@ impl Runtime {
             Check::Log { .. } | Check::Notify | Check::None => None,
         }
     }
+}
+
+/// Publishes `kind`, also from a task that holds only the event sender.
+fn announce(events: &broadcast::Sender<Event>, at: Duration, kind: EventKind) {
+    // bringup's own account of what it did, for the dashboard's
+    // orchestrator log (or stderr with BRINGUP_LOG); free when nobody listens.
+    if tracing::enabled!(target: "bringup", tracing::Level::INFO)
+        && let Some(described) = crate::engine::describe::describe(&kind)
+    {
+        match described.weight {
+            Weight::Warn => tracing::warn!(target: "bringup", "{described}"),
+            Weight::Info => tracing::info!(target: "bringup", "{described}"),
+        }
+    }
+    let _ = events.send(Event { at, kind });
 }
 
 /// `BRINGUP_PORT_<NAME>`: upper case, `-` as `_`.

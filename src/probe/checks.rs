@@ -281,44 +281,28 @@ mod tests {
     async fn exec_checks_may_print_more_than_a_pipe_holds() {
         // 100,000 lines (589 KiB) through a 64 KiB pipe: a check whose
         // output is not read to the end dies of SIGPIPE (exit 141).
-        let timeout = Duration::from_secs(20);
-        let passed = exec("seq 1 100000", Path::new("/"), &[], timeout).await;
+        let run =
+            |command: &'static str| exec(command, Path::new("/"), &[], Duration::from_secs(20));
+        let passed = run("seq 1 100000").await;
         assert_eq!(passed, Ok("`seq 1 100000` exited 0".to_string()));
         // The detail is the end of what it said: stderr first, else stdout.
-        let err = exec(
-            "seq 1 100000; echo 'Could not connect: refused' >&2; exit 1",
-            Path::new("/"),
-            &[],
-            timeout,
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            err.why
-                .ends_with("exited with code 1: \"Could not connect: refused\""),
-            "{err:?}"
-        );
-        let err = exec("seq 1 100000; exit 2", Path::new("/"), &[], timeout)
-            .await
-            .unwrap_err();
-        assert!(
-            err.why.ends_with("exited with code 2: \"100000\""),
-            "{err:?}"
-        );
-        // Escape sequences do not reach the terminal; a long line keeps its end.
-        let err = exec(
-            "printf '\\033]0;title\\007%0500d end\\n' 0; exit 1",
-            Path::new("/"),
-            &[],
-            timeout,
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            !err.why.contains('\x1b') && err.why.ends_with(" end\""),
-            "{err:?}"
-        );
-        assert!(err.why.len() < 400, "{err:?}");
+        let failed = [
+            (
+                "seq 1 100000; echo 'Could not connect: refused' >&2; exit 1",
+                "exited with code 1: \"Could not connect: refused\"",
+            ),
+            ("seq 1 100000; exit 2", "exited with code 2: \"100000\""),
+            // Escape sequences do not reach the terminal; a long line keeps its end.
+            (
+                "printf '\\033]0;title\\007%0500d end\\n' 0; exit 1",
+                "0 end\"",
+            ),
+        ];
+        for (command, detail) in failed {
+            let err = run(command).await.unwrap_err();
+            assert!(err.why.ends_with(detail), "{err:?}");
+            assert!(!err.why.contains('\x1b') && err.why.len() < 400, "{err:?}");
+        }
     }
 
     #[tokio::test]

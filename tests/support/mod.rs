@@ -109,6 +109,14 @@ pub fn start_time(pid: i32) -> Option<u64> {
     fields.get(19)?.parse().ok()
 }
 
+/// The command line of `pid`, its arguments joined by spaces (empty when
+/// it is gone or a zombie).
+pub fn command_line(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|line| String::from_utf8_lossy(&line).replace('\0', " "))
+        .unwrap_or_default()
+}
+
 /// Pids of live processes whose command line contains `needle` (for a
 /// daemon that wiped its environment and whose pid is not known).
 pub fn processes_with_command(needle: &str) -> Vec<i32> {
@@ -117,13 +125,7 @@ pub fn processes_with_command(needle: &str) -> Vec<i32> {
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
-                String::from_utf8_lossy(&line)
-                    .replace('\0', " ")
-                    .contains(needle)
-            }) && !is_zombie(pid)
-        })
+        .filter(|&pid| command_line(pid).contains(needle) && !is_zombie(pid))
         .collect()
 }
 
@@ -388,6 +390,20 @@ impl Stack {
 
     pub fn signal(&self, signal: Signal) {
         let _ = kill(Pid::from_raw(self.pid()), signal);
+    }
+
+    /// SIGKILLs the watchdog, then bringup, as `killall -9 bringup` does,
+    /// and waits for bringup to be gone: only the parent-death signal is
+    /// left to stop the services.
+    pub fn kill_with_watchdog(&mut self) {
+        let watchdog = poll("the watchdog", || {
+            self.survivors()
+                .into_iter()
+                .find(|&p| command_line(p).contains("__watchdog"))
+        });
+        let _ = kill(Pid::from_raw(watchdog), Signal::SIGKILL);
+        self.signal(Signal::SIGKILL);
+        self.wait_exit();
     }
 
     /// Waits for bringup to exit and returns its status.
