@@ -47,11 +47,19 @@ pub(crate) struct Table {
     own: HashMap<i32, Option<Owner>>,
     /// Children whose `Child` was dropped before they were reaped.
     abandoned: Vec<i32>,
+    /// Spawns under way without the table's lock (see [`register_slow`]):
+    /// while there are any, a scan cannot tell ours from escapees.
+    starting: usize,
 }
 
 impl Table {
     pub(crate) fn insert(&mut self, pid: i32, owner: Option<Owner>) {
         self.own.insert(pid, owner);
+    }
+
+    /// Whether a spawn is under way whose child may not be noted yet.
+    pub(crate) fn settling(&self) -> bool {
+        self.starting > 0
     }
 
     pub(crate) fn contains(&self, pid: i32) -> bool {
@@ -102,13 +110,29 @@ pub(crate) fn register<T>(
     Ok(spawned)
 }
 
+/// As [`register`], for a spawn too slow to hold the table for (a fork,
+/// from a thread other than the engine's): scans wait for it by finding
+/// the table [`Table::settling`] instead.
+pub(crate) fn register_slow<T>(
+    spawn: impl FnOnce() -> io::Result<T>,
+    pid_of: impl Fn(&T) -> i32,
+) -> io::Result<T> {
+    table().starting += 1;
+    let spawned = spawn();
+    let mut table = table();
+    table.starting -= 1;
+    let spawned = spawned?;
+    table.insert(pid_of(&spawned), None);
+    Ok(spawned)
+}
+
 /// Reaps, by their own pids, the abandoned children that have exited.
 pub(crate) fn reap_abandoned() {
     let mut table = table();
     if table.abandoned.is_empty() {
         return;
     }
-    let Table { own, abandoned } = &mut *table;
+    let Table { own, abandoned, .. } = &mut *table;
     abandoned.retain(|&pid| {
         let gone = !matches!(
             waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)),

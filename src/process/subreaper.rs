@@ -146,6 +146,11 @@ impl Subreaper {
         // Locked while the children are listed and classified: a spawn
         // notes its child in the table before anyone can see it here.
         let table = child::table();
+        if table.settling() {
+            // A child of ours may be running but not noted yet; look again
+            // at the next turn.
+            return Vec::new();
+        }
         let mut state = self.state();
         let mut found = Vec::new();
         for pid in children() {

@@ -28,11 +28,13 @@
 //! start time guards against a pid reused after bringup died.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::PipeWriter;
 use std::io::{self, BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigHandler, Signal, signal};
@@ -49,18 +51,26 @@ const MAX_TRACKED: usize = 65_536;
 
 /// bringup's end of the watchdog.
 pub struct Watchdog {
-    stdin: Mutex<Option<ChildStdin>>,
-    child: Child,
+    stdin: Mutex<Option<PipeWriter>>,
+    /// The thread that starts the watchdog process and hands it over.
+    starting: Mutex<Option<JoinHandle<io::Result<Child>>>>,
 }
 
 impl Watchdog {
     /// Starts `bringup __watchdog` from the bringup executable at `exe`,
     /// for the run whose services carry `BRINGUP_RUN=run`.
+    ///
+    /// Starting it takes a fork (for `setsid`) and the wait for its exec:
+    /// a millisecond or more that bringup's own start need not spend. So a
+    /// thread of its own starts it, while messages already go into its
+    /// pipe (64 KiB of buffer, far more than a start writes); a watchdog
+    /// that cannot start closes the pipe, and bringup carries on without.
     pub fn start(exe: &Path, run: &str) -> io::Result<Self> {
+        let (read, write) = std::io::pipe()?;
         let mut command = std::process::Command::new(exe);
         command
             .arg("__watchdog")
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(read))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         // SAFETY: setsid is async-signal-safe; nothing else runs before exec.
@@ -70,21 +80,23 @@ impl Watchdog {
                 Ok(())
             });
         }
-        // Noted as bringup's own, or the subreaper would take the watchdog
-        // (in a session of its own) for an escaped daemon.
-        let mut child = child::register(None, || command.spawn(), |c| c.id() as i32)?;
-        let stdin = child.stdin.take();
+        let starting = std::thread::Builder::new()
+            .name("bringup-watchdog".into())
+            .spawn(move || {
+                // Noted as bringup's own, or the subreaper would take the
+                // watchdog (in a session of its own) for an escaped daemon.
+                let started = child::register_slow(|| command.spawn(), |c| c.id() as i32);
+                if let Err(e) = &started {
+                    tracing::warn!(target: "bringup", "could not start the watchdog ({e}); if bringup is killed with SIGKILL, grandchildren of services may survive");
+                }
+                started
+            })?;
         let watchdog = Self {
-            stdin: Mutex::new(stdin),
-            child,
+            stdin: Mutex::new(Some(write)),
+            starting: Mutex::new(Some(starting)),
         };
         watchdog.send(&format!("={run}\n"));
         Ok(watchdog)
-    }
-
-    /// The watchdog's pid.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Asks the watchdog to clean up group `pgid` if bringup dies.
@@ -121,11 +133,18 @@ impl Watchdog {
 
     /// Says the stack stopped cleanly, closes the pipe (nothing left to
     /// guard) and reaps the watchdog.
-    pub fn finish(mut self) {
+    pub fn finish(self) {
         self.send(".\n");
         self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let _ = self.child.wait();
-        child::forget(self.child.id() as i32);
+        let starting = self
+            .starting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(Ok(Ok(mut process))) = starting.map(JoinHandle::join) {
+            let _ = process.wait();
+            child::forget(process.id() as i32);
+        }
     }
 }
 
