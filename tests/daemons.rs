@@ -185,9 +185,9 @@ fn redis_daemonized_by_a_running_service_dies_when_bringup_is_killed() {
 #[test]
 fn redis_daemonizing_as_the_service_itself_leaves_nothing_behind() {
     // Its launcher exits at once: the service failed (a service must stay
-    // in the foreground), and the daemon it left is stopped and named —
-    // maybe before it wrote its pid file, so it is looked for by its
-    // process title, which names its port.
+    // in the foreground), and the daemon it left is stopped — maybe before
+    // it wrote its pid file, so it is looked for by its process title,
+    // which names its port.
     let port = free_port();
     let config = format!(
         "[services.cache]\ncommand = \"{}\"\nport = {port}\n",
@@ -202,12 +202,6 @@ fn redis_daemonizing_as_the_service_itself_leaves_nothing_behind() {
         stack.track(pid);
     }
     stack.assert_no_survivors();
-    assert!(
-        stack
-            .stdout()
-            .lines()
-            .any(|l| l.contains("stopped") && l.contains("`redis-server")),
-        "the user hears that redis was stopped: {}",
-        stack.stdout()
-    );
+    // Not asserted: that it is named. A redis caught before its setsid is
+    // still in the launcher's process group and goes with the group.
 }
