@@ -51,6 +51,16 @@
 //!
 //! `CLONE_PIDFD` hands the parent a pidfd, which becomes readable when the
 //! child exits (Linux ≥ 5.3); see [`super::child`] for waiting on it.
+//!
+//! # What it still costs
+//!
+//! The engine thread sleeps from the clone until the child's `execve` has
+//! replaced its memory: 0.1–0.2 ms with a core free (measured here), more
+//! when every core is busy, as with `posix_spawn`. A shell's `fork` does
+//! not wait for that. Not waiting (no `CLONE_VFORK`) would let the child
+//! run beside the engine in shared memory, where even a failed system
+//! call's `errno` (thread-local, so the engine thread's) would race; that
+//! needs raw system calls in the child and is not done.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
