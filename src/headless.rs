@@ -11,10 +11,17 @@
 //! front end, so a slow terminal or a full pipe never slows a service down;
 //! if it falls behind by more than a store holds, it says how many lines it
 //! skipped. Before each event it prints the lines that came before it, so a
-//! log-readiness match appears after the line that caused it.
+//! log-readiness match appears after the line that caused it. Writing is
+//! left to a thread of its own ([`outbox`]), so a pipe nobody reads never
+//! holds up a signal: Ctrl-C acts at once whatever stdout does.
+//!
+//! A second stop signal within [`SAME_REQUEST`] of the first is the same
+//! request, not "stop harder": `timeout -s INT` signals both the process
+//! and its group, so bringup hears one Ctrl-C twice.
 
-use std::io::Write;
-use std::time::Duration;
+pub mod outbox;
+
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
@@ -24,6 +31,8 @@ use crate::config::plan::ServiceId;
 use crate::engine::describe::{describe, headline};
 use crate::engine::machine::fmt_duration;
 use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
+use crate::headless::outbox::Outbox;
+use crate::logs::LogHub;
 
 /// Colours for service names (ANSI SGR codes), assigned in declaration order.
 const PALETTE: &[&str] = &[
@@ -31,6 +40,10 @@ const PALETTE: &[&str] = &[
 ];
 /// Lines read from one store per wake-up, so one flood cannot starve others.
 const BATCH: usize = 4096;
+/// Stop signals this close together are one request.
+pub const SAME_REQUEST: Duration = Duration::from_millis(250);
+/// How long output still waiting may take to be written when bringup exits.
+const LAST_WORDS: Duration = Duration::from_secs(2);
 
 /// How to print.
 #[derive(Debug, Clone, Copy)]
@@ -58,12 +71,18 @@ pub async fn run(
         let _ = tokio::task::spawn_blocking(move || engine.join()).await;
         return Verdict::of(&snapshot.borrow());
     };
-    let mut stop_requests = 0;
+    let mut stop = StopRequests::default();
     loop {
         tokio::select! {
+            // Signals first: nothing may hold up a stop. Then events before
+            // the engine's end, so its last words are never lost to a race.
+            biased;
+            _ = interrupt.recv() => stop.request(&engine, &mut printer, true).await,
+            _ = terminate.recv() => stop.request(&engine, &mut printer, true).await,
+            _ = hangup.recv() => stop.request(&engine, &mut printer, false).await,
             event = events.recv() => match event {
                 Ok(event) => {
-                    printer.lines(&engine);
+                    printer.lines(engine.logs());
                     let done = matches!(event.kind, EventKind::ShutdownComplete);
                     printer.event(&event);
                     if done {
@@ -79,37 +98,62 @@ pub async fn run(
                 if changed.is_err() {
                     break;
                 }
-                printer.lines(&engine);
+                printer.lines(engine.logs());
             }
+            // The writer made room: catch up with what was held back.
+            () = printer.outbox.drained(), if printer.behind => printer.lines(engine.logs()),
             // The engine ended (its snapshot sender is gone) without a
             // clean shutdown event, e.g. it could not start its runtime.
             changed = snapshot.changed() => if changed.is_err() {
                 break;
             },
-            _ = interrupt.recv() => stop_requests = request_stop(&engine, &mut printer, stop_requests).await,
-            _ = terminate.recv() => stop_requests = request_stop(&engine, &mut printer, stop_requests).await,
-            _ = hangup.recv() => stop_requests = request_stop(&engine, &mut printer, stop_requests.min(1)).await,
         }
     }
-    printer.lines(&engine);
+    printer.lines(engine.logs());
     // The engine thread ends after its last snapshot: judge by that one.
     let _ = tokio::task::spawn_blocking(move || engine.join()).await;
     let verdict = Verdict::of(&snapshot.borrow());
     for complaint in verdict.complaints() {
         printer.note(&complaint);
     }
+    printer.outbox.finish(LAST_WORDS);
     verdict
 }
 
-async fn request_stop(engine: &Engine, printer: &mut Printer, requests: u32) -> u32 {
-    let force = requests > 0;
+/// The stop signals heard so far: the first stops gracefully, a later one
+/// (not an echo of the first, see the module docs) kills what is left.
+#[derive(Debug, Default)]
+struct StopRequests {
+    first: Option<Instant>,
+    forced: bool,
+}
+
+impl StopRequests {
+    /// `may_force`: SIGHUP never escalates (a closed terminal says it
+    /// once per process, and nobody is there to insist).
+    async fn request(&mut self, engine: &Engine, printer: &mut Printer, may_force: bool) {
+        let now = Instant::now();
+        let force = match self.first {
+            None => false,
+            Some(first) if now.duration_since(first) < SAME_REQUEST => return,
+            Some(_) => may_force,
+        };
+        if self.first.is_some() && (!force || self.forced) {
+            return;
+        }
+        self.first.get_or_insert(now);
+        self.forced |= force;
+        request_stop(engine, printer, force).await;
+    }
+}
+
+async fn request_stop(engine: &Engine, printer: &mut Printer, force: bool) {
     if force {
         printer.note("stopping now: killing what is left");
     } else {
         printer.note("stopping (press Ctrl-C again to kill instead)");
     }
     engine.send(Command::Shutdown { force }).await;
-    requests + 1
 }
 
 /// Formats and writes output lines and engine events.
@@ -121,6 +165,9 @@ struct Printer {
     cursors: Vec<u64>,
     /// "degraded: without cache", said together with the pid that follows.
     starting_notes: Vec<Option<String>>,
+    outbox: Outbox,
+    /// Lines were held back (no room, or more than a batch waiting).
+    behind: bool,
 }
 
 impl Printer {
@@ -143,6 +190,8 @@ impl Printer {
             starting_notes: vec![None; names.len()],
             names,
             width,
+            outbox: Outbox::stdout(),
+            behind: false,
         }
     }
 
@@ -155,19 +204,29 @@ impl Printer {
         }
     }
 
-    /// Prints every output line not printed yet, in arrival order.
-    fn lines(&mut self, engine: &Engine) {
+    /// Prints the output lines not printed yet, in arrival order, as many
+    /// as the writer has room for.
+    fn lines(&mut self, hub: &LogHub) {
+        self.behind = false;
+        let room = self.outbox.room();
+        if room == 0 {
+            self.behind = true;
+            return;
+        }
         let mut batch = Vec::new();
         let mut skipped = Vec::new();
-        for (index, cursor) in self.cursors.iter_mut().enumerate() {
-            let Some(store) = engine.logs().store(index) else {
+        // Per store: where the lines read now begin (past what was missed).
+        let mut starts = self.cursors.clone();
+        for (index, start) in starts.iter_mut().enumerate() {
+            let Some(store) = hub.store(index) else {
                 continue;
             };
-            let page = store.page(*cursor, BATCH);
+            let page = store.page(*start, BATCH);
             if page.missed > 0 {
                 skipped.push((index, page.missed));
             }
-            *cursor = page.next;
+            *start += page.missed;
+            self.behind |= page.lines.len() == BATCH;
             batch.extend(page.lines.into_iter().map(|line| (index, line)));
         }
         if batch.is_empty() && skipped.is_empty() {
@@ -178,15 +237,26 @@ impl Printer {
         for (index, missed) in skipped {
             let tag = self.tag(&self.names[index], Some(index));
             out.push_str(&format!(
-                "{tag} | … {missed} lines not shown (output faster than this terminal)\n"
+                "{tag} | … {missed} lines not shown (output faster than it is read)\n"
             ));
         }
+        let mut taken = vec![0u64; self.cursors.len()];
         for (index, line) in batch {
             let tag = self.tag(&self.names[index], Some(index));
             let text = terminal_safe(&line.text, self.color);
-            out.push_str(&format!("{tag} | {text}\n"));
+            let formatted = format!("{tag} | {text}\n");
+            if out.len() + formatted.len() > room && !out.is_empty() {
+                // The rest stays in the stores until the writer has room.
+                self.behind = true;
+                break;
+            }
+            out.push_str(&formatted);
+            taken[index] += 1;
         }
-        write_out(&out);
+        for ((cursor, start), taken) in self.cursors.iter_mut().zip(starts).zip(taken) {
+            *cursor = start + taken;
+        }
+        self.outbox.push(out);
     }
 
     /// A line from bringup itself, about `service` if given.
@@ -207,7 +277,12 @@ impl Printer {
             }
             None => format!("{tag} | {message}\n"),
         };
-        write_out(&line);
+        let tag = self.tag("bringup", None);
+        self.outbox.push_own(line, |dropped| {
+            format!(
+                "{tag} | … {dropped} of bringup's own lines not shown (output is read too slowly)\n"
+            )
+        });
     }
 
     fn note(&mut self, message: &str) {
@@ -302,12 +377,4 @@ impl Printer {
 
 fn ms(at: Option<Duration>) -> String {
     at.map_or_else(|| "-".to_string(), fmt_duration)
-}
-
-/// Writes to stdout, ignoring a closed pipe (`bringup up | head` must not
-/// kill the stack mid-flight; the services keep running until stopped).
-fn write_out(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
 }

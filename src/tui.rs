@@ -129,6 +129,7 @@ pub async fn run(
     let mut seen_lines = 0u64;
     let mut holders_due: Option<Instant> = None;
     let mut keys_open = true;
+    let mut last_signal: Option<Instant> = None;
     loop {
         let wake = if dirty {
             last_draw + FRAME_GAP
@@ -195,13 +196,13 @@ pub async fn run(
                 app.holders = holders;
                 dirty = true;
             },
-            _ = sigterm.recv() => dirty |= stop_on_signal(&engine, &mut app).await,
+            _ = sigterm.recv() => dirty |= stop_on_signal(&engine, &mut app, &mut last_signal).await,
             _ = sighup.recv() => {
                 // The terminal is gone (a closed pane): stop, quietly.
                 screen.lost();
-                dirty |= stop_on_signal(&engine, &mut app).await;
+                dirty |= stop_on_signal(&engine, &mut app, &mut last_signal).await;
             }
-            _ = sigint.recv() => dirty |= stop_on_signal(&engine, &mut app).await,
+            _ = sigint.recv() => dirty |= stop_on_signal(&engine, &mut app, &mut last_signal).await,
             () = tokio::time::sleep_until(wake.into()) => {
                 if !dirty {
                     dirty = true;
@@ -255,8 +256,15 @@ fn on_input(app: &mut App, input: TermEvent) -> Vec<Do> {
     }
 }
 
-/// A signal to stop: the first stops gracefully, the next kills.
-async fn stop_on_signal(engine: &Engine, app: &mut App) -> bool {
+/// A signal to stop: the first stops gracefully, the next kills. One that
+/// follows the last within [`crate::headless::SAME_REQUEST`] is its echo
+/// (`timeout -s INT` signals the process and its group), not a second one.
+async fn stop_on_signal(engine: &Engine, app: &mut App, last: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    if last.is_some_and(|at| now.duration_since(at) < crate::headless::SAME_REQUEST) {
+        return false;
+    }
+    *last = Some(now);
     let force = app.quitting != Quitting::No;
     app.quitting = if force {
         Quitting::Killing
