@@ -315,9 +315,11 @@ pub struct ServiceStatus {
     pub external: bool,
     /// It became ready (or completed) at some point of this bring-up.
     pub ever_ready: bool,
-    /// This bring-up's first spawn and first ready (since the epoch).
+    /// The spawn of the attempt that first became ready in this bring-up
+    /// (until one did, of the latest attempt), and that first ready; since
+    /// the epoch. Their difference is the service's time to ready.
     #[serde(with = "millis_opt")]
-    pub first_spawned_at: Option<Duration>,
+    pub ready_attempt_spawned_at: Option<Duration>,
     #[serde(with = "millis_opt")]
     pub first_ready_at: Option<Duration>,
     /// The dependency (or the service freeing a start slot) that let it start.

@@ -201,8 +201,11 @@ struct Slot {
     /// When this service last started being useful to its dependents
     /// (ready, completed, spawned, or gave up): "released" them.
     released_at: Duration,
-    /// Cold-start bookkeeping: first spawn and first ready of this bring-up.
-    first_spawned_at: Option<Duration>,
+    /// Cold-start bookkeeping: the spawn of the attempt that first became
+    /// ready in this bring-up (until then, of the latest attempt), and that
+    /// first ready. Earlier attempts (a crash, a port conflict the user
+    /// took a minute to answer) do not count towards its time to ready.
+    ready_attempt_spawned_at: Option<Duration>,
     first_ready_at: Option<Duration>,
     /// Which dependency (or start slot) held it back last; the critical path
     /// is the chain of these.
@@ -242,7 +245,7 @@ impl Slot {
             readiness_failures: 0,
             liveness_failures: 0,
             released_at: Duration::ZERO,
-            first_spawned_at: None,
+            ready_attempt_spawned_at: None,
             first_ready_at: None,
             gated_by: None,
             killed: false,
@@ -484,7 +487,7 @@ impl Machine {
             port_note: slot.port_note.clone(),
             external: slot.external,
             ever_ready: slot.first_ready_at.is_some(),
-            first_spawned_at: slot.first_spawned_at,
+            ready_attempt_spawned_at: slot.ready_attempt_spawned_at,
             first_ready_at: slot.first_ready_at,
             gated_by: slot.gated_by,
             selected: self.selected[id.0],
@@ -603,7 +606,7 @@ impl Machine {
             slot.want = Want::Up;
             slot.restarts = 0;
             slot.restart_pending = false;
-            slot.first_spawned_at = None;
+            slot.ready_attempt_spawned_at = None;
             slot.first_ready_at = None;
             slot.gated_by = None;
             self.make_pending(now, id, "waiting to start");
@@ -829,7 +832,9 @@ impl Machine {
         slot.readiness_failures = 0;
         slot.liveness_failures = 0;
         slot.waiting = None;
-        slot.first_spawned_at.get_or_insert(now);
+        if slot.first_ready_at.is_none() {
+            slot.ready_attempt_spawned_at = Some(now);
+        }
         if slot.gated_by.is_none() {
             slot.gated_by = gate;
         }
@@ -1509,7 +1514,7 @@ impl Machine {
                     optional: self.plan.service(id).optional,
                     state: slot.state,
                     spawned_at: slot
-                        .first_spawned_at
+                        .ready_attempt_spawned_at
                         .map(|t| t.saturating_sub(self.began_at)),
                     ready_at: slot.first_ready_at.map(|t| t.saturating_sub(self.began_at)),
                     gated_by: slot.gated_by,

@@ -186,7 +186,7 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'s
         spans.push(Span::styled(fit(&restarts, 4), style));
     }
     if columns.ready {
-        let ready = match (s.first_spawned_at, s.first_ready_at) {
+        let ready = match (s.ready_attempt_spawned_at, s.first_ready_at) {
             (Some(spawned), Some(ready)) => fmt_duration(ready.saturating_sub(spawned)),
             _ => "-".to_string(),
         };

@@ -125,7 +125,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             format!(" {:<name_width$}", truncate(&s.name, name_width - 1)),
             name_style,
         )];
-        let spawned = s.first_spawned_at.map(column);
+        let spawned = s.ready_attempt_spawned_at.map(column);
         let ready = s.first_ready_at.map(column);
         let now = column(app.clock.max(began));
         // A service that gave up (failed, stopped, skipped) ends where it did.
@@ -161,7 +161,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         } else {
             spans.push(Span::raw(" ".repeat(bar_width - start_end)));
         }
-        let took = match (s.first_spawned_at, s.first_ready_at) {
+        let took = match (s.ready_attempt_spawned_at, s.first_ready_at) {
             (Some(spawn), Some(ready)) => fmt_duration(ready.saturating_sub(spawn)),
             _ => s.state.as_str().replace('_', " "),
         };

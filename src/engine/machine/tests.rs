@@ -1080,3 +1080,68 @@ fn a_running_dependent_is_degraded_while_its_optional_dependency_is_down() {
     rig.up("cache");
     assert!(rig.status("api").degraded.is_empty(), "cache is back");
 }
+
+#[test]
+fn time_to_ready_counts_from_the_attempt_that_became_ready() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+command = "db"
+[services.api]
+command = "api"
+port = 8000
+"#,
+    );
+    rig.begin();
+    rig.up("db");
+    // api's port was taken: its first attempt never got a process.
+    let api = rig.id("api");
+    let generation = rig.generation[api.0];
+    rig.at(10).feed(Input::Unavailable {
+        id: api,
+        generation,
+        reason: "port 8000 is held".into(),
+    });
+    assert_eq!(rig.state("api"), State::Failed);
+    // The user answers the conflict a minute later; it is ready 900 ms after.
+    rig.at(60_000).command(Command::Start(api));
+    rig.spawned("api");
+    rig.at(60_900).ready("api");
+    let status = rig.status("api");
+    assert_eq!(
+        status.ready_attempt_spawned_at,
+        Some(Duration::from_millis(60_000))
+    );
+    let summary = rig.machine.snapshot().summary.expect("a summary");
+    let timing = summary
+        .services
+        .iter()
+        .find(|t| t.name == "api")
+        .expect("api");
+    assert_eq!(timing.time_to_ready(), Some(Duration::from_millis(900)));
+}
+
+#[test]
+fn a_crash_before_ready_does_not_count_towards_time_to_ready() {
+    let mut rig = Rig::new(
+        r#"
+[services.api]
+command = "api"
+readiness = { log = "up" }
+restart = "on-failure"
+backoff = { initial = "1s", max = "1s" }
+"#,
+    );
+    rig.begin();
+    rig.spawned("api");
+    rig.at(300).exit("api", 1);
+    rig.at(1_300).fire("api", Timer::Restart);
+    rig.spawned("api");
+    rig.at(1_500).ready("api");
+    let status = rig.status("api");
+    assert_eq!(
+        status.ready_attempt_spawned_at,
+        Some(Duration::from_millis(1_300))
+    );
+    assert_eq!(status.first_ready_at, Some(Duration::from_millis(1_500)));
+}
