@@ -522,3 +522,33 @@ fn the_cold_start_summary_ends_the_progress_bar() {
     let text = draw(&mut app, 80, 24).backend().to_string();
     assert!(text.contains("stopping…"), "{text}");
 }
+
+#[test]
+fn a_ready_service_that_lost_its_database_says_so() {
+    // Midway, then the database dies under ready auth and data (and is
+    // restarted, as its policy says).
+    let plan = plan();
+    let mut d = Drive {
+        machine: machine_midway(&plan),
+        plan: plan.clone(),
+    };
+    d.exited(1400, "database", 1);
+    let mut app = App::new(
+        plan.clone(),
+        d.machine.snapshot(),
+        logs(&plan),
+        Theme::load(None).expect("dark theme"),
+        Keymap::default(),
+    );
+    app.clock = Duration::from_millis(1500);
+    select(&mut app, "auth");
+    let terminal = draw(&mut app, 100, 24);
+    let screen = format!("{}", terminal.backend());
+    let auth = screen
+        .lines()
+        .find(|l| l.contains("auth "))
+        .expect("auth's row");
+    assert!(auth.contains("⚠ database restarting"), "{screen}");
+    assert!(screen.contains("lost a dependency"), "{screen}");
+    insta::assert_snapshot!(terminal.backend());
+}

@@ -470,3 +470,32 @@ readiness = {{ http = "/health/ready" }}
     assert!(line.contains("HTTP 200"), "{line}");
     stack.stop_expecting(0);
 }
+
+#[test]
+fn a_dependent_says_when_its_database_fails_under_it() {
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+readiness = {{ log = "db is up" }}
+restart = "never"
+[services.api]
+command = "{}"
+depends_on = ["db"]
+readiness = {{ log = "api is up" }}
+"#,
+        support::recorded("db", "--ready-line 'db is up'"),
+        support::recorded("api", "--ready-line 'api is up'"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let records = stack.records();
+    let db = records
+        .iter()
+        .find(|r| r.name == "db" && r.event == "start")
+        .map(|r| r.pid)
+        .expect("db's pid");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(db), Signal::SIGKILL);
+    stack.wait_for("api: ⚠ lost its required dependency db (failed); it keeps running");
+    stack.stop_expecting(1);
+}

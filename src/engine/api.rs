@@ -267,6 +267,20 @@ pub enum EventKind {
         holders: Vec<crate::ports::Holder>,
         message: String,
     },
+    /// A running service lost a required dependency: it is no longer
+    /// ready (or is being stopped), so the service may not work.
+    DependencyLost {
+        service: ServiceId,
+        name: String,
+        on: String,
+        state: State,
+    },
+    /// A required dependency a running service had lost is back.
+    DependencyBack {
+        service: ServiceId,
+        name: String,
+        on: String,
+    },
     /// A signal was sent to a service's process group.
     Signalled {
         service: ServiceId,
@@ -335,6 +349,9 @@ pub struct ServiceStatus {
     pub waiting: Option<WaitReason>,
     /// Optional dependencies that were missing when it started.
     pub degraded: Vec<String>,
+    /// Required dependencies that are not up while it runs (a database
+    /// that failed under a ready api).
+    pub lost: Vec<Lost>,
     pub last_exit: Option<Exit>,
     /// The latest explanation: why it failed, what the probe says.
     pub note: String,
@@ -346,6 +363,13 @@ pub struct ServiceStatus {
     pub ready_at: Option<Duration>,
     /// A stop has been asked for and the process has not exited yet.
     pub stopping: bool,
+}
+
+/// A required dependency a running service does without, and its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    pub name: String,
+    pub state: State,
 }
 
 /// The whole picture, published after every change.

@@ -82,6 +82,22 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
         | EventKind::Probe { ok: true, .. } => {
             return None;
         }
+        EventKind::DependencyLost {
+            service,
+            name,
+            on,
+            state,
+        } => (
+            Weight::Warn,
+            about(service, name),
+            format!(
+                "⚠ lost its required dependency {on} ({}); it keeps running",
+                lost_state(*state)
+            ),
+        ),
+        EventKind::DependencyBack { service, name, on } => {
+            (Weight::Info, about(service, name), format!("{on} is back"))
+        }
         EventKind::Signalled {
             service,
             name,
@@ -145,6 +161,17 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
         service,
         message,
     })
+}
+
+/// What a required dependency that went down from under a running
+/// service is doing: it was up, so pending or starting means it is on its
+/// way back.
+pub fn lost_state(state: State) -> &'static str {
+    match state {
+        State::Pending | State::Starting => "restarting",
+        State::NotReady => "not ready",
+        other => other.as_str(),
+    }
 }
 
 /// "ready in 412ms (HTTP 200)" or "failed · exited with code 1": the note,

@@ -26,7 +26,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 use crate::engine::api::{
-    Command, EventKind, Exit, Need, Phase, ServiceStatus, Snapshot, State, Summary, WaitReason,
+    Command, EventKind, Exit, Lost, Need, Phase, ServiceStatus, Snapshot, State, Summary,
+    WaitReason,
 };
 use crate::engine::summary;
 
@@ -220,6 +221,8 @@ struct Slot {
     port_note: Option<String>,
     /// Adopted: a process bringup did not start stands in for it.
     external: bool,
+    /// The required dependencies it was last said to have lost.
+    lost: Vec<ServiceId>,
 }
 
 impl Slot {
@@ -253,6 +256,7 @@ impl Slot {
             port: None,
             port_note: None,
             external: false,
+            lost: Vec::new(),
         }
     }
 
@@ -442,6 +446,7 @@ impl Machine {
             Phase::Restarting | Phase::ShuttingDown { .. } => self.advance_shutdown(now),
             Phase::Idle | Phase::Done => {}
         }
+        self.track_lost();
         self.check_cold_start(now);
         std::mem::take(&mut self.out)
     }
@@ -496,6 +501,14 @@ impl Machine {
             max_restarts: spec.max_restarts,
             waiting: slot.waiting.clone(),
             degraded: self.degraded(id),
+            lost: self
+                .lost(id)
+                .into_iter()
+                .map(|on| Lost {
+                    name: self.name(on).to_string(),
+                    state: self.slots[on.0].state,
+                })
+                .collect(),
             last_exit: slot.last_exit.clone(),
             note: slot.note.clone(),
             spawned_at: slot.spawned_at,
@@ -520,6 +533,57 @@ impl Machine {
             .filter(|d| slot.degraded.contains(&d.on) || !self.slots[d.on.0].up())
             .map(|d| self.name(d.on).to_string())
             .collect()
+    }
+
+    /// The required dependencies a running service does without now.
+    fn lost(&self, id: ServiceId) -> Vec<ServiceId> {
+        if !self.slots[id.0].alive() || self.slots[id.0].external {
+            return Vec::new();
+        }
+        self.plan
+            .graph
+            .dependencies(id)
+            .iter()
+            .filter(|d| d.kind == DepKind::Required && !self.slots[d.on.0].up())
+            .map(|d| d.on)
+            .collect()
+    }
+
+    /// Says which running services lost a required dependency, or got it
+    /// back, since this was last said. Not while everything stops: then
+    /// dependencies go down on purpose, after their dependents.
+    fn track_lost(&mut self) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        for index in 0..self.slots.len() {
+            let id = ServiceId(index);
+            let now_lost = self.lost(id);
+            if now_lost == self.slots[index].lost {
+                continue;
+            }
+            let before = std::mem::replace(&mut self.slots[index].lost, now_lost.clone());
+            let name = self.name(id).to_string();
+            for &on in now_lost.iter().filter(|on| !before.contains(on)) {
+                self.publish(EventKind::DependencyLost {
+                    service: id,
+                    name: name.clone(),
+                    on: self.name(on).to_string(),
+                    state: self.slots[on.0].state,
+                });
+            }
+            // Gone from the list because it came back, not because the
+            // dependent stopped running.
+            if self.slots[index].alive() {
+                for &on in before.iter().filter(|on| !now_lost.contains(on)) {
+                    self.publish(EventKind::DependencyBack {
+                        service: id,
+                        name: name.clone(),
+                        on: self.name(on).to_string(),
+                    });
+                }
+            }
+        }
     }
 
     fn name(&self, id: ServiceId) -> &str {

@@ -159,8 +159,6 @@ fn write_loop(shared: &Shared, mut sink: impl Write) {
     loop {
         let chunk = {
             let mut queue = shared.lock();
-            queue.writing = false;
-            shared.changed.notify_all();
             while queue.chunks.is_empty() {
                 queue = match shared.changed.wait(queue) {
                     Ok(queue) => queue,
@@ -170,24 +168,29 @@ fn write_loop(shared: &Shared, mut sink: impl Write) {
             let Some(chunk) = queue.chunks.pop_front() else {
                 continue;
             };
-            queue.bytes -= chunk.len();
             queue.writing = true;
             chunk
         };
         let written = sink.write_all(chunk.as_bytes()).and_then(|()| sink.flush());
+        let mut queue = shared.lock();
+        queue.writing = false;
+        // The chunk counted against the budget until it was out: it was
+        // memory held for a reader that may never read.
+        queue.bytes -= chunk.len();
         if written.is_err() {
             // The reader closed its end (`bringup up | head`): the stack
             // keeps running until it is stopped; its output goes nowhere.
-            let mut queue = shared.lock();
             queue.broken = true;
-            queue.writing = false;
             queue.chunks.clear();
             queue.bytes = 0;
-            shared.changed.notify_all();
-            shared.drained.notify_one();
+        }
+        let broken = queue.broken;
+        drop(queue);
+        shared.changed.notify_all();
+        shared.drained.notify_one();
+        if broken {
             return;
         }
-        shared.drained.notify_one();
     }
 }
 

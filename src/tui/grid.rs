@@ -232,12 +232,29 @@ fn explain(app: &App, s: &ServiceStatus) -> (String, Style) {
             "adopted; bringup leaves it alone".to_string(),
             theme.external,
         ),
+        _ if !s.lost.is_empty() => (lost(s), theme.warn),
         _ if !s.degraded.is_empty() => (
             format!("degraded: without {}", s.degraded.join(", ")),
             theme.warn,
         ),
         _ => (String::new(), theme.dim),
     }
+}
+
+/// "⚠ postgres failed": the required dependencies a running service lost.
+pub fn lost(s: &ServiceStatus) -> String {
+    let lost: Vec<String> = s
+        .lost
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l.name,
+                crate::engine::describe::lost_state(l.state)
+            )
+        })
+        .collect();
+    format!("⚠ {}", lost.join(", "))
 }
 
 /// A state as a word that fits its column.

@@ -117,6 +117,11 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .filter(|s| s.selected)
         .collect();
     let ready = selected.iter().filter(|s| s.state.is_ready()).count();
+    // Ready, but without a required dependency: said apart from the rest.
+    let impaired = selected
+        .iter()
+        .filter(|s| s.state.is_ready() && !s.lost.is_empty())
+        .count();
     let required: Vec<_> = selected.iter().filter(|s| !s.optional).collect();
     let required_ready = required.iter().filter(|s| s.state.is_ready()).count();
     let elapsed = app.clock.saturating_sub(app.snapshot.began_at);
@@ -125,8 +130,17 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
             format!(" {} ", app.plan.project.name),
             theme.header.add_modifier(Modifier::BOLD),
         ),
-        Span::styled(format!(" {ready}/{} ready ", selected.len()), theme.header),
+        Span::styled(
+            format!(" {}/{} ready ", ready - impaired, selected.len()),
+            theme.header,
+        ),
     ];
+    if impaired > 0 {
+        spans.push(Span::styled(
+            format!(" ⚠ {impaired} lost a dependency "),
+            theme.warn,
+        ));
+    }
     match (&app.snapshot.summary, app.snapshot.phase, app.quitting) {
         (_, Phase::ShuttingDown { .. } | Phase::Done, _)
         | (_, _, Quitting::Stopping | Quitting::Killing) => {

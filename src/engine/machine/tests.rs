@@ -1145,3 +1145,60 @@ backoff = { initial = "1s", max = "1s" }
     );
     assert_eq!(status.first_ready_at, Some(Duration::from_millis(1_500)));
 }
+
+#[test]
+fn a_running_dependent_hears_that_it_lost_a_required_dependency_and_got_it_back() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+command = "db"
+readiness = { log = "up" }
+restart = "never"
+[services.api]
+command = "api"
+depends_on = ["db"]
+readiness = { log = "up" }
+"#,
+    );
+    rig.begin();
+    rig.up("db");
+    rig.up("api");
+    assert!(rig.status("api").lost.is_empty());
+    let effects = rig.at(1000).exit("db", 1);
+    let lost: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::DependencyLost {
+                name, on, state, ..
+            }) => Some((name.clone(), on.clone(), *state)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, [("api".to_string(), "db".to_string(), State::Failed)]);
+    let status = rig.status("api");
+    assert_eq!(status.state, State::Ready, "it keeps running");
+    assert_eq!(
+        status.lost,
+        [Lost {
+            name: "db".into(),
+            state: State::Failed
+        }]
+    );
+    // Started again by hand, db comes back; api hears it once.
+    let db = rig.id("db");
+    rig.at(2000).command(Command::Start(db));
+    let effects = [rig.spawned("db"), rig.at(2100).ready("db")].concat();
+    let back = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Publish(EventKind::DependencyBack { .. })))
+        .count();
+    assert_eq!(back, 1);
+    assert!(rig.status("api").lost.is_empty());
+    // At shutdown, dependencies go down after their dependents: no news.
+    let effects = rig.command(Command::Shutdown { force: false });
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Publish(EventKind::DependencyLost { .. })))
+    );
+}
