@@ -136,6 +136,9 @@ pub enum Exit {
     Signal(i32),
     /// It could not be started at all.
     NotStarted(String),
+    /// An adopted process (one bringup did not start) stopped answering
+    /// its checks and is taken to be gone.
+    AdoptedGone,
 }
 
 impl Exit {
@@ -153,6 +156,7 @@ impl fmt::Display for Exit {
                 Err(_) => write!(f, "killed by signal {signal}"),
             },
             Exit::NotStarted(why) => write!(f, "could not start: {why}"),
+            Exit::AdoptedGone => write!(f, "the adopted process is gone"),
         }
     }
 }

@@ -120,6 +120,13 @@ pub enum Effect {
     Spawn { id: ServiceId, generation: u64 },
     /// Start the liveness probe of a ready service.
     StartLiveness { id: ServiceId, generation: u64 },
+    /// Check an adopted process at `period` (its liveness check, else its
+    /// readiness check, else a TCP connect to its port) and report the
+    /// results as liveness.
+    WatchAdopted { id: ServiceId, generation: u64 },
+    /// The adopted process is gone: its port is no longer taken by it, so
+    /// a start of bringup's own instance must allocate it again.
+    Disown { id: ServiceId },
     /// Stop every probe of the service.
     StopProbes { id: ServiceId },
     /// Send `signal` to the service's process group.
@@ -1016,6 +1023,12 @@ impl Machine {
     }
 
     fn liveness(&mut self, now: Duration, id: ServiceId, ok: bool, detail: String) {
+        if self.slots[id.0].external {
+            if matches!(self.slots[id.0].state, State::Ready | State::NotReady) {
+                self.adopted_check(now, id, ok, detail);
+            }
+            return;
+        }
         let slot = &mut self.slots[id.0];
         if slot.stop.is_some()
             || !slot.alive()
@@ -1241,7 +1254,55 @@ impl Machine {
         slot.port_note = Some("external".into());
         slot.ready_at = Some(now);
         slot.first_ready_at.get_or_insert(now);
+        // A generation of its own, so checks of an earlier adoption (or
+        // process) cannot count against this one.
+        slot.generation += 1;
+        slot.liveness_failures = 0;
+        let generation = slot.generation;
         self.set_state(now, id, State::Ready, format!("ready: adopted {detail}"));
+        self.out.push(Effect::WatchAdopted { id, generation });
+    }
+
+    /// A check of an adopted process: it answers, or it stops answering
+    /// (not ready) and, after the threshold, is taken to be gone. Then the
+    /// restart policy may start bringup's own instance on the freed port.
+    fn adopted_check(&mut self, now: Duration, id: ServiceId, ok: bool, detail: String) {
+        let spec = self.plan.service(id);
+        let threshold = spec
+            .liveness
+            .as_ref()
+            .map_or(spec.readiness.failure_threshold, |l| l.failure_threshold)
+            .max(1);
+        let slot = &mut self.slots[id.0];
+        if ok {
+            slot.liveness_failures = 0;
+            if slot.state == State::NotReady {
+                self.set_state(
+                    now,
+                    id,
+                    State::Ready,
+                    "ready: the adopted process answers again",
+                );
+            }
+            return;
+        }
+        slot.liveness_failures += 1;
+        let failures = slot.liveness_failures;
+        if failures < threshold {
+            let note = format!("the adopted process stopped answering: {detail}");
+            self.set_state(now, id, State::NotReady, note);
+            return;
+        }
+        let slot = &mut self.slots[id.0];
+        slot.external = false;
+        slot.port = None;
+        slot.port_note = None;
+        slot.liveness_failures = 0;
+        self.out.push(Effect::StopProbes { id });
+        self.out.push(Effect::Disown { id });
+        let checks = if failures == 1 { "check" } else { "checks" };
+        self.slots[id.0].note = format!("no answer to {failures} {checks} in a row ({detail})");
+        self.crashed(now, id, Exit::AdoptedGone, true);
     }
 
     // ----- stopping -----------------------------------------------------------

@@ -185,6 +185,14 @@ impl PortBook {
         self.slots[id.0] = Slot::External(port);
     }
 
+    /// The process `id` adopted is gone: the next start allocates its port
+    /// afresh (the wanted one, now free, or per `on_conflict`).
+    pub fn disown(&mut self, id: ServiceId) {
+        if matches!(self.slots[id.0], Slot::External(_)) {
+            self.slots[id.0] = Slot::Missing(None);
+        }
+    }
+
     /// Records that `id` could not have `port`: its holder would not do.
     pub fn refuse(
         &mut self,

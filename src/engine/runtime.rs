@@ -350,6 +350,8 @@ impl Runtime {
         match effect {
             Effect::Spawn { id, generation } => self.spawn(id, generation, queue),
             Effect::StartLiveness { id, generation } => self.start_liveness(id, generation),
+            Effect::WatchAdopted { id, generation } => self.watch_adopted(id, generation),
+            Effect::Disown { id } => self.ports.disown(id),
             Effect::StopProbes { id } => {
                 let service = &mut self.services[id.0];
                 service.probes.clear();
@@ -835,6 +837,46 @@ impl Runtime {
             },
         ));
         self.services[id.0].probes.push(task);
+    }
+
+    /// Checks an adopted process every `period` for as long as it stays
+    /// adopted: its liveness check, else its readiness check, else (log,
+    /// notify and none cannot be asked of a process bringup did not start)
+    /// a TCP connect to its port.
+    fn watch_adopted(&mut self, id: ServiceId, generation: u64) {
+        let plan = self.plan.clone();
+        let spec = plan.service(id);
+        let Some(port) = self.port_of(id) else {
+            return;
+        };
+        let probe = spec.liveness.as_ref().unwrap_or(&spec.readiness);
+        let host = spec
+            .port
+            .as_ref()
+            .map_or_else(|| std::net::IpAddr::from([127, 0, 0, 1]), |p| p.host);
+        let target = self
+            .target_with_port(id, &probe.check, port)
+            .unwrap_or_else(|| Target::Tcp {
+                address: std::net::SocketAddr::new(host, port).to_string(),
+            });
+        let prober = Prober::new(target, probe.timeout);
+        let tx = self.inputs.clone();
+        let service = &mut self.services[id.0];
+        service.generation = generation;
+        service.probes.clear();
+        service
+            .probes
+            .push(probe::spawn_abortable(probe::liveness_loop(
+                prober,
+                probe.period,
+                tx,
+                move |ok, detail| Input::Liveness {
+                    id,
+                    generation,
+                    ok,
+                    detail,
+                },
+            )));
     }
 
     /// The polled check of a service, rendered; `None` for log, notify and none.
