@@ -337,7 +337,8 @@ fn quit_while_starting_asks_first() {
 #[test]
 fn port_conflict_popup() {
     let mut app = dark();
-    let service = app.plan.find("api").expect("api");
+    // cards waits for its turn (api, which it needs, is still starting).
+    let service = app.plan.find("cards").expect("cards");
     let holder = bringup::ports::Holder {
         address: "127.0.0.1:8000".into(),
         uid: 1000,
@@ -350,10 +351,11 @@ fn port_conflict_popup() {
         at: Duration::from_millis(1500),
         kind: EventKind::PortConflict {
             service,
-            name: "api".into(),
+            name: "cards".into(),
             port: Some(8000),
             holders: vec![holder],
             message: "port 8000 is held by pid 4242".into(),
+            ahead: false,
         },
     });
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
@@ -551,4 +553,34 @@ fn a_ready_service_that_lost_its_database_says_so() {
     assert!(auth.contains("⚠ database restarting"), "{screen}");
     assert!(screen.contains("lost a dependency"), "{screen}");
     insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn port_conflicts_found_together_pop_up_one_after_the_other() {
+    let mut app = dark();
+    let conflict = |app: &App, name: &str, port: u16| bringup::engine::Event {
+        at: Duration::from_millis(5),
+        kind: EventKind::PortConflict {
+            service: app.plan.find(name).expect("a demo service"),
+            name: name.into(),
+            port: Some(port),
+            holders: Vec::new(),
+            message: format!("port {port} is held by pid 77"),
+            ahead: true,
+        },
+    };
+    // Found when ports were handed out: cards and grading wait for their
+    // turn; api runs already (the midway state), so its popup is moot.
+    for (name, port) in [("cards", 8001), ("api", 8002), ("grading", 8003)] {
+        let event = conflict(&app, name, port);
+        app.on_event(&event);
+    }
+    let shown = |app: &mut App| format!("{:?}", draw(app, 80, 24).backend());
+    let first = shown(&mut app);
+    assert!(first.contains("8001") && !first.contains("8003"), "{first}");
+    key(&mut app, "esc");
+    let second = shown(&mut app);
+    assert!(second.contains("8003"), "api's is skipped: {second}");
+    key(&mut app, "esc");
+    assert_eq!(app.overlay, None);
 }

@@ -672,3 +672,40 @@ restart = "never"
     );
     stack.stop_expecting(1);
 }
+
+#[test]
+fn a_conflict_deep_in_the_graph_is_reported_before_anything_starts() {
+    let port = free_port();
+    let _foreign = Foreign::http_server(port);
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+readiness = {{ log = "db is up" }}
+[services.api]
+command = "{}"
+port = {port}
+depends_on = ["db"]
+"#,
+        support::fixture("db", "--ready-after 1s --ready-line 'db is up'"),
+        support::fixture("api", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start over");
+    let out = stack.stdout();
+    let position = |text: &str| {
+        out.find(text)
+            .unwrap_or_else(|| panic!("no {text:?} in:\n{out}"))
+    };
+    let early = position(&format!(
+        "api: will not be able to start when its turn comes: port {port} is held by pid"
+    ));
+    assert!(
+        early < position("db: ready in"),
+        "said before db is even ready: {out}"
+    );
+    // Said once: the failure at its turn carries the explanation itself.
+    assert_eq!(out.matches("will not be able to start").count(), 1, "{out}");
+    assert!(out.contains("api: failed · could not start: port"), "{out}");
+    stack.stop_expecting(1);
+}

@@ -263,13 +263,16 @@ pub enum EventKind {
         note: Option<String>,
     },
     /// A service cannot start because its port is taken (the holders, if
-    /// any could be seen, and the whole explanation).
+    /// any could be seen, and the whole explanation). `ahead`: found when
+    /// ports were handed out, before the service's turn to start (which
+    /// fails unless it is resolved, or the port freed, by then).
     PortConflict {
         service: ServiceId,
         name: String,
         port: Option<u16>,
         holders: Vec<crate::ports::Holder>,
         message: String,
+        ahead: bool,
     },
     /// A running service lost a required dependency: it is no longer
     /// ready (or is being stopped), so the service may not work.

@@ -144,7 +144,18 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             )
         }
         EventKind::Notice { message, .. } => (Weight::Warn, None, message.clone()),
-        // The failure that follows carries the same explanation.
+        EventKind::PortConflict {
+            service,
+            name,
+            message,
+            ahead: true,
+            ..
+        } => (
+            Weight::Warn,
+            about(service, name),
+            format!("will not be able to start when its turn comes: {message}"),
+        ),
+        // Found at its turn: the failure that follows says the same.
         EventKind::PortConflict { .. } => return None,
         EventKind::ColdStart(summary) => {
             let weight = if summary.all_required_ready {

@@ -82,6 +82,9 @@ pub enum Start {
         port: u16,
         holders: Vec<Holder>,
     },
+    /// No port could be had; the service fails with this when its turn
+    /// comes, unless it is resolved (or the port freed) before.
+    Conflict { id: ServiceId, trouble: Trouble },
 }
 
 /// The outcome of one allocation.
@@ -148,8 +151,9 @@ impl PortBook {
                 Got::Adoptable { port, holders } => {
                     started.push(Start::Adoptable { id, port, holders })
                 }
-                // Kept in the slot; the service fails with it when it would start.
-                Got::Conflict(_) => {}
+                // Also kept in the slot: the service fails with it when it
+                // would start, unless the port is free again by then.
+                Got::Conflict(trouble) => started.push(Start::Conflict { id, trouble }),
             }
         }
         started

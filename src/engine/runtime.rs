@@ -28,7 +28,7 @@ use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot}
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
 use crate::engine::machine::{Effect, Input, Machine};
-use crate::engine::ports::{PortBook, Start};
+use crate::engine::ports::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
@@ -243,6 +243,8 @@ struct ServiceRuntime {
     env: Vec<(String, String)>,
     probes: Vec<AbortOnDrop>,
     log_watch: Option<Arc<LogWatch>>,
+    /// The port conflict last told to the front ends.
+    conflict_reported: Option<String>,
 }
 
 struct Runtime {
@@ -450,6 +452,27 @@ impl Runtime {
         }
     }
 
+    /// Tells the front ends about a port conflict, once: the same trouble
+    /// found again when the service's turn comes is not news.
+    fn report_conflict(&mut self, id: ServiceId, trouble: &Trouble, ahead: bool) {
+        let reported = &mut self.services[id.0].conflict_reported;
+        if reported.as_deref() == Some(trouble.message.as_str()) {
+            return;
+        }
+        *reported = Some(trouble.message.clone());
+        self.publish(
+            self.epoch.elapsed(),
+            EventKind::PortConflict {
+                service: id,
+                name: self.plan.service(id).name.clone(),
+                port: trouble.port,
+                holders: trouble.holders.clone(),
+                message: trouble.message.clone(),
+                ahead,
+            },
+        );
+    }
+
     fn port_of(&self, id: ServiceId) -> Option<u16> {
         self.ports.port_of(id)
     }
@@ -464,6 +487,9 @@ impl Runtime {
                 Start::Assigned { id, port, note } => {
                     inputs.push_back(Input::PortAssigned { id, port, note })
                 }
+                // Said now, not when the service's turn comes: the user can
+                // act while the rest of the stack starts.
+                Start::Conflict { id, trouble } => self.report_conflict(id, &trouble, true),
                 Start::Adoptable { id, port, holders } => {
                     let spec = plan.service(id);
                     let target = self.target_with_port(id, &spec.readiness.check, port);
@@ -608,19 +634,13 @@ impl Runtime {
         let spec = plan.service(id);
         // The port may have been taken since it was handed out.
         match self.ports.prepare(&plan, id) {
-            Ok(Some((port, note))) => queue.push_back(Input::PortAssigned { id, port, note }),
-            Ok(None) => {}
+            Ok(Some((port, note))) => {
+                self.services[id.0].conflict_reported = None;
+                queue.push_back(Input::PortAssigned { id, port, note });
+            }
+            Ok(None) => self.services[id.0].conflict_reported = None,
             Err(trouble) => {
-                self.publish(
-                    self.epoch.elapsed(),
-                    EventKind::PortConflict {
-                        service: id,
-                        name: spec.name.clone(),
-                        port: trouble.port,
-                        holders: trouble.holders,
-                        message: trouble.message.clone(),
-                    },
-                );
+                self.report_conflict(id, &trouble, false);
                 queue.push_back(Input::Unavailable {
                     id,
                     generation,

@@ -113,6 +113,8 @@ pub struct App {
     pub quitting: Quitting,
     /// Who holds each service's port, as last looked up (the ports view).
     pub holders: Vec<Option<String>>,
+    /// Port conflicts waiting for the popup: shown one after the other.
+    pub conflicts: std::collections::VecDeque<Overlay>,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
             flash: None,
             quitting: Quitting::No,
             holders,
+            conflicts: std::collections::VecDeque::new(),
         }
     }
 
@@ -214,16 +217,40 @@ impl App {
                 holders,
                 message,
                 ..
-            } if self.overlay.is_none() => {
-                self.overlay = Some(Overlay::Conflict {
+            } => {
+                // A newer conflict of the same service replaces one waiting.
+                self.conflicts.retain(
+                    |waiting| !matches!(waiting, Overlay::Conflict { service: s, .. } if s == service),
+                );
+                self.conflicts.push_back(Overlay::Conflict {
                     service: *service,
                     port: *port,
                     holders: holders.clone(),
                     message: message.clone(),
                 });
+                self.show_next_conflict();
             }
             EventKind::Notice { message, .. } => self.say(message.clone()),
             _ => {}
+        }
+    }
+
+    /// Pops up the next waiting conflict if nothing else is shown, skipping
+    /// those settled meanwhile (the service runs, or was resolved).
+    fn show_next_conflict(&mut self) {
+        while self.overlay.is_none() {
+            let Some(next) = self.conflicts.pop_front() else {
+                return;
+            };
+            let settled = match &next {
+                Overlay::Conflict { service, .. } => self
+                    .status(*service)
+                    .is_some_and(|s| s.pid.is_some() || s.external || s.state.is_ready()),
+                _ => false,
+            };
+            if !settled {
+                self.overlay = Some(next);
+            }
         }
     }
 
@@ -239,7 +266,9 @@ impl App {
     /// A key press.
     pub fn on_key(&mut self, key: Key) -> Vec<Do> {
         if self.overlay.is_some() {
-            return self.on_overlay_key(key);
+            let done = self.on_overlay_key(key);
+            self.show_next_conflict();
+            return done;
         }
         if let Some(typing) = self.typing {
             self.on_typing(typing, key);
