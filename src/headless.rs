@@ -338,7 +338,9 @@ impl Printer {
     fn summary(&mut self, summary: &Summary) {
         let mut lines = Vec::new();
         lines.push(headline(summary));
-        if summary.critical_path.len() > 1 || summary.all_required_ready {
+        // A cold start that failed has no path worth timing: what did not
+        // come up, and why, was said as it happened.
+        if summary.all_required_ready {
             let path: Vec<String> = summary
                 .critical_path
                 .iter()

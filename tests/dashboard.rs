@@ -584,3 +584,29 @@ fn port_conflicts_found_together_pop_up_one_after_the_other() {
     key(&mut app, "esc");
     assert_eq!(app.overlay, None);
 }
+
+#[test]
+fn a_long_notice_in_the_status_line_is_cut_visibly() {
+    let mut app = dark();
+    app.on_event(&bringup::engine::Event {
+        at: Duration::from_millis(1500),
+        kind: EventKind::Notice {
+            service: None,
+            message: format!(
+                "api: not adopted: the holder does not pass the readiness check (HTTP 404); it is pid 4242 `{}`",
+                "python3 -m http.server ".repeat(5)
+            ),
+        },
+    });
+    let screen = format!("{}", draw(&mut app, 80, 24).backend());
+    let status = screen.lines().last().expect("a status line");
+    assert!(
+        status
+            .contains("api: not adopted: the holder does not pass the readiness check (HTTP 404)"),
+        "the reason comes first and fits: {status}"
+    );
+    assert!(
+        status.trim_end_matches([' ', '"']).ends_with('…'),
+        "{status}"
+    );
+}

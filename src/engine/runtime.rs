@@ -596,8 +596,10 @@ impl Runtime {
                         Ok(_) => notice(format!(
                             "{name}: nothing holds port {port} any more; restart it instead"
                         )),
+                        // The reason first: the holder's description can be
+                        // long, and a status line is one row.
                         Err(why) => notice(format!(
-                            "{name}: not adopting {who}: it does not pass the readiness check ({why})"
+                            "{name}: not adopted: the holder does not pass the readiness check ({why}); it is {who}"
                         )),
                     }
                 });

@@ -51,6 +51,11 @@ pub fn summarize(records: &[Record]) -> Summary {
         if critical_path.len() > records.len() {
             break;
         }
+        // A gate that never ran (an optional dependency that was skipped,
+        // or blocked) took no time: the path ends at what it released.
+        if record.spawned_at.is_none() && !critical_path.is_empty() {
+            break;
+        }
         critical_path.push(timing(record));
         at = record
             .gated_by
@@ -105,6 +110,27 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(path, ["s0", "s2", "s3"]);
+    }
+
+    #[test]
+    fn the_critical_path_never_runs_through_a_service_that_never_started() {
+        // s1 waited for the optional s0, which never started (skipped);
+        // s2 never came up, so the cold start failed.
+        let mut skipped = record(0, None, None, true);
+        skipped.spawned_at = None;
+        skipped.state = State::Skipped;
+        let summary = summarize(&[
+            skipped,
+            record(1, Some(200), Some(0), false),
+            record(2, None, Some(1), false),
+        ]);
+        assert!(!summary.all_required_ready);
+        let path: Vec<&str> = summary
+            .critical_path
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(path, ["s1"]);
     }
 
     #[test]

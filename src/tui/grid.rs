@@ -288,7 +288,7 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 /// `text` cut to at most `width` columns, ending in "…" when cut.
-fn ellipsize(text: &str, width: usize) -> String {
+pub fn ellipsize(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_string();
     }

@@ -204,6 +204,9 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled("   enter keeps it · esc clears it", theme.dim),
         ])
     } else if let Some(message) = app.flash_now() {
+        // Cut visibly: a message that does not fit ends in "…".
+        let width = usize::from(area.width.saturating_sub(1));
+        let message = crate::tui::grid::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
         let hints: &[(Action, &str)] = if app.focus == Pane::Bottom || app.zoomed {
