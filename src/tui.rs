@@ -75,20 +75,6 @@ pub fn prepare(
     Ok((theme, keys))
 }
 
-/// Sends bringup's own tracing events to the orchestrator log. Call before
-/// the engine starts, so its first decisions are captured too.
-pub fn capture_orchestrator_log() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    // No mover thread (`init_logger`): the loop moves events itself when
-    // engine news arrives, so an idle dashboard has no timer ticking.
-    tui_logger::set_default_level(tui_logger::LevelFilter::Warn);
-    tui_logger::set_level_for_target("bringup", tui_logger::LevelFilter::Info);
-    let _ = tracing_subscriber::registry()
-        .with(tui_logger::TuiTracingSubscriberLayer)
-        .try_init();
-}
-
 /// Runs the dashboard until the stack has stopped.
 pub async fn run(
     engine: Engine,
@@ -162,7 +148,6 @@ pub async fn run(
             }
             event = events.recv() => match event {
                 Ok(event) => {
-                    tui_logger::move_events();
                     let done = matches!(event.kind, EventKind::ShutdownComplete);
                     app.on_event(&event);
                     dirty = true;
@@ -293,6 +278,10 @@ fn next_tick(app: &App, epoch: Instant) -> Instant {
 fn shown_lines(app: &App) -> u64 {
     match (app.bottom, app.selected) {
         (Bottom::AllLogs, _) => app.logs.total(),
+        (Bottom::Orchestrator, _) => app
+            .logs
+            .store(app.logs.own_index())
+            .map_or(0, |s| s.read().total()),
         (Bottom::Logs, Some(id)) => app.logs.store(id.0).map_or(0, |s| s.read().total()),
         _ => 0,
     }

@@ -298,15 +298,19 @@ fn ports_view() {
 #[test]
 fn orchestrator_log_pane() {
     let mut app = dark();
+    app.logs
+        .append_own(Stream::Stdout, "database: ready in 407ms (HTTP 200)".into());
+    app.logs
+        .append_own(Stream::Stderr, "cache: failed · exited with code 1".into());
     key(&mut app, "l");
     let terminal = draw(&mut app, 80, 24);
-    // tui-logger's buffer is global to the test process, so only its frame
-    // is stable enough to compare.
     let text = terminal.backend().to_string();
     assert!(
-        text.contains("bringup's log: what it decided, and why"),
+        text.contains("logs: bringup (what it decided, and why)")
+            && text.contains("cache: failed · exited with code 1"),
         "{text}"
     );
+    insta::assert_snapshot!(terminal.backend());
 }
 
 #[test]
@@ -609,4 +613,50 @@ fn a_long_notice_in_the_status_line_is_cut_visibly() {
         status.trim_end_matches([' ', '"']).ends_with('…'),
         "{status}"
     );
+}
+
+#[test]
+fn bringups_own_log_scrolls_searches_and_wraps_like_a_service_log() {
+    let mut app = dark();
+    for i in 1..=40 {
+        app.logs.append_own(
+            Stream::Stdout,
+            format!("worker{i}: ready in {i}ms (HTTP 200)"),
+        );
+    }
+    app.logs.append_own(
+        Stream::Stderr,
+        format!(
+            "cache: failed · exited with code 1; the reason is long and goes on {}",
+            "and on ".repeat(12)
+        ),
+    );
+    for i in 41..=45 {
+        app.logs
+            .append_own(Stream::Stdout, format!("worker{i}: ready in {i}ms"));
+    }
+    key(&mut app, "l");
+    key(&mut app, "tab");
+    // Search backwards from the newest line for the failure, wrap it.
+    key(&mut app, "/");
+    for c in "cache".chars() {
+        key(&mut app, &c.to_string());
+    }
+    key(&mut app, "enter");
+    key(&mut app, "w");
+    let screen = format!("{}", draw(&mut app, 80, 24).backend());
+    assert!(screen.contains("logs: bringup"), "{screen}");
+    assert!(
+        screen.contains("scrolled"),
+        "the search moved the view: {screen}"
+    );
+    assert!(!screen.contains("worker45"), "{screen}");
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+    // Scroll to the top, then follow again.
+    key(&mut app, "g");
+    let top = format!("{}", draw(&mut app, 80, 24).backend());
+    assert!(top.contains("worker1:"), "{top}");
+    key(&mut app, "f");
+    let end = format!("{}", draw(&mut app, 80, 24).backend());
+    assert!(end.contains("worker45"), "{end}");
 }

@@ -78,10 +78,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
     // theme name is reported on a normal terminal with nothing to clean up.
     let dashboard = match &show.dashboard {
         Some(options) => match tui::prepare(&plan, options) {
-            Ok(prepared) => {
-                tui::capture_orchestrator_log();
-                Some(prepared)
-            }
+            Ok(prepared) => Some(prepared),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(super::INVALID);

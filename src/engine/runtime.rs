@@ -335,17 +335,7 @@ impl Runtime {
     }
 
     fn publish(&self, at: Duration, kind: EventKind) {
-        // bringup's own account of what it did, for the dashboard's
-        // orchestrator log (or stderr with BRINGUP_LOG); free when nobody listens.
-        if tracing::enabled!(target: "bringup", tracing::Level::INFO)
-            && let Some(described) = crate::engine::describe::describe(&kind)
-        {
-            match described.weight {
-                Weight::Warn => tracing::warn!(target: "bringup", "{described}"),
-                Weight::Info => tracing::info!(target: "bringup", "{described}"),
-            }
-        }
-        let _ = self.events.send(Event { at, kind });
+        announce(&self.events, &self.logs, at, kind);
     }
 
     fn execute(&mut self, now: Duration, effect: Effect, queue: &mut VecDeque<Input>) {
@@ -562,8 +552,12 @@ impl Runtime {
                 };
                 let target = self.target_with_port(id, &spec.readiness.check, port);
                 let timeout = spec.readiness.timeout;
-                let (inputs, events, epoch) =
-                    (self.inputs.clone(), self.events.clone(), self.epoch);
+                let (inputs, events, logs, epoch) = (
+                    self.inputs.clone(),
+                    self.events.clone(),
+                    self.logs.clone(),
+                    self.epoch,
+                );
                 let name = spec.name.clone();
                 // The check may take up to its timeout; the loop goes on meanwhile.
                 tokio::spawn(async move {
@@ -583,10 +577,7 @@ impl Runtime {
                             service: Some(id),
                             message,
                         };
-                        let _ = events.send(Event {
-                            at: epoch.elapsed(),
-                            kind,
-                        });
+                        announce(&events, &logs, epoch.elapsed(), kind);
                     };
                     match verdict {
                         Ok(detail) if !holders.is_empty() => {
@@ -937,6 +928,26 @@ impl Runtime {
             Check::Log { .. } | Check::Notify | Check::None => None,
         }
     }
+}
+
+/// Tells the front ends what happened, and writes it in words into
+/// bringup's own log (the dashboard's orchestrator log, a log store read
+/// like a service's; and stderr with `BRINGUP_LOG`).
+fn announce(events: &broadcast::Sender<Event>, logs: &LogHub, at: Duration, kind: EventKind) {
+    if let Some(described) = crate::engine::describe::describe(&kind) {
+        let stream = match described.weight {
+            Weight::Warn => {
+                tracing::warn!(target: "bringup", "{described}");
+                Stream::Stderr
+            }
+            Weight::Info => {
+                tracing::info!(target: "bringup", "{described}");
+                Stream::Stdout
+            }
+        };
+        logs.append_own(stream, described.to_string());
+    }
+    let _ = events.send(Event { at, kind });
 }
 
 /// `BRINGUP_PORT_<NAME>`: upper case, `-` as `_`.

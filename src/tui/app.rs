@@ -43,7 +43,7 @@ pub enum Bottom {
     Logs,
     /// Every service's output, merged.
     AllLogs,
-    /// bringup's own log (tui-logger).
+    /// bringup's own log, scrolled and searched like a service's.
     Orchestrator,
     Timeline,
     Ports,
@@ -178,6 +178,7 @@ impl App {
     pub fn log_source(&self) -> LogSource {
         match (self.bottom, self.selected) {
             (Bottom::AllLogs, _) => LogSource::All,
+            (Bottom::Orchestrator, _) => LogSource::Orchestrator,
             (_, Some(id)) => LogSource::Service(id),
             (_, None) => LogSource::All,
         }
@@ -342,7 +343,7 @@ impl App {
             Action::Down => self.move_selection(1),
             Action::Up => self.move_selection(-1),
             Action::Top if in_logs => {
-                self.log.position = logview::oldest(&self.logs, self.log_source())
+                self.log.position = logview::oldest(&self.logs, self.log_source(), self.log_rows())
             }
             Action::Bottom if in_logs => self.log.position = Position::Follow,
             Action::Top => self.move_selection(i32::MIN / 2),
@@ -438,7 +439,10 @@ impl App {
                     return vec![Do::RefreshHolders];
                 }
             }
-            Action::OrchestratorLog => self.toggle_bottom(Bottom::Orchestrator),
+            Action::OrchestratorLog => {
+                self.toggle_bottom(Bottom::Orchestrator);
+                self.log.position = Position::Follow;
+            }
             Action::AllLogs => {
                 self.toggle_bottom(Bottom::AllLogs);
                 self.log.position = Position::Follow;
@@ -505,6 +509,17 @@ impl App {
         } else {
             view
         };
+    }
+
+    /// Rows of the log pane as drawn now (its title line aside).
+    fn log_rows(&self) -> usize {
+        let areas = crate::tui::view::areas(
+            self,
+            ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
+        );
+        areas
+            .bottom
+            .map_or(1, |area| usize::from(area.height.saturating_sub(1)).max(1))
     }
 
     /// Lines a page moves: the log pane's height, roughly.

@@ -93,7 +93,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     if let Some(area) = areas.bottom {
         match app.bottom {
             Bottom::Logs | Bottom::AllLogs => logs(frame, app, area),
-            Bottom::Orchestrator => orchestrator(frame, app, area),
+            Bottom::Orchestrator => logs(frame, app, area),
             Bottom::Timeline => timeline::draw(frame, app, area),
             Bottom::Ports => portsview::draw(frame, app, area),
         }
@@ -264,6 +264,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let name = match source {
         LogSource::Service(id) => app.status(id).map_or("?".to_string(), |s| s.name.clone()),
         LogSource::All => "all services".to_string(),
+        LogSource::Orchestrator => "bringup (what it decided, and why)".to_string(),
     };
     let mut title = vec![Span::styled(format!(" logs: {name} "), theme.title)];
     let mode = match &app.log.position {
@@ -354,32 +355,6 @@ fn position_upto(position: &logview::Position) -> Option<u64> {
         logview::Position::Follow => None,
         logview::Position::At(seq) => Some(*seq),
     }
-}
-
-/// bringup's own log: its decisions, from tui-logger.
-fn orchestrator(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let theme = &app.theme;
-    let block = pane(
-        app,
-        vec![Span::styled(
-            " bringup's log: what it decided, and why ",
-            theme.title,
-        )],
-        app.focus == Pane::Bottom || app.zoomed,
-    );
-    let widget = tui_logger::TuiLoggerWidget::default()
-        .block(block)
-        .style(Style::default())
-        .style_warn(theme.warn)
-        .style_error(theme.error)
-        .style_info(Style::default())
-        .output_separator(' ')
-        .output_timestamp(Some("%H:%M:%S".to_string()))
-        .output_level(None)
-        .output_target(false)
-        .output_file(false)
-        .output_line(false);
-    frame.render_widget(widget, area);
 }
 
 /// A colour per service for the merged view (cycled).
