@@ -28,8 +28,8 @@ use tokio::sync::broadcast;
 
 use crate::ansi::terminal_safe;
 use crate::config::plan::ServiceId;
+use crate::engine::describe::fmt_duration;
 use crate::engine::describe::{describe, headline};
-use crate::engine::machine::fmt_duration;
 use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
 use crate::headless::outbox::Outbox;
 use crate::logs::LogHub;

@@ -106,7 +106,7 @@ impl Prober {
             Ok(result) => result,
             Err(_) => Err(Failure::silent(format!(
                 "no answer within {}",
-                crate::engine::machine::fmt_duration(self.timeout)
+                crate::engine::describe::fmt_duration(self.timeout)
             ))),
         }
     }

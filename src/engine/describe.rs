@@ -5,9 +5,10 @@
 //! it decided and why ("api: waiting for auth (ready)", "cache: failed ·
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
+use std::time::Duration;
+
 use crate::config::plan::ServiceId;
 use crate::engine::api::{EventKind, State, Summary};
-use crate::engine::machine::fmt_duration;
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -245,6 +246,19 @@ pub fn summary_line(summary: &Summary) -> String {
         headline(summary),
         path.join(" → ")
     )
+}
+
+/// "412ms", "1.2s", "1m05s": short and readable.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let secs = d.as_secs();
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::engine::machine::fmt_duration;
+use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
 use crate::tui::app::{App, Pane, Typing};
 

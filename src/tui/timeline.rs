@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::plan::ServiceId;
-use crate::engine::machine::fmt_duration;
+use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
 use crate::tui::app::{App, Pane};
 use crate::tui::view::pane;

@@ -13,7 +13,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::engine::machine::fmt_duration;
+use crate::engine::describe::fmt_duration;
 use crate::engine::{Phase, State};
 use crate::keys::Action;
 use crate::tui::app::{App, Bottom, Pane, Quitting, Typing};
