@@ -209,33 +209,10 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let message = crate::tui::grid::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
-        let hints: &[(Action, &str)] = if app.focus == Pane::Bottom || app.zoomed {
-            &[
-                (Action::Find, "search"),
-                (Action::NextMatch, "next"),
-                (Action::Follow, "follow"),
-                (Action::Wrap, "wrap"),
-                (Action::Timestamps, "time"),
-                (Action::NextPane, "services"),
-                (Action::Help, "help"),
-                (Action::Quit, "quit"),
-            ]
-        } else {
-            &[
-                (Action::Restart, "restart"),
-                (Action::Kill, "kill"),
-                (Action::Skip, "skip"),
-                (Action::StopStart, "stop/start"),
-                (Action::Find, "filter"),
-                (Action::Timeline, "timeline"),
-                (Action::NextPane, "logs"),
-                (Action::Help, "help"),
-                (Action::Quit, "quit"),
-            ]
-        };
+        let hints = Action::hints(app.focus == Pane::Bottom || app.zoomed);
         let mut spans = vec![Span::raw(" ")];
         for (action, label) in hints {
-            spans.push(Span::styled(app.keys.first(*action), theme.key));
+            spans.push(Span::styled(app.keys.first(action), theme.key));
             spans.push(Span::raw(format!(" {label}  ")));
         }
         Line::from(spans)
