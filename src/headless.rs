@@ -27,6 +27,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
 
 use crate::ansi::terminal_safe;
+use crate::colours;
 use crate::config::plan::ServiceId;
 use crate::engine::describe::fmt_duration;
 use crate::engine::describe::{describe, headline};
@@ -34,10 +35,6 @@ use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
 use crate::headless::outbox::Outbox;
 use crate::logs::LogHub;
 
-/// Colours for service names (ANSI SGR codes), assigned in declaration order.
-const PALETTE: &[&str] = &[
-    "36", "33", "32", "35", "34", "96", "93", "92", "95", "94", "31", "91",
-];
 /// Lines read from one store per wake-up, so one flood cannot starve others.
 const BATCH: usize = 4096;
 /// Stop signals this close together are one request.
@@ -180,7 +177,7 @@ impl Printer {
             .collect();
         let width = names
             .iter()
-            .map(|n| n.chars().count())
+            .map(|n| crate::text::width(n))
             .chain([7])
             .max()
             .unwrap_or(7);
@@ -196,9 +193,9 @@ impl Printer {
     }
 
     fn tag(&self, name: &str, index: Option<usize>) -> String {
-        let padded = format!("{name:>width$}", width = self.width);
+        let padded = crate::text::pad_left(name, self.width);
         match (self.color, index) {
-            (true, Some(i)) => format!("\x1b[{}m{padded}\x1b[0m", PALETTE[i % PALETTE.len()]),
+            (true, Some(i)) => format!("\x1b[{}m{padded}\x1b[0m", colours::of_service(i).sgr()),
             (true, None) => format!("\x1b[1m{padded}\x1b[0m"),
             (false, _) => padded,
         }
@@ -269,7 +266,7 @@ impl Printer {
             Some(id) => {
                 let name = self.names.get(id.0).map_or("?", String::as_str);
                 let name = if self.color {
-                    format!("\x1b[{}m{name}\x1b[0m", PALETTE[id.0 % PALETTE.len()])
+                    format!("\x1b[{}m{name}\x1b[0m", colours::of_service(id.0).sgr())
                 } else {
                     name.to_string()
                 };
@@ -351,25 +348,22 @@ impl Printer {
         let name_width = summary
             .services
             .iter()
-            .map(|t| t.name.chars().count())
+            .map(|t| crate::text::width(&t.name))
             .max()
             .unwrap_or(4)
             .max(7);
-        lines.push(format!(
-            "{:<name_width$}  {:>9}  {:>9}  {:>11}",
-            "service", "spawned", "ready", "took"
-        ));
+        let row = |name: &str, spawned: &str, ready: &str, took: &str| {
+            format!(
+                "{}  {spawned:>9}  {ready:>9}  {took:>11}",
+                crate::text::pad_right(name, name_width)
+            )
+        };
+        lines.push(row("service", "spawned", "ready", "took"));
         for t in &summary.services {
             let took = t
                 .time_to_ready()
                 .map_or_else(|| t.state.to_string(), fmt_duration);
-            lines.push(format!(
-                "{:<name_width$}  {:>9}  {:>9}  {:>11}",
-                t.name,
-                ms(t.spawned_at),
-                ms(t.ready_at),
-                took
-            ));
+            lines.push(row(&t.name, &ms(t.spawned_at), &ms(t.ready_at), &took));
         }
         for line in lines {
             self.note(&line);

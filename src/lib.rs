@@ -42,6 +42,7 @@
 
 pub mod ansi;
 pub mod cli;
+pub mod colours;
 pub mod config;
 pub mod engine;
 pub mod fixture;
@@ -53,4 +54,5 @@ pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod rundir;
+pub mod text;
 pub mod tui;

@@ -24,6 +24,31 @@ pub struct Record {
     pub gated_by: Option<ServiceId>,
 }
 
+/// The critical path that ends at `last`: the chain of gates followed
+/// back from it, first to last. A gate that never ran (an optional
+/// dependency that was skipped, or blocked) took no time, so the path ends
+/// at what it released. The summary and the dashboard's live timeline both
+/// ask this.
+pub fn critical_path(
+    last: Option<ServiceId>,
+    gate_of: impl Fn(ServiceId) -> Option<ServiceId>,
+    ran: impl Fn(ServiceId) -> bool,
+) -> Vec<ServiceId> {
+    let mut path: Vec<ServiceId> = Vec::new();
+    let mut at = last;
+    while let Some(id) = at {
+        // A gate always became useful before its dependent started, so the
+        // chain cannot loop; the check is belt and braces.
+        if path.contains(&id) || (!path.is_empty() && !ran(id)) {
+            break;
+        }
+        path.push(id);
+        at = gate_of(id);
+    }
+    path.reverse();
+    path
+}
+
 /// Builds the summary from records in start order.
 pub fn summarize(records: &[Record]) -> Summary {
     let timing = |r: &Record| Timing {
@@ -43,25 +68,16 @@ pub fn summarize(records: &[Record]) -> Summary {
         .max_by_key(|r| r.ready_at);
     let time_to_ready = last.and_then(|r| r.ready_at).unwrap_or_default();
 
-    let mut critical_path = Vec::new();
-    let mut at = last;
-    while let Some(record) = at {
-        // A gate always became useful before its dependent started, so the
-        // chain cannot loop; the length bound is belt and braces.
-        if critical_path.len() > records.len() {
-            break;
-        }
-        // A gate that never ran (an optional dependency that was skipped,
-        // or blocked) took no time: the path ends at what it released.
-        if record.spawned_at.is_none() && !critical_path.is_empty() {
-            break;
-        }
-        critical_path.push(timing(record));
-        at = record
-            .gated_by
-            .and_then(|gate| records.iter().find(|r| r.id == gate));
-    }
-    critical_path.reverse();
+    let record = |id: ServiceId| records.iter().find(|r| r.id == id);
+    let critical_path = critical_path(
+        last.map(|r| r.id),
+        |id| record(id).and_then(|r| r.gated_by),
+        |id| record(id).is_some_and(|r| r.spawned_at.is_some()),
+    )
+    .into_iter()
+    .filter_map(record)
+    .map(timing)
+    .collect();
 
     Summary {
         all_required_ready,

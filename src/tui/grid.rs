@@ -15,6 +15,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
+use crate::text::{ellipsize, fit};
 use crate::tui::app::{App, Pane, Typing};
 
 /// Which columns fit in `width`.
@@ -265,49 +266,6 @@ fn label(state: State) -> &'static str {
     }
 }
 
-/// `text` padded or cut (with …) to exactly `width` columns.
-fn fit(text: &str, width: usize) -> String {
-    let shown = text.width();
-    if shown < width {
-        return format!("{text}{}", " ".repeat(width - shown));
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 2 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    used += 1;
-    out.push_str(&" ".repeat(width.saturating_sub(used)));
-    out
-}
-
-/// `text` cut to at most `width` columns, ending in "…" when cut.
-pub fn ellipsize(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
 /// "12s", "5m", "2h", "3d".
 fn compact(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -316,20 +274,5 @@ fn compact(d: std::time::Duration) -> String {
         60..3600 => format!("{}m", s / 60),
         3600..86_400 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86_400),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_are_padded_or_cut_to_their_width() {
-        assert_eq!(fit("api", 6), "api   ");
-        assert_eq!(fit("authentication", 8), "authen… ");
-        assert_eq!(fit("ab", 2).width(), 2);
-        assert_eq!(ellipsize("exited with code 1", 10), "exited wi…");
-        assert_eq!(ellipsize("short", 10), "short");
-        assert_eq!(ellipsize("anything", 0), "");
     }
 }

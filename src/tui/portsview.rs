@@ -80,7 +80,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         lines.push(Line::from(vec![
             Span::raw(format!(" {:<name_width$}", status.name)),
             Span::styled(
-                format!("{:<wanted_width$}", cut(&wanted, wanted_width - 2)),
+                crate::text::pad_right(
+                    &crate::text::ellipsize(&wanted, wanted_width - 2),
+                    wanted_width,
+                ),
                 theme.dim,
             ),
             Span::styled(format!("{got:<14}"), got_style),
@@ -95,13 +98,4 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-fn cut(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

@@ -206,7 +206,7 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     } else if let Some(message) = app.flash_now() {
         // Cut visibly: a message that does not fit ends in "…".
         let width = usize::from(area.width.saturating_sub(1));
-        let message = crate::tui::grid::ellipsize(message, width);
+        let message = crate::text::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
         let hints = Action::hints(app.focus == Pane::Bottom || app.zoomed);
@@ -266,7 +266,11 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     let colors = app.theme.name != "monochrome";
     let names: Vec<String> = app.plan.services.iter().map(|s| s.name.clone()).collect();
-    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(4);
+    let width = names
+        .iter()
+        .map(|n| crate::text::width(n))
+        .max()
+        .unwrap_or(4);
     let prefix = move |index: usize| {
         let style = if colors {
             Style::default().fg(palette(index))
@@ -274,7 +278,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Style::default()
         };
         (
-            format!("{:>width$}", names.get(index).map_or("?", String::as_str)),
+            crate::text::pad_left(names.get(index).map_or("?", String::as_str), width),
             style,
         )
     };
@@ -334,22 +338,24 @@ fn position_upto(position: &logview::Position) -> Option<u64> {
     }
 }
 
-/// A colour per service for the merged view (cycled).
+/// The colour of the service at `index`, as in every front end.
 pub fn palette(index: usize) -> ratatui::style::Color {
+    use crate::colours::Colour;
     use ratatui::style::Color;
-    const COLORS: [Color; 10] = [
-        Color::Cyan,
-        Color::Yellow,
-        Color::Green,
-        Color::Magenta,
-        Color::Blue,
-        Color::LightCyan,
-        Color::LightYellow,
-        Color::LightGreen,
-        Color::LightMagenta,
-        Color::LightBlue,
-    ];
-    COLORS[index % COLORS.len()]
+    match crate::colours::of_service(index) {
+        Colour::Cyan => Color::Cyan,
+        Colour::Yellow => Color::Yellow,
+        Colour::Green => Color::Green,
+        Colour::Magenta => Color::Magenta,
+        Colour::Blue => Color::Blue,
+        Colour::LightCyan => Color::LightCyan,
+        Colour::LightYellow => Color::LightYellow,
+        Colour::LightGreen => Color::LightGreen,
+        Colour::LightMagenta => Color::LightMagenta,
+        Colour::LightBlue => Color::LightBlue,
+        Colour::Red => Color::Red,
+        Colour::LightRed => Color::LightRed,
+    }
 }
 
 /// A centred rectangle of at most `width` × `height` inside `area`.
