@@ -15,6 +15,7 @@ pub mod load;
 pub mod plan;
 pub mod ports;
 mod probe;
+pub mod quoting;
 pub mod raw;
 pub mod validate;
 

@@ -2,17 +2,29 @@
 //!
 //! Names are resolved when the config is loaded, so an unknown name is a
 //! config error and not a surprise at spawn time. What cannot change during
-//! a run (`${env.VAR}`, `${bringup}`) becomes literal text right away; what
-//! is only known when a service starts (its port, other services' ports,
-//! which the port allocator may move) stays a placeholder until
-//! [`Template::render`].
+//! a run (`${env.VAR}`, `${bringup}`) is looked up right away; what is only
+//! known when a service starts (its port, other services' ports, which the
+//! port allocator may move) stays a placeholder until [`Template::render`].
 //!
 //! Syntax: `${port}`, `${services.NAME.port}`, `${env.VAR}`,
 //! `${env.VAR:-default}`, `${bringup}`. `$${` writes a literal `${`; a `$`
 //! not followed by `{` is left alone, so shell variables such as `$HOME`
 //! pass through to `sh -c` untouched.
+//!
+//! Values are data, never code. `${env.VAR}` and `${bringup}` come from
+//! outside the file, so where a shell parses the text (a shell-string
+//! `command`, an `exec` check) [`Template::render_shell`] quotes them for
+//! the place they land in ([`crate::config::quoting`]): the program gets
+//! exactly the value, as one word, whatever `$(…)`, backticks, `;`, quotes
+//! or newlines it holds. Where no shell parses the text (argument arrays,
+//! env values, http and tcp targets) [`Template::render`] inserts them as
+//! they are. A default (`${env.VAR:-default}`) is a value like any other:
+//! quoted the same way, so `${env.DIR:-$HOME}` gives the text `$HOME`, not
+//! the home directory; a shell variable written in the config itself
+//! (`$HOME`, `$PORT`) is shell and expands as usual.
 
 use crate::config::plan::ServiceId;
+use crate::config::quoting::{Quoting, Scanner, quote};
 
 /// A string with port placeholders, ready to render at spawn time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,10 +34,16 @@ pub struct Template {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
+    /// Text written in the config.
     Literal(String),
-    /// A file path (`${bringup}`): quoted when it goes into a shell command,
-    /// so a path with a space in it stays one word.
-    Path(String),
+    /// A value from outside the config (`${env.VAR}`, `${bringup}`).
+    Data {
+        /// What was written between `${` and `}`, for messages.
+        name: String,
+        value: String,
+        /// How it is quoted when a shell parses the text.
+        quoting: Quoting,
+    },
     OwnPort,
     PortOf(ServiceId),
 }
@@ -77,15 +95,11 @@ impl Template {
                         help: Some("close it with `}`, or write `$${` for a literal `${`".into()),
                     });
                 };
-                match resolve(open[..close].trim(), scope)? {
-                    Part::Literal(text) => literal.push_str(&text),
-                    placeholder => {
-                        if !literal.is_empty() {
-                            parts.push(Part::Literal(std::mem::take(&mut literal)));
-                        }
-                        parts.push(placeholder);
-                    }
+                let placeholder = resolve(open[..close].trim(), scope)?;
+                if !literal.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
+                parts.push(placeholder);
                 rest = &open[close + 1..];
             } else {
                 literal.push('$');
@@ -96,7 +110,50 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
+        // Where each value lands, should a shell parse this text.
+        let mut scanner = Scanner::default();
+        for part in &mut parts {
+            match part {
+                Part::Literal(text) => scanner.feed(text),
+                Part::Data { quoting, .. } => {
+                    *quoting = scanner.quoting();
+                    scanner.value();
+                }
+                Part::OwnPort | Part::PortOf(_) => scanner.value(),
+            }
+        }
         Ok(Self { parts })
+    }
+
+    /// Why this template cannot be given to a shell, if it cannot: a value
+    /// sits where bringup cannot quote it reliably (see
+    /// [`crate::config::quoting`]). Checked for shell commands and `exec`
+    /// checks when the config is loaded.
+    pub fn shell_problem(&self) -> Option<TemplateError> {
+        self.parts.iter().find_map(|part| match part {
+            Part::Data {
+                name,
+                quoting: Quoting::Unsure(place),
+                ..
+            } => Some(TemplateError {
+                message: format!(
+                    "`${{{name}}}` is {place}, where bringup cannot quote its value safely for the shell"
+                ),
+                help: Some(format!(
+                    "put it outside that construct, bare or in quotes; or pass it in the environment, e.g. `env = {{ VALUE = \"${{{name}}}\" }}`, and write \"$VALUE\" in the command"
+                )),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Whether the text holds a NUL byte, which no argument, environment
+    /// value or path can carry.
+    pub fn contains_nul(&self) -> bool {
+        self.parts.iter().any(|part| match part {
+            Part::Literal(text) | Part::Data { value: text, .. } => text.contains('\0'),
+            Part::OwnPort | Part::PortOf(_) => false,
+        })
     }
 
     /// The text with ports filled in. A port that is not known renders as
@@ -106,8 +163,9 @@ impl Template {
         self.render_with(own, port_of, false)
     }
 
-    /// As [`Template::render`], for text a shell will parse: paths are
-    /// quoted so that spaces in them do not split words.
+    /// As [`Template::render`], for text a shell will parse: values from
+    /// outside the config are quoted, so the shell reads each as one word
+    /// holding exactly the value, never as code.
     pub fn render_shell(
         &self,
         own: Option<u16>,
@@ -126,8 +184,10 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Path(path) if shell => out.push_str(&shell_words::quote(path)),
-                Part::Path(path) => out.push_str(path),
+                Part::Data { value, quoting, .. } if shell => {
+                    out.push_str(&quote(value, *quoting));
+                }
+                Part::Data { value, .. } => out.push_str(value),
                 Part::OwnPort => {
                     if let Some(port) = own {
                         out.push_str(&port.to_string());
@@ -174,8 +234,13 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
             }),
         };
     }
+    let data = |value: String| Part::Data {
+        name: name.to_string(),
+        value,
+        quoting: Quoting::Bare,
+    };
     if name == "bringup" {
-        return Ok(Part::Path(scope.bringup.to_string()));
+        return Ok(data(scope.bringup.to_string()));
     }
     if let Some(var) = name.strip_prefix("env.") {
         let (var, default) = match var.split_once(":-") {
@@ -183,8 +248,8 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
             None => (var, None),
         };
         return match ((scope.env)(var), default) {
-            (Some(value), _) => Ok(Part::Literal(value)),
-            (None, Some(default)) => Ok(Part::Literal(default.to_string())),
+            (Some(value), _) => Ok(data(value)),
+            (None, Some(default)) => Ok(data(default.to_string())),
             (None, None) => Err(TemplateError {
                 message: format!("environment variable `{var}` is not set"),
                 help: Some(format!(
@@ -273,6 +338,39 @@ mod tests {
         let t = Template::parse("${bringup} fixture", &spaced).unwrap();
         assert_eq!(t.render_shell(None, |_| None), "'/my dir/bringup' fixture");
         assert_eq!(t.render(None, |_| None), "/my dir/bringup fixture");
+    }
+
+    #[test]
+    fn values_are_data_for_the_shell_and_as_is_elsewhere() {
+        let services = vec!["api".to_string()];
+        let hostile = "$(touch x); `id` 'q' \"d\"\nz";
+        let env = |var: &str| (var == "V").then(|| hostile.to_string());
+        let scope = scope_with(&env, &services, &[true]);
+        let t = Template::parse(
+            "a ${env.V} \"b ${env.V}\" 'c ${env.V}' $HOME ${port}",
+            &scope,
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(Some(1), |_| None),
+            format!("a {hostile} \"b {hostile}\" 'c {hostile}' $HOME 1")
+        );
+        assert_eq!(
+            t.render_shell(Some(1), |_| None),
+            "a '$(touch x); `id` '\\''q'\\'' \"d\"\nz' \
+             \"b \\$(touch x); \\`id\\` 'q' \\\"d\\\"\nz\" \
+             'c $(touch x); `id` '\\''q'\\'' \"d\"\nz' $HOME 1"
+        );
+        // A default is a value too, not shell text.
+        let t = Template::parse("echo ${env.UNSET:-$(id) x}", &scope).unwrap();
+        assert_eq!(t.render_shell(None, |_| None), "echo '$(id) x'");
+        assert!(t.shell_problem().is_none());
+        // Where a value cannot be quoted reliably, the template says so.
+        let t = Template::parse("echo $(cat ${env.V})", &scope).unwrap();
+        let problem = t.shell_problem().unwrap();
+        assert!(problem.message.contains("inside `$(…)`"), "{problem:?}");
+        assert!(problem.help.unwrap().contains("\"$VALUE\""));
+        assert!(!Template::parse("${env.V}", &scope).unwrap().contains_nul());
     }
 
     #[test]

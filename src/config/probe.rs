@@ -183,7 +183,7 @@ pub(crate) fn probe(
         Check::Http { url, status, json }
     } else if let Some(exec) = &raw.exec {
         Check::Exec {
-            command: template(path, "exec", exec, scope, errors)?,
+            command: shell_template(path, "exec", exec, scope, errors)?,
         }
     } else if let Some(log) = &raw.log {
         match Regex::new(log.get_ref()) {
@@ -292,6 +292,28 @@ pub(crate) fn template(
             None
         }
     }
+}
+
+/// [`template`] for text `sh -c` will run (a shell-string `command`, an
+/// `exec` check): every value in it must be where it can be quoted.
+pub(crate) fn shell_template(
+    path: &str,
+    key: &str,
+    text: &Spanned<String>,
+    scope: &Scope<'_>,
+    errors: &mut Collector<'_>,
+) -> Option<Template> {
+    let template = template(path, key, text, scope, errors)?;
+    if let Some(problem) = template.shell_problem() {
+        errors.push(
+            Some(text.span()),
+            format!("{path}.{key}"),
+            problem.message,
+            problem.help,
+        );
+        return None;
+    }
+    Some(template)
 }
 
 /// "200", "200-299" or "2xx".

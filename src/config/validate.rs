@@ -20,7 +20,9 @@ use crate::config::plan::{
     Backoff, Check, CommandSpec, DepKind, Dependency, Kind, Plan, Probe, Project, RestartPolicy,
     ServiceId, ServiceSpec,
 };
-use crate::config::probe::{LIVENESS_DEFAULTS, READINESS_DEFAULTS, probe, template};
+use crate::config::probe::{
+    LIVENESS_DEFAULTS, READINESS_DEFAULTS, probe, shell_template, template,
+};
 use crate::config::raw::{
     DependsOn, OneOrMany, RawBackoff, RawCommand, RawDepKind, RawKind, RawRestart,
 };
@@ -624,7 +626,7 @@ fn command_spec(
         }
         RawCommand::Shell(text) => {
             let text = Spanned::new(span.clone(), text.clone());
-            template(path, "command", &text, scope, errors).map(CommandSpec::Shell)
+            shell_template(path, "command", &text, scope, errors).map(CommandSpec::Shell)
         }
         RawCommand::Argv(args) if args.is_empty() || args[0].is_empty() => {
             empty(errors);
