@@ -248,3 +248,34 @@ backoff = { initial = "60s" }
         "{err}"
     );
 }
+
+#[test]
+fn a_nul_character_is_refused_where_it_is_written() {
+    let (code, _, err) = check(
+        r#"[project]
+env = { GREETING = "hel\u0000lo" }
+
+[services.api]
+command = "server\u0000 --port 1"
+cwd = "sub\u0000dir"
+env = { "BAD\u0000NAME" = "x", "A=B" = "y" }
+readiness = { exec = "test\u0000" }
+
+[services.web]
+command = ["web", "--name", "a\u0000b"]
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 7 problems"), "{err}");
+    for expected in [
+        "bringup.toml:2:20: `project.env.GREETING`: contains a NUL character",
+        "bringup.toml:5:11: `services.api.command`: contains a NUL character (\\0), which no command, argument or environment value can hold",
+        "bringup.toml:6:7: `services.api.cwd`: contains a NUL character",
+        "`services.api.env`: \"BAD\\0NAME\" cannot be the name of an environment variable",
+        "`services.api.env`: \"A=B\" cannot be the name of an environment variable",
+        "bringup.toml:8:22: `services.api.readiness.exec`: contains a NUL character",
+        "bringup.toml:11:11: `services.web.command`: contains a NUL character",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}

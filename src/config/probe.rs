@@ -272,7 +272,10 @@ pub(crate) fn own_address(host: std::net::IpAddr, scope: &Scope<'_>) -> Option<T
     Template::parse(&host_port(host), scope).ok()
 }
 
-/// Parses a template, recording a failure at the value's place.
+/// Parses a template, recording a failure at the value's place. A NUL
+/// byte (TOML's `\u0000`, or one inside a value it refers to) is refused
+/// here: it would pass every other check and then fail at each spawn or
+/// probe, since no argument, environment value or address can hold one.
 pub(crate) fn template(
     path: &str,
     key: &str,
@@ -281,6 +284,15 @@ pub(crate) fn template(
     errors: &mut Collector<'_>,
 ) -> Option<Template> {
     match Template::parse(text.get_ref(), scope) {
+        Ok(t) if t.contains_nul() => {
+            errors.push(
+                Some(text.span()),
+                format!("{path}.{key}"),
+                "contains a NUL character (\\0), which no command, argument or environment value can hold",
+                Some("remove it (look for `\\u0000` in the string, or in the variables it uses)".into()),
+            );
+            None
+        }
         Ok(t) => Some(t),
         Err(e) => {
             errors.push(

@@ -153,9 +153,7 @@ pub(crate) fn validate(
         bringup: cx.bringup,
     };
     for (key, value) in project_raw.env.iter().flatten() {
-        if let Some(t) = template("project.env", key, value, &project_scope, errors) {
-            project_env.push((key.clone(), t));
-        }
+        project_env.extend(env_entry("project.env", key, value, &project_scope, errors));
     }
     // Services see the project env through `${env.VAR}` too.
     let project_values: BTreeMap<String, String> = project_env
@@ -320,7 +318,14 @@ fn service(
     let cwd = match &raw.cwd {
         Some(cwd) => {
             let dir = cx.base_dir.join(cwd.get_ref());
-            if !dir.is_dir() {
+            if cwd.get_ref().contains('\0') {
+                errors.push(
+                    Some(cwd.span()),
+                    format!("{path}.cwd"),
+                    "contains a NUL character (\\0), which no path can hold",
+                    Some("remove it (look for `\\u0000` in the string)".into()),
+                );
+            } else if !dir.is_dir() {
                 errors.push(
                     Some(cwd.span()),
                     format!("{path}.cwd"),
@@ -338,9 +343,7 @@ fn service(
         env.extend(env_files(&path, files, cx, errors));
     }
     for (key, value) in raw.env.iter().flatten() {
-        if let Some(t) = template(&format!("{path}.env"), key, value, scope, errors) {
-            env.push((key.clone(), t));
-        }
+        env.extend(env_entry(&format!("{path}.env"), key, value, scope, errors));
     }
 
     let depends_on = dependencies(&path, raw.depends_on.as_ref(), names, kinds, errors);
@@ -715,6 +718,29 @@ fn dependencies(
     out
 }
 
+/// One `env` entry: a name the OS can carry, and a value template.
+fn env_entry(
+    path: &str,
+    key: &str,
+    value: &Spanned<String>,
+    scope: &Scope<'_>,
+    errors: &mut Collector<'_>,
+) -> Option<(String, Template)> {
+    // `=` ends a name in the environment block, and a NUL ends the entry:
+    // either would give the service another variable than the one written.
+    if key.is_empty() || key.contains(['=', '\0']) {
+        errors.push(
+            Some(value.span()),
+            path,
+            format!("{:?} cannot be the name of an environment variable", key),
+            Some("use letters, digits and `_`, e.g. `DATABASE_URL`".into()),
+        );
+        return None;
+    }
+    let template = template(path, key, value, scope, errors)?;
+    Some((key.to_string(), template))
+}
+
 fn env_files(
     path: &str,
     files: &Spanned<OneOrMany>,
@@ -728,6 +754,18 @@ fn env_files(
             Ok(iter) => {
                 for item in iter {
                     match item {
+                        Ok((key, value)) if key.contains('\0') || value.contains('\0') => {
+                            errors.push(
+                                Some(files.span()),
+                                format!("{path}.env_file"),
+                                format!(
+                                    "{}: `{}` contains a NUL character, which no environment variable can hold",
+                                    full.display(),
+                                    key.replace('\0', "\\0")
+                                ),
+                                None,
+                            );
+                        }
                         Ok((key, value)) => vars.push((key, Template::literal(value))),
                         Err(e) => {
                             errors.push(
