@@ -12,6 +12,7 @@
 pub mod error;
 pub mod interpolate;
 pub mod load;
+pub mod names;
 pub mod plan;
 pub mod ports;
 mod probe;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, LoadError};
 pub use load::discover;
+pub use names::{MAX_NAME_LEN, port_variable};
 pub use plan::*;
 pub use ports::DEFAULT_PORT_RANGE;
 

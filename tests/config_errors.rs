@@ -250,6 +250,28 @@ backoff = { initial = "60s" }
 }
 
 #[test]
+fn a_name_too_long_for_a_column_is_refused_not_a_panic() {
+    let long = "a".repeat(70_000);
+    let (code, out, err) = check(&format!(
+        "[services.{long}]\ncommand = \"server\"\nport = 8000\n\n[services.b]\ncommand = \"b\"\ndepends_on = [\"{long}b\"]\n"
+    ));
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "bringup.toml:1:11: `services.{}… (70000 characters)`: the service name is 70000 characters long; at most 63 are allowed",
+            "a".repeat(24)
+        )),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    // Messages stay readable: the name is never printed whole.
+    assert!(err.len() < 2_000, "{} bytes of errors", err.len());
+    let (code, _, err) = check(&format!("[services.{}]\ncommand = \"x\"\n", "b".repeat(63)));
+    assert_eq!(code, Some(0), "63 characters are allowed: {err}");
+}
+
+#[test]
 fn a_nul_character_is_refused_where_it_is_written() {
     let (code, _, err) = check(
         r#"[project]
@@ -278,4 +300,45 @@ command = ["web", "--name", "a\u0000b"]
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
+}
+
+#[test]
+fn names_that_share_a_port_variable_are_an_error_naming_both() {
+    let (code, _, err) = check(
+        r#"[services.a-b]
+command = "x"
+port = 8001
+
+[services.a_b]
+command = "x"
+port = 8002
+
+[services.API]
+command = "x"
+port = 8003
+
+[services.api]
+command = "x"
+port = "auto"
+
+[services.Web]
+command = "x"
+
+[services.web]
+command = "x"
+port = 8004
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 2 problems"), "{err}");
+    assert!(
+        err.contains("bringup.toml:5:11: `services.a_b`: `a-b` and `a_b` would both get their port as $BRINGUP_PORT_A_B"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bringup.toml:13:11: `services.api`: `API` and `api` would both get their port as $BRINGUP_PORT_API"),
+        "{err}"
+    );
+    // `Web` has no port, so it has no variable to collide with.
+    assert!(!err.contains("`Web`"), "{err}");
 }

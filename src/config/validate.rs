@@ -16,6 +16,7 @@ use toml::Spanned;
 use crate::config::error::{Collector, nearest};
 use crate::config::interpolate::{Scope, Template};
 use crate::config::load::{RawDocument, RawServiceEntry};
+use crate::config::names::shown;
 use crate::config::plan::{
     Backoff, Check, CommandSpec, DepKind, Dependency, Kind, Plan, Probe, Project, RestartPolicy,
     ServiceId, ServiceSpec,
@@ -118,21 +119,7 @@ pub(crate) fn validate(
             Some("add a table such as [services.api] with a `command`".into()),
         );
     }
-    for entry in &doc.services {
-        let name = entry.name.get_ref();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            errors.push(
-                Some(entry.name.span()),
-                format!("services.{name}"),
-                format!("invalid service name {name:?}"),
-                Some("use letters, digits, `-` and `_`".into()),
-            );
-        }
-    }
+    crate::config::names::check(&doc.services, errors);
 
     // Project env: env_file values, then `env` entries, which may use
     // `${env.VAR}` from bringup's environment and the env files.
@@ -294,7 +281,7 @@ fn service(
     errors: &mut Collector<'_>,
 ) -> Option<ServiceSpec> {
     let name = entry.name.get_ref().clone();
-    let path = format!("services.{name}");
+    let path = format!("services.{}", shown(&name));
     let raw = &entry.raw;
     let kind = kinds[scope.own.map_or(0, |id| id.0)];
 
@@ -573,7 +560,7 @@ fn cross_checks(doc: &RawDocument, services: &[Option<ServiceSpec>], errors: &mu
             match wanted.get(&port) {
                 Some(first) if !has_fallback => errors.push(
                     entry.raw.port.as_ref().map(Spanned::span),
-                    format!("services.{}.port", service.name),
+                    format!("services.{}.port", shown(&service.name)),
                     format!(
                         "`{first}` wants port {port} too, so only one of them could ever start"
                     ),
@@ -595,12 +582,16 @@ fn cross_checks(doc: &RawDocument, services: &[Option<ServiceSpec>], errors: &mu
             if dep.kind == DepKind::Completed && target.restart == RestartPolicy::Always {
                 errors.push(
                     depends_on_span(entry),
-                    format!("services.{}.depends_on", service.name),
+                    format!("services.{}.depends_on", shown(&service.name)),
                     format!(
                         "`{}` waits for `{}` to complete, but its `restart = \"always\"` runs it again every time it does",
-                        service.name, target.name
+                        shown(&service.name),
+                        shown(&target.name)
                     ),
-                    Some(format!("use `restart = \"on-failure\"` on `{}`", target.name)),
+                    Some(format!(
+                        "use `restart = \"on-failure\"` on `{}`",
+                        shown(&target.name)
+                    )),
                 );
             }
         }
@@ -685,10 +676,13 @@ fn dependencies(
             errors.push(
                 Some(name.span()),
                 format!("{path}.depends_on"),
-                format!("unknown service `{}`", name.get_ref()),
+                format!("unknown service `{}`", shown(name.get_ref())),
                 nearest(name.get_ref(), names.iter().map(String::as_str))
                     .map(|n| format!("did you mean `{n}`?"))
-                    .or_else(|| Some(format!("known services: {}", names.join(", ")))),
+                    .or_else(|| {
+                        let known: Vec<String> = names.iter().map(|n| shown(n)).collect();
+                        Some(format!("known services: {}", known.join(", ")))
+                    }),
             );
             continue;
         };

@@ -614,7 +614,7 @@ impl Runtime {
         for other in self.plan.ids() {
             if let Some(port) = self.port_of(other) {
                 env.push((
-                    port_variable(&self.plan.service(other).name),
+                    crate::config::port_variable(&self.plan.service(other).name),
                     port.to_string(),
                 ));
             }
@@ -948,19 +948,4 @@ fn announce(events: &broadcast::Sender<Event>, logs: &LogHub, at: Duration, kind
         logs.append_own(stream, described.to_string());
     }
     let _ = events.send(Event { at, kind });
-}
-
-/// `BRINGUP_PORT_<NAME>`: upper case, `-` as `_`.
-fn port_variable(name: &str) -> String {
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("BRINGUP_PORT_{name}")
 }
