@@ -7,8 +7,16 @@
 //! filled in. Both steps record problems instead of stopping at the first,
 //! so a broken file is reported in full, each problem at file:line:col with
 //! a hint ([`error`]). `${...}` templates are resolved here too
-//! ([`interpolate`]), leaving only ports open until spawn time.
+//! ([`interpolate`]), leaving only ports open until spawn time; values from
+//! outside the file stay data, quoted for the shell where one parses the
+//! text ([`quoting`]).
+//!
+//! Validation also guarantees what the engine and the front ends rely on
+//! without checking again: names are short and give distinct port
+//! variables ([`names`]), every duration is within its key's range
+//! (`durations`), and nothing that reaches a spawn holds a NUL byte.
 
+mod durations;
 pub mod error;
 pub mod interpolate;
 pub mod load;

@@ -272,6 +272,41 @@ fn a_name_too_long_for_a_column_is_refused_not_a_panic() {
 }
 
 #[test]
+fn absurd_durations_are_refused_key_by_key() {
+    let (code, _, err) = check(
+        r#"[project]
+stop_grace = "100000000y"
+
+[services.api]
+command = "server"
+ready_timeout = "0s"
+dependency_timeout = "18446744073709551615s"
+stop_grace = "0s"
+backoff = { initial = "0ms", max = "2h" }
+readiness = { exec = "true", period = "100000000y", timeout = "0s" }
+liveness = { exec = "true", period = "25h", timeout = "2h" }
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 9 problems"), "{err}");
+    for expected in [
+        "bringup.toml:2:14: `project.stop_grace`: \"100000000y\" is too long for `stop_grace`: at most 1h is allowed",
+        "bringup.toml:6:17: `services.api.ready_timeout`: `ready_timeout` must be longer than zero",
+        "bringup.toml:7:22: `services.api.dependency_timeout`: \"18446744073709551615s\" is too long for `dependency_timeout`: at most 24h is allowed",
+        "bringup.toml:9:23: `services.api.backoff.initial`: `initial` must be longer than zero",
+        "bringup.toml:9:36: `services.api.backoff.max`: \"2h\" is too long for `max`: at most 1h is allowed",
+        "bringup.toml:10:39: `services.api.readiness.period`: \"100000000y\" is too long for `period`: at most 24h is allowed",
+        "bringup.toml:10:63: `services.api.readiness.timeout`: `timeout` must be longer than zero",
+        "bringup.toml:11:38: `services.api.liveness.period`: \"25h\" is too long for `period`",
+        "bringup.toml:11:55: `services.api.liveness.timeout`: \"2h\" is too long for `timeout`: at most 1h is allowed",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // Zero grace means "SIGKILL at once", which is allowed.
+    assert!(!err.contains("services.api.stop_grace"), "{err}");
+}
+
+#[test]
 fn a_nul_character_is_refused_where_it_is_written() {
     let (code, _, err) = check(
         r#"[project]

@@ -10,11 +10,11 @@ use std::time::Duration;
 use regex::Regex;
 use toml::Spanned;
 
+use crate::config::durations::{self, duration};
 use crate::config::error::Collector;
 use crate::config::interpolate::{Scope, Template};
 use crate::config::plan::{Check, Probe, StatusRange};
 use crate::config::raw::{RawProbe, TcpTarget};
-use crate::config::validate::duration;
 
 /// Defaults that differ between readiness and liveness.
 pub(crate) struct ProbeDefaults {
@@ -222,14 +222,27 @@ pub(crate) fn probe(
         return None;
     };
 
-    let period = duration(path, "period", raw.period.as_ref(), errors).unwrap_or(defaults.period);
+    let period = duration(
+        path,
+        "period",
+        raw.period.as_ref(),
+        durations::PERIOD,
+        errors,
+    )
+    .unwrap_or(defaults.period);
     let default_timeout = if matches!(check, Check::Exec { .. }) {
         DEFAULT_EXEC_TIMEOUT
     } else {
         DEFAULT_TIMEOUT
     };
-    let timeout =
-        duration(path, "timeout", raw.timeout.as_ref(), errors).unwrap_or(default_timeout);
+    let timeout = duration(
+        path,
+        "timeout",
+        raw.timeout.as_ref(),
+        durations::TIMEOUT,
+        errors,
+    )
+    .unwrap_or(default_timeout);
     let failure_threshold = match &raw.failure_threshold {
         Some(t) if *t.get_ref() == 0 => {
             errors.push(
@@ -243,14 +256,6 @@ pub(crate) fn probe(
         Some(t) => *t.get_ref(),
         None => DEFAULT_FAILURE_THRESHOLD,
     };
-    if period.is_zero() {
-        errors.push(
-            raw.period.as_ref().map(|p| p.span()),
-            format!("{path}.period"),
-            "must be longer than zero",
-            None,
-        );
-    }
     Some(Probe {
         check,
         period,

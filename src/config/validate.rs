@@ -13,6 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use toml::Spanned;
 
+use crate::config::durations::{self, duration};
 use crate::config::error::{Collector, nearest};
 use crate::config::interpolate::{Scope, Template};
 use crate::config::load::{RawDocument, RawServiceEntry};
@@ -62,28 +63,6 @@ impl<'a> Context<'a> {
             base_dir,
             env: &unset,
             bringup,
-        }
-    }
-}
-
-/// Parses a humantime duration at `path.key`, recording a bad one.
-pub(crate) fn duration(
-    path: &str,
-    key: &str,
-    raw: Option<&Spanned<String>>,
-    errors: &mut Collector<'_>,
-) -> Option<Duration> {
-    let raw = raw?;
-    match humantime::parse_duration(raw.get_ref().trim()) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            errors.push(
-                Some(raw.span()),
-                format!("{path}.{key}"),
-                format!("invalid duration {:?}: {e}", raw.get_ref()),
-                Some("write a duration such as \"500ms\", \"30s\" or \"1m30s\"".into()),
-            );
-            None
         }
     }
 }
@@ -154,6 +133,7 @@ pub(crate) fn validate(
             "project",
             "ready_timeout",
             project_raw.ready_timeout.as_ref(),
+            durations::READY_TIMEOUT,
             errors,
         )
         .unwrap_or(DEFAULT_READY_TIMEOUT),
@@ -161,6 +141,7 @@ pub(crate) fn validate(
             "project",
             "dependency_timeout",
             project_raw.dependency_timeout.as_ref(),
+            durations::DEPENDENCY_TIMEOUT,
             errors,
         )
         .unwrap_or(DEFAULT_DEPENDENCY_TIMEOUT),
@@ -168,6 +149,7 @@ pub(crate) fn validate(
             "project",
             "stop_grace",
             project_raw.stop_grace.as_ref(),
+            durations::STOP_GRACE,
             errors,
         )
         .unwrap_or(DEFAULT_STOP_GRACE),
@@ -446,17 +428,30 @@ fn service(
         },
     };
 
-    let ready_timeout = duration(&path, "ready_timeout", raw.ready_timeout.as_ref(), errors)
-        .unwrap_or(defaults.ready_timeout);
+    let ready_timeout = duration(
+        &path,
+        "ready_timeout",
+        raw.ready_timeout.as_ref(),
+        durations::READY_TIMEOUT,
+        errors,
+    )
+    .unwrap_or(defaults.ready_timeout);
     let dependency_timeout = duration(
         &path,
         "dependency_timeout",
         raw.dependency_timeout.as_ref(),
+        durations::DEPENDENCY_TIMEOUT,
         errors,
     )
     .unwrap_or(defaults.dependency_timeout);
-    let stop_grace = duration(&path, "stop_grace", raw.stop_grace.as_ref(), errors)
-        .unwrap_or(defaults.stop_grace);
+    let stop_grace = duration(
+        &path,
+        "stop_grace",
+        raw.stop_grace.as_ref(),
+        durations::STOP_GRACE,
+        errors,
+    )
+    .unwrap_or(defaults.stop_grace);
     let restart = raw
         .restart
         .map(restart_policy)
@@ -794,9 +789,16 @@ fn backoff(
         return fallback;
     };
     let path = format!("{path}.backoff");
-    let initial =
-        duration(&path, "initial", raw.initial.as_ref(), errors).unwrap_or(fallback.initial);
-    let max = duration(&path, "max", raw.max.as_ref(), errors).unwrap_or(fallback.max);
+    let initial = duration(
+        &path,
+        "initial",
+        raw.initial.as_ref(),
+        durations::BACKOFF,
+        errors,
+    )
+    .unwrap_or(fallback.initial);
+    let max = duration(&path, "max", raw.max.as_ref(), durations::BACKOFF, errors)
+        .unwrap_or(fallback.max);
     if max < initial {
         let initial_text = humantime::format_duration(initial);
         let max_text = humantime::format_duration(max);
