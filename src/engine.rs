@@ -6,6 +6,7 @@
 //! remembers it, so the next one starts the critical path first.
 
 pub mod api;
+pub mod crash;
 pub mod describe;
 pub mod history;
 pub mod machine;
@@ -14,4 +15,5 @@ pub mod runtime;
 pub mod summary;
 
 pub use api::*;
+pub use crash::CrashReport;
 pub use runtime::{Engine, EngineError, EngineOptions};

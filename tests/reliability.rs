@@ -180,7 +180,7 @@ command = "${{bringup}} fixture --name steady"
     // The last snapshot is sent after the ShutdownComplete event: read it
     // once the engine has finished.
     let last = engine.snapshot();
-    engine.join();
+    engine.join().expect("the engine ended without crashing");
     let snapshot = last.borrow().clone();
     for status in snapshot.services {
         assert!(status.pid.is_none(), "{} still runs", status.name);

@@ -108,6 +108,9 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Front ends judge by the last snapshot, which a crashed engine may
+    // have left saying "all ready"; this says whether it crashed.
+    let crash = engine.crash_report();
     let verdict = match dashboard {
         Some((theme, keys)) => match runtime.block_on(tui::run(engine, events, theme, keys)) {
             Ok(verdict) => verdict,
@@ -122,6 +125,13 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
             HeadlessOptions { color: show.color },
         )),
     };
+    if let Some(message) = crash.message() {
+        eprintln!(
+            "error: bringup's engine stopped on an internal error: {message}\n  \
+             this is a bug in bringup; please report it with the config that caused it"
+        );
+        return ExitCode::FAILURE;
+    }
     if verdict.healthy() {
         ExitCode::SUCCESS
     } else {

@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
 use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot};
+use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
 use crate::engine::machine::{Effect, Input, Machine};
@@ -67,6 +68,8 @@ pub enum EngineError {
     RunDir(std::io::Error),
     #[error("cannot start the engine thread: {0}")]
     Thread(std::io::Error),
+    #[error("the engine stopped on an internal error (a bug in bringup): {0}")]
+    Panicked(String),
 }
 
 /// A running engine, as front ends see it.
@@ -78,6 +81,7 @@ pub struct Engine {
     logs: Arc<LogHub>,
     epoch: Instant,
     thread: Option<std::thread::JoinHandle<()>>,
+    crash: CrashReport,
 }
 
 impl Engine {
@@ -186,6 +190,7 @@ impl Engine {
                 logs,
                 epoch,
                 thread: Some(thread),
+                crash: CrashReport::default(),
             },
             events_rx,
         ))
@@ -224,11 +229,24 @@ impl Engine {
         self.epoch
     }
 
+    /// Tells, once the engine thread has ended, whether it panicked; keep
+    /// it to judge a run after handing the engine to a front end.
+    pub fn crash_report(&self) -> CrashReport {
+        self.crash.clone()
+    }
+
     /// Waits (blocking) for the engine thread to end. It ends once shutdown
-    /// is complete, or at once if the engine never got going.
-    pub fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    /// is complete, or at once if the engine never got going; `Err` if it
+    /// ended in a panic (recorded in [`Engine::crash_report`] too).
+    pub fn join(mut self) -> Result<(), EngineError> {
+        if let Some(thread) = self.thread.take()
+            && let Err(payload) = thread.join()
+        {
+            self.crash.record(payload.as_ref());
+        }
+        match self.crash.message() {
+            Some(message) => Err(EngineError::Panicked(message.to_string())),
+            None => Ok(()),
         }
     }
 }
