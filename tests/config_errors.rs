@@ -377,3 +377,41 @@ port = 8004
     // `Web` has no port, so it has no variable to collide with.
     assert!(!err.contains("`Web`"), "{err}");
 }
+
+/// Runs `bringup ARGS` in `dir` with stdout a pipe nobody reads any more.
+fn into_a_closed_pipe(args: &[&str], dir: &std::path::Path) -> (std::process::ExitStatus, String) {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let output = std::process::Command::new(support::BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run bringup");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_and_ports_end_quietly_when_their_reader_is_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The pipe has no reader from the start, so the first write fails.
+    std::fs::write(
+        dir.path().join("bringup.toml"),
+        "[services.api]\ncommand = \"x\"\nport = \"auto\"\n",
+    )
+    .expect("write");
+    for args in [&["check"][..], &["ports"][..], &["ports", "free"][..]] {
+        let (status, err) = into_a_closed_pipe(args, dir.path());
+        assert!(
+            status.signal() == Some(nix::libc::SIGPIPE) || status.success(),
+            "{args:?}: {status:?}\n{err}"
+        );
+        assert!(err.is_empty(), "{args:?} said something: {err}");
+    }
+}
