@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use crate::config::durations::{self, duration};
 use crate::config::error::Collector;
-use crate::config::interpolate::{Scope, Template};
+use crate::config::interpolate::{Scope, Template, TemplateError};
 use crate::config::plan::{Check, Probe, StatusRange};
 use crate::config::raw::{RawProbe, TcpTarget};
 
@@ -290,25 +290,35 @@ pub(crate) fn template(
 ) -> Option<Template> {
     match Template::parse(text.get_ref(), scope) {
         Ok(t) if t.contains_nul() => {
-            errors.push(
-                Some(text.span()),
-                format!("{path}.{key}"),
-                "contains a NUL character (\\0), which no command, argument or environment value can hold",
-                Some("remove it (look for `\\u0000` in the string, or in the variables it uses)".into()),
-            );
+            let problem = TemplateError {
+                message: "contains a NUL character (\\0), which no command, argument or environment value can hold".into(),
+                help: Some("remove it (look for `\\u0000` in the string, or in the variables it uses)".into()),
+            };
+            push(errors, text, path, key, problem);
             None
         }
         Ok(t) => Some(t),
         Err(e) => {
-            errors.push(
-                Some(text.span()),
-                format!("{path}.{key}"),
-                e.message,
-                e.help,
-            );
+            push(errors, text, path, key, e);
             None
         }
     }
+}
+
+/// Records a template problem at the value's place.
+fn push(
+    errors: &mut Collector<'_>,
+    text: &Spanned<String>,
+    path: &str,
+    key: &str,
+    problem: TemplateError,
+) {
+    errors.push(
+        Some(text.span()),
+        format!("{path}.{key}"),
+        problem.message,
+        problem.help,
+    );
 }
 
 /// [`template`] for text `sh -c` will run (a shell-string `command`, an
@@ -322,12 +332,7 @@ pub(crate) fn shell_template(
 ) -> Option<Template> {
     let template = template(path, key, text, scope, errors)?;
     if let Some(problem) = template.shell_problem() {
-        errors.push(
-            Some(text.span()),
-            format!("{path}.{key}"),
-            problem.message,
-            problem.help,
-        );
+        push(errors, text, path, key, problem);
         return None;
     }
     Some(template)

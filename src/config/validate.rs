@@ -30,9 +30,11 @@ use crate::config::raw::{
 };
 use crate::graph::{Graph, GraphError};
 
-const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
+const DEFAULT_TIMING: Timing = Timing {
+    ready_timeout: Duration::from_secs(60),
+    dependency_timeout: Duration::from_secs(30),
+    stop_grace: Duration::from_secs(5),
+};
 const DEFAULT_MAX_RESTARTS: u32 = 5;
 const DEFAULT_BACKOFF: Backoff = Backoff {
     initial: Duration::from_millis(250),
@@ -69,9 +71,7 @@ impl<'a> Context<'a> {
 
 /// Project-wide defaults a service falls back on.
 struct Defaults {
-    ready_timeout: Duration,
-    dependency_timeout: Duration,
-    stop_grace: Duration,
+    timing: Timing,
     restart: Option<RestartPolicy>,
     max_restarts: u32,
     backoff: Backoff,
@@ -129,30 +129,16 @@ pub(crate) fn validate(
     let service_lookup = |var: &str| project_values.get(var).cloned().or_else(|| (cx.env)(var));
 
     let defaults = Defaults {
-        ready_timeout: duration(
+        timing: timing(
             "project",
-            "ready_timeout",
-            project_raw.ready_timeout.as_ref(),
-            durations::READY_TIMEOUT,
+            [
+                project_raw.ready_timeout.as_ref(),
+                project_raw.dependency_timeout.as_ref(),
+                project_raw.stop_grace.as_ref(),
+            ],
+            DEFAULT_TIMING,
             errors,
-        )
-        .unwrap_or(DEFAULT_READY_TIMEOUT),
-        dependency_timeout: duration(
-            "project",
-            "dependency_timeout",
-            project_raw.dependency_timeout.as_ref(),
-            durations::DEPENDENCY_TIMEOUT,
-            errors,
-        )
-        .unwrap_or(DEFAULT_DEPENDENCY_TIMEOUT),
-        stop_grace: duration(
-            "project",
-            "stop_grace",
-            project_raw.stop_grace.as_ref(),
-            durations::STOP_GRACE,
-            errors,
-        )
-        .unwrap_or(DEFAULT_STOP_GRACE),
+        ),
         restart: project_raw.restart.map(restart_policy),
         max_restarts: project_raw.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
         backoff: backoff(
@@ -428,30 +414,20 @@ fn service(
         },
     };
 
-    let ready_timeout = duration(
+    let Timing {
+        ready_timeout,
+        dependency_timeout,
+        stop_grace,
+    } = timing(
         &path,
-        "ready_timeout",
-        raw.ready_timeout.as_ref(),
-        durations::READY_TIMEOUT,
+        [
+            raw.ready_timeout.as_ref(),
+            raw.dependency_timeout.as_ref(),
+            raw.stop_grace.as_ref(),
+        ],
+        defaults.timing,
         errors,
-    )
-    .unwrap_or(defaults.ready_timeout);
-    let dependency_timeout = duration(
-        &path,
-        "dependency_timeout",
-        raw.dependency_timeout.as_ref(),
-        durations::DEPENDENCY_TIMEOUT,
-        errors,
-    )
-    .unwrap_or(defaults.dependency_timeout);
-    let stop_grace = duration(
-        &path,
-        "stop_grace",
-        raw.stop_grace.as_ref(),
-        durations::STOP_GRACE,
-        errors,
-    )
-    .unwrap_or(defaults.stop_grace);
+    );
     let restart = raw
         .restart
         .map(restart_policy)
@@ -777,6 +753,46 @@ fn env_files(
         }
     }
     vars
+}
+
+/// The timing keys a service shares with `[project]`.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    ready_timeout: Duration,
+    dependency_timeout: Duration,
+    stop_grace: Duration,
+}
+
+/// `ready_timeout`, `dependency_timeout` and `stop_grace` at `path`, each
+/// falling back on `fallback`'s.
+fn timing(
+    path: &str,
+    [ready, dependency, stop]: [Option<&Spanned<String>>; 3],
+    fallback: Timing,
+    errors: &mut Collector<'_>,
+) -> Timing {
+    let mut key =
+        |name, raw, limits, default| duration(path, name, raw, limits, errors).unwrap_or(default);
+    Timing {
+        ready_timeout: key(
+            "ready_timeout",
+            ready,
+            durations::READY_TIMEOUT,
+            fallback.ready_timeout,
+        ),
+        dependency_timeout: key(
+            "dependency_timeout",
+            dependency,
+            durations::DEPENDENCY_TIMEOUT,
+            fallback.dependency_timeout,
+        ),
+        stop_grace: key(
+            "stop_grace",
+            stop,
+            durations::STOP_GRACE,
+            fallback.stop_grace,
+        ),
+    }
 }
 
 fn backoff(
