@@ -179,3 +179,42 @@ fn a_value_where_it_cannot_be_quoted_is_a_config_error() {
     );
     assert!(err.contains("write \"$VALUE\" in the command"), "{err}");
 }
+
+#[test]
+fn a_value_inside_another_programs_script_is_warned_about() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("bringup.toml"),
+        "[services.api]\ncommand = \"bash -c 'exec server --name ${env.NAME}'\"\n\n\
+         [services.web]\ncommand = [\"sh\", \"-c\", \"exec web ${env.NAME}\"]\n\n\
+         [services.ok]\ncommand = \"sh -c 'exec ok \\\"$NAME\\\"'\"\nenv = { NAME = \"${env.NAME}\" }\n",
+    )
+    .expect("write config");
+    let output = Command::new(BIN)
+        .arg("check")
+        .current_dir(dir.path())
+        .env("NAME", "x")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run bringup check");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a warning, not an error: {err}"
+    );
+    assert!(
+        err.contains("warning: ") && err.contains("bringup.toml:2:11: `services.api.command`: `${env.NAME}` goes into the script given to `-c`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`services.web.command`: `${env.NAME}` goes into the script given to `-c`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`env = { NAME = \"${env.NAME}\" }`, and write \"$NAME\" in the script"),
+        "{err}"
+    );
+    // The way the warning suggests is not warned about.
+    assert!(!err.contains("services.ok"), "{err}");
+}

@@ -43,6 +43,8 @@ enum Part {
         value: String,
         /// How it is quoted when a shell parses the text.
         quoting: Quoting,
+        /// It lands in the script given to `-c` (see [`Template::script_problem`]).
+        script: bool,
     },
     OwnPort,
     PortOf(ServiceId),
@@ -115,8 +117,11 @@ impl Template {
         for part in &mut parts {
             match part {
                 Part::Literal(text) => scanner.feed(text),
-                Part::Data { quoting, .. } => {
+                Part::Data {
+                    quoting, script, ..
+                } => {
                     *quoting = scanner.quoting();
+                    *script = scanner.in_script();
                     scanner.value();
                 }
                 Part::OwnPort | Part::PortOf(_) => scanner.value(),
@@ -143,6 +148,33 @@ impl Template {
                     "put it outside that construct, bare or in quotes; or pass it in the environment, e.g. `env = {{ VALUE = \"${{{name}}}\" }}`, and write \"$VALUE\" in the command"
                 )),
             }),
+            _ => None,
+        })
+    }
+
+    /// A warning when an environment value becomes part of a script that
+    /// another program runs: the word after `-c` in shell text (`bash -c
+    /// 'echo ${env.X}'`), or, with `whole`, anywhere in this text (an
+    /// argument after `"-c"` in an argument array). bringup's quoting keeps
+    /// its own shell from running the value; that program gets it inside
+    /// its code.
+    pub fn script_problem(&self, whole: bool) -> Option<TemplateError> {
+        self.parts.iter().find_map(|part| match part {
+            Part::Data { name, script, .. } if name.starts_with("env.") && (whole || *script) => {
+                let var = name
+                    .trim_start_matches("env.")
+                    .split(":-")
+                    .next()
+                    .unwrap_or_default();
+                Some(TemplateError {
+                    message: format!(
+                        "`${{{name}}}` goes into the script given to `-c`: the program that runs it reads the value as code"
+                    ),
+                    help: Some(format!(
+                        "pass it in the environment instead: `env = {{ {var} = \"${{{name}}}\" }}`, and write \"${var}\" in the script"
+                    )),
+                })
+            }
             _ => None,
         })
     }
@@ -238,6 +270,7 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
         name: name.to_string(),
         value,
         quoting: Quoting::Bare,
+        script: false,
     };
     if name == "bringup" {
         return Ok(data(scope.bringup.to_string()));
@@ -371,6 +404,23 @@ mod tests {
         assert!(problem.message.contains("inside `$(…)`"), "{problem:?}");
         assert!(problem.help.unwrap().contains("\"$VALUE\""));
         assert!(!Template::parse("${env.V}", &scope).unwrap().contains_nul());
+        // A value inside another program's script is noticed.
+        let t = Template::parse("bash -c 'echo ${env.V}' ${bringup}", &scope).unwrap();
+        let warning = t.script_problem(false).unwrap();
+        assert!(
+            warning
+                .message
+                .contains("`${env.V}` goes into the script given to `-c`")
+        );
+        assert!(
+            warning
+                .help
+                .unwrap()
+                .contains("`env = { V = \"${env.V}\" }`, and write \"$V\"")
+        );
+        let t = Template::parse("echo ${env.V}; sh -c '${bringup} x'", &scope).unwrap();
+        assert!(t.script_problem(false).is_none());
+        assert!(t.script_problem(true).is_some());
     }
 
     #[test]

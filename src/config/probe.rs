@@ -335,6 +335,14 @@ pub(crate) fn shell_template(
         push(errors, text, path, key, problem);
         return None;
     }
+    if let Some(warning) = template.script_problem(false) {
+        errors.warn(
+            Some(text.span()),
+            format!("{path}.{key}"),
+            warning.message,
+            warning.help,
+        );
+    }
     Some(template)
 }
 

@@ -18,6 +18,11 @@
 //! always exactly one word with exactly its own characters, as it would be
 //! in an argument array.
 //!
+//! Quoting protects the shell bringup runs, not a program that runs its
+//! own arguments as code: in `bash -c 'echo ${env.NAME}'` the outer `sh`
+//! hands bash exactly the value, inside bash's script. [`Scanner::in_script`]
+//! notices a value in the word after `-c`, and validation warns about it.
+//!
 //! Some places cannot be quoted reliably without a full shell parser:
 //! inside `$(…)` or backticks, inside `${…}`, in a here-document, after
 //! `$'`, right after a backslash. A value there is a config error that says
@@ -95,12 +100,20 @@ pub struct Scanner {
     prev: Option<u8>,
     /// Set for good once the text does something the scan cannot follow.
     lost: Option<&'static str>,
+    /// Bytes of the unquoted word being read (0: none yet).
+    word_len: usize,
+    /// Its first bytes, enough to recognise `-c`.
+    word: [u8; 2],
+    /// The last word read was `-c`: what follows is a script.
+    after_c: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Frame {
-    Single,
-    Double,
+    /// `'…'`; `true` when it is the script after `-c`.
+    Single(bool),
+    /// `"…"`; the same.
+    Double(bool),
     /// `$(…)`, with the depth of plain parentheses inside it.
     Substitution(u32),
     Backtick,
@@ -126,14 +139,26 @@ impl Scanner {
                 Frame::Substitution(_) => return Quoting::Unsure("inside `$(…)`"),
                 Frame::Backtick => return Quoting::Unsure("inside backticks"),
                 Frame::Brace => return Quoting::Unsure("inside a shell `${…}`"),
-                Frame::Single | Frame::Double => {}
+                Frame::Single(_) | Frame::Double(_) => {}
             }
         }
         match self.frames.last() {
             None => Quoting::Bare,
-            Some(Frame::Single) => Quoting::Single,
+            Some(Frame::Single(_)) => Quoting::Single,
             Some(_) => Quoting::Double,
         }
+    }
+
+    /// Whether a value placed here is part of the script given to `-c`
+    /// (`sh -c '…'`, `python3 -c "…"`, or the word itself), which that
+    /// program will run as code whatever the quoting.
+    pub fn in_script(&self) -> bool {
+        let quoted = self
+            .frames
+            .iter()
+            .any(|f| matches!(f, Frame::Single(true) | Frame::Double(true)));
+        let bare = matches!(self.frames.last(), None | Some(Frame::Substitution(_)));
+        quoted || (bare && self.word_len == 0 && self.after_c)
     }
 
     /// Notes that a value was placed here (quoted as [`Scanner::quoting`]
@@ -141,6 +166,7 @@ impl Scanner {
     pub fn value(&mut self) {
         self.escaped = false;
         self.prev = Some(b'x');
+        self.word_len += 1;
     }
 
     /// Follows the quoting through `text`.
@@ -157,12 +183,12 @@ impl Scanner {
                 self.escaped = false;
             } else {
                 match self.frames.last().copied() {
-                    Some(Frame::Single) => {
+                    Some(Frame::Single(_)) => {
                         if b == b'\'' {
                             self.frames.pop();
                         }
                     }
-                    Some(Frame::Double) => match b {
+                    Some(Frame::Double(_)) => match b {
                         b'\\' => self.escaped = true,
                         b'"' => {
                             self.frames.pop();
@@ -190,10 +216,12 @@ impl Scanner {
                     },
                     top @ (None | Some(Frame::Substitution(_))) => {
                         let inside = matches!(top, Some(Frame::Substitution(_)));
+                        let script = self.word_len == 0 && self.after_c;
+                        self.words(b);
                         match b {
                             b'\\' => self.escaped = true,
-                            b'\'' => self.frames.push(Frame::Single),
-                            b'"' => self.frames.push(Frame::Double),
+                            b'\'' => self.frames.push(Frame::Single(script)),
+                            b'"' => self.frames.push(Frame::Double(script)),
                             b'`' => self.frames.push(Frame::Backtick),
                             b'#' if self.word_starts() => self.comment = true,
                             b'$' if next == Some(b'\'') => {
@@ -235,6 +263,25 @@ impl Scanner {
                 self.prev = bytes.get(i).copied();
             }
             i += 1;
+        }
+    }
+
+    /// Follows the unquoted words, to know when one is `-c`.
+    fn words(&mut self, b: u8) {
+        if b.is_ascii_whitespace() || b";&|()<>".contains(&b) {
+            if self.word_len > 0 {
+                self.after_c = self.word_len == 2 && &self.word == b"-c";
+            }
+            if !b.is_ascii_whitespace() {
+                // A new command starts.
+                self.after_c = false;
+            }
+            self.word_len = 0;
+        } else {
+            if let Some(slot) = self.word.get_mut(self.word_len) {
+                *slot = b;
+            }
+            self.word_len += 1;
         }
     }
 
@@ -318,6 +365,24 @@ mod tests {
                 at_end(text)
             );
         }
+    }
+
+    #[test]
+    fn a_script_after_dash_c_is_noticed() {
+        let script = |text: &str| {
+            let mut scanner = Scanner::default();
+            scanner.feed(text);
+            scanner.in_script()
+        };
+        assert!(script("bash -c 'echo "));
+        assert!(script("sh -c \"echo "));
+        assert!(script("python3 -c "));
+        assert!(script("x; sh -c 'a' && sh -c 'b "));
+        assert!(!script("sh -c 'a' "));
+        assert!(!script("server --name "));
+        assert!(!script("server --name '"));
+        assert!(!script("grep -c; echo '"));
+        assert!(!script("echo -cx '"));
     }
 
     #[test]

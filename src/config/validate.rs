@@ -600,14 +600,28 @@ fn command_spec(
         RawCommand::Argv(args) => {
             let parts: Vec<Option<Template>> = args
                 .iter()
-                .map(|arg| {
-                    template(
+                .enumerate()
+                .map(|(i, arg)| {
+                    let parsed = template(
                         path,
                         "command",
                         &Spanned::new(span.clone(), arg.clone()),
                         scope,
                         errors,
-                    )
+                    )?;
+                    // `["sh", "-c", "… ${env.X} …"]`: the value is in a script.
+                    if i > 0
+                        && args[i - 1] == "-c"
+                        && let Some(warning) = parsed.script_problem(true)
+                    {
+                        errors.warn(
+                            Some(span.clone()),
+                            format!("{path}.command"),
+                            warning.message,
+                            warning.help,
+                        );
+                    }
+                    Some(parsed)
                 })
                 .collect();
             parts
