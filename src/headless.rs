@@ -29,9 +29,10 @@ use tokio::sync::broadcast;
 use crate::ansi::terminal_safe;
 use crate::colours;
 use crate::config::plan::ServiceId;
+use crate::engine::describe;
 use crate::engine::describe::fmt_duration;
 use crate::engine::describe::{describe, headline};
-use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
+use crate::engine::{Command, Engine, Event, EventKind, Reason, State, Summary, Verdict};
 use crate::headless::outbox::Outbox;
 use crate::logs::LogHub;
 
@@ -293,11 +294,11 @@ impl Printer {
             EventKind::State {
                 service,
                 to: State::Starting,
-                note,
+                reason: Reason::Starting { degraded, .. },
                 ..
             } => {
                 self.starting_notes[service.0] =
-                    note.split_once("; ").map(|(_, more)| more.to_string());
+                    (!degraded.is_empty()).then(|| describe::degraded_line(degraded));
             }
             EventKind::State {
                 from: State::Pending,

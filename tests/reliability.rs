@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bringup::config::{self, ServiceId, validate::Context};
-use bringup::engine::{Command, Engine, EngineOptions, Event, EventKind, State};
+use bringup::engine::{Command, Engine, EngineOptions, Event, EventKind, Reason, State, Then};
 use tokio::sync::broadcast;
 
 fn plan(text: &str) -> bringup::config::Plan {
@@ -112,9 +112,13 @@ command = "${{bringup}} fixture --name steady"
                 EventKind::State {
                     service,
                     to: State::Failed,
-                    note,
+                    reason:
+                        Reason::Exited {
+                            then: Then::GaveUp { .. },
+                            ..
+                        },
                     ..
-                } if note.contains("gave up") => {
+                } => {
                     gave_up.push(*service);
                 }
                 EventKind::Notice {

@@ -75,6 +75,118 @@ impl fmt::Display for State {
     }
 }
 
+/// Why a service is in its state: the data behind the words that
+/// [`crate::engine::describe`] makes of it. Front ends never parse those
+/// words; they look at this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum Reason {
+    /// In line to start, nothing asked yet.
+    WaitingToStart,
+    /// In line to start again after a user's restart.
+    Restarting,
+    /// In line to start after a user's start.
+    StartingOnRequest,
+    /// `bringup up api` leaves the rest out.
+    NotSelected,
+    /// The stack stopped before it started.
+    NotStarted,
+    /// Spawned; `attempt` counts every spawn of this bring-up.
+    Starting {
+        attempt: u32,
+        degraded: Vec<String>,
+    },
+    ReadyIn {
+        #[serde(with = "millis")]
+        took: Duration,
+        /// What the readiness check said ("HTTP 200"), if anything.
+        detail: String,
+    },
+    CompletedIn {
+        #[serde(with = "millis")]
+        took: Duration,
+    },
+    /// A process bringup did not start stands in for the service.
+    Adopted {
+        holder: String,
+    },
+    AdoptedAnswersAgain,
+    AdoptedNotAnswering {
+        detail: String,
+    },
+    /// It was ready; readiness fails now.
+    ReadinessFailing {
+        detail: String,
+    },
+    /// Not ready within `ready_timeout`; still being checked.
+    NotReadyAfter {
+        #[serde(with = "millis")]
+        timeout: Duration,
+        last_check: Option<String>,
+    },
+    /// Liveness failed `failures` times in a row; `restart`: it is being
+    /// restarted for it (else `restart = "never"` keeps it running).
+    LivenessFailing {
+        failures: u32,
+        detail: String,
+        restart: bool,
+    },
+    /// A required dependency failed, was skipped or stopped.
+    Blocked {
+        on: String,
+        state: State,
+    },
+    /// It could not be started at all (no port could be had).
+    CouldNotStart {
+        why: String,
+    },
+    StoppedOnRequest,
+    SkippedOnRequest,
+    Skipped,
+    /// Stopped as asked; how its process ended.
+    Stopped {
+        exit: Exit,
+    },
+    /// Its process ended without being asked to, or was stopped because
+    /// checks failed (`cause`); what happens next.
+    Exited {
+        exit: Exit,
+        cause: Option<Cause>,
+        then: Then,
+    },
+    /// Being stopped, it did not stop within its grace: it is killed.
+    KillingAfter {
+        #[serde(with = "millis")]
+        grace: Duration,
+    },
+}
+
+/// Why bringup ended a process itself, when checks failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "cause")]
+pub enum Cause {
+    /// Its liveness check failed this many times in a row.
+    Liveness { failures: u32, detail: String },
+    /// An adopted process did not answer this many checks in a row.
+    AdoptedSilent { failures: u32, detail: String },
+}
+
+/// What follows an exit nobody asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "then")]
+pub enum Then {
+    /// Nothing: it stays down (failed, or stopped while everything stops).
+    StaysDown,
+    /// The restart policy ran out.
+    GaveUp { restarts: u32 },
+    RestartIn {
+        attempt: u32,
+        of: u32,
+        #[serde(with = "millis")]
+        delay: Duration,
+    },
+}
+
 /// What a pending service is waiting for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "waiting_for")]
@@ -226,13 +338,13 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum EventKind {
-    /// A service changed state; `note` says why in words.
+    /// A service changed state, and why.
     State {
         service: ServiceId,
         name: String,
         from: State,
         to: State,
-        note: String,
+        reason: Reason,
     },
     /// A pending service now waits for something else.
     Waiting {
@@ -360,8 +472,11 @@ pub struct ServiceStatus {
     /// that failed under a ready api).
     pub lost: Vec<Lost>,
     pub last_exit: Option<Exit>,
-    /// The latest explanation: why it failed, what the probe says.
-    pub note: String,
+    /// Why it is in its state.
+    pub reason: Reason,
+    /// What the last failed readiness check of the current process said
+    /// ("HTTP 503 (expected 200-299)"), while it is not ready.
+    pub last_check: Option<String>,
     /// When the current (or last) process was spawned.
     #[serde(with = "millis_opt")]
     pub spawned_at: Option<Duration>,

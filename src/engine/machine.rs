@@ -31,10 +31,9 @@ use nix::sys::signal::Signal;
 
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 use crate::engine::api::{
-    Command, EventKind, Exit, Lost, Need, Phase, ServiceStatus, Snapshot, State, Summary,
-    WaitReason,
+    Cause, Command, EventKind, Exit, Lost, Need, Phase, Reason, ServiceStatus, Snapshot, State,
+    Summary, Then, WaitReason,
 };
-use crate::engine::describe::fmt_duration;
 use crate::engine::summary;
 
 /// A service that stayed ready this long has its restart streak forgiven.
@@ -207,7 +206,13 @@ struct Slot {
     /// it starts waiting.
     optional_deadline: Option<Duration>,
     last_exit: Option<Exit>,
-    note: String,
+    /// Why it is in its state.
+    reason: Reason,
+    /// The last failed readiness check of the current process.
+    last_check: Option<String>,
+    /// Why bringup is ending the current process itself (checks failed),
+    /// for the exit that follows.
+    cause: Option<Cause>,
     spawned_at: Option<Duration>,
     ready_at: Option<Duration>,
     readiness_failures: u32,
@@ -255,7 +260,9 @@ impl Slot {
             degraded: Vec::new(),
             optional_deadline: None,
             last_exit: None,
-            note: String::new(),
+            reason: Reason::WaitingToStart,
+            last_check: None,
+            cause: None,
             spawned_at: None,
             ready_at: None,
             readiness_failures: 0,
@@ -450,7 +457,12 @@ impl Machine {
                     self.slots[id.0].process = Process::Down;
                     self.slots[id.0].last_exit = Some(Exit::NotStarted(reason.clone()));
                     self.out.push(Effect::StopProbes { id });
-                    self.set_state(now, id, State::Failed, format!("could not start: {reason}"));
+                    self.set_state(
+                        now,
+                        id,
+                        State::Failed,
+                        Reason::CouldNotStart { why: reason },
+                    );
                 }
             }
         }
@@ -486,19 +498,18 @@ impl Machine {
         self.publish(EventKind::Notice { service, message });
     }
 
-    /// Moves `id` to `state` (publishing the change with `note`).
-    fn set_state(&mut self, now: Duration, id: ServiceId, state: State, note: impl Into<String>) {
-        let note = note.into();
+    /// Moves `id` to `state` (publishing the change and why).
+    fn set_state(&mut self, now: Duration, id: ServiceId, state: State, reason: Reason) {
         let slot = &mut self.slots[id.0];
         let from = slot.state;
-        if from == state && slot.note == note {
+        if from == state && slot.reason == reason {
             return;
         }
         if from == State::Starting && state != State::Starting {
             self.last_slot_freed_by = Some(id);
         }
         slot.state = state;
-        slot.note = note.clone();
+        slot.reason = reason.clone();
         if from != state {
             slot.since = now;
             if state != State::Pending {
@@ -520,7 +531,7 @@ impl Machine {
             name,
             from,
             to: state,
-            note,
+            reason,
         });
         if state == State::Pending && from != State::Pending {
             self.start_waiting(now, id);

@@ -13,8 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
+use crate::engine::describe;
 use crate::engine::describe::fmt_duration;
-use crate::engine::{ServiceStatus, State};
+use crate::engine::{Reason, ServiceStatus, State};
 use crate::text::{ellipsize, fit};
 use crate::tui::app::{App, Pane, Typing};
 
@@ -211,24 +212,26 @@ fn wanted_port(app: &App, s: &ServiceStatus) -> Option<u16> {
 /// what it runs without.
 fn explain(app: &App, s: &ServiceStatus) -> (String, Style) {
     let theme = &app.theme;
+    let why = || describe::reason(&s.reason);
     match s.state {
         State::Pending => (
-            s.waiting
-                .as_ref()
-                .map_or_else(|| s.note.clone(), ToString::to_string),
+            s.waiting.as_ref().map_or_else(why, ToString::to_string),
             theme.dim,
         ),
-        State::Failed => (s.note.clone(), theme.error),
-        State::NotReady => (s.note.clone(), theme.warn),
-        State::Starting => (
-            s.note
-                .strip_prefix("starting")
-                .unwrap_or(&s.note)
-                .trim_start_matches([';', ' '])
-                .to_string(),
-            theme.dim,
-        ),
-        State::Stopped | State::Skipped if s.selected => (s.note.clone(), theme.dim),
+        State::Failed => (why(), theme.error),
+        State::NotReady => (why(), theme.warn),
+        // The last check's answer says more than "starting" (the state
+        // column says that); else what it starts without.
+        State::Starting => {
+            let degraded = match &s.reason {
+                Reason::Starting { degraded, .. } if !degraded.is_empty() => {
+                    describe::degraded_line(degraded)
+                }
+                _ => String::new(),
+            };
+            (s.last_check.clone().unwrap_or(degraded), theme.dim)
+        }
+        State::Stopped | State::Skipped if s.selected => (why(), theme.dim),
         State::Ready if s.external => (
             "adopted; bringup leaves it alone".to_string(),
             theme.external,

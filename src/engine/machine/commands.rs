@@ -115,7 +115,7 @@ impl Machine {
                     self.slots[id.0].restarts = 0;
                     self.begin_stop(now, id, StopIntent::Restart);
                 } else {
-                    self.revive(now, id, "restarting");
+                    self.revive(now, id, Reason::Restarting);
                 }
             }
             Command::Start(id) => {
@@ -125,7 +125,7 @@ impl Machine {
                         format!("{} is already {}", self.name(id), self.slots[id.0].state),
                     );
                 } else {
-                    self.revive(now, id, "starting on request");
+                    self.revive(now, id, Reason::StartingOnRequest);
                 }
             }
             Command::Stop(id) => {
@@ -134,7 +134,7 @@ impl Machine {
                 if self.slots[id.0].alive() {
                     self.begin_stop(now, id, StopIntent::Stop);
                 } else if self.slots[id.0].state != State::Stopped {
-                    self.set_state(now, id, State::Stopped, "stopped on request");
+                    self.set_state(now, id, State::Stopped, Reason::StoppedOnRequest);
                 }
             }
             Command::Skip(id) => {
@@ -151,7 +151,7 @@ impl Machine {
                 if self.slots[id.0].alive() {
                     self.begin_stop(now, id, StopIntent::Skip);
                 } else {
-                    self.set_state(now, id, State::Skipped, "skipped on request");
+                    self.set_state(now, id, State::Skipped, Reason::SkippedOnRequest);
                 }
             }
             Command::Kill(id) => {
@@ -181,11 +181,11 @@ impl Machine {
     }
 
     /// Brings a service that is not running back into line.
-    pub(super) fn revive(&mut self, now: Duration, id: ServiceId, note: &str) {
+    pub(super) fn revive(&mut self, now: Duration, id: ServiceId, reason: Reason) {
         let slot = &mut self.slots[id.0];
         slot.want = Want::Up;
         slot.restarts = 0;
         slot.restart_pending = false;
-        self.make_pending(now, id, note);
+        self.make_pending(now, id, reason);
     }
 }

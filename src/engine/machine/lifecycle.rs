@@ -49,12 +49,18 @@ impl Machine {
                 let slot = &mut self.slots[id.0];
                 slot.readiness_failures += 1;
                 if slot.readiness_failures >= threshold {
-                    let note = format!("readiness failing: {detail}");
-                    self.set_state(now, id, State::NotReady, note);
+                    self.set_state(
+                        now,
+                        id,
+                        State::NotReady,
+                        Reason::ReadinessFailing { detail },
+                    );
                 }
             }
-            (State::Starting | State::NotReady, false) if self.slots[id.0].note != detail => {
-                self.slots[id.0].note = detail.clone();
+            (State::Starting | State::NotReady, false)
+                if self.slots[id.0].last_check.as_deref() != Some(detail.as_str()) =>
+            {
+                self.slots[id.0].last_check = Some(detail.clone());
                 let name = self.name(id).to_string();
                 self.publish(EventKind::Probe {
                     service: id,
@@ -74,13 +80,9 @@ impl Machine {
         slot.ready_at = Some(now);
         slot.readiness_failures = 0;
         slot.first_ready_at.get_or_insert(now);
+        slot.last_check = None;
         let took = now.saturating_sub(slot.spawned_at.unwrap_or(now));
-        let note = if detail.is_empty() {
-            format!("ready in {}", fmt_duration(took))
-        } else {
-            format!("ready in {} ({detail})", fmt_duration(took))
-        };
-        self.set_state(now, id, State::Ready, note);
+        self.set_state(now, id, State::Ready, Reason::ReadyIn { took, detail });
         // Once per process: a not_ready → ready recovery keeps the loop it has.
         if self.plan.service(id).liveness.is_some() && !self.slots[id.0].liveness_started {
             self.slots[id.0].liveness_started = true;
@@ -125,13 +127,22 @@ impl Machine {
             return;
         }
         if never_restart {
-            let note = format!(
-                "liveness failed {failures} times ({detail}); restart = \"never\" keeps it running"
-            );
-            self.set_state(now, id, State::NotReady, note);
+            let reason = Reason::LivenessFailing {
+                failures,
+                detail,
+                restart: false,
+            };
+            self.set_state(now, id, State::NotReady, reason);
             return;
         }
-        self.slots[id.0].note = format!("liveness failed {failures} times: {detail}");
+        let slot = &mut self.slots[id.0];
+        slot.reason = Reason::LivenessFailing {
+            failures,
+            detail: detail.clone(),
+            restart: true,
+        };
+        slot.cause = Some(Cause::Liveness { failures, detail });
+        self.dirty = true;
         self.begin_stop(now, id, StopIntent::Failure);
     }
 
@@ -155,27 +166,21 @@ impl Machine {
 
         match intent {
             Some(StopIntent::Stop | StopIntent::Kill | StopIntent::Shutdown) => {
-                self.set_state(now, id, State::Stopped, format!("stopped ({exit})"));
+                self.set_state(now, id, State::Stopped, Reason::Stopped { exit });
             }
-            Some(StopIntent::Skip) => self.set_state(now, id, State::Skipped, "skipped"),
+            Some(StopIntent::Skip) => self.set_state(now, id, State::Skipped, Reason::Skipped),
             // A restart asked for before shutdown began ends with the rest.
             Some(StopIntent::Restart) if self.phase != Phase::Running => {
-                self.set_state(now, id, State::Stopped, format!("stopped ({exit})"));
+                self.set_state(now, id, State::Stopped, Reason::Stopped { exit });
             }
-            Some(StopIntent::Restart) => self.make_pending(now, id, "restarting"),
-            Some(StopIntent::Failure) => self.crashed(now, id, exit, true),
-            None => self.crashed(now, id, exit, false),
+            Some(StopIntent::Restart) => self.make_pending(now, id, Reason::Restarting),
+            Some(StopIntent::Failure) | None => self.crashed(now, id, exit),
         }
     }
 
-    /// A process ended that nobody asked to stop (or liveness gave up on).
-    pub(super) fn crashed(
-        &mut self,
-        now: Duration,
-        id: ServiceId,
-        exit: Exit,
-        liveness_failed: bool,
-    ) {
+    /// A process ended that nobody asked to stop, or that bringup stopped
+    /// because its checks failed (the slot's `cause` says which).
+    pub(super) fn crashed(&mut self, now: Duration, id: ServiceId, exit: Exit) {
         let spec = self.plan.service(id);
         let (kind, policy, max_restarts, backoff) =
             (spec.kind, spec.restart, spec.max_restarts, spec.backoff);
@@ -185,12 +190,7 @@ impl Machine {
             let slot = &mut self.slots[id.0];
             slot.first_ready_at.get_or_insert(now);
             slot.ready_at = Some(now);
-            self.set_state(
-                now,
-                id,
-                State::Completed,
-                format!("completed in {}", fmt_duration(took)),
-            );
+            self.set_state(now, id, State::Completed, Reason::CompletedIn { took });
             return;
         }
         let slot = &mut self.slots[id.0];
@@ -201,32 +201,29 @@ impl Machine {
         {
             slot.restarts = 0;
         }
+        let cause = slot.cause.take();
         let wants_restart = match policy {
             RestartPolicy::Always => true,
-            RestartPolicy::OnFailure => !exit.success() || liveness_failed,
+            RestartPolicy::OnFailure => !exit.success() || cause.is_some(),
             RestartPolicy::Never => false,
         };
-        let previous_note = std::mem::take(&mut self.slots[id.0].note);
-        let why = if liveness_failed {
-            format!("{previous_note}; {exit}")
-        } else {
-            exit.to_string()
+        let exited = |then| Reason::Exited {
+            exit: exit.clone(),
+            cause: cause.clone(),
+            then,
         };
         if stopping_everything || self.slots[id.0].want != Want::Up {
-            self.set_state(now, id, State::Stopped, why);
+            self.set_state(now, id, State::Stopped, exited(Then::StaysDown));
             return;
         }
         if !wants_restart {
-            self.set_state(now, id, State::Failed, why);
+            self.set_state(now, id, State::Failed, exited(Then::StaysDown));
             return;
         }
         let restarts = self.slots[id.0].restarts;
         if restarts >= max_restarts {
-            let note = format!(
-                "{why}; gave up after {restarts} restart{}",
-                if restarts == 1 { "" } else { "s" }
-            );
-            self.set_state(now, id, State::Failed, note);
+            let reason = exited(Then::GaveUp { restarts });
+            self.set_state(now, id, State::Failed, reason);
             return;
         }
         let attempt = restarts + 1;
@@ -235,11 +232,12 @@ impl Machine {
         let slot = &mut self.slots[id.0];
         slot.restarts = attempt;
         slot.restart_pending = true;
-        let note = format!(
-            "{why}; restart {attempt} of {max_restarts} in {}",
-            fmt_duration(delay)
-        );
-        self.set_state(now, id, State::Pending, note);
+        let reason = exited(Then::RestartIn {
+            attempt,
+            of: max_restarts,
+            delay,
+        });
+        self.set_state(now, id, State::Pending, reason);
         self.set_waiting(
             now,
             id,
@@ -281,17 +279,11 @@ impl Machine {
         match timer {
             Timer::ReadyTimeout => {
                 if slot.state == State::Starting && slot.stop.is_none() {
-                    let timeout = self.plan.service(id).ready_timeout;
-                    let last = if slot.note.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (last check: {})", slot.note)
+                    let reason = Reason::NotReadyAfter {
+                        timeout: self.plan.service(id).ready_timeout,
+                        last_check: slot.last_check.clone(),
                     };
-                    let note = format!(
-                        "not ready after {}; still checking{last}",
-                        fmt_duration(timeout)
-                    );
-                    self.set_state(now, id, State::NotReady, note);
+                    self.set_state(now, id, State::NotReady, reason);
                 }
             }
             Timer::Restart => {
@@ -304,8 +296,7 @@ impl Machine {
                 if slot.alive() && slot.stop.is_some() {
                     let grace = self.plan.service(id).stop_grace;
                     let generation = slot.generation;
-                    self.slots[id.0].note =
-                        format!("did not stop within {}; killing", fmt_duration(grace));
+                    self.slots[id.0].reason = Reason::KillingAfter { grace };
                     self.out.push(Effect::Kill { id, generation });
                     let name = self.name(id).to_string();
                     self.publish(EventKind::Signalled {
@@ -336,7 +327,7 @@ impl Machine {
         slot.generation += 1;
         slot.liveness_failures = 0;
         let generation = slot.generation;
-        self.set_state(now, id, State::Ready, format!("ready: adopted {detail}"));
+        self.set_state(now, id, State::Ready, Reason::Adopted { holder: detail });
         self.out.push(Effect::WatchAdopted { id, generation });
     }
 
@@ -354,20 +345,15 @@ impl Machine {
         if ok {
             slot.liveness_failures = 0;
             if slot.state == State::NotReady {
-                self.set_state(
-                    now,
-                    id,
-                    State::Ready,
-                    "ready: the adopted process answers again",
-                );
+                self.set_state(now, id, State::Ready, Reason::AdoptedAnswersAgain);
             }
             return;
         }
         slot.liveness_failures += 1;
         let failures = slot.liveness_failures;
         if failures < threshold {
-            let note = format!("the adopted process stopped answering: {detail}");
-            self.set_state(now, id, State::NotReady, note);
+            let reason = Reason::AdoptedNotAnswering { detail };
+            self.set_state(now, id, State::NotReady, reason);
             return;
         }
         let slot = &mut self.slots[id.0];
@@ -377,8 +363,7 @@ impl Machine {
         slot.liveness_failures = 0;
         self.out.push(Effect::StopProbes { id });
         self.out.push(Effect::Disown { id });
-        let checks = if failures == 1 { "check" } else { "checks" };
-        self.slots[id.0].note = format!("no answer to {failures} {checks} in a row ({detail})");
-        self.crashed(now, id, Exit::AdoptedGone, true);
+        self.slots[id.0].cause = Some(Cause::AdoptedSilent { failures, detail });
+        self.crashed(now, id, Exit::AdoptedGone);
     }
 }

@@ -18,7 +18,7 @@ impl Machine {
             let slot = &mut self.slots[index];
             if !self.selected[index] {
                 slot.want = Want::Stopped;
-                self.set_state(now, id, State::Stopped, "not selected");
+                self.set_state(now, id, State::Stopped, Reason::NotSelected);
                 continue;
             }
             if slot.want == Want::Skipped || slot.external {
@@ -32,16 +32,16 @@ impl Machine {
             slot.ready_attempt_spawned_at = None;
             slot.first_ready_at = None;
             slot.gated_by = None;
-            self.make_pending(now, id, "waiting to start");
+            self.make_pending(now, id, Reason::WaitingToStart);
         }
         self.dirty = true;
     }
 
     /// Puts a stopped service back in line to start.
-    pub(super) fn make_pending(&mut self, now: Duration, id: ServiceId, note: &str) {
+    pub(super) fn make_pending(&mut self, now: Duration, id: ServiceId, reason: Reason) {
         self.slots[id.0].blocked_by = None;
         let was_pending = self.slots[id.0].state == State::Pending;
-        self.set_state(now, id, State::Pending, note);
+        self.set_state(now, id, State::Pending, reason);
         // `set_state` starts a wait on entering pending; this one already was.
         if was_pending {
             self.start_waiting(now, id);
@@ -87,11 +87,11 @@ impl Machine {
                 Eligibility::Blocked(on) => {
                     if self.slots[id.0].blocked_by != Some(on) {
                         let dep_state = self.slots[on.0].state;
-                        let note = format!(
-                            "blocked: required dependency {} is {dep_state}",
-                            self.name(on)
-                        );
-                        self.set_state(now, id, State::Failed, note);
+                        let reason = Reason::Blocked {
+                            on: self.name(on).to_string(),
+                            state: dep_state,
+                        };
+                        self.set_state(now, id, State::Failed, reason);
                         let slot = &mut self.slots[id.0];
                         slot.blocked_by = Some(on);
                         slot.waiting = Some(WaitReason::Blocked {
@@ -102,7 +102,7 @@ impl Machine {
                 }
                 Eligibility::Wait(reason) => {
                     if self.slots[id.0].state != State::Pending {
-                        self.set_state(now, id, State::Pending, "waiting to start");
+                        self.set_state(now, id, State::Pending, Reason::WaitingToStart);
                     }
                     self.set_waiting(now, id, reason);
                 }
@@ -116,7 +116,7 @@ impl Machine {
                         && starting >= limit
                     {
                         if self.slots[id.0].state != State::Pending {
-                            self.set_state(now, id, State::Pending, "waiting to start");
+                            self.set_state(now, id, State::Pending, Reason::WaitingToStart);
                         }
                         self.set_waiting(now, id, WaitReason::StartSlot { limit });
                         continue;
@@ -272,18 +272,11 @@ impl Machine {
         self.slots[id.0].degraded = degraded;
         let generation = self.slots[id.0].generation;
         let attempt = self.slots[id.0].spawns;
-        let mut note = if attempt > 1 {
-            format!("starting (attempt {attempt})")
-        } else {
-            "starting".to_string()
+        let reason = Reason::Starting {
+            attempt,
+            degraded: degraded_names,
         };
-        if !degraded_names.is_empty() {
-            note.push_str(&format!(
-                "; degraded: without {}",
-                degraded_names.join(", ")
-            ));
-        }
-        self.set_state(now, id, State::Starting, note);
+        self.set_state(now, id, State::Starting, reason);
         self.out.push(Effect::Spawn { id, generation });
         if kind == Kind::Service && !matches!(self.plan.service(id).readiness.check, Check::None) {
             self.out.push(Effect::Arm {

@@ -99,7 +99,7 @@ impl Machine {
             let waiting = slot.state == State::Pending
                 || (slot.state == State::Failed && slot.blocked_by.is_some());
             if !slot.alive() && waiting {
-                self.set_state(now, id, State::Stopped, "not started");
+                self.set_state(now, id, State::Stopped, Reason::NotStarted);
             }
         }
         self.dirty = true;

@@ -150,6 +150,16 @@ impl Rig {
         self.machine.status(self.id(name))
     }
 
+    /// What a user reads about why `name` is in its state: the reason in
+    /// words, or while it starts, the last check's answer.
+    fn note(&self, name: &str) -> String {
+        let status = self.status(name);
+        match (&status.last_check, status.state) {
+            (Some(check), State::Starting) => check.clone(),
+            _ => crate::engine::describe::reason(&status.reason),
+        }
+    }
+
     fn spawns(&self, effects: &[Effect]) -> Vec<String> {
         effects
             .iter()
@@ -279,15 +289,12 @@ depends_on = ["api"]
     rig.spawned("db");
     rig.at(50).exit("db", 1);
     assert_eq!(rig.state("db"), State::Failed);
-    assert_eq!(rig.status("db").note, "exited with code 1");
+    assert_eq!(rig.note("db"), "exited with code 1");
     // Blocked dependents show why, the whole chain down.
     assert_eq!(rig.state("api"), State::Failed);
-    assert_eq!(
-        rig.status("api").note,
-        "blocked: required dependency db is failed"
-    );
+    assert_eq!(rig.note("api"), "blocked: required dependency db is failed");
     assert_eq!(rig.state("web"), State::Failed);
-    assert!(rig.status("web").note.contains("api"));
+    assert!(rig.note("web").contains("api"));
     // The user starts db again; once it is ready, the chain comes up.
     let db = rig.id("db");
     let effects = rig.at(1000).command(Command::Start(db));
@@ -321,7 +328,7 @@ fn a_failed_optional_dependency_degrades_instead_of_blocking() {
     assert_eq!(rig.state("cache"), State::Stopped);
     assert_eq!(rig.state("api"), State::Starting);
     assert_eq!(rig.status("api").degraded, ["cache"]);
-    assert!(rig.status("api").note.contains("degraded: without cache"));
+    assert!(rig.note("api").contains("degraded: without cache"));
 }
 
 #[test]
@@ -393,7 +400,7 @@ depends_on = { migrate = "completed" }
         "tasks default to restart = never"
     );
     assert_eq!(rig.state("api"), State::Failed);
-    assert!(rig.status("api").note.contains("migrate"));
+    assert!(rig.note("api").contains("migrate"));
 }
 
 #[test]
@@ -477,7 +484,7 @@ backoff = { initial = "100ms", max = "10s" }
     assert!(rig.timers(&effects, Timer::Restart).is_empty());
     assert_eq!(rig.state("flaky"), State::Failed);
     assert_eq!(
-        rig.status("flaky").note,
+        rig.note("flaky"),
         "exited with code 1; gave up after 3 restarts"
     );
 }
@@ -506,9 +513,9 @@ fn ready_timeout_makes_a_service_not_ready_and_it_can_still_become_ready() {
     rig.at(2000).fire("a", Timer::ReadyTimeout);
     assert_eq!(rig.state("a"), State::NotReady);
     assert!(
-        rig.status("a").note.contains("connection refused"),
+        rig.note("a").contains("connection refused"),
         "{}",
-        rig.status("a").note
+        rig.note("a")
     );
     rig.at(2500).ready("a");
     assert_eq!(rig.state("a"), State::Ready);
@@ -553,7 +560,7 @@ stop_grace = "1s"
     assert_eq!(rig.signals(&effects), [("a".to_string(), Signal::SIGTERM)]);
     let effects = rig.exit("a", 143);
     assert_eq!(rig.status("a").restarts, 1);
-    assert!(rig.status("a").note.starts_with("liveness failed 2 times"));
+    assert!(rig.note("a").starts_with("liveness failed 2 times"));
     assert_eq!(rig.timers(&effects, Timer::Restart).len(), 1);
 }
 
@@ -716,7 +723,7 @@ fn kill_and_restart_commands() {
         State::Stopped,
         "a killed service stays down"
     );
-    assert_eq!(rig.status("db").note, "stopped (killed by SIGKILL)");
+    assert_eq!(rig.note("db"), "stopped (killed by SIGKILL)");
 
     let effects = rig.command(Command::Restart(rig.id("db")));
     assert_eq!(rig.spawns(&effects), ["db"]);
@@ -745,10 +752,7 @@ fn a_spawn_failure_follows_the_restart_policy() {
         error: "No such file or directory".into(),
     });
     assert_eq!(rig.state("a"), State::Failed);
-    assert_eq!(
-        rig.status("a").note,
-        "could not start: No such file or directory"
-    );
+    assert_eq!(rig.note("a"), "could not start: No such file or directory");
 }
 
 #[test]

@@ -59,7 +59,8 @@ impl Machine {
                 })
                 .collect(),
             last_exit: slot.last_exit.clone(),
-            note: slot.note.clone(),
+            reason: slot.reason.clone(),
+            last_check: slot.last_check.clone(),
             spawned_at: slot.spawned_at,
             ready_at: slot.ready_at,
             stopping: slot.stop.is_some() && slot.alive(),
