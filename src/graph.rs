@@ -7,10 +7,51 @@
 //! length: everything in a wave can start together once the waves before it
 //! are up. Cycles are found with Tarjan's strongly connected components and
 //! reported with their whole path (`api → auth → api`), one per cycle.
+//!
+//! The graph owns its edges ([`Dependency`], [`DepKind`]) and knows services
+//! only by [`ServiceId`] and, for cycle messages, by name: it imports
+//! nothing from `config`, which builds it, so the two do not import each
+//! other in a circle. The plan's edges live here and only here; a
+//! service's dependencies are `plan.graph.dependencies(id)`.
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::config::plan::{DepKind, Dependency, ServiceId};
+use serde::Serialize;
+
+use crate::ids::ServiceId;
+
+/// An edge of the dependency graph, seen from the dependent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    pub on: ServiceId,
+    pub kind: DepKind,
+}
+
+/// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepKind {
+    /// Start after it is ready; blocked while it is failed or skipped.
+    Required,
+    /// Start after it is ready, or degraded once it failed, was skipped or
+    /// the dependency timeout ran out.
+    Optional,
+    /// Ordering only: start once it has been spawned.
+    Soft,
+    /// It is a task; start after it exited 0.
+    Completed,
+}
+
+impl DepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DepKind::Required => "required",
+            DepKind::Optional => "optional",
+            DepKind::Soft => "soft",
+            DepKind::Completed => "completed",
+        }
+    }
+}
 
 /// A problem with the shape of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,10 +11,8 @@ use serde::Serialize;
 
 use crate::config::interpolate::Template;
 use crate::graph::Graph;
-
-/// Index of a service in [`Plan::services`] (declaration order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ServiceId(pub usize);
+pub use crate::graph::{DepKind, Dependency};
+pub use crate::ids::ServiceId;
 
 /// A config that is ready to run.
 #[derive(Debug)]
@@ -188,39 +186,6 @@ pub enum CommandSpec {
 pub enum Kind {
     Service,
     Task,
-}
-
-/// An edge of the dependency graph, seen from the dependent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dependency {
-    pub on: ServiceId,
-    pub kind: DepKind,
-}
-
-/// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DepKind {
-    /// Start after it is ready; blocked while it is failed or skipped.
-    Required,
-    /// Start after it is ready, or degraded once it failed, was skipped or
-    /// the dependency timeout ran out.
-    Optional,
-    /// Ordering only: start once it has been spawned.
-    Soft,
-    /// It is a task; start after it exited 0.
-    Completed,
-}
-
-impl DepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DepKind::Required => "required",
-            DepKind::Optional => "optional",
-            DepKind::Soft => "soft",
-            DepKind::Completed => "completed",
-        }
-    }
 }
 
 /// When a process that exited is started again.
