@@ -118,15 +118,6 @@ impl Graph {
         })
     }
 
-    /// Number of services.
-    pub fn len(&self) -> usize {
-        self.dependencies.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.dependencies.is_empty()
-    }
-
     /// What `id` depends on.
     pub fn dependencies(&self, id: ServiceId) -> &[Dependency] {
         &self.dependencies[id.0]
@@ -164,11 +155,6 @@ impl Graph {
         order
     }
 
-    /// The wave (0-based) a service belongs to.
-    pub fn level(&self, id: ServiceId) -> usize {
-        self.level[id.0]
-    }
-
     /// Services grouped by wave, each wave in start order.
     pub fn waves(&self) -> Vec<Vec<ServiceId>> {
         let depth = self.level.iter().max().map_or(0, |max| max + 1);
@@ -181,7 +167,7 @@ impl Graph {
 
     /// `roots` and everything they transitively depend on.
     pub fn closure(&self, roots: &[ServiceId]) -> Vec<bool> {
-        let mut keep = vec![false; self.len()];
+        let mut keep = vec![false; self.dependencies.len()];
         let mut queue: VecDeque<ServiceId> = roots.iter().copied().collect();
         while let Some(id) = queue.pop_front() {
             if std::mem::replace(&mut keep[id.0], true) {

@@ -249,15 +249,6 @@ impl Check {
             Check::None => "none",
         }
     }
-
-    /// Whether the check is answered by polling (as opposed to an event the
-    /// service produces, or nothing at all).
-    pub fn is_polled(&self) -> bool {
-        matches!(
-            self,
-            Check::Tcp { .. } | Check::Http { .. } | Check::Exec { .. }
-        )
-    }
 }
 
 /// An inclusive range of HTTP status codes.
