@@ -66,7 +66,8 @@ pub struct Project {
     pub port_range: RangeInclusive<u16>,
 }
 
-/// One service or task, fully resolved.
+/// One service or task, fully resolved. What it depends on is not here
+/// but in the graph: `plan.graph.dependencies(id)`.
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
     pub name: String,
@@ -79,7 +80,6 @@ pub struct ServiceSpec {
     pub env: Vec<(String, Template)>,
     pub kind: Kind,
     pub optional: bool,
-    pub depends_on: Vec<Dependency>,
     pub readiness: Probe,
     pub liveness: Option<Probe>,
     /// After this long in `starting` the service is `not_ready` (still probed).
