@@ -48,6 +48,7 @@ pub mod engine;
 pub mod fixture;
 pub mod graph;
 pub mod headless;
+pub mod ids;
 pub mod keys;
 pub mod logs;
 pub mod ports;

@@ -60,8 +60,9 @@ pub fn describe(plan: &Plan) -> String {
             if spec.optional {
                 traits.push("optional".into());
             }
-            let deps: Vec<String> = spec
-                .depends_on
+            let deps: Vec<String> = plan
+                .graph
+                .dependencies(id)
                 .iter()
                 .map(|d| format!("{} ({})", plan.service(d.on).name, d.kind.as_str()))
                 .collect();

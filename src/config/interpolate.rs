@@ -234,19 +234,6 @@ impl Template {
         }
         out
     }
-
-    /// The services whose ports this template uses.
-    pub fn port_references(&self) -> impl Iterator<Item = ServiceId> + '_ {
-        self.parts.iter().filter_map(|part| match part {
-            Part::PortOf(id) => Some(*id),
-            _ => None,
-        })
-    }
-
-    /// Whether the template uses the owning service's own port.
-    pub fn uses_own_port(&self) -> bool {
-        self.parts.iter().any(|part| matches!(part, Part::OwnPort))
-    }
 }
 
 fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
@@ -362,8 +349,15 @@ mod tests {
             text,
             "/bin/bringup x --port 8000 --db 5432 --user ada dflt $HOME ${lit}"
         );
-        assert!(t.uses_own_port());
-        assert_eq!(t.port_references().collect::<Vec<_>>(), vec![ServiceId(1)]);
+        // The ports are placeholders until render time: its own port, and
+        // the port of service 1 (and no other) asked for when rendering.
+        let asked = std::cell::RefCell::new(Vec::new());
+        let text = t.render(Some(9000), |id| {
+            asked.borrow_mut().push(id);
+            Some(6000)
+        });
+        assert!(text.contains("--port 9000 --db 6000 "), "{text}");
+        assert_eq!(asked.into_inner(), vec![ServiceId(1)]);
         let spaced = Scope {
             bringup: "/my dir/bringup",
             ..scope_with(&env, &services, &[true, true])
