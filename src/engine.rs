@@ -9,6 +9,7 @@ pub mod api;
 pub mod crash;
 pub mod describe;
 pub mod history;
+pub mod info;
 pub mod machine;
 pub mod ports;
 pub mod runtime;

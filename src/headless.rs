@@ -4,8 +4,8 @@
 //! service unless colour is off), one `bringup | …` line per thing the
 //! engine did (a state change, a signal, a notice), and when the cold start
 //! is over a summary: time to all-ready, the critical path and each
-//! service's time to ready. It runs until SIGINT, SIGTERM or SIGHUP, then
-//! stops the stack (a second SIGINT or SIGTERM kills what is left).
+//! service's time to ready. It runs until the stack has stopped; what
+//! stops it (a signal, another client) is not its business.
 //!
 //! Output lines are read from the log stores rather than pushed to this
 //! front end, so a slow terminal or a full pipe never slows a service down;
@@ -13,17 +13,12 @@
 //! skipped. Before each event it prints the lines that came before it, so a
 //! log-readiness match appears after the line that caused it. Writing is
 //! left to a thread of its own ([`outbox`]), so a pipe nobody reads never
-//! holds up a signal: Ctrl-C acts at once whatever stdout does.
-//!
-//! A second stop signal within [`SAME_REQUEST`] of the first is the same
-//! request, not "stop harder": `timeout -s INT` signals both the process
-//! and its group, so bringup hears one Ctrl-C twice.
+//! holds up anything: Ctrl-C acts at once whatever stdout does.
 
 pub mod outbox;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
 
 use crate::ansi::terminal_safe;
@@ -32,14 +27,13 @@ use crate::config::plan::ServiceId;
 use crate::engine::describe;
 use crate::engine::describe::fmt_duration;
 use crate::engine::describe::{describe, headline};
-use crate::engine::{Command, Engine, Event, EventKind, Reason, State, Summary, Verdict};
+use crate::engine::{Event, EventKind, Reason, StackInfo, State, Summary, Verdict};
 use crate::headless::outbox::Outbox;
 use crate::logs::LogHub;
+use crate::session::Session;
 
 /// Lines read from one store per wake-up, so one flood cannot starve others.
 const BATCH: usize = 4096;
-/// Stop signals this close together are one request.
-pub const SAME_REQUEST: Duration = Duration::from_millis(250);
 /// How long output still waiting may take to be written when bringup exits.
 const LAST_WORDS: Duration = Duration::from_secs(2);
 
@@ -50,37 +44,23 @@ pub struct HeadlessOptions {
     pub color: bool,
 }
 
-/// Runs until the stack has been brought up and (on a signal) down again.
-pub async fn run(
-    engine: Engine,
-    mut events: broadcast::Receiver<Event>,
-    options: HeadlessOptions,
-) -> Verdict {
-    let mut printer = Printer::new(&engine, options);
-    let mut logs = engine.logs().subscribe();
-    let mut snapshot = engine.snapshot();
-    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        printer.note("cannot listen for signals; stopping");
-        engine.send(Command::Shutdown { force: false }).await;
-        let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-        return Verdict::of(&snapshot.borrow());
-    };
-    let mut stop = StopRequests::default();
+/// Prints the stack's output and what bringup does until the stack has
+/// stopped (or the engine ended). Signals, the engine's lifetime and the
+/// verdict are the caller's; the returned [`Farewell`] says the last words.
+pub async fn run(session: &Session, options: HeadlessOptions) -> Farewell {
+    let mut printer = Printer::new(session.info(), options);
+    let mut events = session.events();
+    let mut logs = session.logs().subscribe();
+    let mut snapshot = session.snapshot();
+    let hub = session.logs();
     loop {
         tokio::select! {
-            // Signals first: nothing may hold up a stop. Then events before
-            // the engine's end, so its last words are never lost to a race.
+            // Events before the engine's end, so its last words are never
+            // lost to a race.
             biased;
-            _ = interrupt.recv() => stop.request(&engine, &mut printer, true).await,
-            _ = terminate.recv() => stop.request(&engine, &mut printer, true).await,
-            _ = hangup.recv() => stop.request(&engine, &mut printer, false).await,
             event = events.recv() => match event {
                 Ok(event) => {
-                    printer.lines(engine.logs());
+                    printer.lines(hub);
                     let done = matches!(event.kind, EventKind::ShutdownComplete);
                     printer.event(&event);
                     if done {
@@ -96,10 +76,10 @@ pub async fn run(
                 if changed.is_err() {
                     break;
                 }
-                printer.lines(engine.logs());
+                printer.lines(hub);
             }
             // The writer made room: catch up with what was held back.
-            () = printer.outbox.drained(), if printer.behind => printer.lines(engine.logs()),
+            () = printer.outbox.drained(), if printer.behind => printer.lines(hub),
             // The engine ended (its snapshot sender is gone) without a
             // clean shutdown event, e.g. it could not start its runtime.
             changed = snapshot.changed() => if changed.is_err() {
@@ -107,51 +87,29 @@ pub async fn run(
             },
         }
     }
-    printer.lines(engine.logs());
-    // The engine thread ends after its last snapshot: judge by that one.
-    let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-    let verdict = Verdict::of(&snapshot.borrow());
-    for complaint in verdict.complaints() {
-        printer.note(&complaint);
+    printer.lines(hub);
+    Farewell { printer }
+}
+
+/// The headless output's last words, once the engine has ended.
+pub struct Farewell {
+    printer: Printer,
+}
+
+impl Farewell {
+    /// A line of bringup's own.
+    pub fn note(&mut self, message: &str) {
+        self.printer.note(message);
     }
-    printer.outbox.finish(LAST_WORDS);
-    verdict
-}
 
-/// The stop signals heard so far: the first stops gracefully, a later one
-/// (not an echo of the first, see the module docs) kills what is left.
-#[derive(Debug, Default)]
-struct StopRequests {
-    first: Option<Instant>,
-    forced: bool,
-}
-
-impl StopRequests {
-    /// `may_force`: SIGHUP never escalates (a closed terminal says it
-    /// once per process, and nobody is there to insist).
-    async fn request(&mut self, engine: &Engine, printer: &mut Printer, may_force: bool) {
-        let now = Instant::now();
-        let force = match self.first {
-            None => false,
-            Some(first) if now.duration_since(first) < SAME_REQUEST => return,
-            Some(_) => may_force,
-        };
-        if self.first.is_some() && (!force || self.forced) {
-            return;
+    /// Says why an unhealthy run was one, then waits (a little) for the
+    /// output to be written.
+    pub fn say(mut self, verdict: &Verdict) {
+        for complaint in verdict.complaints() {
+            self.printer.note(&complaint);
         }
-        self.first.get_or_insert(now);
-        self.forced |= force;
-        request_stop(engine, printer, force).await;
+        self.printer.outbox.finish(LAST_WORDS);
     }
-}
-
-async fn request_stop(engine: &Engine, printer: &mut Printer, force: bool) {
-    if force {
-        printer.note("stopping now: killing what is left");
-    } else {
-        printer.note("stopping (press Ctrl-C again to kill instead)");
-    }
-    engine.send(Command::Shutdown { force }).await;
 }
 
 /// Formats and writes output lines and engine events.
@@ -169,13 +127,8 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(engine: &Engine, options: HeadlessOptions) -> Self {
-        let names: Vec<String> = engine
-            .plan()
-            .services
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
+    fn new(info: &StackInfo, options: HeadlessOptions) -> Self {
+        let names: Vec<String> = info.services.iter().map(|s| s.name.clone()).collect();
         let width = names
             .iter()
             .map(|n| crate::text::width(n))
@@ -325,6 +278,13 @@ impl Printer {
                 );
             }
             EventKind::ColdStart(summary) => self.summary(summary),
+            // However it was asked for: a signal, or another client.
+            EventKind::ShutdownStarted { force: false } => {
+                self.note("stopping (press Ctrl-C again to kill instead)");
+            }
+            EventKind::ShutdownStarted { force: true } => {
+                self.note("stopping now: killing what is left");
+            }
             kind => {
                 if let Some(described) = describe(kind) {
                     self.say(described.service.map(|(id, _)| id), &described.message);

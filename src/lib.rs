@@ -55,5 +55,6 @@ pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod rundir;
+pub mod session;
 pub mod text;
 pub mod tui;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bringup::config::{self, Plan, ServiceId, validate::Context};
 use bringup::engine::machine::{Input, Machine};
-use bringup::engine::{Command, EventKind, Exit};
+use bringup::engine::{Command, EventKind, Exit, PortHolder};
 use bringup::keys::{Action, Key, Keymap};
 use bringup::logs::{LogHub, Stream};
 use bringup::tui::app::{App, Overlay};
@@ -198,7 +198,7 @@ fn app(theme: Theme) -> App {
     let plan = plan();
     let machine = machine_midway(&plan);
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs(&plan),
         theme,
@@ -213,7 +213,7 @@ fn dark() -> App {
 }
 
 fn select(app: &mut App, name: &str) {
-    app.selected = app.plan.find(name);
+    app.selected = app.info.find(name);
 }
 
 fn key(app: &mut App, key: &str) {
@@ -273,25 +273,22 @@ fn timeline_during_the_cold_start() {
 fn ports_view() {
     let mut app = dark();
     key(&mut app, "p");
-    let holders: Vec<Option<String>> = app
+    let found = app
         .snapshot
         .services
         .iter()
-        .map(|s| {
-            s.port.map(|_| {
-                if s.pid.is_some() {
-                    format!("ours (pid {})", s.pid.unwrap_or(0))
-                } else {
-                    "free".into()
-                }
-            })
+        .filter_map(|s| {
+            s.port?;
+            Some((
+                s.id,
+                match s.pid {
+                    Some(pid) => PortHolder::Ours { pid },
+                    None => PortHolder::Free,
+                },
+            ))
         })
         .collect();
-    let mut by_id = vec![None; app.plan.services.len()];
-    for (s, h) in app.snapshot.services.iter().zip(holders) {
-        by_id[s.id.0] = h;
-    }
-    app.holders = by_id;
+    app.set_holders(found);
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
 }
 
@@ -342,7 +339,7 @@ fn quit_while_starting_asks_first() {
 fn port_conflict_popup() {
     let mut app = dark();
     // cards waits for its turn (api, which it needs, is still starting).
-    let service = app.plan.find("cards").expect("cards");
+    let service = app.info.find("cards").expect("cards");
     let holder = bringup::ports::Holder {
         address: "127.0.0.1:8000".into(),
         uid: 1000,
@@ -422,7 +419,7 @@ fn no_color_still_tells_states_apart() {
 fn keys_turn_into_engine_commands() {
     use bringup::tui::app::Do;
     let mut app = dark();
-    let id = |app: &App, name: &str| app.plan.find(name).expect("service");
+    let id = |app: &App, name: &str| app.info.find(name).expect("service");
     select(&mut app, "database");
     assert_eq!(
         app.on_key(Key::parse("r").unwrap()),
@@ -474,7 +471,7 @@ fn remapped_keys_work_and_show_in_help() {
     let machine = machine_midway(&plan);
     let keys = Keymap::with(&[(Action::Restart, vec![Key::parse("f5").unwrap()])]).unwrap();
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs(&plan),
         Theme::load(None).unwrap(),
@@ -505,7 +502,7 @@ fn filtering_the_grid_by_typing() {
     assert_eq!(names, ["cache", "cards"]);
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
     key(&mut app, "esc");
-    assert_eq!(app.visible().len(), app.plan.services.len());
+    assert_eq!(app.visible().len(), app.info.services.len());
 }
 
 #[test]
@@ -518,7 +515,7 @@ fn the_cold_start_summary_ends_the_progress_bar() {
         Input::Command(Command::Shutdown { force: false }),
     );
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs(&plan),
         Theme::load(None).unwrap(),
@@ -540,7 +537,7 @@ fn a_ready_service_that_lost_its_database_says_so() {
     };
     d.exited(1400, "database", 1);
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         d.machine.snapshot(),
         logs(&plan),
         Theme::load(None).expect("dark theme"),
@@ -565,7 +562,7 @@ fn port_conflicts_found_together_pop_up_one_after_the_other() {
     let conflict = |app: &App, name: &str, port: u16| bringup::engine::Event {
         at: Duration::from_millis(5),
         kind: EventKind::PortConflict {
-            service: app.plan.find(name).expect("a demo service"),
+            service: app.info.find(name).expect("a demo service"),
             name: name.into(),
             port: Some(port),
             holders: Vec::new(),

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::config::plan::ServiceId;
-use crate::engine::api::{Cause, EventKind, Reason, State, Summary, Then};
+use crate::engine::api::{Cause, EventKind, PortHolder, Reason, State, Summary, Then, WantedPort};
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -312,6 +312,42 @@ fn cause(cause: &Cause) -> String {
             let checks = if *failures == 1 { "check" } else { "checks" };
             format!("no answer to {failures} {checks} in a row ({detail})")
         }
+    }
+}
+
+/// "8000 (fallbacks 8001, 8002, adopts a healthy holder)": the port a
+/// service asks for.
+pub fn wanted_port(port: &WantedPort) -> String {
+    let mut line = match port.preferred {
+        Some(port) => port.to_string(),
+        None => "auto".to_string(),
+    };
+    let mut extras = Vec::new();
+    if !port.fallbacks.is_empty() {
+        let list: Vec<String> = port.fallbacks.iter().map(u16::to_string).collect();
+        extras.push(format!("fallbacks {}", list.join(", ")));
+    }
+    if port.adopts {
+        extras.push("adopts a healthy holder".into());
+    }
+    if let Some(host) = &port.host {
+        extras.push(format!("on {host}"));
+    }
+    if port.listen {
+        extras.push("socket handed over".into());
+    }
+    if !extras.is_empty() {
+        line.push_str(&format!(" ({})", extras.join(", ")));
+    }
+    line
+}
+
+/// "free", "ours (pid 4242)" or the holder: who holds a service's port.
+pub fn port_holder(holder: &PortHolder) -> String {
+    match holder {
+        PortHolder::Free => "free".into(),
+        PortHolder::Ours { pid } => format!("ours (pid {pid})"),
+        PortHolder::Foreign { holder } => holder.to_string(),
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
-use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot};
+use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot, StackInfo};
 use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
@@ -75,6 +75,7 @@ pub enum EngineError {
 /// A running engine, as front ends see it.
 pub struct Engine {
     plan: Arc<Plan>,
+    info: StackInfo,
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
     snapshot: watch::Receiver<Snapshot>,
@@ -183,6 +184,7 @@ impl Engine {
 
         Ok((
             Self {
+                info: crate::engine::info::stack_info(&plan),
                 plan,
                 commands: commands_tx,
                 events: events_tx,
@@ -198,6 +200,16 @@ impl Engine {
 
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan
+    }
+
+    /// The stack as front ends know it.
+    pub fn info(&self) -> &StackInfo {
+        &self.info
+    }
+
+    /// The sender of events, for sessions to subscribe with.
+    pub fn event_sender(&self) -> broadcast::Sender<Event> {
+        self.events.clone()
     }
 
     /// A sender for commands.

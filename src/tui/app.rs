@@ -10,8 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::plan::{Plan, ServiceId};
-use crate::engine::{Command, Event, EventKind, Phase, PortChoice, ServiceStatus, Snapshot, State};
+use crate::config::plan::ServiceId;
+use crate::engine::{
+    Command, Event, EventKind, Phase, PortChoice, PortHolder, ServiceStatus, Snapshot, StackInfo,
+    State,
+};
 use crate::keys::{Action, Code, Key, Keymap};
 use crate::logs::LogHub;
 use crate::tui::logview::{self, LogSource, Position};
@@ -91,7 +94,7 @@ pub enum Quitting {
 
 /// The whole state of the dashboard.
 pub struct App {
-    pub plan: Arc<Plan>,
+    pub info: Arc<StackInfo>,
     pub snapshot: Snapshot,
     pub logs: Arc<LogHub>,
     pub theme: Theme,
@@ -112,23 +115,23 @@ pub struct App {
     pub flash: Option<(String, Duration)>,
     pub quitting: Quitting,
     /// Who holds each service's port, as last looked up (the ports view).
-    pub holders: Vec<Option<String>>,
+    pub holders: Vec<Option<PortHolder>>,
     /// Port conflicts waiting for the popup: shown one after the other.
     pub conflicts: std::collections::VecDeque<Overlay>,
 }
 
 impl App {
     pub fn new(
-        plan: Arc<Plan>,
+        info: Arc<StackInfo>,
         snapshot: Snapshot,
         logs: Arc<LogHub>,
         theme: Theme,
         keys: Keymap,
     ) -> Self {
         let selected = snapshot.services.first().map(|s| s.id);
-        let holders = vec![None; plan.services.len()];
+        let holders = vec![None; info.services.len()];
         Self {
-            plan,
+            info,
             snapshot,
             logs,
             theme,
@@ -232,7 +235,25 @@ impl App {
                 self.show_next_conflict();
             }
             EventKind::Notice { message, .. } => self.say(message.clone()),
+            // However it was asked for (a key, a signal, another client).
+            EventKind::ShutdownStarted { force } => {
+                self.quitting = if *force {
+                    Quitting::Killing
+                } else {
+                    Quitting::Stopping
+                };
+            }
             _ => {}
+        }
+    }
+
+    /// Who holds which service's port, as just looked up.
+    pub fn set_holders(&mut self, found: Vec<(ServiceId, PortHolder)>) {
+        self.holders = vec![None; self.info.services.len()];
+        for (id, holder) in found {
+            if let Some(slot) = self.holders.get_mut(id.0) {
+                *slot = Some(holder);
+            }
         }
     }
 

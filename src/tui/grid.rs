@@ -205,7 +205,7 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'s
 
 /// The fixed port a service asks for first, if it asks for one.
 fn wanted_port(app: &App, s: &ServiceStatus) -> Option<u16> {
-    app.plan.services.get(s.id.0)?.port.as_ref()?.preferred
+    app.info.service(s.id)?.port.as_ref()?.preferred
 }
 
 /// What a row says after its numbers: what it waits for, why it failed,

@@ -127,7 +127,7 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let elapsed = app.clock.saturating_sub(app.snapshot.began_at);
     let mut spans = vec![
         Span::styled(
-            format!(" {} ", app.plan.project.name),
+            format!(" {} ", app.info.project),
             theme.header.add_modifier(Modifier::BOLD),
         ),
         Span::styled(
@@ -265,7 +265,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     let colors = app.theme.name != "monochrome";
-    let names: Vec<String> = app.plan.services.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = app.info.services.iter().map(|s| s.name.clone()).collect();
     let width = names
         .iter()
         .map(|n| crate::text::width(n))
