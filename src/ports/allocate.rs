@@ -1,9 +1,10 @@
 //! Handing out ports: preferred, fallbacks, or any free one of a range.
 //!
 //! For each candidate port the allocator first takes the port's
-//! cross-instance lock ([`super::lock`]) and only then checks that a server
-//! could bind it ([`super::free`]): whoever holds the lock is the only
-//! bringup that can be asking, so two instances never hand out one port. A
+//! cross-instance lock ([`super::lock`], machine-wide: whoever runs the
+//! other bringup) and only then checks that a server could bind it
+//! ([`super::free`]): whoever holds the lock is the only bringup that can
+//! be asking, so two instances never hand out one port. A
 //! service with `listen = true` gets the real listening socket instead of a
 //! check, which closes the last window: from then on the port is bringup's.
 //!
@@ -19,6 +20,7 @@ use std::net::TcpListener;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+use crate::ansi::plain;
 use crate::config::plan::{OnConflict, PortSpec};
 use crate::ports::free;
 use crate::ports::lock::{LockError, LockInfo, PortLock};
@@ -100,7 +102,10 @@ pub struct Conflict {
 
 impl Allocator {
     /// An allocator using the user's shared lock directory.
-    pub fn new(range: RangeInclusive<u16>, identity: Identity) -> io::Result<Self> {
+    pub fn new(
+        range: RangeInclusive<u16>,
+        identity: Identity,
+    ) -> Result<Self, crate::rundir::Error> {
         Ok(Self::with_dir(super::lock::dir()?, range, identity))
     }
 
@@ -269,12 +274,18 @@ impl fmt::Display for Reason {
             Reason::Locked(Some(info)) if info.pid == std::process::id() => {
                 write!(f, "already handed out to `{}` of this stack", info.service)
             }
+            // (Another bringup's lock file: its words are not ours.)
             Reason::Locked(Some(info)) => write!(
                 f,
                 "handed out by another bringup (pid {}) to service `{}` of project {:?}",
-                info.pid, info.service, info.project
+                info.pid,
+                plain(&info.service),
+                info.project
             ),
-            Reason::Locked(None) => write!(f, "handed out by another bringup"),
+            Reason::Locked(None) => write!(
+                f,
+                "handed out by another bringup on this machine (another user's, or one with another runtime directory)"
+            ),
             Reason::Unusable(why) => f.write_str(why),
         }
     }
@@ -340,6 +351,7 @@ mod tests {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             on_conflict,
             listen: false,
+            check_owner: true,
         }
     }
 
