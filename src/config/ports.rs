@@ -1,5 +1,5 @@
 //! Validation of the port keys: `port`, `fallback_ports`, `host`,
-//! `on_conflict`, `listen` and `[project] port_range`.
+//! `on_conflict`, `listen`, `check_port_owner` and `[project] port_range`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
@@ -28,6 +28,7 @@ pub(crate) fn port_spec(
             ("host", raw.host.is_some()),
             ("on_conflict", raw.on_conflict.is_some()),
             ("listen", raw.listen.is_some()),
+            ("check_port_owner", raw.check_port_owner.is_some()),
         ] {
             if present {
                 errors.push(
@@ -136,6 +137,7 @@ pub(crate) fn port_spec(
         host,
         on_conflict,
         listen,
+        check_owner: raw.check_port_owner.as_ref().is_none_or(|c| *c.get_ref()),
     })
 }
 
