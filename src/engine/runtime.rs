@@ -63,8 +63,8 @@ pub struct EngineOptions {
 /// Why an engine could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot create bringup's runtime directory: {0}")]
-    RunDir(std::io::Error),
+    #[error("bringup's runtime directory: {0}")]
+    RunDir(crate::rundir::Error),
     #[error("cannot start the engine thread: {0}")]
     Thread(std::io::Error),
 }
@@ -338,9 +338,11 @@ impl Runtime {
         if tracing::enabled!(target: "bringup", tracing::Level::INFO)
             && let Some(described) = crate::engine::describe::describe(&kind)
         {
+            // (Messages quote command lines and service output.)
+            let text = crate::ansi::plain(&described.to_string()).into_owned();
             match described.weight {
-                Weight::Warn => tracing::warn!(target: "bringup", "{described}"),
-                Weight::Info => tracing::info!(target: "bringup", "{described}"),
+                Weight::Warn => tracing::warn!(target: "bringup", "{text}"),
+                Weight::Info => tracing::info!(target: "bringup", "{text}"),
             }
         }
         let _ = self.events.send(Event { at, kind });
@@ -646,18 +648,33 @@ impl Runtime {
         // What the service is ready by is set up before it runs, so not even
         // its very first words can be missed.
         let mut probes = Vec::new();
+        // Who may notify: filled in once the process runs.
+        let notifier = NotifySocket::service_cell();
         if spec.kind == Kind::Service && matches!(spec.readiness.check, Check::Notify) {
             match NotifySocket::bind(self.rundir.path(), &format!("n{}-{generation}.sock", id.0)) {
                 Ok(socket) => {
                     env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
                     let tx = self.inputs.clone();
+                    let (events, epoch) = (self.events.clone(), self.epoch);
+                    let name = spec.name.clone();
                     probes.push(probe::spawn_abortable(socket.listen(
+                        notifier.clone(),
                         tx,
                         move |ok, detail| Input::Readiness {
                             id,
                             generation,
                             ok,
                             detail,
+                        },
+                        move |why| {
+                            let kind = EventKind::Notice {
+                                service: Some(id),
+                                message: format!("{name}: {why}"),
+                            };
+                            let _ = events.send(Event {
+                                at: epoch.elapsed(),
+                                kind,
+                            });
                         },
                     )));
                 }
@@ -733,6 +750,14 @@ impl Runtime {
         if let Some(watchdog) = &self.watchdog {
             watchdog.guard(pid);
         }
+        NotifySocket::serve(
+            &notifier,
+            crate::probe::ownership::Service {
+                pid,
+                run: self.run_id.clone(),
+                name: spec.name.clone(),
+            },
+        );
 
         let mut pumps = Vec::new();
         if let Some(stdout) = spawned.child.stdout.take() {
@@ -780,7 +805,7 @@ impl Runtime {
         if spec.kind == Kind::Service
             && let Some(target) = self.target(id, &spec.readiness.check, &env)
         {
-            let prober = Prober::new(target, spec.readiness.timeout);
+            let prober = self.owned(id, pid, Prober::new(target, spec.readiness.timeout));
             let tx = self.inputs.clone();
             probes.push(probe::spawn_abortable(probe::readiness_loop(
                 prober,
@@ -822,6 +847,10 @@ impl Runtime {
             return;
         };
         let prober = Prober::new(target, liveness.timeout);
+        let prober = match self.services[id.0].pgid {
+            Some(pid) => self.owned(id, pid, prober),
+            None => prober,
+        };
         let tx = self.inputs.clone();
         let task = probe::spawn_abortable(probe::liveness_loop(
             prober,
@@ -835,6 +864,39 @@ impl Runtime {
             },
         ));
         self.services[id.0].probes.push(task);
+    }
+
+    /// `prober`, passing only when the listener on the service's port is
+    /// process `pid`'s (see [`crate::probe::ownership`]); a stranger there
+    /// is reported as a port conflict.
+    fn owned(&self, id: ServiceId, pid: u32, prober: Prober) -> Prober {
+        let spec = self.plan.service(id);
+        let (Some(port_spec), Some(port)) = (&spec.port, self.port_of(id)) else {
+            return prober;
+        };
+        if !port_spec.check_owner || port_spec.listen {
+            return prober;
+        }
+        let service = crate::probe::ownership::Service {
+            pid,
+            run: self.run_id.clone(),
+            name: spec.name.clone(),
+        };
+        let (events, epoch, name) = (self.events.clone(), self.epoch, spec.name.clone());
+        let report: crate::probe::ownership::Report = Arc::new(move |holder, message| {
+            let kind = EventKind::PortConflict {
+                service: id,
+                name: name.clone(),
+                port: Some(port),
+                holders: vec![holder],
+                message,
+            };
+            let _ = events.send(Event {
+                at: epoch.elapsed(),
+                kind,
+            });
+        });
+        prober.owned_by(crate::probe::ownership::Owner::new(port, service, report))
     }
 
     /// The polled check of a service, rendered; `None` for log, notify and none.
