@@ -222,7 +222,10 @@ impl App {
                     message: message.clone(),
                 });
             }
-            EventKind::Notice { message, .. } => self.say(message.clone()),
+            // (Notices quote command lines and what services sent.)
+            EventKind::Notice { message, .. } => {
+                self.say(crate::ansi::plain(message).into_owned());
+            }
             _ => {}
         }
     }
