@@ -1035,3 +1035,36 @@ ready_timeout = "60s"
     stack.wait_for("every required service is ready");
     stack.stop();
 }
+
+#[test]
+fn check_port_owner_needs_a_port_and_shows_in_the_plan() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |text: &str| fs::write(dir.path().join("bringup.toml"), text).expect("write");
+    write("[services.api]\ncommand = \"server\"\ncheck_port_owner = false\n");
+    let (status, _, err) = support::run(&["check"], dir.path());
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`services.api.check_port_owner`: `check_port_owner` needs a `port`"),
+        "{err}"
+    );
+    write("[services.api]\ncommand = \"server\"\nport = 8000\ncheck_port_owner = false\n");
+    let (status, out, err) = support::run(&["check"], dir.path());
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(out.contains("port 8000 (any listener)"), "{out}");
+}
+
+#[test]
+fn a_config_error_quoting_raw_escape_sequences_prints_them_inertly() {
+    // TOML forbids raw control characters: the error quotes the very line.
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(
+        dir.path().join("bringup.toml"),
+        format!("[services.api]\ncommand = \"server {HOSTILE}\"\n"),
+    )
+    .expect("write");
+    let (status, out, err) = support::run(&["check"], dir.path());
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("bringup.toml"), "{err}");
+    assert_no_controls("check", out.as_bytes());
+    assert_no_controls("check", err.as_bytes());
+}

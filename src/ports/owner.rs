@@ -175,7 +175,7 @@ pub fn socket_owners(inodes: &[u64]) -> HashMap<u64, u32> {
         return owners;
     };
     for process in processes.flatten() {
-        for inode in sockets_of(&process) {
+        for inode in sockets_of(process.pid) {
             if inodes.contains(&inode) {
                 let pid = process.pid as u32;
                 owners
@@ -188,17 +188,40 @@ pub fn socket_owners(inodes: &[u64]) -> HashMap<u64, u32> {
     owners
 }
 
-/// The inodes of the sockets `process` has open (none if it cannot be read).
-pub fn sockets_of(process: &procfs::process::Process) -> Vec<u64> {
-    let Ok(fds) = process.fd() else {
-        return Vec::new();
+/// The inodes of the sockets process `pid` has open (none if it cannot be
+/// read). One `readlink` per descriptor and nothing else: readiness checks
+/// ask this on every pass.
+pub fn sockets_of(pid: i32) -> Vec<u64> {
+    let mut found = Vec::new();
+    has_sockets(pid, |inode| {
+        found.push(inode);
+        false
+    });
+    found
+}
+
+/// Calls `found` with the inode of each socket process `pid` has open,
+/// lowest descriptor first, until it returns true (then true).
+pub fn has_sockets(pid: i32, mut found: impl FnMut(u64) -> bool) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
     };
-    fds.flatten()
-        .filter_map(|fd| match fd.target {
-            procfs::process::FDTarget::Socket(inode) => Some(inode),
-            _ => None,
-        })
-        .collect()
+    for fd in fds.flatten() {
+        let inode = std::fs::read_link(fd.path()).ok().and_then(|target| {
+            target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        });
+        if let Some(inode) = inode
+            && found(inode)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn command_line(process: &procfs::process::Process) -> Option<String> {
