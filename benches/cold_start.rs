@@ -66,7 +66,7 @@ fn implied(plan: &Plan) -> Implied {
                 .collect::<Vec<_>>()
                 .join(" "),
         };
-        for dep in &spec.depends_on {
+        for dep in plan.graph.dependencies(id) {
             let at = if dep.kind == DepKind::Soft {
                 start[dep.on.0]
             } else {

@@ -91,7 +91,7 @@ fn frames() {
         logs.append(id.0, Stream::Stdout, lines);
     }
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs,
         Theme::load(None).expect("theme"),

@@ -5,6 +5,7 @@ pub mod check;
 pub mod ports;
 pub mod report;
 pub mod run;
+pub mod signals;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,24 +4,45 @@
 //! file into a raw serde model ([`raw`]), where every key is optional and
 //! unknown keys are errors; [`validate`] then turns it into a [`Plan`] where
 //! every name resolves, every duration is parsed and every default is
-//! filled in. Both steps record problems instead of stopping at the first,
+//! filled in, each part of the file (project, services, ports, probes,
+//! dependencies, env, ui) checked by its own module, listed in
+//! [`validate`]. Both steps record problems instead of stopping at the first,
 //! so a broken file is reported in full, each problem at file:line:col with
 //! a hint ([`error`]). `${...}` templates are resolved here too
-//! ([`interpolate`]), leaving only ports open until spawn time.
+//! ([`interpolate`]), leaving only ports open until spawn time; values from
+//! outside the file stay data, quoted for the shell where one parses the
+//! text ([`quoting`]).
+//!
+//! Validation also guarantees what the engine and the front ends rely on
+//! without checking again: names are short and give distinct port
+//! variables ([`names`]), every duration is within its key's range
+//! (`durations`), and nothing that reaches a spawn holds a NUL byte.
 
+mod context;
+mod defaults;
+mod deps;
+mod durations;
+mod env;
 pub mod error;
 pub mod interpolate;
 pub mod load;
+pub mod names;
 pub mod plan;
 pub mod ports;
 mod probe;
+mod project;
+pub mod quoting;
 pub mod raw;
+mod service;
+mod templates;
+mod ui;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, LoadError};
 pub use load::discover;
+pub use names::{MAX_NAME_LEN, port_variable};
 pub use plan::*;
 pub use ports::DEFAULT_PORT_RANGE;
 

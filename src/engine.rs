@@ -6,12 +6,15 @@
 //! remembers it, so the next one starts the critical path first.
 
 pub mod api;
+pub mod crash;
 pub mod describe;
 pub mod history;
+pub mod info;
 pub mod machine;
 pub mod ports;
 pub mod runtime;
 pub mod summary;
 
 pub use api::*;
+pub use crash::CrashReport;
 pub use runtime::{Engine, EngineError, EngineOptions};

@@ -27,7 +27,7 @@ use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
@@ -149,6 +149,9 @@ struct Shared {
     pid: u32,
     start: Instant,
     ready: AtomicBool,
+    /// Requests to /health/ready so far (`/status` says), so tests can see
+    /// how hard a readiness check leans on a starting service.
+    ready_requests: AtomicU64,
     record: Option<File>,
 }
 
@@ -210,6 +213,7 @@ pub fn run(args: FixtureArgs) -> io::Result<i32> {
         pid: std::process::id(),
         start,
         ready: AtomicBool::new(false),
+        ready_requests: AtomicU64::new(0),
         record,
     });
     shared.record("start");
@@ -221,6 +225,10 @@ pub fn run(args: FixtureArgs) -> io::Result<i32> {
             Ok(2)
         }
     };
+    let requests = shared.ready_requests.load(Ordering::Relaxed);
+    if requests > 0 {
+        shared.record(&format!("ready-requests={requests}"));
+    }
     shared.record("exit");
     result
 }
@@ -480,6 +488,9 @@ fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let live = args.live_fail_after.is_none_or(|after| uptime < after);
     let text = |status, body: &str| (status, "text/plain", body.to_owned());
     let json = |status, body: serde_json::Value| (status, "application/json", body.to_string());
+    if req.uri().path() == "/health/ready" {
+        shared.ready_requests.fetch_add(1, Ordering::Relaxed);
+    }
     let (status, content_type, body) = match req.uri().path() {
         _ if req.method() != Method::GET => text(StatusCode::NOT_FOUND, "not found\n"),
         "/" => text(StatusCode::OK, &format!("{name}\n")),
@@ -492,8 +503,9 @@ fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         ),
         "/status" => {
             let uptime_ms = u64::try_from(uptime.as_millis()).unwrap_or(u64::MAX);
-            let status =
-                json!({"name": name, "pid": shared.pid, "ready": ready, "uptime_ms": uptime_ms});
+            let requests = shared.ready_requests.load(Ordering::Relaxed);
+            let status = json!({"name": name, "pid": shared.pid, "ready": ready,
+                "uptime_ms": uptime_ms, "ready_requests": requests});
             json(StatusCode::OK, status)
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),

@@ -7,10 +7,51 @@
 //! length: everything in a wave can start together once the waves before it
 //! are up. Cycles are found with Tarjan's strongly connected components and
 //! reported with their whole path (`api → auth → api`), one per cycle.
+//!
+//! The graph owns its edges ([`Dependency`], [`DepKind`]) and knows services
+//! only by [`ServiceId`] and, for cycle messages, by name: it imports
+//! nothing from `config`, which builds it, so the two do not import each
+//! other in a circle. The plan's edges live here and only here; a
+//! service's dependencies are `plan.graph.dependencies(id)`.
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::config::plan::{DepKind, Dependency, ServiceId};
+use serde::Serialize;
+
+use crate::ids::ServiceId;
+
+/// An edge of the dependency graph, seen from the dependent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    pub on: ServiceId,
+    pub kind: DepKind,
+}
+
+/// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepKind {
+    /// Start after it is ready; blocked while it is failed or skipped.
+    Required,
+    /// Start after it is ready, or degraded once it failed, was skipped or
+    /// the dependency timeout ran out.
+    Optional,
+    /// Ordering only: start once it has been spawned.
+    Soft,
+    /// It is a task; start after it exited 0.
+    Completed,
+}
+
+impl DepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DepKind::Required => "required",
+            DepKind::Optional => "optional",
+            DepKind::Soft => "soft",
+            DepKind::Completed => "completed",
+        }
+    }
+}
 
 /// A problem with the shape of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,15 +118,6 @@ impl Graph {
         })
     }
 
-    /// Number of services.
-    pub fn len(&self) -> usize {
-        self.dependencies.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.dependencies.is_empty()
-    }
-
     /// What `id` depends on.
     pub fn dependencies(&self, id: ServiceId) -> &[Dependency] {
         &self.dependencies[id.0]
@@ -123,11 +155,6 @@ impl Graph {
         order
     }
 
-    /// The wave (0-based) a service belongs to.
-    pub fn level(&self, id: ServiceId) -> usize {
-        self.level[id.0]
-    }
-
     /// Services grouped by wave, each wave in start order.
     pub fn waves(&self) -> Vec<Vec<ServiceId>> {
         let depth = self.level.iter().max().map_or(0, |max| max + 1);
@@ -140,7 +167,7 @@ impl Graph {
 
     /// `roots` and everything they transitively depend on.
     pub fn closure(&self, roots: &[ServiceId]) -> Vec<bool> {
-        let mut keep = vec![false; self.len()];
+        let mut keep = vec![false; self.dependencies.len()];
         let mut queue: VecDeque<ServiceId> = roots.iter().copied().collect();
         while let Some(id) = queue.pop_front() {
             if std::mem::replace(&mut keep[id.0], true) {

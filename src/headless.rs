@@ -4,33 +4,38 @@
 //! service unless colour is off), one `bringup | …` line per thing the
 //! engine did (a state change, a signal, a notice), and when the cold start
 //! is over a summary: time to all-ready, the critical path and each
-//! service's time to ready. It runs until SIGINT, SIGTERM or SIGHUP, then
-//! stops the stack (a second SIGINT or SIGTERM kills what is left).
+//! service's time to ready. It runs until the stack has stopped; what
+//! stops it (a signal, another client) is not its business.
 //!
 //! Output lines are read from the log stores rather than pushed to this
 //! front end, so a slow terminal or a full pipe never slows a service down;
 //! if it falls behind by more than a store holds, it says how many lines it
 //! skipped. Before each event it prints the lines that came before it, so a
-//! log-readiness match appears after the line that caused it.
+//! log-readiness match appears after the line that caused it. Writing is
+//! left to a thread of its own ([`outbox`]), so a pipe nobody reads never
+//! holds up anything: Ctrl-C acts at once whatever stdout does.
 
-use std::io::Write;
+pub mod outbox;
+
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
 
 use crate::ansi::terminal_safe;
+use crate::colours;
 use crate::config::plan::ServiceId;
+use crate::engine::describe;
+use crate::engine::describe::fmt_duration;
 use crate::engine::describe::{describe, headline};
-use crate::engine::machine::fmt_duration;
-use crate::engine::{Command, Engine, Event, EventKind, State, Summary, Verdict};
+use crate::engine::{Event, EventKind, Reason, StackInfo, State, Summary, Verdict};
+use crate::headless::outbox::Outbox;
+use crate::logs::LogHub;
+use crate::session::Session;
 
-/// Colours for service names (ANSI SGR codes), assigned in declaration order.
-const PALETTE: &[&str] = &[
-    "36", "33", "32", "35", "34", "96", "93", "92", "95", "94", "31", "91",
-];
 /// Lines read from one store per wake-up, so one flood cannot starve others.
 const BATCH: usize = 4096;
+/// How long output still waiting may take to be written when bringup exits.
+const LAST_WORDS: Duration = Duration::from_secs(2);
 
 /// How to print.
 #[derive(Debug, Clone, Copy)]
@@ -39,31 +44,23 @@ pub struct HeadlessOptions {
     pub color: bool,
 }
 
-/// Runs until the stack has been brought up and (on a signal) down again.
-pub async fn run(
-    engine: Engine,
-    mut events: broadcast::Receiver<Event>,
-    options: HeadlessOptions,
-) -> Verdict {
-    let mut printer = Printer::new(&engine, options);
-    let mut logs = engine.logs().subscribe();
-    let mut snapshot = engine.snapshot();
-    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        printer.note("cannot listen for signals; stopping");
-        engine.send(Command::Shutdown { force: false }).await;
-        let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-        return Verdict::of(&snapshot.borrow());
-    };
-    let mut stop_requests = 0;
+/// Prints the stack's output and what bringup does until the stack has
+/// stopped (or the engine ended). Signals, the engine's lifetime and the
+/// verdict are the caller's; the returned [`Farewell`] says the last words.
+pub async fn run(session: &Session, options: HeadlessOptions) -> Farewell {
+    let mut printer = Printer::new(session.info(), options);
+    let mut events = session.events();
+    let mut logs = session.logs().subscribe();
+    let mut snapshot = session.snapshot();
+    let hub = session.logs();
     loop {
         tokio::select! {
+            // Events before the engine's end, so its last words are never
+            // lost to a race.
+            biased;
             event = events.recv() => match event {
                 Ok(event) => {
-                    printer.lines(&engine);
+                    printer.lines(hub);
                     let done = matches!(event.kind, EventKind::ShutdownComplete);
                     printer.event(&event);
                     if done {
@@ -79,37 +76,40 @@ pub async fn run(
                 if changed.is_err() {
                     break;
                 }
-                printer.lines(&engine);
+                printer.lines(hub);
             }
+            // The writer made room: catch up with what was held back.
+            () = printer.outbox.drained(), if printer.behind => printer.lines(hub),
             // The engine ended (its snapshot sender is gone) without a
             // clean shutdown event, e.g. it could not start its runtime.
             changed = snapshot.changed() => if changed.is_err() {
                 break;
             },
-            _ = interrupt.recv() => stop_requests = request_stop(&engine, &mut printer, stop_requests).await,
-            _ = terminate.recv() => stop_requests = request_stop(&engine, &mut printer, stop_requests).await,
-            _ = hangup.recv() => stop_requests = request_stop(&engine, &mut printer, stop_requests.min(1)).await,
         }
     }
-    printer.lines(&engine);
-    // The engine thread ends after its last snapshot: judge by that one.
-    let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-    let verdict = Verdict::of(&snapshot.borrow());
-    for complaint in verdict.complaints() {
-        printer.note(&complaint);
-    }
-    verdict
+    printer.lines(hub);
+    Farewell { printer }
 }
 
-async fn request_stop(engine: &Engine, printer: &mut Printer, requests: u32) -> u32 {
-    let force = requests > 0;
-    if force {
-        printer.note("stopping now: killing what is left");
-    } else {
-        printer.note("stopping (press Ctrl-C again to kill instead)");
+/// The headless output's last words, once the engine has ended.
+pub struct Farewell {
+    printer: Printer,
+}
+
+impl Farewell {
+    /// A line of bringup's own.
+    pub fn note(&mut self, message: &str) {
+        self.printer.note(message);
     }
-    engine.send(Command::Shutdown { force }).await;
-    requests + 1
+
+    /// Says why an unhealthy run was one, then waits (a little) for the
+    /// output to be written.
+    pub fn say(mut self, verdict: &Verdict) {
+        for complaint in verdict.complaints() {
+            self.printer.note(&complaint);
+        }
+        self.printer.outbox.finish(LAST_WORDS);
+    }
 }
 
 /// Formats and writes output lines and engine events.
@@ -121,19 +121,17 @@ struct Printer {
     cursors: Vec<u64>,
     /// "degraded: without cache", said together with the pid that follows.
     starting_notes: Vec<Option<String>>,
+    outbox: Outbox,
+    /// Lines were held back (no room, or more than a batch waiting).
+    behind: bool,
 }
 
 impl Printer {
-    fn new(engine: &Engine, options: HeadlessOptions) -> Self {
-        let names: Vec<String> = engine
-            .plan()
-            .services
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
+    fn new(info: &StackInfo, options: HeadlessOptions) -> Self {
+        let names: Vec<String> = info.services.iter().map(|s| s.name.clone()).collect();
         let width = names
             .iter()
-            .map(|n| n.chars().count())
+            .map(|n| crate::text::width(n))
             .chain([7])
             .max()
             .unwrap_or(7);
@@ -143,31 +141,43 @@ impl Printer {
             starting_notes: vec![None; names.len()],
             names,
             width,
+            outbox: Outbox::stdout(),
+            behind: false,
         }
     }
 
     fn tag(&self, name: &str, index: Option<usize>) -> String {
-        let padded = format!("{name:>width$}", width = self.width);
+        let padded = crate::text::pad_left(name, self.width);
         match (self.color, index) {
-            (true, Some(i)) => format!("\x1b[{}m{padded}\x1b[0m", PALETTE[i % PALETTE.len()]),
+            (true, Some(i)) => format!("\x1b[{}m{padded}\x1b[0m", colours::of_service(i).sgr()),
             (true, None) => format!("\x1b[1m{padded}\x1b[0m"),
             (false, _) => padded,
         }
     }
 
-    /// Prints every output line not printed yet, in arrival order.
-    fn lines(&mut self, engine: &Engine) {
+    /// Prints the output lines not printed yet, in arrival order, as many
+    /// as the writer has room for.
+    fn lines(&mut self, hub: &LogHub) {
+        self.behind = false;
+        let room = self.outbox.room();
+        if room == 0 {
+            self.behind = true;
+            return;
+        }
         let mut batch = Vec::new();
         let mut skipped = Vec::new();
-        for (index, cursor) in self.cursors.iter_mut().enumerate() {
-            let Some(store) = engine.logs().store(index) else {
+        // Per store: where the lines read now begin (past what was missed).
+        let mut starts = self.cursors.clone();
+        for (index, start) in starts.iter_mut().enumerate() {
+            let Some(store) = hub.store(index) else {
                 continue;
             };
-            let page = store.page(*cursor, BATCH);
+            let page = store.page(*start, BATCH);
             if page.missed > 0 {
                 skipped.push((index, page.missed));
             }
-            *cursor = page.next;
+            *start += page.missed;
+            self.behind |= page.lines.len() == BATCH;
             batch.extend(page.lines.into_iter().map(|line| (index, line)));
         }
         if batch.is_empty() && skipped.is_empty() {
@@ -178,15 +188,26 @@ impl Printer {
         for (index, missed) in skipped {
             let tag = self.tag(&self.names[index], Some(index));
             out.push_str(&format!(
-                "{tag} | … {missed} lines not shown (output faster than this terminal)\n"
+                "{tag} | … {missed} lines not shown (output faster than it is read)\n"
             ));
         }
+        let mut taken = vec![0u64; self.cursors.len()];
         for (index, line) in batch {
             let tag = self.tag(&self.names[index], Some(index));
             let text = terminal_safe(&line.text, self.color);
-            out.push_str(&format!("{tag} | {text}\n"));
+            let formatted = format!("{tag} | {text}\n");
+            if out.len() + formatted.len() > room && !out.is_empty() {
+                // The rest stays in the stores until the writer has room.
+                self.behind = true;
+                break;
+            }
+            out.push_str(&formatted);
+            taken[index] += 1;
         }
-        write_out(&out);
+        for ((cursor, start), taken) in self.cursors.iter_mut().zip(starts).zip(taken) {
+            *cursor = start + taken;
+        }
+        self.outbox.push(out);
     }
 
     /// A line from bringup itself, about `service` if given.
@@ -199,7 +220,7 @@ impl Printer {
             Some(id) => {
                 let name = self.names.get(id.0).map_or("?", String::as_str);
                 let name = if self.color {
-                    format!("\x1b[{}m{name}\x1b[0m", PALETTE[id.0 % PALETTE.len()])
+                    format!("\x1b[{}m{name}\x1b[0m", colours::of_service(id.0).sgr())
                 } else {
                     name.to_string()
                 };
@@ -207,7 +228,12 @@ impl Printer {
             }
             None => format!("{tag} | {message}\n"),
         };
-        write_out(&line);
+        let tag = self.tag("bringup", None);
+        self.outbox.push_own(line, |dropped| {
+            format!(
+                "{tag} | … {dropped} of bringup's own lines not shown (output is read too slowly)\n"
+            )
+        });
     }
 
     fn note(&mut self, message: &str) {
@@ -221,11 +247,11 @@ impl Printer {
             EventKind::State {
                 service,
                 to: State::Starting,
-                note,
+                reason: Reason::Starting { degraded, .. },
                 ..
             } => {
                 self.starting_notes[service.0] =
-                    note.split_once("; ").map(|(_, more)| more.to_string());
+                    (!degraded.is_empty()).then(|| describe::degraded_line(degraded));
             }
             EventKind::State {
                 from: State::Pending,
@@ -252,6 +278,13 @@ impl Printer {
                 );
             }
             EventKind::ColdStart(summary) => self.summary(summary),
+            // However it was asked for: a signal, or another client.
+            EventKind::ShutdownStarted { force: false } => {
+                self.note("stopping (press Ctrl-C again to kill instead)");
+            }
+            EventKind::ShutdownStarted { force: true } => {
+                self.note("stopping now: killing what is left");
+            }
             kind => {
                 if let Some(described) = describe(kind) {
                     self.say(described.service.map(|(id, _)| id), &described.message);
@@ -263,7 +296,9 @@ impl Printer {
     fn summary(&mut self, summary: &Summary) {
         let mut lines = Vec::new();
         lines.push(headline(summary));
-        if summary.critical_path.len() > 1 || summary.all_required_ready {
+        // A cold start that failed has no path worth timing: what did not
+        // come up, and why, was said as it happened.
+        if summary.all_required_ready {
             let path: Vec<String> = summary
                 .critical_path
                 .iter()
@@ -274,25 +309,22 @@ impl Printer {
         let name_width = summary
             .services
             .iter()
-            .map(|t| t.name.chars().count())
+            .map(|t| crate::text::width(&t.name))
             .max()
             .unwrap_or(4)
             .max(7);
-        lines.push(format!(
-            "{:<name_width$}  {:>9}  {:>9}  {:>11}",
-            "service", "spawned", "ready", "took"
-        ));
+        let row = |name: &str, spawned: &str, ready: &str, took: &str| {
+            format!(
+                "{}  {spawned:>9}  {ready:>9}  {took:>11}",
+                crate::text::pad_right(name, name_width)
+            )
+        };
+        lines.push(row("service", "spawned", "ready", "took"));
         for t in &summary.services {
             let took = t
                 .time_to_ready()
                 .map_or_else(|| t.state.to_string(), fmt_duration);
-            lines.push(format!(
-                "{:<name_width$}  {:>9}  {:>9}  {:>11}",
-                t.name,
-                ms(t.spawned_at),
-                ms(t.ready_at),
-                took
-            ));
+            lines.push(row(&t.name, &ms(t.spawned_at), &ms(t.ready_at), &took));
         }
         for line in lines {
             self.note(&line);
@@ -302,12 +334,4 @@ impl Printer {
 
 fn ms(at: Option<Duration>) -> String {
     at.map_or_else(|| "-".to_string(), fmt_duration)
-}
-
-/// Writes to stdout, ignoring a closed pipe (`bringup up | head` must not
-/// kill the stack mid-flight; the services keep running until stopped).
-fn write_out(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
 }

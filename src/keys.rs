@@ -39,170 +39,121 @@ pub enum Action {
     Timestamps,
 }
 
+/// Everything about one action, in one row: its `[ui.keys]` name, what
+/// help says of it (long and short), its default keys, and where and with
+/// which word the status line offers it in the services pane and in the
+/// log pane (when it is offered there at all).
+struct Row {
+    action: Action,
+    name: &'static str,
+    describe: &'static str,
+    short: &'static str,
+    keys: &'static [&'static str],
+    hint_services: Option<(u8, &'static str)>,
+    hint_logs: Option<(u8, &'static str)>,
+}
+
+/// The table, in the order help lists the actions (and hints show).
+#[rustfmt::skip]
+const TABLE: &[Row] = &[
+    Row { action: Action::Down, name: "down", describe: "move down", short: "down", keys: &["j", "down"], hint_services: None, hint_logs: None },
+    Row { action: Action::Up, name: "up", describe: "move up", short: "up", keys: &["k", "up"], hint_services: None, hint_logs: None },
+    Row { action: Action::Top, name: "top", describe: "first service / oldest line", short: "top / oldest", keys: &["g", "home"], hint_services: None, hint_logs: None },
+    Row { action: Action::Bottom, name: "bottom", describe: "last service / newest line (follow)", short: "bottom / follow", keys: &["G", "end"], hint_services: None, hint_logs: None },
+    Row { action: Action::PageUp, name: "page_up", describe: "page up", short: "page up", keys: &["pageup", "ctrl-b"], hint_services: None, hint_logs: None },
+    Row { action: Action::PageDown, name: "page_down", describe: "page down", short: "page down", keys: &["pagedown", "ctrl-f"], hint_services: None, hint_logs: None },
+    Row { action: Action::NextPane, name: "next_pane", describe: "switch between services and logs", short: "services ⇄ logs", keys: &["tab"], hint_services: Some((6, "logs")), hint_logs: Some((5, "services")) },
+    Row { action: Action::Zoom, name: "zoom", describe: "logs of the selected service, full size (again to go back)", short: "full-size logs", keys: &["enter"], hint_services: None, hint_logs: None },
+    Row { action: Action::Back, name: "back", describe: "close, clear, go back", short: "close / back", keys: &["esc"], hint_services: None, hint_logs: None },
+    Row { action: Action::Restart, name: "restart", describe: "restart the selected service", short: "restart", keys: &["r"], hint_services: Some((0, "restart")), hint_logs: None },
+    Row { action: Action::Kill, name: "kill", describe: "kill the selected service (SIGKILL to its group; asks first)", short: "kill (asks)", keys: &["x"], hint_services: Some((1, "kill")), hint_logs: None },
+    Row { action: Action::Skip, name: "skip", describe: "skip an optional service (its dependents run degraded); again to bring it back", short: "skip optional", keys: &["s"], hint_services: Some((2, "skip")), hint_logs: None },
+    Row { action: Action::StopStart, name: "stop_start", describe: "stop the selected service, or start it again", short: "stop / start", keys: &["S"], hint_services: Some((3, "stop/start")), hint_logs: None },
+    Row { action: Action::RestartAll, name: "restart_all", describe: "restart everything, in order", short: "restart all", keys: &["R"], hint_services: None, hint_logs: None },
+    Row { action: Action::Timeline, name: "timeline", describe: "cold-start timeline and critical path", short: "timeline", keys: &["t"], hint_services: Some((5, "timeline")), hint_logs: None },
+    Row { action: Action::Ports, name: "ports", describe: "ports: wanted, allocated, held by", short: "ports", keys: &["p"], hint_services: None, hint_logs: None },
+    Row { action: Action::OrchestratorLog, name: "orchestrator_log", describe: "bringup's own log: why things waited, started, restarted", short: "bringup's log", keys: &["l"], hint_services: None, hint_logs: None },
+    Row { action: Action::AllLogs, name: "all_logs", describe: "all services' logs, merged", short: "all logs", keys: &["a"], hint_services: None, hint_logs: None },
+    Row { action: Action::Find, name: "find", describe: "filter services / search the log", short: "filter / search", keys: &["/"], hint_services: Some((4, "filter")), hint_logs: Some((0, "search")) },
+    Row { action: Action::NextMatch, name: "next_match", describe: "next match", short: "next match", keys: &["n"], hint_services: None, hint_logs: Some((1, "next")) },
+    Row { action: Action::PreviousMatch, name: "previous_match", describe: "previous match", short: "previous match", keys: &["N"], hint_services: None, hint_logs: None },
+    Row { action: Action::Follow, name: "follow", describe: "follow new log lines", short: "follow", keys: &["f"], hint_services: None, hint_logs: Some((2, "follow")) },
+    Row { action: Action::Wrap, name: "wrap", describe: "wrap long log lines", short: "wrap", keys: &["w"], hint_services: None, hint_logs: Some((3, "wrap")) },
+    Row { action: Action::Timestamps, name: "timestamps", describe: "show log timestamps", short: "timestamps", keys: &["T"], hint_services: None, hint_logs: Some((4, "time")) },
+    Row { action: Action::Help, name: "help", describe: "this help", short: "help", keys: &["?"], hint_services: Some((7, "help")), hint_logs: Some((6, "help")) },
+    Row { action: Action::Quit, name: "quit", describe: "quit: stop everything (again while stopping: kill it all)", short: "quit", keys: &["q", "ctrl-c"], hint_services: Some((8, "quit")), hint_logs: Some((7, "quit")) },
+];
+
 impl Action {
     /// Every action, in the order help lists them.
-    pub const ALL: &'static [Action] = &[
-        Action::Down,
-        Action::Up,
-        Action::Top,
-        Action::Bottom,
-        Action::PageUp,
-        Action::PageDown,
-        Action::NextPane,
-        Action::Zoom,
-        Action::Back,
-        Action::Restart,
-        Action::Kill,
-        Action::Skip,
-        Action::StopStart,
-        Action::RestartAll,
-        Action::Timeline,
-        Action::Ports,
-        Action::OrchestratorLog,
-        Action::AllLogs,
-        Action::Find,
-        Action::NextMatch,
-        Action::PreviousMatch,
-        Action::Follow,
-        Action::Wrap,
-        Action::Timestamps,
-        Action::Help,
-        Action::Quit,
-    ];
+    pub const ALL: &'static [Action] = &{
+        let mut all = [Action::Down; TABLE.len()];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].action;
+            i += 1;
+        }
+        all
+    };
+
+    fn row(self) -> &'static Row {
+        // Every action has a row: `every_action_has_one_row` checks it.
+        TABLE
+            .iter()
+            .find(|row| row.action == self)
+            .unwrap_or(&TABLE[0])
+    }
 
     /// The name used in `[ui.keys]`.
     pub fn name(self) -> &'static str {
-        match self {
-            Action::Down => "down",
-            Action::Up => "up",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::PageUp => "page_up",
-            Action::PageDown => "page_down",
-            Action::NextPane => "next_pane",
-            Action::Zoom => "zoom",
-            Action::Back => "back",
-            Action::Restart => "restart",
-            Action::Kill => "kill",
-            Action::Skip => "skip",
-            Action::StopStart => "stop_start",
-            Action::RestartAll => "restart_all",
-            Action::Timeline => "timeline",
-            Action::Ports => "ports",
-            Action::OrchestratorLog => "orchestrator_log",
-            Action::AllLogs => "all_logs",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            Action::Find => "find",
-            Action::NextMatch => "next_match",
-            Action::PreviousMatch => "previous_match",
-            Action::Follow => "follow",
-            Action::Wrap => "wrap",
-            Action::Timestamps => "timestamps",
-        }
+        self.row().name
     }
 
     /// What it does, for the help overlay.
     pub fn describe(self) -> &'static str {
-        match self {
-            Action::Down => "move down",
-            Action::Up => "move up",
-            Action::Top => "first service / oldest line",
-            Action::Bottom => "last service / newest line (follow)",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::NextPane => "switch between services and logs",
-            Action::Zoom => "logs of the selected service, full size (again to go back)",
-            Action::Back => "close, clear, go back",
-            Action::Restart => "restart the selected service",
-            Action::Kill => "kill the selected service (SIGKILL to its group; asks first)",
-            Action::Skip => {
-                "skip an optional service (its dependents run degraded); again to bring it back"
-            }
-            Action::StopStart => "stop the selected service, or start it again",
-            Action::RestartAll => "restart everything, in order",
-            Action::Timeline => "cold-start timeline and critical path",
-            Action::Ports => "ports: wanted, allocated, held by",
-            Action::OrchestratorLog => "bringup's own log: why things waited, started, restarted",
-            Action::AllLogs => "all services' logs, merged",
-            Action::Find => "filter services / search the log",
-            Action::NextMatch => "next match",
-            Action::PreviousMatch => "previous match",
-            Action::Follow => "follow new log lines",
-            Action::Wrap => "wrap long log lines",
-            Action::Timestamps => "show log timestamps",
-            Action::Help => "this help",
-            Action::Quit => "quit: stop everything (again while stopping: kill it all)",
-        }
+        self.row().describe
     }
 
     /// What it does in a few words, for help on a small screen.
     pub fn short(self) -> &'static str {
-        match self {
-            Action::Down => "down",
-            Action::Up => "up",
-            Action::Top => "top / oldest",
-            Action::Bottom => "bottom / follow",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::NextPane => "services ⇄ logs",
-            Action::Zoom => "full-size logs",
-            Action::Back => "close / back",
-            Action::Restart => "restart",
-            Action::Kill => "kill (asks)",
-            Action::Skip => "skip optional",
-            Action::StopStart => "stop / start",
-            Action::RestartAll => "restart all",
-            Action::Timeline => "timeline",
-            Action::Ports => "ports",
-            Action::OrchestratorLog => "bringup's log",
-            Action::AllLogs => "all logs",
-            Action::Find => "filter / search",
-            Action::NextMatch => "next match",
-            Action::PreviousMatch => "previous match",
-            Action::Follow => "follow",
-            Action::Wrap => "wrap",
-            Action::Timestamps => "timestamps",
-            Action::Help => "help",
-            Action::Quit => "quit",
-        }
+        self.row().short
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|a| a.name() == name)
+        TABLE
+            .iter()
+            .find(|row| row.name == name)
+            .map(|row| row.action)
     }
 
     /// The keys an action has unless `[ui.keys]` says otherwise.
     pub fn default_keys(self) -> Vec<Key> {
-        let keys: &[&str] = match self {
-            Action::Down => &["j", "down"],
-            Action::Up => &["k", "up"],
-            Action::Top => &["g", "home"],
-            Action::Bottom => &["G", "end"],
-            Action::PageUp => &["pageup", "ctrl-b"],
-            Action::PageDown => &["pagedown", "ctrl-f"],
-            Action::NextPane => &["tab"],
-            Action::Zoom => &["enter"],
-            Action::Back => &["esc"],
-            Action::Restart => &["r"],
-            Action::Kill => &["x"],
-            Action::Skip => &["s"],
-            Action::StopStart => &["S"],
-            Action::RestartAll => &["R"],
-            Action::Timeline => &["t"],
-            Action::Ports => &["p"],
-            Action::OrchestratorLog => &["l"],
-            Action::AllLogs => &["a"],
-            Action::Help => &["?"],
-            Action::Quit => &["q", "ctrl-c"],
-            Action::Find => &["/"],
-            Action::NextMatch => &["n"],
-            Action::PreviousMatch => &["N"],
-            Action::Follow => &["f"],
-            Action::Wrap => &["w"],
-            Action::Timestamps => &["T"],
-        };
-        keys.iter().filter_map(|k| Key::parse(k).ok()).collect()
+        self.row()
+            .keys
+            .iter()
+            .filter_map(|k| Key::parse(k).ok())
+            .collect()
+    }
+
+    /// The actions the status line offers, in its order, with their
+    /// words: in the log pane (`logs`) or in the services pane.
+    pub fn hints(logs: bool) -> Vec<(Action, &'static str)> {
+        let mut hints: Vec<(u8, Action, &'static str)> = TABLE
+            .iter()
+            .filter_map(|row| {
+                let hint = if logs {
+                    row.hint_logs
+                } else {
+                    row.hint_services
+                };
+                hint.map(|(at, label)| (at, row.action, label))
+            })
+            .collect();
+        hints.sort_by_key(|(at, ..)| *at);
+        hints
+            .into_iter()
+            .map(|(_, action, label)| (action, label))
+            .collect()
     }
 }
 
@@ -421,6 +372,22 @@ mod tests {
         assert_eq!(Key::parse("f5").unwrap(), Key::plain(Code::F(5)));
         assert_eq!(Key::parse("?").unwrap().to_string(), "?");
         assert!(Key::parse("hyper-x").is_err());
+    }
+
+    #[test]
+    fn every_action_has_one_row() {
+        let mut actions: Vec<Action> = TABLE.iter().map(|row| row.action).collect();
+        actions.sort();
+        actions.dedup();
+        assert_eq!(actions.len(), TABLE.len(), "an action has two rows");
+        for action in Action::ALL {
+            assert!(TABLE.iter().any(|row| row.action == *action));
+            assert!(!action.default_keys().is_empty(), "{action:?} has no key");
+        }
+        let mut names: Vec<&str> = TABLE.iter().map(|row| row.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TABLE.len(), "two actions share a name");
     }
 
     #[test]

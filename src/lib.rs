@@ -42,15 +42,19 @@
 
 pub mod ansi;
 pub mod cli;
+pub mod colours;
 pub mod config;
 pub mod engine;
 pub mod fixture;
 pub mod graph;
 pub mod headless;
+pub mod ids;
 pub mod keys;
 pub mod logs;
 pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod rundir;
+pub mod session;
+pub mod text;
 pub mod tui;

@@ -24,6 +24,8 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 pub const STORE_BYTES: usize = 4 * 1024 * 1024;
 /// What a cut line ends with.
 pub const CUT_MARKER: &str = " [… line cut at 64 KiB]";
+/// Lines of bringup's own log kept (a few per service event).
+const OWN_LINES: usize = 10_000;
 
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,10 +160,13 @@ impl LogStore {
     }
 }
 
-/// All services' stores plus the "something new" signal.
+/// All services' stores, bringup's own, and the "something new" signal.
 #[derive(Debug)]
 pub struct LogHub {
     stores: Vec<LogStore>,
+    /// bringup's own account of what it decided and why (the dashboard's
+    /// orchestrator log), read like a service's: at index `stores.len()`.
+    own: LogStore,
     next_seq: std::sync::atomic::AtomicU64,
     changed: watch::Sender<u64>,
     epoch: Instant,
@@ -181,6 +186,7 @@ impl LogHub {
             stores: (0..services)
                 .map(|_| LogStore::new(max_lines, max_bytes))
                 .collect(),
+            own: LogStore::new(OWN_LINES, max_bytes),
             // Sequence numbers start at 1 so 0 can mean "before everything".
             next_seq: std::sync::atomic::AtomicU64::new(1),
             changed,
@@ -189,9 +195,23 @@ impl LogHub {
         })
     }
 
-    /// The store of service `index`.
+    /// The store of service `index`; [`LogHub::own_index`] is bringup's own.
     pub fn store(&self, index: usize) -> Option<&LogStore> {
+        if index == self.stores.len() {
+            return Some(&self.own);
+        }
         self.stores.get(index)
+    }
+
+    /// The index of bringup's own store (one past the services').
+    pub fn own_index(&self) -> usize {
+        self.stores.len()
+    }
+
+    /// Appends a line of bringup's own (stderr for warnings) and wakes the
+    /// readers.
+    pub fn append_own(&self, stream: Stream, text: String) {
+        self.append(self.own_index(), stream, vec![text]);
     }
 
     pub fn len(&self) -> usize {
@@ -207,7 +227,7 @@ impl LogHub {
         if texts.is_empty() {
             return;
         }
-        let Some(store) = self.stores.get(index) else {
+        let Some(store) = self.store(index) else {
             return;
         };
         let next = store.push(self, stream, texts);

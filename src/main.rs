@@ -22,8 +22,14 @@ fn main() -> ExitCode {
             commands::run::up(config, &args.services, show(&cli, color, args.no_tui))
         }
         Command::Demo(ref args) => commands::run::demo(show(&cli, color, args.no_tui)),
-        Command::Check => commands::check::run(config, color),
-        Command::Ports(args) => commands::ports::run(config, &args, color),
+        Command::Check => {
+            end_quietly_on_closed_output();
+            commands::check::run(config, color)
+        }
+        Command::Ports(args) => {
+            end_quietly_on_closed_output();
+            commands::ports::run(config, &args, color)
+        }
         Command::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Command::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),
@@ -44,6 +50,20 @@ fn show(cli: &Cli, color: bool, no_tui: bool) -> commands::run::Show {
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     });
     commands::run::Show { color, dashboard }
+}
+
+/// `check` and `ports` print and end; when the reader of their output
+/// goes away (`bringup check | head -1`), they end too, quietly, as other
+/// Unix tools do. Rust ignores SIGPIPE, which turns a closed pipe into a
+/// write error that `print!` panics on; the signal's default action ends
+/// the process without a word instead. Not for `up`, `demo` or `fixture`:
+/// a stack must be stopped cleanly whatever happens to stdout.
+fn end_quietly_on_closed_output() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: the default action runs no handler code in this process, and
+    // nothing here relies on SIGPIPE being ignored: these commands start
+    // no children and hold nothing that needs cleaning up.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn exit_byte(code: i32) -> u8 {

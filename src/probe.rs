@@ -11,10 +11,12 @@
 //! ready and bringup noticing stays a small fraction of its start time
 //! while a slow starter is not hammered. How fast depends on what a check
 //! costs the service: a refused connection costs it nothing (every
-//! `elapsed / 500`, from 1 ms); an HTTP answer costs it a request (every
-//! `elapsed / 300`: a server answering 503s at full speed for seconds would
-//! start slower); an exec check costs a process (every `elapsed / 50`, from
-//! 10 ms). Once ready, the check repeats every
+//! `elapsed / 500`, from 1 ms); an HTTP answer costs it a request, and an
+//! app that already answers "not yet" gets at least [`ANSWERED_GAP`]
+//! between requests (a uvicorn answering 503s at full speed received
+//! 130–270 readiness requests in a 1.5 s start, each one a line in its
+//! access log; now about 30); an exec check costs a process (every
+//! `elapsed / 50`, from 10 ms). Once ready, the check repeats every
 //! `period` so a service that stops answering turns `not_ready`. Liveness
 //! runs every `period` from the moment of readiness.
 //!
@@ -33,6 +35,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::config::plan::StatusRange;
+
+/// The least time between two checks of a service that answered the last
+/// one with "not ready" (an HTTP status or body that does not match).
+pub const ANSWERED_GAP: Duration = Duration::from_millis(50);
 
 /// A check with every template rendered.
 #[derive(Debug, Clone)]
@@ -121,7 +127,7 @@ impl Prober {
             Ok(result) => result,
             Err(_) => Err(Failure::silent(format!(
                 "no answer within {}",
-                crate::engine::machine::fmt_duration(self.timeout)
+                crate::engine::describe::fmt_duration(self.timeout)
             ))),
         }
     }
@@ -132,7 +138,7 @@ impl Prober {
         let (floor, slowdown) = match (&self.target, answered) {
             (Target::Exec { .. }, _) => (Duration::from_millis(10), 50),
             (_, false) => (Duration::from_millis(1), 500),
-            (_, true) => (Duration::from_millis(1), 300),
+            (_, true) => (ANSWERED_GAP, 300),
         };
         (elapsed / slowdown).clamp(floor, period.max(floor))
     }
@@ -230,7 +236,8 @@ mod tests {
         );
         assert_eq!(tcp.pace(ms(2000), false, period), ms(4));
         // The service answers (503s): gentler, it does work for each check.
-        assert_eq!(tcp.pace(ms(300), true, period), ms(1));
+        assert_eq!(tcp.pace(ms(300), true, period), ANSWERED_GAP);
+        assert_eq!(tcp.pace(ms(1500), true, period), ANSWERED_GAP);
         assert_eq!(tcp.pace(Duration::from_secs(60), true, period), ms(200));
         assert_eq!(tcp.pace(Duration::from_secs(3600), true, period), period);
         let exec = Prober::new(

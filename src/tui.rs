@@ -27,12 +27,13 @@ pub mod view;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::engine::{Command, Engine, Event, EventKind, Phase, Verdict};
+use crate::config::plan::ServiceId;
+use crate::engine::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
 use crate::keys::Keymap;
-use crate::tui::app::{App, Bottom, Do, Quitting};
+use crate::session::Session;
+use crate::tui::app::{App, Bottom, Do};
 use crate::tui::theme::Theme;
 
 /// At most this many frames a second.
@@ -75,52 +76,27 @@ pub fn prepare(
     Ok((theme, keys))
 }
 
-/// Sends bringup's own tracing events to the orchestrator log. Call before
-/// the engine starts, so its first decisions are captured too.
-pub fn capture_orchestrator_log() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    // No mover thread (`init_logger`): the loop moves events itself when
-    // engine news arrives, so an idle dashboard has no timer ticking.
-    tui_logger::set_default_level(tui_logger::LevelFilter::Warn);
-    tui_logger::set_level_for_target("bringup", tui_logger::LevelFilter::Info);
-    let _ = tracing_subscriber::registry()
-        .with(tui_logger::TuiTracingSubscriberLayer)
-        .try_init();
-}
-
-/// Runs the dashboard until the stack has stopped.
-pub async fn run(
-    engine: Engine,
-    mut events: broadcast::Receiver<Event>,
-    theme: Theme,
-    keys: Keymap,
-) -> Result<Verdict, TuiError> {
+/// Runs the dashboard until the stack has stopped (or the engine ended).
+/// Signals, the engine's lifetime and the verdict are the caller's: this
+/// only shows and asks.
+pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), TuiError> {
     let mut screen = terminal::Screen::open().map_err(TuiError::Terminal)?;
-    let mut snapshot = engine.snapshot();
-    let mut logs = engine.logs().subscribe();
+    let mut events = session.events();
+    let mut snapshot = session.snapshot();
+    let mut logs = session.logs().subscribe();
     let mut app = App::new(
-        engine.plan().clone(),
+        session.info().clone(),
         snapshot.borrow().clone(),
-        engine.logs().clone(),
+        session.logs().clone(),
         theme,
         keys,
     );
     app.size = screen.size();
-    let epoch = engine.epoch();
+    let epoch = session.epoch();
 
     let (keys_tx, mut keys_rx) = mpsc::channel(256);
     terminal::read_input(keys_tx);
-    let (holders_tx, mut holders_rx) = mpsc::channel(4);
-    let (Ok(mut sigterm), Ok(mut sighup), Ok(mut sigint)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        drop(screen);
-        engine.send(Command::Shutdown { force: false }).await;
-        return Ok(finish(engine, &snapshot).await);
-    };
+    let mut holders_lookup: Option<tokio::task::JoinHandle<Vec<(ServiceId, PortHolder)>>> = None;
 
     let mut dirty = true;
     let mut last_draw = Instant::now()
@@ -135,11 +111,11 @@ pub async fn run(
         } else {
             next_tick(&app, epoch)
         };
-        let refresh_holders =
-            holders_due.filter(|due| *due <= Instant::now() && app.bottom == Bottom::Ports);
-        if refresh_holders.is_some() {
+        let refresh_holders = holders_lookup.is_none()
+            && holders_due.is_some_and(|due| due <= Instant::now() && app.bottom == Bottom::Ports);
+        if refresh_holders {
             holders_due = Some(Instant::now() + HOLDERS_EVERY);
-            lookup_holders(&app, holders_tx.clone());
+            holders_lookup = Some(lookup_holders(session, &app));
         }
         tokio::select! {
             biased;
@@ -152,8 +128,8 @@ pub async fn run(
                 };
                 for action in on_input(&mut app, input) {
                     match action {
-                        Do::Send(command) => engine.send(command).await,
-                        Do::Quit { force } => engine.send(Command::Shutdown { force }).await,
+                        Do::Send(command) => session.send(command).await,
+                        Do::Quit { force } => session.send(Command::Shutdown { force }).await,
                         Do::RefreshHolders => holders_due = Some(Instant::now()),
                     }
                 }
@@ -161,7 +137,6 @@ pub async fn run(
             }
             event = events.recv() => match event {
                 Ok(event) => {
-                    tui_logger::move_events();
                     let done = matches!(event.kind, EventKind::ShutdownComplete);
                     app.on_event(&event);
                     dirty = true;
@@ -191,17 +166,11 @@ pub async fn run(
                     dirty = true;
                 }
             }
-            holders = holders_rx.recv() => if let Some(holders) = holders {
-                app.holders = holders;
+            found = async { holders_lookup.as_mut().expect("guarded").await }, if holders_lookup.is_some() => {
+                holders_lookup = None;
+                app.set_holders(found.unwrap_or_default());
                 dirty = true;
-            },
-            _ = sigterm.recv() => dirty |= stop_on_signal(&engine, &mut app).await,
-            _ = sighup.recv() => {
-                // The terminal is gone (a closed pane): stop, quietly.
-                screen.lost();
-                dirty |= stop_on_signal(&engine, &mut app).await;
             }
-            _ = sigint.recv() => dirty |= stop_on_signal(&engine, &mut app).await,
             () = tokio::time::sleep_until(wake.into()) => {
                 if !dirty {
                     dirty = true;
@@ -227,8 +196,22 @@ pub async fn run(
             }
         }
     }
-    drop(screen);
-    Ok(finish(engine, &snapshot).await)
+    Ok(())
+}
+
+/// What the dashboard says on the normal terminal once it is gone: how the
+/// cold start went and, for an unhealthy run, why.
+pub fn farewell(last: &Snapshot, verdict: &Verdict) {
+    if let Some(summary) = &last.summary {
+        println!(
+            "bringup: {}",
+            crate::engine::describe::summary_line(summary)
+        );
+    }
+    for complaint in verdict.complaints() {
+        println!("bringup: {complaint}");
+    }
+    println!("bringup: every service has stopped");
 }
 
 /// A key, mouse or resize event.
@@ -255,18 +238,6 @@ fn on_input(app: &mut App, input: TermEvent) -> Vec<Do> {
     }
 }
 
-/// A signal to stop: the first stops gracefully, the next kills.
-async fn stop_on_signal(engine: &Engine, app: &mut App) -> bool {
-    let force = app.quitting != Quitting::No;
-    app.quitting = if force {
-        Quitting::Killing
-    } else {
-        Quitting::Stopping
-    };
-    engine.send(Command::Shutdown { force }).await;
-    true
-}
-
 /// When a clock on screen next changes: tenths while the cold start runs
 /// (its elapsed time and growing timeline), seconds after (uptimes).
 fn next_tick(app: &App, epoch: Instant) -> Instant {
@@ -285,63 +256,27 @@ fn next_tick(app: &App, epoch: Instant) -> Instant {
 fn shown_lines(app: &App) -> u64 {
     match (app.bottom, app.selected) {
         (Bottom::AllLogs, _) => app.logs.total(),
+        (Bottom::Orchestrator, _) => app
+            .logs
+            .store(app.logs.own_index())
+            .map_or(0, |s| s.read().total()),
         (Bottom::Logs, Some(id)) => app.logs.store(id.0).map_or(0, |s| s.read().total()),
         _ => 0,
     }
 }
 
-/// Looks up the holder of every service's port, off the loop (it reads /proc).
-fn lookup_holders(app: &App, tx: mpsc::Sender<Vec<Option<String>>>) {
-    let ports: Vec<(usize, Option<u16>, Option<u32>)> = app
+/// Asks the session who holds every service's port (it reads /proc, off
+/// this loop).
+fn lookup_holders(
+    session: &Session,
+    app: &App,
+) -> tokio::task::JoinHandle<Vec<(ServiceId, PortHolder)>> {
+    let ports: Vec<(ServiceId, u16, Option<u32>)> = app
         .snapshot
         .services
         .iter()
-        .map(|s| (s.id.0, s.port, s.pid))
+        .filter_map(|s| Some((s.id, s.port?, s.pid)))
         .collect();
-    let count = app.plan.services.len();
-    tokio::task::spawn_blocking(move || {
-        let mut holders = vec![None; count];
-        for (index, port, pid) in ports {
-            let Some(port) = port else { continue };
-            let found = crate::ports::owner::holders(port);
-            let text = match found.first() {
-                None => "free".to_string(),
-                Some(holder) => {
-                    let ours = holder.pid.is_some_and(|h| {
-                        Some(h) == pid
-                            || crate::ports::owner::process_group(h).is_some_and(|g| Some(g) == pid)
-                    });
-                    if ours {
-                        format!("ours (pid {})", holder.pid.unwrap_or(0))
-                    } else {
-                        holder.to_string()
-                    }
-                }
-            };
-            holders[index] = Some(text);
-        }
-        let _ = tx.blocking_send(holders);
-    });
-}
-
-/// Waits for the engine to end and judges the run; says so on the normal
-/// terminal, now that the dashboard is gone.
-async fn finish(
-    engine: Engine,
-    snapshot: &tokio::sync::watch::Receiver<crate::engine::Snapshot>,
-) -> Verdict {
-    let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-    let last = snapshot.borrow();
-    let verdict = Verdict::of(&last);
-    if let Some(summary) = &last.summary {
-        println!(
-            "bringup: {}",
-            crate::engine::describe::summary_line(summary)
-        );
-    }
-    for complaint in verdict.complaints() {
-        println!("bringup: {complaint}");
-    }
-    println!("bringup: every service has stopped");
-    verdict
+    let session = session.clone();
+    tokio::spawn(async move { session.who_holds(ports).await })
 }

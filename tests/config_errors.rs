@@ -248,3 +248,170 @@ backoff = { initial = "60s" }
         "{err}"
     );
 }
+
+#[test]
+fn a_name_too_long_for_a_column_is_refused_not_a_panic() {
+    let long = "a".repeat(70_000);
+    let (code, out, err) = check(&format!(
+        "[services.{long}]\ncommand = \"server\"\nport = 8000\n\n[services.b]\ncommand = \"b\"\ndepends_on = [\"{long}b\"]\n"
+    ));
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "bringup.toml:1:11: `services.{}… (70000 characters)`: the service name is 70000 characters long; at most 63 are allowed",
+            "a".repeat(24)
+        )),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    // Messages stay readable: the name is never printed whole.
+    assert!(err.len() < 2_000, "{} bytes of errors", err.len());
+    let (code, _, err) = check(&format!("[services.{}]\ncommand = \"x\"\n", "b".repeat(63)));
+    assert_eq!(code, Some(0), "63 characters are allowed: {err}");
+}
+
+#[test]
+fn absurd_durations_are_refused_key_by_key() {
+    let (code, _, err) = check(
+        r#"[project]
+stop_grace = "100000000y"
+
+[services.api]
+command = "server"
+ready_timeout = "0s"
+dependency_timeout = "18446744073709551615s"
+stop_grace = "0s"
+backoff = { initial = "0ms", max = "2h" }
+readiness = { exec = "true", period = "100000000y", timeout = "0s" }
+liveness = { exec = "true", period = "25h", timeout = "2h" }
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 9 problems"), "{err}");
+    for expected in [
+        "bringup.toml:2:14: `project.stop_grace`: \"100000000y\" is too long for `stop_grace`: at most 1h is allowed",
+        "bringup.toml:6:17: `services.api.ready_timeout`: `ready_timeout` must be longer than zero",
+        "bringup.toml:7:22: `services.api.dependency_timeout`: \"18446744073709551615s\" is too long for `dependency_timeout`: at most 24h is allowed",
+        "bringup.toml:9:23: `services.api.backoff.initial`: `initial` must be longer than zero",
+        "bringup.toml:9:36: `services.api.backoff.max`: \"2h\" is too long for `max`: at most 1h is allowed",
+        "bringup.toml:10:39: `services.api.readiness.period`: \"100000000y\" is too long for `period`: at most 24h is allowed",
+        "bringup.toml:10:63: `services.api.readiness.timeout`: `timeout` must be longer than zero",
+        "bringup.toml:11:38: `services.api.liveness.period`: \"25h\" is too long for `period`",
+        "bringup.toml:11:55: `services.api.liveness.timeout`: \"2h\" is too long for `timeout`: at most 1h is allowed",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // Zero grace means "SIGKILL at once", which is allowed.
+    assert!(!err.contains("services.api.stop_grace"), "{err}");
+}
+
+#[test]
+fn a_nul_character_is_refused_where_it_is_written() {
+    let (code, _, err) = check(
+        r#"[project]
+env = { GREETING = "hel\u0000lo" }
+
+[services.api]
+command = "server\u0000 --port 1"
+cwd = "sub\u0000dir"
+env = { "BAD\u0000NAME" = "x", "A=B" = "y" }
+readiness = { exec = "test\u0000" }
+
+[services.web]
+command = ["web", "--name", "a\u0000b"]
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 7 problems"), "{err}");
+    for expected in [
+        "bringup.toml:2:20: `project.env.GREETING`: contains a NUL character",
+        "bringup.toml:5:11: `services.api.command`: contains a NUL character (\\0), which no command, argument or environment value can hold",
+        "bringup.toml:6:7: `services.api.cwd`: contains a NUL character",
+        "`services.api.env`: \"BAD\\0NAME\" cannot be the name of an environment variable",
+        "`services.api.env`: \"A=B\" cannot be the name of an environment variable",
+        "bringup.toml:8:22: `services.api.readiness.exec`: contains a NUL character",
+        "bringup.toml:11:11: `services.web.command`: contains a NUL character",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn names_that_share_a_port_variable_are_an_error_naming_both() {
+    let (code, _, err) = check(
+        r#"[services.a-b]
+command = "x"
+port = 8001
+
+[services.a_b]
+command = "x"
+port = 8002
+
+[services.API]
+command = "x"
+port = 8003
+
+[services.api]
+command = "x"
+port = "auto"
+
+[services.Web]
+command = "x"
+
+[services.web]
+command = "x"
+port = 8004
+"#,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has 2 problems"), "{err}");
+    assert!(
+        err.contains("bringup.toml:5:11: `services.a_b`: `a-b` and `a_b` would both get their port as $BRINGUP_PORT_A_B"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bringup.toml:13:11: `services.api`: `API` and `api` would both get their port as $BRINGUP_PORT_API"),
+        "{err}"
+    );
+    // `Web` has no port, so it has no variable to collide with.
+    assert!(!err.contains("`Web`"), "{err}");
+}
+
+/// Runs `bringup ARGS` in `dir` with stdout a pipe nobody reads any more.
+fn into_a_closed_pipe(args: &[&str], dir: &std::path::Path) -> (std::process::ExitStatus, String) {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let output = std::process::Command::new(support::BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run bringup");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_and_ports_end_quietly_when_their_reader_is_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The pipe has no reader from the start, so the first write fails.
+    std::fs::write(
+        dir.path().join("bringup.toml"),
+        "[services.api]\ncommand = \"x\"\nport = \"auto\"\n",
+    )
+    .expect("write");
+    for args in [&["check"][..], &["ports"][..], &["ports", "free"][..]] {
+        let (status, err) = into_a_closed_pipe(args, dir.path());
+        assert!(
+            status.signal() == Some(nix::libc::SIGPIPE) || status.success(),
+            "{args:?}: {status:?}\n{err}"
+        );
+        assert!(err.is_empty(), "{args:?} said something: {err}");
+    }
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bringup::config::{self, Plan, ServiceId, validate::Context};
 use bringup::engine::machine::{Input, Machine};
-use bringup::engine::{Command, EventKind, Exit};
+use bringup::engine::{Command, EventKind, Exit, PortHolder};
 use bringup::keys::{Action, Key, Keymap};
 use bringup::logs::{LogHub, Stream};
 use bringup::tui::app::{App, Overlay};
@@ -198,7 +198,7 @@ fn app(theme: Theme) -> App {
     let plan = plan();
     let machine = machine_midway(&plan);
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs(&plan),
         theme,
@@ -213,7 +213,7 @@ fn dark() -> App {
 }
 
 fn select(app: &mut App, name: &str) {
-    app.selected = app.plan.find(name);
+    app.selected = app.info.find(name);
 }
 
 fn key(app: &mut App, key: &str) {
@@ -273,40 +273,41 @@ fn timeline_during_the_cold_start() {
 fn ports_view() {
     let mut app = dark();
     key(&mut app, "p");
-    let holders: Vec<Option<String>> = app
+    let found = app
         .snapshot
         .services
         .iter()
-        .map(|s| {
-            s.port.map(|_| {
-                if s.pid.is_some() {
-                    format!("ours (pid {})", s.pid.unwrap_or(0))
-                } else {
-                    "free".into()
-                }
-            })
+        .filter_map(|s| {
+            s.port?;
+            Some((
+                s.id,
+                match s.pid {
+                    Some(pid) => PortHolder::Ours { pid },
+                    None => PortHolder::Free,
+                },
+            ))
         })
         .collect();
-    let mut by_id = vec![None; app.plan.services.len()];
-    for (s, h) in app.snapshot.services.iter().zip(holders) {
-        by_id[s.id.0] = h;
-    }
-    app.holders = by_id;
+    app.set_holders(found);
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
 }
 
 #[test]
 fn orchestrator_log_pane() {
     let mut app = dark();
+    app.logs
+        .append_own(Stream::Stdout, "database: ready in 407ms (HTTP 200)".into());
+    app.logs
+        .append_own(Stream::Stderr, "cache: failed · exited with code 1".into());
     key(&mut app, "l");
     let terminal = draw(&mut app, 80, 24);
-    // tui-logger's buffer is global to the test process, so only its frame
-    // is stable enough to compare.
     let text = terminal.backend().to_string();
     assert!(
-        text.contains("bringup's log: what it decided, and why"),
+        text.contains("logs: bringup (what it decided, and why)")
+            && text.contains("cache: failed · exited with code 1"),
         "{text}"
     );
+    insta::assert_snapshot!(terminal.backend());
 }
 
 #[test]
@@ -337,7 +338,8 @@ fn quit_while_starting_asks_first() {
 #[test]
 fn port_conflict_popup() {
     let mut app = dark();
-    let service = app.plan.find("api").expect("api");
+    // cards waits for its turn (api, which it needs, is still starting).
+    let service = app.info.find("cards").expect("cards");
     let holder = bringup::ports::Holder {
         address: "127.0.0.1:8000".into(),
         uid: 1000,
@@ -353,10 +355,11 @@ fn port_conflict_popup() {
         at: Duration::from_millis(1500),
         kind: EventKind::PortConflict {
             service,
-            name: "api".into(),
+            name: "cards".into(),
             port: Some(8000),
             holders: vec![holder],
             message: "port 8000 is held by pid 4242".into(),
+            ahead: false,
         },
     });
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
@@ -419,7 +422,7 @@ fn no_color_still_tells_states_apart() {
 fn keys_turn_into_engine_commands() {
     use bringup::tui::app::Do;
     let mut app = dark();
-    let id = |app: &App, name: &str| app.plan.find(name).expect("service");
+    let id = |app: &App, name: &str| app.info.find(name).expect("service");
     select(&mut app, "database");
     assert_eq!(
         app.on_key(Key::parse("r").unwrap()),
@@ -471,7 +474,7 @@ fn remapped_keys_work_and_show_in_help() {
     let machine = machine_midway(&plan);
     let keys = Keymap::with(&[(Action::Restart, vec![Key::parse("f5").unwrap()])]).unwrap();
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs(&plan),
         Theme::load(None).unwrap(),
@@ -502,7 +505,7 @@ fn filtering_the_grid_by_typing() {
     assert_eq!(names, ["cache", "cards"]);
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
     key(&mut app, "esc");
-    assert_eq!(app.visible().len(), app.plan.services.len());
+    assert_eq!(app.visible().len(), app.info.services.len());
 }
 
 #[test]
@@ -515,7 +518,7 @@ fn the_cold_start_summary_ends_the_progress_bar() {
         Input::Command(Command::Shutdown { force: false }),
     );
     let mut app = App::new(
-        plan.clone(),
+        Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         logs(&plan),
         Theme::load(None).unwrap(),
@@ -524,4 +527,136 @@ fn the_cold_start_summary_ends_the_progress_bar() {
     app.clock = Duration::from_millis(1700);
     let text = draw(&mut app, 80, 24).backend().to_string();
     assert!(text.contains("stopping…"), "{text}");
+}
+
+#[test]
+fn a_ready_service_that_lost_its_database_says_so() {
+    // Midway, then the database dies under ready auth and data (and is
+    // restarted, as its policy says).
+    let plan = plan();
+    let mut d = Drive {
+        machine: machine_midway(&plan),
+        plan: plan.clone(),
+    };
+    d.exited(1400, "database", 1);
+    let mut app = App::new(
+        Arc::new(bringup::engine::info::stack_info(&plan)),
+        d.machine.snapshot(),
+        logs(&plan),
+        Theme::load(None).expect("dark theme"),
+        Keymap::default(),
+    );
+    app.clock = Duration::from_millis(1500);
+    select(&mut app, "auth");
+    let terminal = draw(&mut app, 100, 24);
+    let screen = format!("{}", terminal.backend());
+    let auth = screen
+        .lines()
+        .find(|l| l.contains("auth "))
+        .expect("auth's row");
+    assert!(auth.contains("⚠ database restarting"), "{screen}");
+    assert!(screen.contains("lost a dependency"), "{screen}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn port_conflicts_found_together_pop_up_one_after_the_other() {
+    let mut app = dark();
+    let conflict = |app: &App, name: &str, port: u16| bringup::engine::Event {
+        at: Duration::from_millis(5),
+        kind: EventKind::PortConflict {
+            service: app.info.find(name).expect("a demo service"),
+            name: name.into(),
+            port: Some(port),
+            holders: Vec::new(),
+            message: format!("port {port} is held by pid 77"),
+            ahead: true,
+        },
+    };
+    // Found when ports were handed out: cards and grading wait for their
+    // turn; api runs already (the midway state), so its popup is moot.
+    for (name, port) in [("cards", 8001), ("api", 8002), ("grading", 8003)] {
+        let event = conflict(&app, name, port);
+        app.on_event(&event);
+    }
+    let shown = |app: &mut App| format!("{:?}", draw(app, 80, 24).backend());
+    let first = shown(&mut app);
+    assert!(first.contains("8001") && !first.contains("8003"), "{first}");
+    key(&mut app, "esc");
+    let second = shown(&mut app);
+    assert!(second.contains("8003"), "api's is skipped: {second}");
+    key(&mut app, "esc");
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn a_long_notice_in_the_status_line_is_cut_visibly() {
+    let mut app = dark();
+    app.on_event(&bringup::engine::Event {
+        at: Duration::from_millis(1500),
+        kind: EventKind::Notice {
+            service: None,
+            message: format!(
+                "api: not adopted: the holder does not pass the readiness check (HTTP 404); it is pid 4242 `{}`",
+                "python3 -m http.server ".repeat(5)
+            ),
+        },
+    });
+    let screen = format!("{}", draw(&mut app, 80, 24).backend());
+    let status = screen.lines().last().expect("a status line");
+    assert!(
+        status
+            .contains("api: not adopted: the holder does not pass the readiness check (HTTP 404)"),
+        "the reason comes first and fits: {status}"
+    );
+    assert!(
+        status.trim_end_matches([' ', '"']).ends_with('…'),
+        "{status}"
+    );
+}
+
+#[test]
+fn bringups_own_log_scrolls_searches_and_wraps_like_a_service_log() {
+    let mut app = dark();
+    for i in 1..=40 {
+        app.logs.append_own(
+            Stream::Stdout,
+            format!("worker{i}: ready in {i}ms (HTTP 200)"),
+        );
+    }
+    app.logs.append_own(
+        Stream::Stderr,
+        format!(
+            "cache: failed · exited with code 1; the reason is long and goes on {}",
+            "and on ".repeat(12)
+        ),
+    );
+    for i in 41..=45 {
+        app.logs
+            .append_own(Stream::Stdout, format!("worker{i}: ready in {i}ms"));
+    }
+    key(&mut app, "l");
+    key(&mut app, "tab");
+    // Search backwards from the newest line for the failure, wrap it.
+    key(&mut app, "/");
+    for c in "cache".chars() {
+        key(&mut app, &c.to_string());
+    }
+    key(&mut app, "enter");
+    key(&mut app, "w");
+    let screen = format!("{}", draw(&mut app, 80, 24).backend());
+    assert!(screen.contains("logs: bringup"), "{screen}");
+    assert!(
+        screen.contains("scrolled"),
+        "the search moved the view: {screen}"
+    );
+    assert!(!screen.contains("worker45"), "{screen}");
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+    // Scroll to the top, then follow again.
+    key(&mut app, "g");
+    let top = format!("{}", draw(&mut app, 80, 24).backend());
+    assert!(top.contains("worker1:"), "{top}");
+    key(&mut app, "f");
+    let end = format!("{}", draw(&mut app, 80, 24).backend());
+    assert!(end.contains("worker45"), "{end}");
 }

@@ -430,3 +430,72 @@ depends_on = ["slow"]
     assert_eq!(order(&stack), ["slow", "quick"], "{}", stack.stdout());
     stack.stop();
 }
+
+/// GET `path` from 127.0.0.1:`port` (HTTP/1.0, so the server closes): the body.
+fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+        .split_once("\r\n\r\n")
+        .map_or(response.clone(), |(_, body)| body.to_string())
+}
+
+#[test]
+fn an_app_that_answers_not_yet_is_asked_gently() {
+    // The fixture answers 503 for 1.5 s, as a FastAPI app does while its
+    // startup work runs; each readiness request is a line in its access log.
+    let port = free_port();
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+port = {port}
+readiness = {{ http = "/health/ready" }}
+"#,
+        support::fixture("api", "--port ${port} --ready-after 1500ms"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let status: serde_json::Value = serde_json::from_str(&get(port, "/status")).expect("JSON");
+    let requests = status["ready_requests"].as_u64().expect("a count");
+    // At least 50 ms apart once it answers: about 30 in 1.5 s (it was 130–270).
+    assert!(
+        (10..=45).contains(&requests),
+        "{requests} readiness requests in a 1.5 s start"
+    );
+    let line = stack.line("api: ready in");
+    assert!(line.contains("HTTP 200"), "{line}");
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn a_dependent_says_when_its_database_fails_under_it() {
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+readiness = {{ log = "db is up" }}
+restart = "never"
+[services.api]
+command = "{}"
+depends_on = ["db"]
+readiness = {{ log = "api is up" }}
+"#,
+        support::recorded("db", "--ready-line 'db is up'"),
+        support::recorded("api", "--ready-line 'api is up'"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let records = stack.records();
+    let db = records
+        .iter()
+        .find(|r| r.name == "db" && r.event == "start")
+        .map(|r| r.pid)
+        .expect("db's pid");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(db), Signal::SIGKILL);
+    stack.wait_for("api: ⚠ lost its required dependency db (failed); it keeps running");
+    stack.stop_expecting(1);
+}

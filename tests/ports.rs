@@ -604,3 +604,108 @@ fn a_port_stolen_before_spawn_moves_the_service_to_its_fallback() {
     );
     stack.stop_expecting(0);
 }
+
+#[test]
+fn an_adopted_server_that_goes_away_is_noticed_and_replaced() {
+    let port = free_port();
+    let mut foreign = Foreign::http_server(port);
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+port = {port}
+on_conflict = "adopt"
+readiness = {{ http = "/", period = "100ms", failure_threshold = 2 }}
+restart = "on-failure"
+backoff = {{ initial = "100ms", max = "1s" }}
+"#,
+        support::fixture("api", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    assert!(stack.stdout().contains("api: ready: adopted"));
+    // The adopted server dies: bringup notices, and, as its restart
+    // policy allows, starts its own api on the port that is free now.
+    let _ = foreign.child.kill();
+    let _ = foreign.child.wait();
+    stack.wait_for("api: not ready · the adopted process stopped answering");
+    stack.wait_for("the adopted process is gone; restart 1 of");
+    stack.wait_until("bringup's own api to be ready", |out| {
+        out.lines()
+            .any(|l| l.contains("api: ready in") && !l.contains("adopted"))
+    });
+    let out = stack.stdout();
+    assert!(
+        out.contains("api: starting (pid"),
+        "bringup started its own instance: {out}"
+    );
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn an_adopted_server_that_goes_away_fails_the_service_without_a_restart_policy() {
+    let port = free_port();
+    let mut foreign = Foreign::http_server(port);
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+port = {port}
+on_conflict = "adopt"
+readiness = {{ http = "/" }}
+liveness = {{ tcp = true, period = "100ms", failure_threshold = 1 }}
+restart = "never"
+"#,
+        support::fixture("api", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let _ = foreign.child.kill();
+    let _ = foreign.child.wait();
+    stack.wait_for("api: failed · no answer to 1 check in a row");
+    assert!(
+        stack
+            .line("api: failed")
+            .contains("the adopted process is gone"),
+        "{}",
+        stack.stdout()
+    );
+    stack.stop_expecting(1);
+}
+
+#[test]
+fn a_conflict_deep_in_the_graph_is_reported_before_anything_starts() {
+    let port = free_port();
+    let _foreign = Foreign::http_server(port);
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+readiness = {{ log = "db is up" }}
+[services.api]
+command = "{}"
+port = {port}
+depends_on = ["db"]
+"#,
+        support::fixture("db", "--ready-after 1s --ready-line 'db is up'"),
+        support::fixture("api", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("cold start over");
+    let out = stack.stdout();
+    let position = |text: &str| {
+        out.find(text)
+            .unwrap_or_else(|| panic!("no {text:?} in:\n{out}"))
+    };
+    let early = position(&format!(
+        "api: will not be able to start when its turn comes: port {port} is held by pid"
+    ));
+    assert!(
+        early < position("db: ready in"),
+        "said before db is even ready: {out}"
+    );
+    // Said once: the failure at its turn carries the explanation itself.
+    assert_eq!(out.matches("will not be able to start").count(), 1, "{out}");
+    assert!(out.contains("api: failed · could not start: port"), "{out}");
+    stack.stop_expecting(1);
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bringup::config::{self, ServiceId, validate::Context};
-use bringup::engine::{Command, Engine, EngineOptions, Event, EventKind, State};
+use bringup::engine::{Command, Engine, EngineOptions, Event, EventKind, Reason, State, Then};
 use tokio::sync::broadcast;
 
 fn plan(text: &str) -> bringup::config::Plan {
@@ -112,9 +112,13 @@ command = "${{bringup}} fixture --name steady"
                 EventKind::State {
                     service,
                     to: State::Failed,
-                    note,
+                    reason:
+                        Reason::Exited {
+                            then: Then::GaveUp { .. },
+                            ..
+                        },
                     ..
-                } if note.contains("gave up") => {
+                } => {
                     gave_up.push(*service);
                 }
                 EventKind::Notice {
@@ -180,7 +184,7 @@ command = "${{bringup}} fixture --name steady"
     // The last snapshot is sent after the ShutdownComplete event: read it
     // once the engine has finished.
     let last = engine.snapshot();
-    engine.join();
+    engine.join().expect("the engine ended without crashing");
     let snapshot = last.borrow().clone();
     for status in snapshot.services {
         assert!(status.pid.is_none(), "{} still runs", status.name);

@@ -710,7 +710,7 @@ fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
         vec![true; plan.services.len()],
     );
     let mut app = bringup::tui::app::App::new(
-        plan.clone(),
+        std::sync::Arc::new(bringup::engine::info::stack_info(&plan)),
         machine.snapshot(),
         bringup::logs::LogHub::new(plan.services.len(), 100),
         bringup::tui::theme::Theme::load(None).expect("theme"),
@@ -760,6 +760,7 @@ fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
             port: Some(8000),
             holders: vec![holder],
             message: format!("held {HOSTILE}"),
+            ahead: true,
         },
     });
     let screen = draw(&mut app);

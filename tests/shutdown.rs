@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -183,6 +184,8 @@ readiness = {{ log = "slow is up" }}
     stack.wait_for("cold start done");
     stack.signal(Signal::SIGINT);
     stack.wait_for("press Ctrl-C again");
+    // A second Ctrl-C, not an echo of the first (those come within 250 ms).
+    std::thread::sleep(Duration::from_millis(400));
     let asked = Instant::now();
     stack.signal(Signal::SIGINT);
     stack.wait_exit();
@@ -240,4 +243,49 @@ readiness = {{ log = "b is up" }}
             })
             .then_some(())
     });
+}
+
+/// A service that takes a moment to stop after SIGTERM, and records it.
+fn graceful() -> String {
+    format!(
+        r#"
+[services.graceful]
+command = "{}"
+readiness = {{ log = "graceful is up" }}
+"#,
+        support::recorded(
+            "graceful",
+            "--term-delay 200ms --ready-line 'graceful is up'"
+        ),
+    )
+}
+
+#[test]
+fn timeout_minus_s_int_stops_the_stack_gracefully() {
+    // `timeout -s INT` signals bringup, then its whole process group: one
+    // Ctrl-C heard twice at once, which must not mean "kill it all".
+    let mut stack = Stack::start_with(
+        Path::new("timeout"),
+        &graceful(),
+        &[
+            "--preserve-status",
+            "-s",
+            "INT",
+            "2",
+            support::BIN,
+            "up",
+            "--no-tui",
+        ],
+    );
+    let status = stack.wait_exit();
+    let out = stack.stdout();
+    assert!(out.contains("cold start done"), "{out}");
+    assert!(!out.contains("killing what is left"), "{out}");
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(
+        support::first(&stack.records(), "graceful", "sigterm").is_some(),
+        "{:#?}",
+        stack.records()
+    );
+    stack.assert_no_survivors();
 }

@@ -142,6 +142,9 @@ impl Tmux {
             Self::row(s, service).is_some_and(|row| row.contains('▶'))
         });
         self.keys(&["Escape"]);
+        // Until Escape has been read on its own, a key sent after it would
+        // arrive glued to it, and the terminal would read Alt+key.
+        self.wait("the filter to be cleared", |s| !s.contains("filter: "));
     }
 
     /// The pid of the fixture called `name`, from /proc.

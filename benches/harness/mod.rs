@@ -93,7 +93,7 @@ pub fn bring_up(plan: Plan, history: Option<&Path>) -> Run {
             }
         }
     });
-    engine.join();
+    engine.join().expect("the engine ended without crashing");
     Run {
         summary,
         ready_mono,

@@ -40,7 +40,10 @@ pub fn describe(plan: &Plan) -> String {
         .iter()
         .map(|s| s.name.chars().count())
         .max()
-        .unwrap_or(4);
+        .unwrap_or(4)
+        // Validation keeps names this short; a wider pad would only be a
+        // column of spaces (and past 65,535 a panic in `format!`).
+        .min(bringup::config::MAX_NAME_LEN);
     for (index, wave) in waves.iter().enumerate() {
         let _ = writeln!(out, "\nwave {}", index + 1);
         for &id in wave {
@@ -58,8 +61,9 @@ pub fn describe(plan: &Plan) -> String {
             if spec.optional {
                 traits.push("optional".into());
             }
-            let deps: Vec<String> = spec
-                .depends_on
+            let deps: Vec<String> = plan
+                .graph
+                .dependencies(id)
                 .iter()
                 .map(|d| format!("{} ({})", plan.service(d.on).name, d.kind.as_str()))
                 .collect();

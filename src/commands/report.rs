@@ -71,6 +71,25 @@ pub fn config_warnings(warnings: &[ConfigError]) {
     }
 }
 
+/// Lines longer than this are not shown under an error (the message still
+/// has the line and column): a 70,000-character line would fill the screen.
+const LONGEST_SHOWN_LINE: usize = 400;
+
+/// The length in bytes of the line that contains byte `offset` of `text`.
+fn line_length(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    let bytes = text.as_bytes();
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = bytes[offset..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| offset + i);
+    end - start
+}
+
 fn located(errors: &ConfigErrors, error: &ConfigError) -> Located {
     // The place goes in the message too, so it survives any rendering
     // (and grep): "bringup.toml:12:1: `services.api.readyness`: ...".
@@ -94,6 +113,7 @@ fn located(errors: &ConfigErrors, error: &ConfigError) -> Located {
         span: error
             .span
             .clone()
+            .filter(|s| line_length(&errors.source_text, s.start) <= LONGEST_SHOWN_LINE)
             .map(|s| SourceSpan::from(s.start..s.end.max(s.start))),
         help: error.help.clone(),
     }

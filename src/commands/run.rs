@@ -5,9 +5,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bringup::config::{self, Plan, ServiceId};
-use bringup::engine::{Engine, EngineOptions};
+use bringup::engine::{Command, Engine, EngineOptions, Verdict};
 use bringup::headless::{self, HeadlessOptions};
+use bringup::session::Session;
 use bringup::tui::{self, TuiOptions};
+
+use super::signals;
+
+/// The front end that ran, for its last words.
+enum Shown {
+    Dashboard,
+    Headless(headless::Farewell),
+}
 
 /// How to show a run.
 pub struct Show {
@@ -78,10 +87,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
     // theme name is reported on a normal terminal with nothing to clean up.
     let dashboard = match &show.dashboard {
         Some(options) => match tui::prepare(&plan, options) {
-            Ok(prepared) => {
-                tui::capture_orchestrator_log();
-                Some(prepared)
-            }
+            Ok(prepared) => Some(prepared),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(super::INVALID);
@@ -111,20 +117,47 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let verdict = match dashboard {
-        Some((theme, keys)) => match runtime.block_on(tui::run(engine, events, theme, keys)) {
-            Ok(verdict) => verdict,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None => runtime.block_on(headless::run(
-            engine,
-            events,
-            HeadlessOptions { color: show.color },
-        )),
-    };
+    // Front ends judge by the last snapshot, which a crashed engine may
+    // have left saying "all ready"; this says whether it crashed.
+    let crash = engine.crash_report();
+    let session = Session::local(&engine, events);
+    let shown = runtime.block_on(async {
+        let signals = tokio::spawn(signals::forward(session.clone()));
+        let shown = match dashboard {
+            Some((theme, keys)) => tui::run(&session, theme, keys)
+                .await
+                .map(|()| Shown::Dashboard),
+            None => Ok(Shown::Headless(
+                headless::run(&session, HeadlessOptions { color: show.color }).await,
+            )),
+        };
+        if shown.is_err() {
+            // No front end: stop what was started, and wait for it.
+            session.send(Command::Shutdown { force: false }).await;
+            signals::wait_ended(&session).await;
+        }
+        signals.abort();
+        shown
+    });
+    // The engine thread ends after its last snapshot: judge by that one.
+    let _ = engine.join();
+    let last = session.snapshot().borrow().clone();
+    let verdict = Verdict::of(&last);
+    match shown {
+        Ok(Shown::Headless(farewell)) => farewell.say(&verdict),
+        Ok(Shown::Dashboard) => tui::farewell(&last, &verdict),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(message) = crash.message() {
+        eprintln!(
+            "error: bringup's engine stopped on an internal error: {message}\n  \
+             this is a bug in bringup; please report it with the config that caused it"
+        );
+        return ExitCode::FAILURE;
+    }
     if verdict.healthy() {
         ExitCode::SUCCESS
     } else {

@@ -193,9 +193,17 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
 pub fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    // The distance costs time and memory in proportion to the product of
+    // the lengths: two 70,000-character names would take gigabytes. Typos
+    // worth a hint are in short words (keys, service names).
+    const LONGEST: usize = 64;
+    if word.len() > LONGEST {
+        return None;
+    }
     let word = word.to_ascii_lowercase();
     candidates
         .into_iter()
+        .filter(|candidate| candidate.len() <= LONGEST)
         .map(|candidate| (strsim::damerau_levenshtein(&word, candidate), candidate))
         .filter(|(distance, candidate)| {
             // Short names tolerate one edit, longer ones a third of their length.
@@ -254,6 +262,8 @@ mod tests {
         assert_eq!(nearest("readyness", keys), Some("readiness"));
         assert_eq!(nearest("comand", keys), Some("command"));
         assert_eq!(nearest("banana", keys), None);
+        let long = "x".repeat(100_000);
+        assert_eq!(nearest(&long, [long.as_str()]), None);
     }
 
     #[test]

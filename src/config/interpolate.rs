@@ -2,17 +2,29 @@
 //!
 //! Names are resolved when the config is loaded, so an unknown name is a
 //! config error and not a surprise at spawn time. What cannot change during
-//! a run (`${env.VAR}`, `${bringup}`) becomes literal text right away; what
-//! is only known when a service starts (its port, other services' ports,
-//! which the port allocator may move) stays a placeholder until
-//! [`Template::render`].
+//! a run (`${env.VAR}`, `${bringup}`) is looked up right away; what is only
+//! known when a service starts (its port, other services' ports, which the
+//! port allocator may move) stays a placeholder until [`Template::render`].
 //!
 //! Syntax: `${port}`, `${services.NAME.port}`, `${env.VAR}`,
 //! `${env.VAR:-default}`, `${bringup}`. `$${` writes a literal `${`; a `$`
 //! not followed by `{` is left alone, so shell variables such as `$HOME`
 //! pass through to `sh -c` untouched.
+//!
+//! Values are data, never code. `${env.VAR}` and `${bringup}` come from
+//! outside the file, so where a shell parses the text (a shell-string
+//! `command`, an `exec` check) [`Template::render_shell`] quotes them for
+//! the place they land in ([`crate::config::quoting`]): the program gets
+//! exactly the value, as one word, whatever `$(…)`, backticks, `;`, quotes
+//! or newlines it holds. Where no shell parses the text (argument arrays,
+//! env values, http and tcp targets) [`Template::render`] inserts them as
+//! they are. A default (`${env.VAR:-default}`) is a value like any other:
+//! quoted the same way, so `${env.DIR:-$HOME}` gives the text `$HOME`, not
+//! the home directory; a shell variable written in the config itself
+//! (`$HOME`, `$PORT`) is shell and expands as usual.
 
 use crate::config::plan::ServiceId;
+use crate::config::quoting::{Quoting, Scanner, quote};
 
 /// A string with port placeholders, ready to render at spawn time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,10 +34,18 @@ pub struct Template {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
+    /// Text written in the config.
     Literal(String),
-    /// A file path (`${bringup}`): quoted when it goes into a shell command,
-    /// so a path with a space in it stays one word.
-    Path(String),
+    /// A value from outside the config (`${env.VAR}`, `${bringup}`).
+    Data {
+        /// What was written between `${` and `}`, for messages.
+        name: String,
+        value: String,
+        /// How it is quoted when a shell parses the text.
+        quoting: Quoting,
+        /// It lands in the script given to `-c` (see [`Template::script_problem`]).
+        script: bool,
+    },
     OwnPort,
     PortOf(ServiceId),
 }
@@ -77,15 +97,11 @@ impl Template {
                         help: Some("close it with `}`, or write `$${` for a literal `${`".into()),
                     });
                 };
-                match resolve(open[..close].trim(), scope)? {
-                    Part::Literal(text) => literal.push_str(&text),
-                    placeholder => {
-                        if !literal.is_empty() {
-                            parts.push(Part::Literal(std::mem::take(&mut literal)));
-                        }
-                        parts.push(placeholder);
-                    }
+                let placeholder = resolve(open[..close].trim(), scope)?;
+                if !literal.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
+                parts.push(placeholder);
                 rest = &open[close + 1..];
             } else {
                 literal.push('$');
@@ -96,7 +112,80 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
+        // Where each value lands, should a shell parse this text.
+        let mut scanner = Scanner::default();
+        for part in &mut parts {
+            match part {
+                Part::Literal(text) => scanner.feed(text),
+                Part::Data {
+                    quoting, script, ..
+                } => {
+                    *quoting = scanner.quoting();
+                    *script = scanner.in_script();
+                    scanner.value();
+                }
+                Part::OwnPort | Part::PortOf(_) => scanner.value(),
+            }
+        }
         Ok(Self { parts })
+    }
+
+    /// Why this template cannot be given to a shell, if it cannot: a value
+    /// sits where bringup cannot quote it reliably (see
+    /// [`crate::config::quoting`]). Checked for shell commands and `exec`
+    /// checks when the config is loaded.
+    pub fn shell_problem(&self) -> Option<TemplateError> {
+        self.parts.iter().find_map(|part| match part {
+            Part::Data {
+                name,
+                quoting: Quoting::Unsure(place),
+                ..
+            } => Some(TemplateError {
+                message: format!(
+                    "`${{{name}}}` is {place}, where bringup cannot quote its value safely for the shell"
+                ),
+                help: Some(format!(
+                    "put it outside that construct, bare or in quotes; or pass it in the environment, e.g. `env = {{ VALUE = \"${{{name}}}\" }}`, and write \"$VALUE\" in the command"
+                )),
+            }),
+            _ => None,
+        })
+    }
+
+    /// A warning when an environment value becomes part of a script that
+    /// another program runs: the word after `-c` in shell text (`bash -c
+    /// 'echo ${env.X}'`), or, with `whole`, anywhere in this text (an
+    /// argument after `"-c"` in an argument array). bringup's quoting keeps
+    /// its own shell from running the value; that program gets it inside
+    /// its code.
+    pub fn script_problem(&self, whole: bool) -> Option<TemplateError> {
+        self.parts.iter().find_map(|part| match part {
+            Part::Data { name, script, .. } if name.starts_with("env.") && (whole || *script) => {
+                let var = name
+                    .trim_start_matches("env.")
+                    .split(":-")
+                    .next()
+                    .unwrap_or_default();
+                Some(TemplateError {
+                    message: format!(
+                        "`${{{name}}}` goes into the script given to `-c`: the program that runs it reads the value as code"
+                    ),
+                    help: Some(format!(
+                        "pass it in the environment instead: `env = {{ {var} = \"${{{name}}}\" }}`, and write \"${var}\" in the script"
+                    )),
+                })
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether the text holds a NUL byte, which no argument, environment
+    /// value or path can carry.
+    pub fn contains_nul(&self) -> bool {
+        self.parts.iter().any(|part| match part {
+            Part::Literal(text) | Part::Data { value: text, .. } => text.contains('\0'),
+            Part::OwnPort | Part::PortOf(_) => false,
+        })
     }
 
     /// The text with ports filled in. A port that is not known renders as
@@ -106,8 +195,9 @@ impl Template {
         self.render_with(own, port_of, false)
     }
 
-    /// As [`Template::render`], for text a shell will parse: paths are
-    /// quoted so that spaces in them do not split words.
+    /// As [`Template::render`], for text a shell will parse: values from
+    /// outside the config are quoted, so the shell reads each as one word
+    /// holding exactly the value, never as code.
     pub fn render_shell(
         &self,
         own: Option<u16>,
@@ -126,8 +216,10 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Path(path) if shell => out.push_str(&shell_words::quote(path)),
-                Part::Path(path) => out.push_str(path),
+                Part::Data { value, quoting, .. } if shell => {
+                    out.push_str(&quote(value, *quoting));
+                }
+                Part::Data { value, .. } => out.push_str(value),
                 Part::OwnPort => {
                     if let Some(port) = own {
                         out.push_str(&port.to_string());
@@ -141,19 +233,6 @@ impl Template {
             }
         }
         out
-    }
-
-    /// The services whose ports this template uses.
-    pub fn port_references(&self) -> impl Iterator<Item = ServiceId> + '_ {
-        self.parts.iter().filter_map(|part| match part {
-            Part::PortOf(id) => Some(*id),
-            _ => None,
-        })
-    }
-
-    /// Whether the template uses the owning service's own port.
-    pub fn uses_own_port(&self) -> bool {
-        self.parts.iter().any(|part| matches!(part, Part::OwnPort))
     }
 }
 
@@ -174,8 +253,14 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
             }),
         };
     }
+    let data = |value: String| Part::Data {
+        name: name.to_string(),
+        value,
+        quoting: Quoting::Bare,
+        script: false,
+    };
     if name == "bringup" {
-        return Ok(Part::Path(scope.bringup.to_string()));
+        return Ok(data(scope.bringup.to_string()));
     }
     if let Some(var) = name.strip_prefix("env.") {
         let (var, default) = match var.split_once(":-") {
@@ -183,8 +268,8 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
             None => (var, None),
         };
         return match ((scope.env)(var), default) {
-            (Some(value), _) => Ok(Part::Literal(value)),
-            (None, Some(default)) => Ok(Part::Literal(default.to_string())),
+            (Some(value), _) => Ok(data(value)),
+            (None, Some(default)) => Ok(data(default.to_string())),
             (None, None) => Err(TemplateError {
                 message: format!("environment variable `{var}` is not set"),
                 help: Some(format!(
@@ -264,8 +349,15 @@ mod tests {
             text,
             "/bin/bringup x --port 8000 --db 5432 --user ada dflt $HOME ${lit}"
         );
-        assert!(t.uses_own_port());
-        assert_eq!(t.port_references().collect::<Vec<_>>(), vec![ServiceId(1)]);
+        // The ports are placeholders until render time: its own port, and
+        // the port of service 1 (and no other) asked for when rendering.
+        let asked = std::cell::RefCell::new(Vec::new());
+        let text = t.render(Some(9000), |id| {
+            asked.borrow_mut().push(id);
+            Some(6000)
+        });
+        assert!(text.contains("--port 9000 --db 6000 "), "{text}");
+        assert_eq!(asked.into_inner(), vec![ServiceId(1)]);
         let spaced = Scope {
             bringup: "/my dir/bringup",
             ..scope_with(&env, &services, &[true, true])
@@ -273,6 +365,56 @@ mod tests {
         let t = Template::parse("${bringup} fixture", &spaced).unwrap();
         assert_eq!(t.render_shell(None, |_| None), "'/my dir/bringup' fixture");
         assert_eq!(t.render(None, |_| None), "/my dir/bringup fixture");
+    }
+
+    #[test]
+    fn values_are_data_for_the_shell_and_as_is_elsewhere() {
+        let services = vec!["api".to_string()];
+        let hostile = "$(touch x); `id` 'q' \"d\"\nz";
+        let env = |var: &str| (var == "V").then(|| hostile.to_string());
+        let scope = scope_with(&env, &services, &[true]);
+        let t = Template::parse(
+            "a ${env.V} \"b ${env.V}\" 'c ${env.V}' $HOME ${port}",
+            &scope,
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(Some(1), |_| None),
+            format!("a {hostile} \"b {hostile}\" 'c {hostile}' $HOME 1")
+        );
+        assert_eq!(
+            t.render_shell(Some(1), |_| None),
+            "a '$(touch x); `id` '\\''q'\\'' \"d\"\nz' \
+             \"b \\$(touch x); \\`id\\` 'q' \\\"d\\\"\nz\" \
+             'c $(touch x); `id` '\\''q'\\'' \"d\"\nz' $HOME 1"
+        );
+        // A default is a value too, not shell text.
+        let t = Template::parse("echo ${env.UNSET:-$(id) x}", &scope).unwrap();
+        assert_eq!(t.render_shell(None, |_| None), "echo '$(id) x'");
+        assert!(t.shell_problem().is_none());
+        // Where a value cannot be quoted reliably, the template says so.
+        let t = Template::parse("echo $(cat ${env.V})", &scope).unwrap();
+        let problem = t.shell_problem().unwrap();
+        assert!(problem.message.contains("inside `$(…)`"), "{problem:?}");
+        assert!(problem.help.unwrap().contains("\"$VALUE\""));
+        assert!(!Template::parse("${env.V}", &scope).unwrap().contains_nul());
+        // A value inside another program's script is noticed.
+        let t = Template::parse("bash -c 'echo ${env.V}' ${bringup}", &scope).unwrap();
+        let warning = t.script_problem(false).unwrap();
+        assert!(
+            warning
+                .message
+                .contains("`${env.V}` goes into the script given to `-c`")
+        );
+        assert!(
+            warning
+                .help
+                .unwrap()
+                .contains("`env = { V = \"${env.V}\" }`, and write \"$V\"")
+        );
+        let t = Template::parse("echo ${env.V}; sh -c '${bringup} x'", &scope).unwrap();
+        assert!(t.script_problem(false).is_none());
+        assert!(t.script_problem(true).is_some());
     }
 
     #[test]

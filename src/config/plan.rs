@@ -11,10 +11,8 @@ use serde::Serialize;
 
 use crate::config::interpolate::Template;
 use crate::graph::Graph;
-
-/// Index of a service in [`Plan::services`] (declaration order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ServiceId(pub usize);
+pub use crate::graph::{DepKind, Dependency};
+pub use crate::ids::ServiceId;
 
 /// A config that is ready to run.
 #[derive(Debug)]
@@ -68,7 +66,8 @@ pub struct Project {
     pub port_range: RangeInclusive<u16>,
 }
 
-/// One service or task, fully resolved.
+/// One service or task, fully resolved. What it depends on is not here
+/// but in the graph: `plan.graph.dependencies(id)`.
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
     pub name: String,
@@ -81,7 +80,6 @@ pub struct ServiceSpec {
     pub env: Vec<(String, Template)>,
     pub kind: Kind,
     pub optional: bool,
-    pub depends_on: Vec<Dependency>,
     pub readiness: Probe,
     pub liveness: Option<Probe>,
     /// After this long in `starting` the service is `not_ready` (still probed).
@@ -196,39 +194,6 @@ pub enum Kind {
     Task,
 }
 
-/// An edge of the dependency graph, seen from the dependent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dependency {
-    pub on: ServiceId,
-    pub kind: DepKind,
-}
-
-/// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DepKind {
-    /// Start after it is ready; blocked while it is failed or skipped.
-    Required,
-    /// Start after it is ready, or degraded once it failed, was skipped or
-    /// the dependency timeout ran out.
-    Optional,
-    /// Ordering only: start once it has been spawned.
-    Soft,
-    /// It is a task; start after it exited 0.
-    Completed,
-}
-
-impl DepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DepKind::Required => "required",
-            DepKind::Optional => "optional",
-            DepKind::Soft => "soft",
-            DepKind::Completed => "completed",
-        }
-    }
-}
-
 /// When a process that exited is started again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -289,15 +254,6 @@ impl Check {
             Check::Notify => "notify",
             Check::None => "none",
         }
-    }
-
-    /// Whether the check is answered by polling (as opposed to an event the
-    /// service produces, or nothing at all).
-    pub fn is_polled(&self) -> bool {
-        matches!(
-            self,
-            Check::Tcp { .. } | Check::Http { .. } | Check::Exec { .. }
-        )
     }
 }
 

@@ -1,13 +1,23 @@
 //! Validation of the port keys: `port`, `fallback_ports`, `host`,
-//! `on_conflict`, `listen`, `check_port_owner` and `[project] port_range`.
+//! `on_conflict`, `listen`, `check_port_owner` and `[project] port_range`,
+//! and of the ports services want together.
+//!
+//! Keys that only mean something with a port are errors without one, and
+//! combinations that cannot work are refused before anything runs (`adopt`
+//! with `listen`, `fallback` with nothing to fall back on). Two services
+//! that insist on the same port without a fallback could never both start,
+//! so that is an error too (`check_contested`).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
 
 use toml::Spanned;
 
 use crate::config::error::Collector;
-use crate::config::plan::{OnConflict, PortSpec};
+use crate::config::load::RawServiceEntry;
+use crate::config::names::shown;
+use crate::config::plan::{OnConflict, PortSpec, ServiceSpec};
 use crate::config::raw::{RawOnConflict, RawPort, RawService};
 
 /// Where `port = "auto"` takes ports from unless `port_range` says
@@ -185,6 +195,37 @@ pub(crate) fn port_range(
                 Some("write it as \"LOW-HIGH\", for example \"24000-24999\"".into()),
             );
             DEFAULT_PORT_RANGE
+        }
+    }
+}
+
+/// Ports two services both insist on: the second one without a fallback
+/// could never start while the first runs. Services that did not validate
+/// are skipped (their problems are reported already).
+pub(crate) fn check_contested(
+    entries: &[RawServiceEntry],
+    services: &[Option<ServiceSpec>],
+    errors: &mut Collector<'_>,
+) {
+    let mut wanted: BTreeMap<u16, &str> = BTreeMap::new();
+    for (entry, service) in entries.iter().zip(services) {
+        let Some(service) = service else { continue };
+        let Some(spec) = &service.port else { continue };
+        let Some(port) = spec.preferred else { continue };
+        let has_fallback = spec.on_conflict == OnConflict::Fallback;
+        match wanted.get(&port) {
+            Some(first) if !has_fallback => errors.push(
+                entry.raw.port.as_ref().map(Spanned::span),
+                format!("services.{}.port", shown(&service.name)),
+                format!("`{first}` wants port {port} too, so only one of them could ever start"),
+                Some(
+                    "give one of them another port, `fallback_ports`, or `port = \"auto\"`".into(),
+                ),
+            ),
+            Some(_) => {}
+            None => {
+                wanted.insert(port, entry.name.get_ref());
+            }
         }
     }
 }

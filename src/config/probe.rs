@@ -1,30 +1,36 @@
-//! Validation of probe tables (`readiness`, `liveness`) into [`Probe`]s.
+//! Validation of probe tables (`readiness`, `liveness`) into [`Probe`]s,
+//! and the probes a service gets when it writes none.
 //!
 //! A probe table names exactly one check (`tcp`, `http`, `exec`, `log`,
 //! `notify`, `none`) plus optional timing. Targets are templates, so
 //! `http = "/health"` becomes `http://127.0.0.1:${port}/health` and picks up
-//! the port the service really got.
+//! the port the service really got. A service without a readiness table
+//! is checked by a tcp connect to its port (the least a dependent needs),
+//! or not at all when there is no port to check or bringup holds the
+//! socket itself (`listen = true`); a task is never probed: it is
+//! complete when it exits 0.
 
 use std::time::Duration;
 
 use regex::Regex;
 use toml::Spanned;
 
+use crate::config::durations::{self, duration};
 use crate::config::error::Collector;
 use crate::config::interpolate::{Scope, Template};
-use crate::config::plan::{Check, Probe, StatusRange};
+use crate::config::plan::{Check, Kind, PortSpec, Probe, StatusRange};
 use crate::config::raw::{RawProbe, TcpTarget};
-use crate::config::validate::duration;
+use crate::config::templates::{shell_template, template};
 
 /// Defaults that differ between readiness and liveness.
-pub(crate) struct ProbeDefaults {
-    pub period: Duration,
+struct ProbeDefaults {
+    period: Duration,
 }
 
-pub(crate) const READINESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
+const READINESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
     period: Duration::from_secs(2),
 };
-pub(crate) const LIVENESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
+const LIVENESS_DEFAULTS: ProbeDefaults = ProbeDefaults {
     period: Duration::from_secs(5),
 };
 
@@ -32,8 +38,131 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
 
+/// The service a probe belongs to.
+pub(crate) struct Owner<'a, 's> {
+    /// Where the service is in the file: `services.NAME`.
+    pub path: &'a str,
+    pub kind: Kind,
+    pub port: Option<&'a PortSpec>,
+    /// Resolves the probe's templates (`${port}` is the service's own).
+    pub scope: &'a Scope<'s>,
+}
+
+/// The readiness probe of `owner`: its `readiness` table, or else the
+/// default. A task has none (it is complete when it exits 0).
+pub(crate) fn readiness(
+    owner: &Owner<'_, '_>,
+    raw: Option<&Spanned<RawProbe>>,
+    errors: &mut Collector<'_>,
+) -> Option<Probe> {
+    let Owner {
+        path,
+        kind,
+        port,
+        scope,
+    } = *owner;
+    let probe_host = port.map(PortSpec::probe_host);
+    let listen = port.is_some_and(|p| p.listen);
+    match (raw, kind) {
+        (Some(r), Kind::Task) => {
+            errors.push(
+                Some(r.span()),
+                format!("{path}.readiness"),
+                "a task has no readiness: it is complete when it exits 0",
+                Some("remove `readiness`, or make it `kind = \"service\"`".into()),
+            );
+            None
+        }
+        (Some(r), Kind::Service) => {
+            let probe = probe(
+                &format!("{path}.readiness"),
+                r,
+                scope,
+                probe_host,
+                &READINESS_DEFAULTS,
+                errors,
+            );
+            if listen && matches!(probe.as_ref().map(|p| &p.check), Some(Check::Tcp { .. })) {
+                errors.warn(
+                    Some(r.span()),
+                    format!("{path}.readiness"),
+                    "with `listen = true` a tcp check passes at once: bringup's socket accepts connections before the service does",
+                    Some("check readiness with `http`, `log` or `notify` instead".into()),
+                );
+            }
+            probe
+        }
+        // With `listen = true` the port accepts connections (they queue)
+        // from the start, which is what dependents need; without a port,
+        // there is nothing to check.
+        (None, _) if listen || probe_host.is_none() || kind == Kind::Task => {
+            Some(default_readiness(Check::None))
+        }
+        (None, _) => Some(default_readiness(Check::Tcp {
+            address: probe_host
+                .and_then(|host| own_address(host, scope))
+                .unwrap_or_default(),
+        })),
+    }
+}
+
+/// What a service without a `readiness` table is checked with.
+fn default_readiness(check: Check) -> Probe {
+    Probe {
+        check,
+        period: READINESS_DEFAULTS.period,
+        timeout: DEFAULT_TIMEOUT,
+        failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+    }
+}
+
+/// The liveness probe of `owner`, if it has one: only a long-running
+/// service can have one, and only with a check that can see a running
+/// service die (`tcp`, `http`, `exec`).
+pub(crate) fn liveness(
+    owner: &Owner<'_, '_>,
+    raw: Option<&Spanned<RawProbe>>,
+    errors: &mut Collector<'_>,
+) -> Option<Probe> {
+    let path = owner.path;
+    let table = raw?;
+    if owner.kind == Kind::Task {
+        errors.push(
+            Some(table.span()),
+            format!("{path}.liveness"),
+            "a task has no liveness check",
+            Some("remove `liveness`".into()),
+        );
+        return None;
+    }
+    let probe = probe(
+        &format!("{path}.liveness"),
+        table,
+        owner.scope,
+        owner.port.map(PortSpec::probe_host),
+        &LIVENESS_DEFAULTS,
+        errors,
+    );
+    if let Some(Probe {
+        check: check @ (Check::Log { .. } | Check::Notify | Check::None),
+        ..
+    }) = &probe
+    {
+        errors.push(
+            Some(table.span()),
+            format!("{path}.liveness"),
+            format!(
+                "a `{}` check cannot tell whether a running service is alive",
+                check.kind_name()
+            ),
+            Some("use `tcp`, `http` or `exec` for liveness".into()),
+        );
+    }
+    probe
+}
+
 /// Validates one probe table at `path` (e.g. `services.api.readiness`).
-pub(crate) fn probe(
+fn probe(
     path: &str,
     raw: &Spanned<RawProbe>,
     scope: &Scope<'_>,
@@ -183,7 +312,7 @@ pub(crate) fn probe(
         Check::Http { url, status, json }
     } else if let Some(exec) = &raw.exec {
         Check::Exec {
-            command: template(path, "exec", exec, scope, errors)?,
+            command: shell_template(path, "exec", exec, scope, errors)?,
         }
     } else if let Some(log) = &raw.log {
         match Regex::new(log.get_ref()) {
@@ -222,14 +351,27 @@ pub(crate) fn probe(
         return None;
     };
 
-    let period = duration(path, "period", raw.period.as_ref(), errors).unwrap_or(defaults.period);
+    let period = duration(
+        path,
+        "period",
+        raw.period.as_ref(),
+        durations::PERIOD,
+        errors,
+    )
+    .unwrap_or(defaults.period);
     let default_timeout = if matches!(check, Check::Exec { .. }) {
         DEFAULT_EXEC_TIMEOUT
     } else {
         DEFAULT_TIMEOUT
     };
-    let timeout =
-        duration(path, "timeout", raw.timeout.as_ref(), errors).unwrap_or(default_timeout);
+    let timeout = duration(
+        path,
+        "timeout",
+        raw.timeout.as_ref(),
+        durations::TIMEOUT,
+        errors,
+    )
+    .unwrap_or(default_timeout);
     let failure_threshold = match &raw.failure_threshold {
         Some(t) if *t.get_ref() == 0 => {
             errors.push(
@@ -243,14 +385,6 @@ pub(crate) fn probe(
         Some(t) => *t.get_ref(),
         None => DEFAULT_FAILURE_THRESHOLD,
     };
-    if period.is_zero() {
-        errors.push(
-            raw.period.as_ref().map(|p| p.span()),
-            format!("{path}.period"),
-            "must be longer than zero",
-            None,
-        );
-    }
     Some(Probe {
         check,
         period,
@@ -268,30 +402,8 @@ fn host_port(host: std::net::IpAddr) -> String {
 }
 
 /// The service's own address for tcp checks.
-pub(crate) fn own_address(host: std::net::IpAddr, scope: &Scope<'_>) -> Option<Template> {
+fn own_address(host: std::net::IpAddr, scope: &Scope<'_>) -> Option<Template> {
     Template::parse(&host_port(host), scope).ok()
-}
-
-/// Parses a template, recording a failure at the value's place.
-pub(crate) fn template(
-    path: &str,
-    key: &str,
-    text: &Spanned<String>,
-    scope: &Scope<'_>,
-    errors: &mut Collector<'_>,
-) -> Option<Template> {
-    match Template::parse(text.get_ref(), scope) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            errors.push(
-                Some(text.span()),
-                format!("{path}.{key}"),
-                e.message,
-                e.help,
-            );
-            None
-        }
-    }
 }
 
 /// "200", "200-299" or "2xx".

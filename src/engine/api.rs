@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::plan::{Kind, ServiceId};
+use crate::config::plan::{DepKind, Kind, ServiceId};
+pub use crate::ports::owner::PortHolder;
 
 /// The state of one service (DESIGN.md, "Service states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -75,6 +76,118 @@ impl fmt::Display for State {
     }
 }
 
+/// Why a service is in its state: the data behind the words that
+/// [`crate::engine::describe`] makes of it. Front ends never parse those
+/// words; they look at this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum Reason {
+    /// In line to start, nothing asked yet.
+    WaitingToStart,
+    /// In line to start again after a user's restart.
+    Restarting,
+    /// In line to start after a user's start.
+    StartingOnRequest,
+    /// `bringup up api` leaves the rest out.
+    NotSelected,
+    /// The stack stopped before it started.
+    NotStarted,
+    /// Spawned; `attempt` counts every spawn of this bring-up.
+    Starting {
+        attempt: u32,
+        degraded: Vec<String>,
+    },
+    ReadyIn {
+        #[serde(with = "millis")]
+        took: Duration,
+        /// What the readiness check said ("HTTP 200"), if anything.
+        detail: String,
+    },
+    CompletedIn {
+        #[serde(with = "millis")]
+        took: Duration,
+    },
+    /// A process bringup did not start stands in for the service.
+    Adopted {
+        holder: String,
+    },
+    AdoptedAnswersAgain,
+    AdoptedNotAnswering {
+        detail: String,
+    },
+    /// It was ready; readiness fails now.
+    ReadinessFailing {
+        detail: String,
+    },
+    /// Not ready within `ready_timeout`; still being checked.
+    NotReadyAfter {
+        #[serde(with = "millis")]
+        timeout: Duration,
+        last_check: Option<String>,
+    },
+    /// Liveness failed `failures` times in a row; `restart`: it is being
+    /// restarted for it (else `restart = "never"` keeps it running).
+    LivenessFailing {
+        failures: u32,
+        detail: String,
+        restart: bool,
+    },
+    /// A required dependency failed, was skipped or stopped.
+    Blocked {
+        on: String,
+        state: State,
+    },
+    /// It could not be started at all (no port could be had).
+    CouldNotStart {
+        why: String,
+    },
+    StoppedOnRequest,
+    SkippedOnRequest,
+    Skipped,
+    /// Stopped as asked; how its process ended.
+    Stopped {
+        exit: Exit,
+    },
+    /// Its process ended without being asked to, or was stopped because
+    /// checks failed (`cause`); what happens next.
+    Exited {
+        exit: Exit,
+        cause: Option<Cause>,
+        then: Then,
+    },
+    /// Being stopped, it did not stop within its grace: it is killed.
+    KillingAfter {
+        #[serde(with = "millis")]
+        grace: Duration,
+    },
+}
+
+/// Why bringup ended a process itself, when checks failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "cause")]
+pub enum Cause {
+    /// Its liveness check failed this many times in a row.
+    Liveness { failures: u32, detail: String },
+    /// An adopted process did not answer this many checks in a row.
+    AdoptedSilent { failures: u32, detail: String },
+}
+
+/// What follows an exit nobody asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "then")]
+pub enum Then {
+    /// Nothing: it stays down (failed, or stopped while everything stops).
+    StaysDown,
+    /// The restart policy ran out.
+    GaveUp { restarts: u32 },
+    RestartIn {
+        attempt: u32,
+        of: u32,
+        #[serde(with = "millis")]
+        delay: Duration,
+    },
+}
+
 /// What a pending service is waiting for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "waiting_for")]
@@ -136,6 +249,9 @@ pub enum Exit {
     Signal(i32),
     /// It could not be started at all.
     NotStarted(String),
+    /// An adopted process (one bringup did not start) stopped answering
+    /// its checks and is taken to be gone.
+    AdoptedGone,
 }
 
 impl Exit {
@@ -153,6 +269,7 @@ impl fmt::Display for Exit {
                 Err(_) => write!(f, "killed by signal {signal}"),
             },
             Exit::NotStarted(why) => write!(f, "could not start: {why}"),
+            Exit::AdoptedGone => write!(f, "the adopted process is gone"),
         }
     }
 }
@@ -222,13 +339,13 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum EventKind {
-    /// A service changed state; `note` says why in words.
+    /// A service changed state, and why.
     State {
         service: ServiceId,
         name: String,
         from: State,
         to: State,
-        note: String,
+        reason: Reason,
     },
     /// A pending service now waits for something else.
     Waiting {
@@ -259,13 +376,30 @@ pub enum EventKind {
         note: Option<String>,
     },
     /// A service cannot start because its port is taken (the holders, if
-    /// any could be seen, and the whole explanation).
+    /// any could be seen, and the whole explanation). `ahead`: found when
+    /// ports were handed out, before the service's turn to start (which
+    /// fails unless it is resolved, or the port freed, by then).
     PortConflict {
         service: ServiceId,
         name: String,
         port: Option<u16>,
         holders: Vec<crate::ports::Holder>,
         message: String,
+        ahead: bool,
+    },
+    /// A running service lost a required dependency: it is no longer
+    /// ready (or is being stopped), so the service may not work.
+    DependencyLost {
+        service: ServiceId,
+        name: String,
+        on: String,
+        state: State,
+    },
+    /// A required dependency a running service had lost is back.
+    DependencyBack {
+        service: ServiceId,
+        name: String,
+        on: String,
     },
     /// A signal was sent to a service's process group.
     Signalled {
@@ -315,9 +449,11 @@ pub struct ServiceStatus {
     pub external: bool,
     /// It became ready (or completed) at some point of this bring-up.
     pub ever_ready: bool,
-    /// This bring-up's first spawn and first ready (since the epoch).
+    /// The spawn of the attempt that first became ready in this bring-up
+    /// (until one did, of the latest attempt), and that first ready; since
+    /// the epoch. Their difference is the service's time to ready.
     #[serde(with = "millis_opt")]
-    pub first_spawned_at: Option<Duration>,
+    pub ready_attempt_spawned_at: Option<Duration>,
     #[serde(with = "millis_opt")]
     pub first_ready_at: Option<Duration>,
     /// The dependency (or the service freeing a start slot) that let it start.
@@ -333,9 +469,15 @@ pub struct ServiceStatus {
     pub waiting: Option<WaitReason>,
     /// Optional dependencies that were missing when it started.
     pub degraded: Vec<String>,
+    /// Required dependencies that are not up while it runs (a database
+    /// that failed under a ready api).
+    pub lost: Vec<Lost>,
     pub last_exit: Option<Exit>,
-    /// The latest explanation: why it failed, what the probe says.
-    pub note: String,
+    /// Why it is in its state.
+    pub reason: Reason,
+    /// What the last failed readiness check of the current process said
+    /// ("HTTP 503 (expected 200-299)"), while it is not ready.
+    pub last_check: Option<String>,
     /// When the current (or last) process was spawned.
     #[serde(with = "millis_opt")]
     pub spawned_at: Option<Duration>,
@@ -344,6 +486,74 @@ pub struct ServiceStatus {
     pub ready_at: Option<Duration>,
     /// A stop has been asked for and the process has not exited yet.
     pub stopping: bool,
+}
+
+/// A required dependency a running service does without, and its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    pub name: String,
+    pub state: State,
+}
+
+/// What a front end knows about the stack it shows: told once per
+/// session (the names, kinds, ports and dependencies it draws), so that no
+/// front end reads the config's `Plan`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackInfo {
+    pub project: String,
+    /// The config file, as the user named it.
+    pub config: String,
+    /// Every service, in declaration order (index = [`ServiceId`]).
+    pub services: Vec<ServiceInfo>,
+}
+
+/// One service as the config declares it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceInfo {
+    pub id: ServiceId,
+    pub name: String,
+    pub kind: Kind,
+    pub optional: bool,
+    pub port: Option<WantedPort>,
+    pub depends_on: Vec<DependsOn>,
+}
+
+/// The port a service asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WantedPort {
+    /// `None`: any free port of the project's range (`port = "auto"`).
+    pub preferred: Option<u16>,
+    pub fallbacks: Vec<u16>,
+    /// `on_conflict = "adopt"`.
+    pub adopts: bool,
+    /// The address it binds, when not 127.0.0.1.
+    pub host: Option<String>,
+    /// `listen = true`: bringup hands the socket over.
+    pub listen: bool,
+}
+
+/// A dependency as the config declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DependsOn {
+    pub on: ServiceId,
+    pub kind: DepKind,
+}
+
+impl StackInfo {
+    /// The service `id`, if there is one.
+    pub fn service(&self, id: ServiceId) -> Option<&ServiceInfo> {
+        self.services.get(id.0)
+    }
+
+    /// The service called `name`.
+    pub fn find(&self, name: &str) -> Option<ServiceId> {
+        self.services.iter().find(|s| s.name == name).map(|s| s.id)
+    }
+
+    /// The name of service `id` ("?" for an id it does not know).
+    pub fn name(&self, id: ServiceId) -> &str {
+        self.service(id).map_or("?", |s| s.name.as_str())
+    }
 }
 
 /// The whole picture, published after every change.

@@ -5,9 +5,10 @@
 //! it decided and why ("api: waiting for auth (ready)", "cache: failed ·
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
+use std::time::Duration;
+
 use crate::config::plan::ServiceId;
-use crate::engine::api::{EventKind, State, Summary};
-use crate::engine::machine::fmt_duration;
+use crate::engine::api::{Cause, EventKind, PortHolder, Reason, State, Summary, Then, WantedPort};
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,7 +46,7 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             service,
             name,
             to,
-            note,
+            reason,
             ..
         } => {
             let weight = if matches!(to, State::Failed | State::NotReady) {
@@ -53,7 +54,7 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             } else {
                 Weight::Info
             };
-            (weight, about(service, name), state_line(*to, note))
+            (weight, about(service, name), state_line(*to, reason))
         }
         EventKind::Waiting {
             service,
@@ -81,6 +82,22 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
         | EventKind::ShutdownStarted { .. }
         | EventKind::Probe { ok: true, .. } => {
             return None;
+        }
+        EventKind::DependencyLost {
+            service,
+            name,
+            on,
+            state,
+        } => (
+            Weight::Warn,
+            about(service, name),
+            format!(
+                "⚠ lost its required dependency {on} ({}); it keeps running",
+                lost_state(*state)
+            ),
+        ),
+        EventKind::DependencyBack { service, name, on } => {
+            (Weight::Info, about(service, name), format!("{on} is back"))
         }
         EventKind::Signalled {
             service,
@@ -128,7 +145,18 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             )
         }
         EventKind::Notice { message, .. } => (Weight::Warn, None, message.clone()),
-        // The failure that follows carries the same explanation.
+        EventKind::PortConflict {
+            service,
+            name,
+            message,
+            ahead: true,
+            ..
+        } => (
+            Weight::Warn,
+            about(service, name),
+            format!("will not be able to start when its turn comes: {message}"),
+        ),
+        // Found at its turn: the failure that follows says the same.
         EventKind::PortConflict { .. } => return None,
         EventKind::ColdStart(summary) => {
             let weight = if summary.all_required_ready {
@@ -147,17 +175,185 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
     })
 }
 
-/// "ready in 412ms (HTTP 200)" or "failed · exited with code 1": the note,
-/// led by the state unless the note already says it.
-pub fn state_line(state: State, note: &str) -> String {
-    let label = state.as_str().replace('_', " ");
-    if note.is_empty() {
-        label
-    } else if note.starts_with(&label) {
-        note.to_string()
-    } else {
-        format!("{label} · {note}")
+/// What a required dependency that went down from under a running
+/// service is doing: it was up, so pending or starting means it is on its
+/// way back.
+pub fn lost_state(state: State) -> &'static str {
+    match state {
+        State::Pending | State::Starting => "restarting",
+        State::NotReady => "not ready",
+        other => other.as_str(),
     }
+}
+
+/// "ready in 412ms (HTTP 200)" or "failed · exited with code 1": why a
+/// service is in its state, led by the state unless the reason names it.
+pub fn state_line(state: State, reason: &Reason) -> String {
+    let label = state.as_str().replace('_', " ");
+    let why = self::reason(reason);
+    if why.is_empty() {
+        label
+    } else if names_its_state(reason) {
+        why
+    } else {
+        format!("{label} · {why}")
+    }
+}
+
+/// Whether the words for `reason` already say the state ("ready in …",
+/// "stopped (…)"), so the state is not said twice.
+fn names_its_state(reason: &Reason) -> bool {
+    matches!(
+        reason,
+        Reason::Starting { .. }
+            | Reason::ReadyIn { .. }
+            | Reason::CompletedIn { .. }
+            | Reason::Adopted { .. }
+            | Reason::AdoptedAnswersAgain
+            | Reason::NotReadyAfter { .. }
+            | Reason::StoppedOnRequest
+            | Reason::Stopped { .. }
+            | Reason::SkippedOnRequest
+            | Reason::Skipped
+    )
+}
+
+/// Why a service is in its state, in words.
+pub fn reason(reason: &Reason) -> String {
+    match reason {
+        Reason::WaitingToStart => "waiting to start".into(),
+        Reason::Restarting => "restarting".into(),
+        Reason::StartingOnRequest => "starting on request".into(),
+        Reason::NotSelected => "not selected".into(),
+        Reason::NotStarted => "not started".into(),
+        Reason::Starting { attempt, degraded } => {
+            let mut line = if *attempt > 1 {
+                format!("starting (attempt {attempt})")
+            } else {
+                "starting".to_string()
+            };
+            if !degraded.is_empty() {
+                line.push_str(&format!("; {}", degraded_line(degraded)));
+            }
+            line
+        }
+        Reason::ReadyIn { took, detail } if detail.is_empty() => {
+            format!("ready in {}", fmt_duration(*took))
+        }
+        Reason::ReadyIn { took, detail } => format!("ready in {} ({detail})", fmt_duration(*took)),
+        Reason::CompletedIn { took } => format!("completed in {}", fmt_duration(*took)),
+        Reason::Adopted { holder } => format!("ready: adopted {holder}"),
+        Reason::AdoptedAnswersAgain => "ready: the adopted process answers again".into(),
+        Reason::AdoptedNotAnswering { detail } => {
+            format!("the adopted process stopped answering: {detail}")
+        }
+        Reason::ReadinessFailing { detail } => format!("readiness failing: {detail}"),
+        Reason::NotReadyAfter {
+            timeout,
+            last_check,
+        } => {
+            let last = last_check
+                .as_ref()
+                .map_or_else(String::new, |check| format!(" (last check: {check})"));
+            format!(
+                "not ready after {}; still checking{last}",
+                fmt_duration(*timeout)
+            )
+        }
+        Reason::LivenessFailing {
+            failures,
+            detail,
+            restart: false,
+        } => format!(
+            "liveness failed {failures} times ({detail}); restart = \"never\" keeps it running"
+        ),
+        Reason::LivenessFailing {
+            failures, detail, ..
+        } => cause(&Cause::Liveness {
+            failures: *failures,
+            detail: detail.clone(),
+        }),
+        Reason::Blocked { on, state } => format!("blocked: required dependency {on} is {state}"),
+        Reason::CouldNotStart { why } => format!("could not start: {why}"),
+        Reason::StoppedOnRequest => "stopped on request".into(),
+        Reason::SkippedOnRequest => "skipped on request".into(),
+        Reason::Skipped => "skipped".into(),
+        Reason::Stopped { exit } => format!("stopped ({exit})"),
+        Reason::Exited { exit, cause, then } => {
+            let why = match cause {
+                Some(c) => format!("{}; {exit}", self::cause(c)),
+                None => exit.to_string(),
+            };
+            match then {
+                Then::StaysDown => why,
+                Then::GaveUp { restarts } => format!(
+                    "{why}; gave up after {restarts} restart{}",
+                    if *restarts == 1 { "" } else { "s" }
+                ),
+                Then::RestartIn { attempt, of, delay } => format!(
+                    "{why}; restart {attempt} of {of} in {}",
+                    fmt_duration(*delay)
+                ),
+            }
+        }
+        Reason::KillingAfter { grace } => {
+            format!("did not stop within {}; killing", fmt_duration(*grace))
+        }
+    }
+}
+
+/// Why bringup ended a process whose checks failed.
+fn cause(cause: &Cause) -> String {
+    match cause {
+        Cause::Liveness { failures, detail } => {
+            format!("liveness failed {failures} times: {detail}")
+        }
+        Cause::AdoptedSilent { failures, detail } => {
+            let checks = if *failures == 1 { "check" } else { "checks" };
+            format!("no answer to {failures} {checks} in a row ({detail})")
+        }
+    }
+}
+
+/// "8000 (fallbacks 8001, 8002, adopts a healthy holder)": the port a
+/// service asks for.
+pub fn wanted_port(port: &WantedPort) -> String {
+    let mut line = match port.preferred {
+        Some(port) => port.to_string(),
+        None => "auto".to_string(),
+    };
+    let mut extras = Vec::new();
+    if !port.fallbacks.is_empty() {
+        let list: Vec<String> = port.fallbacks.iter().map(u16::to_string).collect();
+        extras.push(format!("fallbacks {}", list.join(", ")));
+    }
+    if port.adopts {
+        extras.push("adopts a healthy holder".into());
+    }
+    if let Some(host) = &port.host {
+        extras.push(format!("on {host}"));
+    }
+    if port.listen {
+        extras.push("socket handed over".into());
+    }
+    if !extras.is_empty() {
+        line.push_str(&format!(" ({})", extras.join(", ")));
+    }
+    line
+}
+
+/// "free", "ours (pid 4242)" or the holder: who holds a service's port.
+pub fn port_holder(holder: &PortHolder) -> String {
+    match holder {
+        PortHolder::Free => "free".into(),
+        PortHolder::Ours { pid } => format!("ours (pid {pid})"),
+        PortHolder::Foreign { holder } => holder.to_string(),
+    }
+}
+
+/// "degraded: without cache, search".
+pub fn degraded_line(without: &[String]) -> String {
+    format!("degraded: without {}", without.join(", "))
 }
 
 /// The services that did not become ready in the cold start.
@@ -209,24 +405,55 @@ pub fn summary_line(summary: &Summary) -> String {
     )
 }
 
+/// "412ms", "1.2s", "1m05s": short and readable.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let secs = d.as_secs();
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn state_lines_do_not_repeat_the_state() {
+        let ms = Duration::from_millis;
+        let ready = Reason::ReadyIn {
+            took: ms(4),
+            detail: "HTTP 200".into(),
+        };
+        assert_eq!(state_line(State::Ready, &ready), "ready in 4ms (HTTP 200)");
+        let exited = Reason::Exited {
+            exit: crate::engine::api::Exit::Code(1),
+            cause: None,
+            then: Then::StaysDown,
+        };
         assert_eq!(
-            state_line(State::Ready, "ready in 4ms (HTTP 200)"),
-            "ready in 4ms (HTTP 200)"
-        );
-        assert_eq!(
-            state_line(State::Failed, "exited with code 1"),
+            state_line(State::Failed, &exited),
             "failed · exited with code 1"
         );
+        let late = Reason::NotReadyAfter {
+            timeout: ms(1000),
+            last_check: None,
+        };
         assert_eq!(
-            state_line(State::NotReady, "not ready after 1s"),
-            "not ready after 1s"
+            state_line(State::NotReady, &late),
+            "not ready after 1.0s; still checking"
         );
-        assert_eq!(state_line(State::Stopped, ""), "stopped");
+        assert_eq!(
+            state_line(State::Stopped, &Reason::StoppedOnRequest),
+            "stopped on request"
+        );
+        assert_eq!(
+            state_line(State::Pending, &Reason::WaitingToStart),
+            "pending · waiting to start"
+        );
     }
 }

@@ -82,6 +82,9 @@ pub enum Start {
         port: u16,
         holders: Vec<Holder>,
     },
+    /// No port could be had; the service fails with this when its turn
+    /// comes, unless it is resolved (or the port freed) before.
+    Conflict { id: ServiceId, trouble: Trouble },
 }
 
 /// The outcome of one allocation.
@@ -148,8 +151,9 @@ impl PortBook {
                 Got::Adoptable { port, holders } => {
                     started.push(Start::Adoptable { id, port, holders })
                 }
-                // Kept in the slot; the service fails with it when it would start.
-                Got::Conflict(_) => {}
+                // Also kept in the slot: the service fails with it when it
+                // would start, unless the port is free again by then.
+                Got::Conflict(trouble) => started.push(Start::Conflict { id, trouble }),
             }
         }
         started
@@ -183,6 +187,14 @@ impl PortBook {
     /// Records that `id` adopted the holder of `port`.
     pub fn adopt(&mut self, id: ServiceId, port: u16) {
         self.slots[id.0] = Slot::External(port);
+    }
+
+    /// The process `id` adopted is gone: the next start allocates its port
+    /// afresh (the wanted one, now free, or per `on_conflict`).
+    pub fn disown(&mut self, id: ServiceId) {
+        if matches!(self.slots[id.0], Slot::External(_)) {
+            self.slots[id.0] = Slot::Missing(None);
+        }
     }
 
     /// Records that `id` could not have `port`: its holder would not do.

@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
-use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot};
+use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot, StackInfo};
+use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
 use crate::engine::machine::{Effect, Input, Machine};
-use crate::engine::ports::{PortBook, Start};
+use crate::engine::ports::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
@@ -67,17 +68,21 @@ pub enum EngineError {
     RunDir(crate::rundir::Error),
     #[error("cannot start the engine thread: {0}")]
     Thread(std::io::Error),
+    #[error("the engine stopped on an internal error (a bug in bringup): {0}")]
+    Panicked(String),
 }
 
 /// A running engine, as front ends see it.
 pub struct Engine {
     plan: Arc<Plan>,
+    info: StackInfo,
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
     snapshot: watch::Receiver<Snapshot>,
     logs: Arc<LogHub>,
     epoch: Instant,
     thread: Option<std::thread::JoinHandle<()>>,
+    crash: CrashReport,
 }
 
 impl Engine {
@@ -179,6 +184,7 @@ impl Engine {
 
         Ok((
             Self {
+                info: crate::engine::info::stack_info(&plan),
                 plan,
                 commands: commands_tx,
                 events: events_tx,
@@ -186,6 +192,7 @@ impl Engine {
                 logs,
                 epoch,
                 thread: Some(thread),
+                crash: CrashReport::default(),
             },
             events_rx,
         ))
@@ -193,6 +200,16 @@ impl Engine {
 
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan
+    }
+
+    /// The stack as front ends know it.
+    pub fn info(&self) -> &StackInfo {
+        &self.info
+    }
+
+    /// The sender of events, for sessions to subscribe with.
+    pub fn event_sender(&self) -> broadcast::Sender<Event> {
+        self.events.clone()
     }
 
     /// A sender for commands.
@@ -224,11 +241,24 @@ impl Engine {
         self.epoch
     }
 
+    /// Tells, once the engine thread has ended, whether it panicked; keep
+    /// it to judge a run after handing the engine to a front end.
+    pub fn crash_report(&self) -> CrashReport {
+        self.crash.clone()
+    }
+
     /// Waits (blocking) for the engine thread to end. It ends once shutdown
-    /// is complete, or at once if the engine never got going.
-    pub fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    /// is complete, or at once if the engine never got going; `Err` if it
+    /// ended in a panic (recorded in [`Engine::crash_report`] too).
+    pub fn join(mut self) -> Result<(), EngineError> {
+        if let Some(thread) = self.thread.take()
+            && let Err(payload) = thread.join()
+        {
+            self.crash.record(payload.as_ref());
+        }
+        match self.crash.message() {
+            Some(message) => Err(EngineError::Panicked(message.to_string())),
+            None => Ok(()),
         }
     }
 }
@@ -243,6 +273,8 @@ struct ServiceRuntime {
     env: Vec<(String, String)>,
     probes: Vec<AbortOnDrop>,
     log_watch: Option<Arc<LogWatch>>,
+    /// The port conflict last told to the front ends.
+    conflict_reported: Option<String>,
 }
 
 struct Runtime {
@@ -333,25 +365,15 @@ impl Runtime {
     }
 
     fn publish(&self, at: Duration, kind: EventKind) {
-        // bringup's own account of what it did, for the dashboard's
-        // orchestrator log (or stderr with BRINGUP_LOG); free when nobody listens.
-        if tracing::enabled!(target: "bringup", tracing::Level::INFO)
-            && let Some(described) = crate::engine::describe::describe(&kind)
-        {
-            // (Messages quote command lines and service output.)
-            let text = crate::ansi::plain(&described.to_string()).into_owned();
-            match described.weight {
-                Weight::Warn => tracing::warn!(target: "bringup", "{text}"),
-                Weight::Info => tracing::info!(target: "bringup", "{text}"),
-            }
-        }
-        let _ = self.events.send(Event { at, kind });
+        announce(&self.events, &self.logs, at, kind);
     }
 
     fn execute(&mut self, now: Duration, effect: Effect, queue: &mut VecDeque<Input>) {
         match effect {
             Effect::Spawn { id, generation } => self.spawn(id, generation, queue),
             Effect::StartLiveness { id, generation } => self.start_liveness(id, generation),
+            Effect::WatchAdopted { id, generation } => self.watch_adopted(id, generation),
+            Effect::Disown { id } => self.ports.disown(id),
             Effect::StopProbes { id } => {
                 let service = &mut self.services[id.0];
                 service.probes.clear();
@@ -450,6 +472,27 @@ impl Runtime {
         }
     }
 
+    /// Tells the front ends about a port conflict, once: the same trouble
+    /// found again when the service's turn comes is not news.
+    fn report_conflict(&mut self, id: ServiceId, trouble: &Trouble, ahead: bool) {
+        let reported = &mut self.services[id.0].conflict_reported;
+        if reported.as_deref() == Some(trouble.message.as_str()) {
+            return;
+        }
+        *reported = Some(trouble.message.clone());
+        self.publish(
+            self.epoch.elapsed(),
+            EventKind::PortConflict {
+                service: id,
+                name: self.plan.service(id).name.clone(),
+                port: trouble.port,
+                holders: trouble.holders.clone(),
+                message: trouble.message.clone(),
+                ahead,
+            },
+        );
+    }
+
     fn port_of(&self, id: ServiceId) -> Option<u16> {
         self.ports.port_of(id)
     }
@@ -464,6 +507,9 @@ impl Runtime {
                 Start::Assigned { id, port, note } => {
                     inputs.push_back(Input::PortAssigned { id, port, note })
                 }
+                // Said now, not when the service's turn comes: the user can
+                // act while the rest of the stack starts.
+                Start::Conflict { id, trouble } => self.report_conflict(id, &trouble, true),
                 Start::Adoptable { id, port, holders } => {
                     let spec = plan.service(id);
                     let target = self.target_with_port(id, &spec.readiness.check, port);
@@ -536,8 +582,12 @@ impl Runtime {
                 };
                 let target = self.target_with_port(id, &spec.readiness.check, port);
                 let timeout = spec.readiness.timeout;
-                let (inputs, events, epoch) =
-                    (self.inputs.clone(), self.events.clone(), self.epoch);
+                let (inputs, events, logs, epoch) = (
+                    self.inputs.clone(),
+                    self.events.clone(),
+                    self.logs.clone(),
+                    self.epoch,
+                );
                 let name = spec.name.clone();
                 // The check may take up to its timeout; the loop goes on meanwhile.
                 tokio::spawn(async move {
@@ -557,10 +607,7 @@ impl Runtime {
                             service: Some(id),
                             message,
                         };
-                        let _ = events.send(Event {
-                            at: epoch.elapsed(),
-                            kind,
-                        });
+                        announce(&events, &logs, epoch.elapsed(), kind);
                     };
                     match verdict {
                         Ok(detail) if !holders.is_empty() => {
@@ -570,8 +617,10 @@ impl Runtime {
                         Ok(_) => notice(format!(
                             "{name}: nothing holds port {port} any more; restart it instead"
                         )),
+                        // The reason first: the holder's description can be
+                        // long, and a status line is one row.
                         Err(why) => notice(format!(
-                            "{name}: not adopting {who}: it does not pass the readiness check ({why})"
+                            "{name}: not adopted: the holder does not pass the readiness check ({why}); it is {who}"
                         )),
                     }
                 });
@@ -595,7 +644,7 @@ impl Runtime {
         for other in self.plan.ids() {
             if let Some(port) = self.port_of(other) {
                 env.push((
-                    port_variable(&self.plan.service(other).name),
+                    crate::config::port_variable(&self.plan.service(other).name),
                     port.to_string(),
                 ));
             }
@@ -608,19 +657,13 @@ impl Runtime {
         let spec = plan.service(id);
         // The port may have been taken since it was handed out.
         match self.ports.prepare(&plan, id) {
-            Ok(Some((port, note))) => queue.push_back(Input::PortAssigned { id, port, note }),
-            Ok(None) => {}
+            Ok(Some((port, note))) => {
+                self.services[id.0].conflict_reported = None;
+                queue.push_back(Input::PortAssigned { id, port, note });
+            }
+            Ok(None) => self.services[id.0].conflict_reported = None,
             Err(trouble) => {
-                self.publish(
-                    self.epoch.elapsed(),
-                    EventKind::PortConflict {
-                        service: id,
-                        name: spec.name.clone(),
-                        port: trouble.port,
-                        holders: trouble.holders,
-                        message: trouble.message.clone(),
-                    },
-                );
+                self.report_conflict(id, &trouble, false);
                 queue.push_back(Input::Unavailable {
                     id,
                     generation,
@@ -655,7 +698,8 @@ impl Runtime {
                 Ok(socket) => {
                     env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
                     let tx = self.inputs.clone();
-                    let (events, epoch) = (self.events.clone(), self.epoch);
+                    let (events, logs, epoch) =
+                        (self.events.clone(), self.logs.clone(), self.epoch);
                     let name = spec.name.clone();
                     probes.push(probe::spawn_abortable(socket.listen(
                         notifier.clone(),
@@ -671,10 +715,7 @@ impl Runtime {
                                 service: Some(id),
                                 message: format!("{name}: {why}"),
                             };
-                            let _ = events.send(Event {
-                                at: epoch.elapsed(),
-                                kind,
-                            });
+                            announce(&events, &logs, epoch.elapsed(), kind);
                         },
                     )));
                 }
@@ -866,6 +907,46 @@ impl Runtime {
         self.services[id.0].probes.push(task);
     }
 
+    /// Checks an adopted process every `period` for as long as it stays
+    /// adopted: its liveness check, else its readiness check, else (log,
+    /// notify and none cannot be asked of a process bringup did not start)
+    /// a TCP connect to its port.
+    fn watch_adopted(&mut self, id: ServiceId, generation: u64) {
+        let plan = self.plan.clone();
+        let spec = plan.service(id);
+        let Some(port) = self.port_of(id) else {
+            return;
+        };
+        let probe = spec.liveness.as_ref().unwrap_or(&spec.readiness);
+        let host = spec
+            .port
+            .as_ref()
+            .map_or_else(|| std::net::IpAddr::from([127, 0, 0, 1]), |p| p.host);
+        let target = self
+            .target_with_port(id, &probe.check, port)
+            .unwrap_or_else(|| Target::Tcp {
+                address: std::net::SocketAddr::new(host, port).to_string(),
+            });
+        let prober = Prober::new(target, probe.timeout);
+        let tx = self.inputs.clone();
+        let service = &mut self.services[id.0];
+        service.generation = generation;
+        service.probes.clear();
+        service
+            .probes
+            .push(probe::spawn_abortable(probe::liveness_loop(
+                prober,
+                probe.period,
+                tx,
+                move |ok, detail| Input::Liveness {
+                    id,
+                    generation,
+                    ok,
+                    detail,
+                },
+            )));
+    }
+
     /// `prober`, passing only when the listener on the service's port is
     /// process `pid`'s (see [`crate::probe::ownership`]); a stranger there
     /// is reported as a port conflict.
@@ -882,7 +963,8 @@ impl Runtime {
             run: self.run_id.clone(),
             name: spec.name.clone(),
         };
-        let (events, epoch, name) = (self.events.clone(), self.epoch, spec.name.clone());
+        let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
+        let name = spec.name.clone();
         let report: crate::probe::ownership::Report = Arc::new(move |holder, message| {
             let kind = EventKind::PortConflict {
                 service: id,
@@ -890,11 +972,11 @@ impl Runtime {
                 port: Some(port),
                 holders: vec![holder],
                 message,
+                // (Found by a readiness check: the "not ready yet" that
+                // follows says it in words.)
+                ahead: false,
             };
-            let _ = events.send(Event {
-                at: epoch.elapsed(),
-                kind,
-            });
+            announce(&events, &logs, epoch.elapsed(), kind);
         });
         prober.owned_by(crate::probe::ownership::Owner::new(port, service, report))
     }
@@ -937,17 +1019,24 @@ impl Runtime {
     }
 }
 
-/// `BRINGUP_PORT_<NAME>`: upper case, `-` as `_`.
-fn port_variable(name: &str) -> String {
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
+/// Tells the front ends what happened, and writes it in words into
+/// bringup's own log (the dashboard's orchestrator log, a log store read
+/// like a service's; and stderr with `BRINGUP_LOG`).
+fn announce(events: &broadcast::Sender<Event>, logs: &LogHub, at: Duration, kind: EventKind) {
+    if let Some(described) = crate::engine::describe::describe(&kind) {
+        // (Messages quote command lines and what services said.)
+        let text = crate::ansi::plain(&described.to_string()).into_owned();
+        let stream = match described.weight {
+            Weight::Warn => {
+                tracing::warn!(target: "bringup", "{text}");
+                Stream::Stderr
             }
-        })
-        .collect();
-    format!("BRINGUP_PORT_{name}")
+            Weight::Info => {
+                tracing::info!(target: "bringup", "{text}");
+                Stream::Stdout
+            }
+        };
+        logs.append_own(stream, text);
+    }
+    let _ = events.send(Event { at, kind });
 }

@@ -24,6 +24,31 @@ pub struct Record {
     pub gated_by: Option<ServiceId>,
 }
 
+/// The critical path that ends at `last`: the chain of gates followed
+/// back from it, first to last. A gate that never ran (an optional
+/// dependency that was skipped, or blocked) took no time, so the path ends
+/// at what it released. The summary and the dashboard's live timeline both
+/// ask this.
+pub fn critical_path(
+    last: Option<ServiceId>,
+    gate_of: impl Fn(ServiceId) -> Option<ServiceId>,
+    ran: impl Fn(ServiceId) -> bool,
+) -> Vec<ServiceId> {
+    let mut path: Vec<ServiceId> = Vec::new();
+    let mut at = last;
+    while let Some(id) = at {
+        // A gate always became useful before its dependent started, so the
+        // chain cannot loop; the check is belt and braces.
+        if path.contains(&id) || (!path.is_empty() && !ran(id)) {
+            break;
+        }
+        path.push(id);
+        at = gate_of(id);
+    }
+    path.reverse();
+    path
+}
+
 /// Builds the summary from records in start order.
 pub fn summarize(records: &[Record]) -> Summary {
     let timing = |r: &Record| Timing {
@@ -43,20 +68,16 @@ pub fn summarize(records: &[Record]) -> Summary {
         .max_by_key(|r| r.ready_at);
     let time_to_ready = last.and_then(|r| r.ready_at).unwrap_or_default();
 
-    let mut critical_path = Vec::new();
-    let mut at = last;
-    while let Some(record) = at {
-        // A gate always became useful before its dependent started, so the
-        // chain cannot loop; the length bound is belt and braces.
-        if critical_path.len() > records.len() {
-            break;
-        }
-        critical_path.push(timing(record));
-        at = record
-            .gated_by
-            .and_then(|gate| records.iter().find(|r| r.id == gate));
-    }
-    critical_path.reverse();
+    let record = |id: ServiceId| records.iter().find(|r| r.id == id);
+    let critical_path = critical_path(
+        last.map(|r| r.id),
+        |id| record(id).and_then(|r| r.gated_by),
+        |id| record(id).is_some_and(|r| r.spawned_at.is_some()),
+    )
+    .into_iter()
+    .filter_map(record)
+    .map(timing)
+    .collect();
 
     Summary {
         all_required_ready,
@@ -105,6 +126,27 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(path, ["s0", "s2", "s3"]);
+    }
+
+    #[test]
+    fn the_critical_path_never_runs_through_a_service_that_never_started() {
+        // s1 waited for the optional s0, which never started (skipped);
+        // s2 never came up, so the cold start failed.
+        let mut skipped = record(0, None, None, true);
+        skipped.spawned_at = None;
+        skipped.state = State::Skipped;
+        let summary = summarize(&[
+            skipped,
+            record(1, Some(200), Some(0), false),
+            record(2, None, Some(1), false),
+        ]);
+        assert!(!summary.all_required_ready);
+        let path: Vec<&str> = summary
+            .critical_path
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(path, ["s1"]);
     }
 
     #[test]

@@ -268,6 +268,34 @@ pub fn uids(pid: u32) -> Option<(u32, u32)> {
     Some((status.ruid, status.euid))
 }
 
+/// Who holds a service's port right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "held_by")]
+pub enum PortHolder {
+    /// Nothing listens on it.
+    Free,
+    /// The service itself (its process, or one of its process group).
+    Ours { pid: u32 },
+    /// Some other process: a conflict.
+    Foreign { holder: Holder },
+}
+
+/// Who holds `port`, told apart from the service that should: `service`
+/// is its process (a holder in its process group counts as the service).
+pub fn classify(port: u16, service: Option<u32>) -> PortHolder {
+    let found = holders(port);
+    let Some(holder) = found.into_iter().next() else {
+        return PortHolder::Free;
+    };
+    let ours = holder.pid.filter(|&pid| {
+        Some(pid) == service || process_group(pid).is_some_and(|group| Some(group) == service)
+    });
+    match ours {
+        Some(pid) => PortHolder::Ours { pid },
+        None => PortHolder::Foreign { holder },
+    }
+}
+
 /// The process group of `pid`.
 pub fn process_group(pid: u32) -> Option<u32> {
     let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)

@@ -10,8 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::plan::{Plan, ServiceId};
-use crate::engine::{Command, Event, EventKind, Phase, PortChoice, ServiceStatus, Snapshot, State};
+use crate::config::plan::ServiceId;
+use crate::engine::{
+    Command, Event, EventKind, Phase, PortChoice, PortHolder, ServiceStatus, Snapshot, StackInfo,
+    State,
+};
 use crate::keys::{Action, Code, Key, Keymap};
 use crate::logs::LogHub;
 use crate::tui::logview::{self, LogSource, Position};
@@ -43,7 +46,7 @@ pub enum Bottom {
     Logs,
     /// Every service's output, merged.
     AllLogs,
-    /// bringup's own log (tui-logger).
+    /// bringup's own log, scrolled and searched like a service's.
     Orchestrator,
     Timeline,
     Ports,
@@ -91,7 +94,7 @@ pub enum Quitting {
 
 /// The whole state of the dashboard.
 pub struct App {
-    pub plan: Arc<Plan>,
+    pub info: Arc<StackInfo>,
     pub snapshot: Snapshot,
     pub logs: Arc<LogHub>,
     pub theme: Theme,
@@ -112,21 +115,23 @@ pub struct App {
     pub flash: Option<(String, Duration)>,
     pub quitting: Quitting,
     /// Who holds each service's port, as last looked up (the ports view).
-    pub holders: Vec<Option<String>>,
+    pub holders: Vec<Option<PortHolder>>,
+    /// Port conflicts waiting for the popup: shown one after the other.
+    pub conflicts: std::collections::VecDeque<Overlay>,
 }
 
 impl App {
     pub fn new(
-        plan: Arc<Plan>,
+        info: Arc<StackInfo>,
         snapshot: Snapshot,
         logs: Arc<LogHub>,
         theme: Theme,
         keys: Keymap,
     ) -> Self {
         let selected = snapshot.services.first().map(|s| s.id);
-        let holders = vec![None; plan.services.len()];
+        let holders = vec![None; info.services.len()];
         Self {
-            plan,
+            info,
             snapshot,
             logs,
             theme,
@@ -149,6 +154,7 @@ impl App {
             flash: None,
             quitting: Quitting::No,
             holders,
+            conflicts: std::collections::VecDeque::new(),
         }
     }
 
@@ -175,6 +181,7 @@ impl App {
     pub fn log_source(&self) -> LogSource {
         match (self.bottom, self.selected) {
             (Bottom::AllLogs, _) => LogSource::All,
+            (Bottom::Orchestrator, _) => LogSource::Orchestrator,
             (_, Some(id)) => LogSource::Service(id),
             (_, None) => LogSource::All,
         }
@@ -214,19 +221,61 @@ impl App {
                 holders,
                 message,
                 ..
-            } if self.overlay.is_none() => {
-                self.overlay = Some(Overlay::Conflict {
+            } => {
+                // A newer conflict of the same service replaces one waiting.
+                self.conflicts.retain(
+                    |waiting| !matches!(waiting, Overlay::Conflict { service: s, .. } if s == service),
+                );
+                self.conflicts.push_back(Overlay::Conflict {
                     service: *service,
                     port: *port,
                     holders: holders.clone(),
                     message: message.clone(),
                 });
+                self.show_next_conflict();
             }
             // (Notices quote command lines and what services sent.)
             EventKind::Notice { message, .. } => {
                 self.say(crate::ansi::plain(message).into_owned());
             }
+            // However it was asked for (a key, a signal, another client).
+            EventKind::ShutdownStarted { force } => {
+                self.quitting = if *force {
+                    Quitting::Killing
+                } else {
+                    Quitting::Stopping
+                };
+            }
             _ => {}
+        }
+    }
+
+    /// Who holds which service's port, as just looked up.
+    pub fn set_holders(&mut self, found: Vec<(ServiceId, PortHolder)>) {
+        self.holders = vec![None; self.info.services.len()];
+        for (id, holder) in found {
+            if let Some(slot) = self.holders.get_mut(id.0) {
+                *slot = Some(holder);
+            }
+        }
+    }
+
+    /// Pops up the next waiting conflict if nothing else is shown, skipping
+    /// those settled meanwhile (the service runs, or was resolved).
+    fn show_next_conflict(&mut self) {
+        while self.overlay.is_none() {
+            let Some(next) = self.conflicts.pop_front() else {
+                return;
+            };
+            let settled = match &next {
+                Overlay::Conflict { service, .. } => self
+                    .status(*service)
+                    .is_some_and(|s| s.pid.is_some() || s.external || s.state.is_ready()),
+                _ => false,
+            };
+            if !settled {
+                self.overlay = Some(next);
+            }
         }
     }
 
@@ -242,7 +291,9 @@ impl App {
     /// A key press.
     pub fn on_key(&mut self, key: Key) -> Vec<Do> {
         if self.overlay.is_some() {
-            return self.on_overlay_key(key);
+            let done = self.on_overlay_key(key);
+            self.show_next_conflict();
+            return done;
         }
         if let Some(typing) = self.typing {
             self.on_typing(typing, key);
@@ -316,7 +367,7 @@ impl App {
             Action::Down => self.move_selection(1),
             Action::Up => self.move_selection(-1),
             Action::Top if in_logs => {
-                self.log.position = logview::oldest(&self.logs, self.log_source())
+                self.log.position = logview::oldest(&self.logs, self.log_source(), self.log_rows())
             }
             Action::Bottom if in_logs => self.log.position = Position::Follow,
             Action::Top => self.move_selection(i32::MIN / 2),
@@ -412,7 +463,10 @@ impl App {
                     return vec![Do::RefreshHolders];
                 }
             }
-            Action::OrchestratorLog => self.toggle_bottom(Bottom::Orchestrator),
+            Action::OrchestratorLog => {
+                self.toggle_bottom(Bottom::Orchestrator);
+                self.log.position = Position::Follow;
+            }
             Action::AllLogs => {
                 self.toggle_bottom(Bottom::AllLogs);
                 self.log.position = Position::Follow;
@@ -479,6 +533,17 @@ impl App {
         } else {
             view
         };
+    }
+
+    /// Rows of the log pane as drawn now (its title line aside).
+    fn log_rows(&self) -> usize {
+        let areas = crate::tui::view::areas(
+            self,
+            ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
+        );
+        areas
+            .bottom
+            .map_or(1, |area| usize::from(area.height.saturating_sub(1)).max(1))
     }
 
     /// Lines a page moves: the log pane's height, roughly.

@@ -13,8 +13,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::engine::machine::fmt_duration;
-use crate::engine::{ServiceStatus, State};
+use crate::engine::describe;
+use crate::engine::describe::fmt_duration;
+use crate::engine::{Reason, ServiceStatus, State};
+use crate::text::{ellipsize, fit};
 use crate::tui::app::{App, Pane, Typing};
 
 /// Which columns fit in `width`.
@@ -186,7 +188,7 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'s
         spans.push(Span::styled(fit(&restarts, 4), style));
     }
     if columns.ready {
-        let ready = match (s.first_spawned_at, s.first_ready_at) {
+        let ready = match (s.ready_attempt_spawned_at, s.first_ready_at) {
             (Some(spawned), Some(ready)) => fmt_duration(ready.saturating_sub(spawned)),
             _ => "-".to_string(),
         };
@@ -205,41 +207,60 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'s
 
 /// The fixed port a service asks for first, if it asks for one.
 fn wanted_port(app: &App, s: &ServiceStatus) -> Option<u16> {
-    app.plan.services.get(s.id.0)?.port.as_ref()?.preferred
+    app.info.service(s.id)?.port.as_ref()?.preferred
 }
 
 /// What a row says after its numbers: what it waits for, why it failed,
 /// what it runs without.
 fn explain(app: &App, s: &ServiceStatus) -> (String, Style) {
     let theme = &app.theme;
+    let why = || describe::reason(&s.reason);
     match s.state {
         State::Pending => (
-            s.waiting
-                .as_ref()
-                .map_or_else(|| s.note.clone(), ToString::to_string),
+            s.waiting.as_ref().map_or_else(why, ToString::to_string),
             theme.dim,
         ),
-        State::Failed => (s.note.clone(), theme.error),
-        State::NotReady => (s.note.clone(), theme.warn),
-        State::Starting => (
-            s.note
-                .strip_prefix("starting")
-                .unwrap_or(&s.note)
-                .trim_start_matches([';', ' '])
-                .to_string(),
-            theme.dim,
-        ),
-        State::Stopped | State::Skipped if s.selected => (s.note.clone(), theme.dim),
+        State::Failed => (why(), theme.error),
+        State::NotReady => (why(), theme.warn),
+        // The last check's answer says more than "starting" (the state
+        // column says that); else what it starts without.
+        State::Starting => {
+            let degraded = match &s.reason {
+                Reason::Starting { degraded, .. } if !degraded.is_empty() => {
+                    describe::degraded_line(degraded)
+                }
+                _ => String::new(),
+            };
+            (s.last_check.clone().unwrap_or(degraded), theme.dim)
+        }
+        State::Stopped | State::Skipped if s.selected => (why(), theme.dim),
         State::Ready if s.external => (
             "adopted; bringup leaves it alone".to_string(),
             theme.external,
         ),
+        _ if !s.lost.is_empty() => (lost(s), theme.warn),
         _ if !s.degraded.is_empty() => (
             format!("degraded: without {}", s.degraded.join(", ")),
             theme.warn,
         ),
         _ => (String::new(), theme.dim),
     }
+}
+
+/// "⚠ postgres failed": the required dependencies a running service lost.
+pub fn lost(s: &ServiceStatus) -> String {
+    let lost: Vec<String> = s
+        .lost
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l.name,
+                crate::engine::describe::lost_state(l.state)
+            )
+        })
+        .collect();
+    format!("⚠ {}", lost.join(", "))
 }
 
 /// A state as a word that fits its column.
@@ -250,49 +271,6 @@ fn label(state: State) -> &'static str {
     }
 }
 
-/// `text` padded or cut (with …) to exactly `width` columns.
-fn fit(text: &str, width: usize) -> String {
-    let shown = text.width();
-    if shown < width {
-        return format!("{text}{}", " ".repeat(width - shown));
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 2 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    used += 1;
-    out.push_str(&" ".repeat(width.saturating_sub(used)));
-    out
-}
-
-/// `text` cut to at most `width` columns, ending in "…" when cut.
-fn ellipsize(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
 /// "12s", "5m", "2h", "3d".
 fn compact(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -301,20 +279,5 @@ fn compact(d: std::time::Duration) -> String {
         60..3600 => format!("{}m", s / 60),
         3600..86_400 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86_400),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_are_padded_or_cut_to_their_width() {
-        assert_eq!(fit("api", 6), "api   ");
-        assert_eq!(fit("authentication", 8), "authen… ");
-        assert_eq!(fit("ab", 2).width(), 2);
-        assert_eq!(ellipsize("exited with code 1", 10), "exited wi…");
-        assert_eq!(ellipsize("short", 10), "short");
-        assert_eq!(ellipsize("anything", 0), "");
     }
 }

@@ -24,6 +24,8 @@ use crate::logs::{Line, LogHub, Stream};
 pub enum LogSource {
     Service(ServiceId),
     All,
+    /// bringup's own log: what it decided and why.
+    Orchestrator,
 }
 
 /// Which line is at the bottom of the pane.
@@ -97,6 +99,7 @@ fn stores(hub: &LogHub, source: LogSource) -> Vec<usize> {
     match source {
         LogSource::Service(id) => vec![id.0],
         LogSource::All => (0..hub.len()).collect(),
+        LogSource::Orchestrator => vec![hub.own_index()],
     }
 }
 
@@ -130,14 +133,19 @@ pub fn scroll(hub: &LogHub, source: LogSource, position: &Position, lines: i64) 
     }
 }
 
-/// The position that shows the oldest lines first.
-pub fn oldest(hub: &LogHub, source: LogSource) -> Position {
+/// The position that shows the oldest line at the top of a pane of `rows`.
+pub fn oldest(hub: &LogHub, source: LogSource, rows: usize) -> Position {
     let first = stores(hub, source)
         .into_iter()
         .filter_map(|index| hub.store(index)?.read().lines().front().map(|l| l.seq))
         .min();
     match first {
-        Some(seq) => scroll(hub, source, &Position::At(seq), -20),
+        Some(seq) => scroll(
+            hub,
+            source,
+            &Position::At(seq),
+            -(rows.saturating_sub(1) as i64),
+        ),
         None => Position::Follow,
     }
 }

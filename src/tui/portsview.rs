@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
+use crate::engine::{PortHolder, describe};
 use crate::tui::app::{App, Pane};
 use crate::tui::view::pane;
 
@@ -27,7 +28,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .snapshot
         .services
         .iter()
-        .filter_map(|s| app.plan.service(s.id).port.as_ref().map(|spec| (s, spec)))
+        .filter_map(|s| {
+            let wanted = app.info.service(s.id)?.port.as_ref()?;
+            Some((s, describe::wanted_port(wanted)))
+        })
         .collect();
     if rows.is_empty() {
         frame.render_widget(
@@ -45,7 +49,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         + 2;
     let wanted_width = rows
         .iter()
-        .map(|(_, spec)| spec.to_string().width())
+        .map(|(_, wanted)| wanted.width())
         .max()
         .unwrap_or(6)
         .clamp(6, 28)
@@ -56,8 +60,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::styled(format!("{:<14}", "GOT"), theme.column),
         Span::styled("HELD BY NOW", theme.column),
     ])];
-    for (status, spec) in rows {
-        let wanted = spec.to_string();
+    for (status, wanted) in rows {
         let (got, got_style) = match (status.port, &status.port_note) {
             (Some(port), _) if status.external => (format!("{port} (external)"), theme.external),
             (Some(port), Some(note)) if note != "auto" => {
@@ -66,21 +69,20 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             (Some(port), _) => (port.to_string(), ratatui::style::Style::default()),
             (None, _) => ("-".to_string(), theme.dim),
         };
-        let holder = app
-            .holders
-            .get(status.id.0)
-            .cloned()
-            .flatten()
-            .unwrap_or_else(|| "…".to_string());
-        let holder_style = if holder.starts_with("ours") || holder == "free" {
-            theme.dim
-        } else {
-            theme.warn
+        let (holder, holder_style) = match app.holders.get(status.id.0).and_then(Option::as_ref) {
+            None => ("…".to_string(), theme.dim),
+            Some(holder @ (PortHolder::Free | PortHolder::Ours { .. })) => {
+                (describe::port_holder(holder), theme.dim)
+            }
+            Some(holder) => (describe::port_holder(holder), theme.warn),
         };
         lines.push(Line::from(vec![
             Span::raw(format!(" {:<name_width$}", status.name)),
             Span::styled(
-                format!("{:<wanted_width$}", cut(&wanted, wanted_width - 2)),
+                crate::text::pad_right(
+                    &crate::text::ellipsize(&wanted, wanted_width - 2),
+                    wanted_width,
+                ),
                 theme.dim,
             ),
             Span::styled(format!("{got:<14}"), got_style),
@@ -95,13 +97,4 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-fn cut(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

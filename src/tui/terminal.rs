@@ -59,11 +59,6 @@ impl Screen {
             self.alive = false;
         }
     }
-
-    /// The terminal is gone (SIGHUP): draw nothing more.
-    pub fn lost(&mut self) {
-        self.alive = false;
-    }
 }
 
 impl Drop for Screen {

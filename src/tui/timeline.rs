@@ -14,33 +14,26 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::plan::ServiceId;
-use crate::engine::machine::fmt_duration;
+use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
 use crate::tui::app::{App, Pane};
 use crate::tui::view::pane;
 
-/// The services on the critical path: follow each service's gate back
-/// from the one that became ready last.
+/// The services on the critical path so far: from the one that became
+/// ready last (see [`crate::engine::summary::critical_path`]).
 pub fn critical_path(services: &[ServiceStatus]) -> Vec<ServiceId> {
     let last = services
         .iter()
         .filter(|s| s.selected)
-        .filter_map(|s| s.first_ready_at.map(|at| (at, s)))
+        .filter_map(|s| s.first_ready_at.map(|at| (at, s.id)))
         .max_by_key(|(at, _)| *at)
-        .map(|(_, s)| s);
-    let mut path = Vec::new();
-    let mut at = last;
-    while let Some(service) = at {
-        if path.contains(&service.id) || path.len() > services.len() {
-            break;
-        }
-        path.push(service.id);
-        at = service
-            .gated_by
-            .and_then(|gate| services.iter().find(|s| s.id == gate));
-    }
-    path.reverse();
-    path
+        .map(|(_, id)| id);
+    let status = |id: ServiceId| services.iter().find(|s| s.id == id);
+    crate::engine::summary::critical_path(
+        last,
+        |id| status(id).and_then(|s| s.gated_by),
+        |id| status(id).is_some_and(|s| s.ready_attempt_spawned_at.is_some()),
+    )
 }
 
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -122,10 +115,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ratatui::style::Style::default()
         };
         let mut spans = vec![Span::styled(
-            format!(" {:<name_width$}", truncate(&s.name, name_width - 1)),
+            format!(
+                " {}",
+                crate::text::pad_right(
+                    &crate::text::ellipsize(&s.name, name_width - 1),
+                    name_width
+                )
+            ),
             name_style,
         )];
-        let spawned = s.first_spawned_at.map(column);
+        let spawned = s.ready_attempt_spawned_at.map(column);
         let ready = s.first_ready_at.map(column);
         let now = column(app.clock.max(began));
         // A service that gave up (failed, stopped, skipped) ends where it did.
@@ -161,7 +160,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         } else {
             spans.push(Span::raw(" ".repeat(bar_width - start_end)));
         }
-        let took = match (s.first_spawned_at, s.first_ready_at) {
+        let took = match (s.ready_attempt_spawned_at, s.first_ready_at) {
             (Some(spawn), Some(ready)) => fmt_duration(ready.saturating_sub(spawn)),
             _ => s.state.as_str().replace('_', " "),
         };
@@ -175,13 +174,4 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::styled(format!("0 ─ {} ", fmt_duration(end)), theme.dim),
     ]));
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

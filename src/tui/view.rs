@@ -13,7 +13,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::engine::machine::fmt_duration;
+use crate::engine::describe::fmt_duration;
 use crate::engine::{Phase, State};
 use crate::keys::Action;
 use crate::tui::app::{App, Bottom, Pane, Quitting, Typing};
@@ -93,7 +93,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     if let Some(area) = areas.bottom {
         match app.bottom {
             Bottom::Logs | Bottom::AllLogs => logs(frame, app, area),
-            Bottom::Orchestrator => orchestrator(frame, app, area),
+            Bottom::Orchestrator => logs(frame, app, area),
             Bottom::Timeline => timeline::draw(frame, app, area),
             Bottom::Ports => portsview::draw(frame, app, area),
         }
@@ -117,16 +117,30 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .filter(|s| s.selected)
         .collect();
     let ready = selected.iter().filter(|s| s.state.is_ready()).count();
+    // Ready, but without a required dependency: said apart from the rest.
+    let impaired = selected
+        .iter()
+        .filter(|s| s.state.is_ready() && !s.lost.is_empty())
+        .count();
     let required: Vec<_> = selected.iter().filter(|s| !s.optional).collect();
     let required_ready = required.iter().filter(|s| s.state.is_ready()).count();
     let elapsed = app.clock.saturating_sub(app.snapshot.began_at);
     let mut spans = vec![
         Span::styled(
-            format!(" {} ", app.plan.project.name),
+            format!(" {} ", app.info.project),
             theme.header.add_modifier(Modifier::BOLD),
         ),
-        Span::styled(format!(" {ready}/{} ready ", selected.len()), theme.header),
+        Span::styled(
+            format!(" {}/{} ready ", ready - impaired, selected.len()),
+            theme.header,
+        ),
     ];
+    if impaired > 0 {
+        spans.push(Span::styled(
+            format!(" ⚠ {impaired} lost a dependency "),
+            theme.warn,
+        ));
+    }
     match (&app.snapshot.summary, app.snapshot.phase, app.quitting) {
         (_, Phase::ShuttingDown { .. } | Phase::Done, _)
         | (_, _, Quitting::Stopping | Quitting::Killing) => {
@@ -190,35 +204,15 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled("   enter keeps it · esc clears it", theme.dim),
         ])
     } else if let Some(message) = app.flash_now() {
+        // Cut visibly: a message that does not fit ends in "…".
+        let width = usize::from(area.width.saturating_sub(1));
+        let message = crate::text::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
-        let hints: &[(Action, &str)] = if app.focus == Pane::Bottom || app.zoomed {
-            &[
-                (Action::Find, "search"),
-                (Action::NextMatch, "next"),
-                (Action::Follow, "follow"),
-                (Action::Wrap, "wrap"),
-                (Action::Timestamps, "time"),
-                (Action::NextPane, "services"),
-                (Action::Help, "help"),
-                (Action::Quit, "quit"),
-            ]
-        } else {
-            &[
-                (Action::Restart, "restart"),
-                (Action::Kill, "kill"),
-                (Action::Skip, "skip"),
-                (Action::StopStart, "stop/start"),
-                (Action::Find, "filter"),
-                (Action::Timeline, "timeline"),
-                (Action::NextPane, "logs"),
-                (Action::Help, "help"),
-                (Action::Quit, "quit"),
-            ]
-        };
+        let hints = Action::hints(app.focus == Pane::Bottom || app.zoomed);
         let mut spans = vec![Span::raw(" ")];
         for (action, label) in hints {
-            spans.push(Span::styled(app.keys.first(*action), theme.key));
+            spans.push(Span::styled(app.keys.first(action), theme.key));
             spans.push(Span::raw(format!(" {label}  ")));
         }
         Line::from(spans)
@@ -247,6 +241,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let name = match source {
         LogSource::Service(id) => app.status(id).map_or("?".to_string(), |s| s.name.clone()),
         LogSource::All => "all services".to_string(),
+        LogSource::Orchestrator => "bringup (what it decided, and why)".to_string(),
     };
     let mut title = vec![Span::styled(format!(" logs: {name} "), theme.title)];
     let mode = match &app.log.position {
@@ -270,8 +265,12 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     let colors = app.theme.name != "monochrome";
-    let names: Vec<String> = app.plan.services.iter().map(|s| s.name.clone()).collect();
-    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(4);
+    let names: Vec<String> = app.info.services.iter().map(|s| s.name.clone()).collect();
+    let width = names
+        .iter()
+        .map(|n| crate::text::width(n))
+        .max()
+        .unwrap_or(4);
     let prefix = move |index: usize| {
         let style = if colors {
             Style::default().fg(palette(index))
@@ -279,7 +278,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Style::default()
         };
         (
-            format!("{:>width$}", names.get(index).map_or("?", String::as_str)),
+            crate::text::pad_left(names.get(index).map_or("?", String::as_str), width),
             style,
         )
     };
@@ -339,48 +338,24 @@ fn position_upto(position: &logview::Position) -> Option<u64> {
     }
 }
 
-/// bringup's own log: its decisions, from tui-logger.
-fn orchestrator(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let theme = &app.theme;
-    let block = pane(
-        app,
-        vec![Span::styled(
-            " bringup's log: what it decided, and why ",
-            theme.title,
-        )],
-        app.focus == Pane::Bottom || app.zoomed,
-    );
-    let widget = tui_logger::TuiLoggerWidget::default()
-        .block(block)
-        .style(Style::default())
-        .style_warn(theme.warn)
-        .style_error(theme.error)
-        .style_info(Style::default())
-        .output_separator(' ')
-        .output_timestamp(Some("%H:%M:%S".to_string()))
-        .output_level(None)
-        .output_target(false)
-        .output_file(false)
-        .output_line(false);
-    frame.render_widget(widget, area);
-}
-
-/// A colour per service for the merged view (cycled).
+/// The colour of the service at `index`, as in every front end.
 pub fn palette(index: usize) -> ratatui::style::Color {
+    use crate::colours::Colour;
     use ratatui::style::Color;
-    const COLORS: [Color; 10] = [
-        Color::Cyan,
-        Color::Yellow,
-        Color::Green,
-        Color::Magenta,
-        Color::Blue,
-        Color::LightCyan,
-        Color::LightYellow,
-        Color::LightGreen,
-        Color::LightMagenta,
-        Color::LightBlue,
-    ];
-    COLORS[index % COLORS.len()]
+    match crate::colours::of_service(index) {
+        Colour::Cyan => Color::Cyan,
+        Colour::Yellow => Color::Yellow,
+        Colour::Green => Color::Green,
+        Colour::Magenta => Color::Magenta,
+        Colour::Blue => Color::Blue,
+        Colour::LightCyan => Color::LightCyan,
+        Colour::LightYellow => Color::LightYellow,
+        Colour::LightGreen => Color::LightGreen,
+        Colour::LightMagenta => Color::LightMagenta,
+        Colour::LightBlue => Color::LightBlue,
+        Colour::Red => Color::Red,
+        Colour::LightRed => Color::LightRed,
+    }
 }
 
 /// A centred rectangle of at most `width` × `height` inside `area`.

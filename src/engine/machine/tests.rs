@@ -150,6 +150,16 @@ impl Rig {
         self.machine.status(self.id(name))
     }
 
+    /// What a user reads about why `name` is in its state: the reason in
+    /// words, or while it starts, the last check's answer.
+    fn note(&self, name: &str) -> String {
+        let status = self.status(name);
+        match (&status.last_check, status.state) {
+            (Some(check), State::Starting) => check.clone(),
+            _ => crate::engine::describe::reason(&status.reason),
+        }
+    }
+
     fn spawns(&self, effects: &[Effect]) -> Vec<String> {
         effects
             .iter()
@@ -279,15 +289,12 @@ depends_on = ["api"]
     rig.spawned("db");
     rig.at(50).exit("db", 1);
     assert_eq!(rig.state("db"), State::Failed);
-    assert_eq!(rig.status("db").note, "exited with code 1");
+    assert_eq!(rig.note("db"), "exited with code 1");
     // Blocked dependents show why, the whole chain down.
     assert_eq!(rig.state("api"), State::Failed);
-    assert_eq!(
-        rig.status("api").note,
-        "blocked: required dependency db is failed"
-    );
+    assert_eq!(rig.note("api"), "blocked: required dependency db is failed");
     assert_eq!(rig.state("web"), State::Failed);
-    assert!(rig.status("web").note.contains("api"));
+    assert!(rig.note("web").contains("api"));
     // The user starts db again; once it is ready, the chain comes up.
     let db = rig.id("db");
     let effects = rig.at(1000).command(Command::Start(db));
@@ -321,7 +328,7 @@ fn a_failed_optional_dependency_degrades_instead_of_blocking() {
     assert_eq!(rig.state("cache"), State::Stopped);
     assert_eq!(rig.state("api"), State::Starting);
     assert_eq!(rig.status("api").degraded, ["cache"]);
-    assert!(rig.status("api").note.contains("degraded: without cache"));
+    assert!(rig.note("api").contains("degraded: without cache"));
 }
 
 #[test]
@@ -393,7 +400,7 @@ depends_on = { migrate = "completed" }
         "tasks default to restart = never"
     );
     assert_eq!(rig.state("api"), State::Failed);
-    assert!(rig.status("api").note.contains("migrate"));
+    assert!(rig.note("api").contains("migrate"));
 }
 
 #[test]
@@ -477,7 +484,7 @@ backoff = { initial = "100ms", max = "10s" }
     assert!(rig.timers(&effects, Timer::Restart).is_empty());
     assert_eq!(rig.state("flaky"), State::Failed);
     assert_eq!(
-        rig.status("flaky").note,
+        rig.note("flaky"),
         "exited with code 1; gave up after 3 restarts"
     );
 }
@@ -506,9 +513,9 @@ fn ready_timeout_makes_a_service_not_ready_and_it_can_still_become_ready() {
     rig.at(2000).fire("a", Timer::ReadyTimeout);
     assert_eq!(rig.state("a"), State::NotReady);
     assert!(
-        rig.status("a").note.contains("connection refused"),
+        rig.note("a").contains("connection refused"),
         "{}",
-        rig.status("a").note
+        rig.note("a")
     );
     rig.at(2500).ready("a");
     assert_eq!(rig.state("a"), State::Ready);
@@ -553,7 +560,7 @@ stop_grace = "1s"
     assert_eq!(rig.signals(&effects), [("a".to_string(), Signal::SIGTERM)]);
     let effects = rig.exit("a", 143);
     assert_eq!(rig.status("a").restarts, 1);
-    assert!(rig.status("a").note.starts_with("liveness failed 2 times"));
+    assert!(rig.note("a").starts_with("liveness failed 2 times"));
     assert_eq!(rig.timers(&effects, Timer::Restart).len(), 1);
 }
 
@@ -716,7 +723,7 @@ fn kill_and_restart_commands() {
         State::Stopped,
         "a killed service stays down"
     );
-    assert_eq!(rig.status("db").note, "stopped (killed by SIGKILL)");
+    assert_eq!(rig.note("db"), "stopped (killed by SIGKILL)");
 
     let effects = rig.command(Command::Restart(rig.id("db")));
     assert_eq!(rig.spawns(&effects), ["db"]);
@@ -745,10 +752,7 @@ fn a_spawn_failure_follows_the_restart_policy() {
         error: "No such file or directory".into(),
     });
     assert_eq!(rig.state("a"), State::Failed);
-    assert_eq!(
-        rig.status("a").note,
-        "could not start: No such file or directory"
-    );
+    assert_eq!(rig.note("a"), "could not start: No such file or directory");
 }
 
 #[test]
@@ -1079,4 +1083,126 @@ fn a_running_dependent_is_degraded_while_its_optional_dependency_is_down() {
     rig.command(Command::Start(cache));
     rig.up("cache");
     assert!(rig.status("api").degraded.is_empty(), "cache is back");
+}
+
+#[test]
+fn time_to_ready_counts_from_the_attempt_that_became_ready() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+command = "db"
+[services.api]
+command = "api"
+port = 8000
+"#,
+    );
+    rig.begin();
+    rig.up("db");
+    // api's port was taken: its first attempt never got a process.
+    let api = rig.id("api");
+    let generation = rig.generation[api.0];
+    rig.at(10).feed(Input::Unavailable {
+        id: api,
+        generation,
+        reason: "port 8000 is held".into(),
+    });
+    assert_eq!(rig.state("api"), State::Failed);
+    // The user answers the conflict a minute later; it is ready 900 ms after.
+    rig.at(60_000).command(Command::Start(api));
+    rig.spawned("api");
+    rig.at(60_900).ready("api");
+    let status = rig.status("api");
+    assert_eq!(
+        status.ready_attempt_spawned_at,
+        Some(Duration::from_millis(60_000))
+    );
+    let summary = rig.machine.snapshot().summary.expect("a summary");
+    let timing = summary
+        .services
+        .iter()
+        .find(|t| t.name == "api")
+        .expect("api");
+    assert_eq!(timing.time_to_ready(), Some(Duration::from_millis(900)));
+}
+
+#[test]
+fn a_crash_before_ready_does_not_count_towards_time_to_ready() {
+    let mut rig = Rig::new(
+        r#"
+[services.api]
+command = "api"
+readiness = { log = "up" }
+restart = "on-failure"
+backoff = { initial = "1s", max = "1s" }
+"#,
+    );
+    rig.begin();
+    rig.spawned("api");
+    rig.at(300).exit("api", 1);
+    rig.at(1_300).fire("api", Timer::Restart);
+    rig.spawned("api");
+    rig.at(1_500).ready("api");
+    let status = rig.status("api");
+    assert_eq!(
+        status.ready_attempt_spawned_at,
+        Some(Duration::from_millis(1_300))
+    );
+    assert_eq!(status.first_ready_at, Some(Duration::from_millis(1_500)));
+}
+
+#[test]
+fn a_running_dependent_hears_that_it_lost_a_required_dependency_and_got_it_back() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+command = "db"
+readiness = { log = "up" }
+restart = "never"
+[services.api]
+command = "api"
+depends_on = ["db"]
+readiness = { log = "up" }
+"#,
+    );
+    rig.begin();
+    rig.up("db");
+    rig.up("api");
+    assert!(rig.status("api").lost.is_empty());
+    let effects = rig.at(1000).exit("db", 1);
+    let lost: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::DependencyLost {
+                name, on, state, ..
+            }) => Some((name.clone(), on.clone(), *state)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, [("api".to_string(), "db".to_string(), State::Failed)]);
+    let status = rig.status("api");
+    assert_eq!(status.state, State::Ready, "it keeps running");
+    assert_eq!(
+        status.lost,
+        [Lost {
+            name: "db".into(),
+            state: State::Failed
+        }]
+    );
+    // Started again by hand, db comes back; api hears it once.
+    let db = rig.id("db");
+    rig.at(2000).command(Command::Start(db));
+    let effects = [rig.spawned("db"), rig.at(2100).ready("db")].concat();
+    let back = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Publish(EventKind::DependencyBack { .. })))
+        .count();
+    assert_eq!(back, 1);
+    assert!(rig.status("api").lost.is_empty());
+    // At shutdown, dependencies go down after their dependents: no news.
+    let effects = rig.command(Command::Shutdown { force: false });
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Publish(EventKind::DependencyLost { .. })))
+    );
 }

@@ -1,0 +1,104 @@
+//! A front end's hold on a running stack: what every front end (the
+//! dashboard, headless output, and later the control socket's clients)
+//! works with, so that none of them reaches into the engine.
+//!
+//! A [`Session`] carries the stack's description ([`StackInfo`], told
+//! once), a way to send [`Command`]s, the stream of [`Event`]s, the latest
+//! [`Snapshot`] (a watch), read access to the log stores (lines by service
+//! and cursor), and questions the engine does not decide but a front end
+//! may ask, such as who holds a port. [`Session::local`] wraps an engine
+//! running in this process; a session filled from a control socket gives
+//! front ends the same, so they run unchanged over either.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::config::plan::ServiceId;
+use crate::engine::Engine;
+use crate::engine::api::{Command, Event, PortHolder, Snapshot, StackInfo};
+use crate::logs::LogHub;
+
+/// A front end's view of, and line to, one running stack. Clones share it.
+#[derive(Clone)]
+pub struct Session {
+    info: Arc<StackInfo>,
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    /// The receiver that has seen every event since the stack started,
+    /// for the first front end that asks.
+    first_events: Arc<Mutex<Option<broadcast::Receiver<Event>>>>,
+    snapshot: watch::Receiver<Snapshot>,
+    logs: Arc<LogHub>,
+    epoch: Instant,
+}
+
+impl Session {
+    /// A session on `engine`, running in this process; `events` is the
+    /// receiver [`Engine::start`] returned, which has seen every event.
+    pub fn local(engine: &Engine, events: broadcast::Receiver<Event>) -> Self {
+        Self {
+            info: Arc::new(engine.info().clone()),
+            commands: engine.commands(),
+            events: engine.event_sender(),
+            first_events: Arc::new(Mutex::new(Some(events))),
+            snapshot: engine.snapshot(),
+            logs: engine.logs().clone(),
+            epoch: engine.epoch(),
+        }
+    }
+
+    /// The stack: its project, config and services.
+    pub fn info(&self) -> &Arc<StackInfo> {
+        &self.info
+    }
+
+    /// Asks the engine to do something, waiting if it is busy. A stack
+    /// that has ended takes no more commands; sending one is not an error.
+    pub async fn send(&self, command: Command) {
+        let _ = self.commands.send(command).await;
+    }
+
+    /// The events: the first call gets every event since the stack
+    /// started, later calls those from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.first_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// The latest snapshot, updated after every change; it closes when
+    /// the stack has ended.
+    pub fn snapshot(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.clone()
+    }
+
+    /// The services' output and bringup's own log.
+    pub fn logs(&self) -> &Arc<LogHub> {
+        &self.logs
+    }
+
+    /// The moment event, snapshot and log times are measured from.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Who holds each of `ports` right now (service, port, the service's
+    /// pid), looked up off the caller's thread: it reads /proc.
+    pub async fn who_holds(
+        &self,
+        ports: Vec<(ServiceId, u16, Option<u32>)>,
+    ) -> Vec<(ServiceId, PortHolder)> {
+        tokio::task::spawn_blocking(move || {
+            ports
+                .into_iter()
+                .map(|(id, port, pid)| (id, crate::ports::owner::classify(port, pid)))
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+}
