@@ -346,13 +346,12 @@ fn open_parent(parent: &Path, trust: Parent, uid: u32) -> Result<OwnedFd, String
     match trust {
         Parent::Ours if stat.st_uid != uid => Err(format!(
             "belongs to {}, not to you",
-            plain(&crate::ports::owner::user_name(stat.st_uid))
+            plain(&user_name(stat.st_uid))
         )),
         Parent::Ours if others_write => Err("others may write in it".into()),
-        Parent::Sticky if stat.st_uid != 0 && stat.st_uid != uid => Err(format!(
-            "belongs to {}",
-            plain(&crate::ports::owner::user_name(stat.st_uid))
-        )),
+        Parent::Sticky if stat.st_uid != 0 && stat.st_uid != uid => {
+            Err(format!("belongs to {}", plain(&user_name(stat.st_uid))))
+        }
         Parent::Sticky if others_write && stat.st_mode & 0o1000 == 0 => {
             Err("others may write in it and it is not sticky".into())
         }
@@ -423,7 +422,7 @@ fn private_entry(
             path: path.to_path_buf(),
             what: format!(
                 "belongs to {}, not to you (someone may be trying to intercept bringup's sockets)",
-                plain(&crate::ports::owner::user_name(stat.st_uid))
+                plain(&user_name(stat.st_uid))
             ),
             todo: todo("Ask its owner or an administrator to remove it"),
         });
@@ -433,6 +432,14 @@ fn private_entry(
         fchmod(&fd, Mode::S_IRWXU).map_err(io)?;
     }
     Ok(fd)
+}
+
+/// The name of `uid`, or the number when it has none.
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |user| user.name)
 }
 
 /// Opens an existing file for reading or writing without following a link

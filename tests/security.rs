@@ -450,6 +450,49 @@ port = "auto"
 
 // ----- item 2: the runtime directory ------------------------------------------
 
+/// Mallory's link, where the victim's bringup would make its runtime
+/// directory in /tmp, aimed at the victim's files.
+struct LinkAttack {
+    _parent: tempfile::TempDir,
+    files: PathBuf,
+    before: Vec<(String, u32, u32, Vec<u8>)>,
+    link: Planted,
+}
+
+impl LinkAttack {
+    fn plant(victim: &TestUser, mallory: &TestUser) -> Self {
+        let (parent, files) = victims_files(victim);
+        let before = inventory(&files);
+        let link = Planted(std::env::temp_dir().join(format!("bringup-{}", victim.uid)));
+        let made = mallory.run(
+            "ln",
+            &[
+                "-s",
+                &files.display().to_string(),
+                &link.0.display().to_string(),
+            ],
+            Path::new("/"),
+        );
+        assert!(made.status.success(), "{made:?}");
+        Self {
+            _parent: parent,
+            files,
+            before,
+            link,
+        }
+    }
+
+    /// The victim's files and the link are as they were.
+    fn assert_untouched(&self) {
+        assert_eq!(
+            inventory(&self.files),
+            self.before,
+            "the victim's files are untouched"
+        );
+        assert!(fs::symlink_metadata(&self.link.0).is_ok_and(|m| m.file_type().is_symlink()));
+    }
+}
+
 #[test]
 fn a_symlink_planted_for_the_runtime_directory_is_refused_and_its_target_left_alone() {
     if !root("symlink attack") {
@@ -458,37 +501,19 @@ fn a_symlink_planted_for_the_runtime_directory_is_refused_and_its_target_left_al
     // The victim has no home, so /tmp is its last resort.
     let victim = TestUser::new(false);
     let mallory = TestUser::new(false);
-    let (_parent, files) = victims_files(&victim);
-    let before = inventory(&files);
-    let planted = std::env::temp_dir().join(format!("bringup-{}", victim.uid));
-    let _cleanup = Planted(planted.clone());
-    let made = mallory.run(
-        "ln",
-        &[
-            "-s",
-            &files.display().to_string(),
-            &planted.display().to_string(),
-        ],
-        Path::new("/"),
-    );
-    assert!(made.status.success(), "{made:?}");
+    let attack = LinkAttack::plant(&victim, &mallory);
 
     let config = shared_config(ONE_SERVICE);
     let out = victim.bringup(&["up", "--no-tui", "-c", "bringup.toml"], config.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "bringup must refuse: {stderr}");
     assert!(
-        stderr.contains(&format!("{} is a symbolic link", planted.display()))
+        stderr.contains(&format!("{} is a symbolic link", attack.link.0.display()))
             && stderr.contains("bringup will not use it")
             && stderr.contains("XDG_RUNTIME_DIR"),
         "{stderr}"
     );
-    assert_eq!(
-        inventory(&files),
-        before,
-        "the victim's files are untouched"
-    );
-    assert!(fs::symlink_metadata(&planted).is_ok_and(|m| m.file_type().is_symlink()));
+    attack.assert_untouched();
 }
 
 #[test]
@@ -498,20 +523,7 @@ fn with_a_private_place_a_planted_symlink_in_tmp_does_not_matter() {
     }
     let victim = TestUser::new(true);
     let mallory = TestUser::new(false);
-    let (_parent, files) = victims_files(&victim);
-    let before = inventory(&files);
-    let planted = std::env::temp_dir().join(format!("bringup-{}", victim.uid));
-    let _cleanup = Planted(planted.clone());
-    let made = mallory.run(
-        "ln",
-        &[
-            "-s",
-            &files.display().to_string(),
-            &planted.display().to_string(),
-        ],
-        Path::new("/"),
-    );
-    assert!(made.status.success(), "{made:?}");
+    let attack = LinkAttack::plant(&victim, &mallory);
 
     let config = shared_config(ONE_SERVICE);
     let mut run = victim.start(&["up", "--no-tui", "-c", "bringup.toml"], config.path());
@@ -522,11 +534,7 @@ fn with_a_private_place_a_planted_symlink_in_tmp_does_not_matter() {
     let meta = fs::symlink_metadata(&base).expect("the runtime directory");
     assert!(meta.is_dir() && meta.uid() == victim.uid && meta.mode() & 0o777 == 0o700);
     assert_eq!(run.stop(), Some(0), "{}", run.stdout());
-    assert_eq!(
-        inventory(&files),
-        before,
-        "the victim's files are untouched"
-    );
+    attack.assert_untouched();
 }
 
 #[test]
