@@ -127,7 +127,7 @@ impl Prober {
             Ok(result) => result,
             Err(_) => Err(Failure::silent(format!(
                 "no answer within {}",
-                crate::engine::describe::fmt_duration(self.timeout)
+                crate::text::fmt_duration(self.timeout)
             ))),
         }
     }
