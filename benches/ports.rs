@@ -21,6 +21,7 @@ fn spec(preferred: Option<u16>) -> PortSpec {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         on_conflict: OnConflict::Fail,
         listen: false,
+        check_owner: true,
     }
 }
 

@@ -7,7 +7,10 @@
 //! output, so before a line reaches a terminal it goes through
 //! [`terminal_safe`]: vte (the parser of Alacritty) reads it as a terminal
 //! would, printable characters and tabs pass, colour (SGR) sequences pass if
-//! wanted, and everything else is dropped. A line that set a colour ends with
+//! wanted, and everything else is dropped. The same goes for every other
+//! text bringup shows but did not write: port holders' command lines and
+//! user names, another bringup's lock file, config strings quoted in
+//! messages ([`plain`]). A line that set a colour ends with
 //! a reset, so the colour cannot bleed into the next service's line. Lines
 //! are parsed one at a time, so a sequence left open at the end of a line
 //! ends with it.
@@ -21,6 +24,13 @@ use vte::{Params, Parser, Perform};
 /// tabs, and colour sequences when `keep_colour`.
 pub fn terminal_safe(text: &str, keep_colour: bool) -> Cow<'_, str> {
     filter(text, keep_colour, false)
+}
+
+/// Text someone else wrote (a command line, a user name, a file name), as
+/// plain text safe to print: every escape sequence and control character
+/// removed, colours too, tabs kept.
+pub fn plain(text: &str) -> Cow<'_, str> {
+    terminal_safe(text, false)
 }
 
 /// [`terminal_safe`], with tabs expanded to spaces (stops every 8 columns,

@@ -8,6 +8,7 @@
 //! that holds one.
 
 pub mod allocate;
+pub mod diag;
 pub mod free;
 pub mod lock;
 pub mod owner;

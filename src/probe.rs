@@ -19,9 +19,14 @@
 //! `elapsed / 50`, from 10 ms). Once ready, the check repeats every
 //! `period` so a service that stops answering turns `not_ready`. Liveness
 //! runs every `period` from the moment of readiness.
+//!
+//! A passing check of a service with a port counts only if the listener on
+//! that port is the service's own ([`ownership`]): otherwise a stranger
+//! answered, and that is a conflict, not readiness.
 
 pub mod checks;
 pub mod notify;
+pub mod ownership;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -83,30 +88,46 @@ impl Failure {
 pub struct Prober {
     target: Target,
     timeout: Duration,
+    owner: Option<std::sync::Arc<ownership::Owner>>,
 }
 
 impl Prober {
     pub fn new(target: Target, timeout: Duration) -> Self {
-        Self { target, timeout }
+        Self {
+            target,
+            timeout,
+            owner: None,
+        }
+    }
+
+    /// Passes only when, besides the check, the listener on the service's
+    /// port is the service's own.
+    pub fn owned_by(mut self, owner: ownership::Owner) -> Self {
+        self.owner = Some(std::sync::Arc::new(owner));
+        self
     }
 
     /// One check, bounded by the probe's timeout: `Ok(detail)` when it
     /// passes.
     pub async fn check(&self) -> Result<String, Failure> {
         let check = async {
-            match &self.target {
+            let passed = match &self.target {
                 Target::Tcp { address } => checks::tcp(address).await,
                 Target::Http { url, status, json } => checks::http(url, *status, json).await,
                 Target::Exec { command, cwd, env } => {
                     checks::exec(command, cwd, env, self.timeout).await
                 }
+            }?;
+            match &self.owner {
+                Some(owner) => owner.confirm(passed).await,
+                None => Ok(passed),
             }
         };
         match tokio::time::timeout(self.timeout, check).await {
             Ok(result) => result,
             Err(_) => Err(Failure::silent(format!(
                 "no answer within {}",
-                crate::engine::describe::fmt_duration(self.timeout)
+                crate::text::fmt_duration(self.timeout)
             ))),
         }
     }

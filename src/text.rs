@@ -1,5 +1,8 @@
-//! Fitting text into terminal columns, by display width (a CJK character
-//! takes two columns, a combining mark none), for every front end.
+//! Text for terminals: fitting it into columns by display width (a CJK
+//! character takes two columns, a combining mark none), and durations
+//! written short, for every front end and every message.
+
+use std::time::Duration;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -51,6 +54,19 @@ pub fn pad_left(text: &str, width: usize) -> String {
 /// `text` padded with spaces on the right to `width` columns (never cut).
 pub fn pad_right(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
+}
+
+/// "412ms", "1.2s", "1m05s": short and readable.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let secs = d.as_secs();
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
 }
 
 #[cfg(test)]

@@ -344,9 +344,12 @@ fn port_conflict_popup() {
         address: "127.0.0.1:8000".into(),
         uid: 1000,
         user: "ada".into(),
+        euid: Some(1000),
+        socket_uid: 1000,
         pid: Some(4242),
         command: Some("/home/ada/.pyenv/versions/3.12.4/bin/python3.12 -m http.server 8000 --directory /srv/www/static".into()),
         running_for: Some(Duration::from_secs(3 * 3600 + 720)),
+        started: None,
     };
     app.on_event(&bringup::engine::Event {
         at: Duration::from_millis(1500),

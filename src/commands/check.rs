@@ -24,7 +24,8 @@ pub fn describe(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "{}: valid. Project {:?}: {} service{} in {} wave{}.",
-        plan.source.display(),
+        // A file name is anyone's words (a cloned repository's).
+        bringup::ansi::plain(&plan.source.display().to_string()),
         plan.project.name,
         plan.services.len(),
         if plan.services.len() == 1 { "" } else { "s" },

@@ -1,12 +1,27 @@
 //! `bringup ports`: what the config's services want and have, who holds a
 //! port, which ports are free, and stopping a stale holder — as text or,
 //! with `--json`, for scripts.
+//!
+//! Command lines, user names and lock files are other people's words: the
+//! text output shows them through [`bringup::ansi::plain`], so an escape
+//! sequence in a listener's command line cannot retitle the terminal,
+//! write the clipboard or clear the screen. `--json` keeps them exact
+//! (serde escapes control characters).
+//!
+//! `ports kill` stops only the user's own processes, judged by the
+//! process's real and effective uid (a server that bound its port as root
+//! and then switched user is that user's, though the socket says root).
+//! Right before signalling, the process is pinned with a pidfd and its
+//! start time compared with the one judged, so a pid that was freed and
+//! reused in between is never signalled.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use bringup::ansi::plain;
 use bringup::cli::{PortsAction, PortsArgs};
 use bringup::ports::free;
 use bringup::ports::lock::{self, LockInfo};
@@ -31,28 +46,52 @@ struct PortState {
     port: u16,
     free: bool,
     holders: Vec<Holder>,
-    /// The bringup that handed it out, if one did.
+    /// The bringup that handed it out, if one of this user's did.
     bringup: Option<LockInfo>,
+    /// Some bringup on the machine has handed it out (maybe another user's).
+    handed_out: bool,
 }
 
-fn state_of(port: u16, locks: &[(u16, Option<LockInfo>)]) -> PortState {
+/// The ports bringups hold: this user's, with what their lock files say,
+/// and every bringup's on the machine.
+struct Locks {
+    ours: Vec<(u16, Option<LockInfo>)>,
+    claimed: Vec<u16>,
+}
+
+impl Locks {
+    fn now() -> Self {
+        Self {
+            ours: lock::dir().map(|dir| lock::held(&dir)).unwrap_or_default(),
+            claimed: lock::claimed(),
+        }
+    }
+
+    fn held(&self, port: u16) -> bool {
+        self.claimed.contains(&port) || self.ours.iter().any(|(p, _)| *p == port)
+    }
+
+    fn infos(&self) -> impl Iterator<Item = &LockInfo> {
+        self.ours.iter().filter_map(|(_, info)| info.as_ref())
+    }
+}
+
+fn state_of(port: u16, locks: &Locks) -> PortState {
     let holders = owner::holders(port);
     let bringup = locks
+        .ours
         .iter()
         .find(|(p, _)| *p == port)
         .and_then(|(_, info)| info.clone());
-    let locked = locks.iter().any(|(p, _)| *p == port);
-    let free = holders.is_empty() && !locked && free::check(LOCALHOST, port).is_ok();
+    let handed_out = locks.held(port);
+    let free = holders.is_empty() && !handed_out && free::check(LOCALHOST, port).is_ok();
     PortState {
         port,
         free,
         holders,
         bringup,
+        handed_out,
     }
-}
-
-fn held_locks() -> Vec<(u16, Option<LockInfo>)> {
-    lock::dir().map(|dir| lock::held(&dir)).unwrap_or_default()
 }
 
 fn describe(state: &PortState) -> String {
@@ -67,8 +106,12 @@ fn describe(state: &PortState) -> String {
     if let Some(info) = &state.bringup {
         parts.push(format!(
             "handed out by bringup (pid {}) to service `{}` of project {:?}",
-            info.pid, info.service, info.project
+            info.pid,
+            plain(&info.service),
+            info.project
         ));
+    } else if state.handed_out {
+        parts.push("handed out by another user's bringup".into());
     }
     if parts.is_empty() {
         parts.push("in use (the holder is not visible here)".into());
@@ -85,7 +128,7 @@ fn print_json(value: &impl Serialize) {
 
 /// `bringup ports check PORT…`: exit 0 when every port is free.
 fn check(ports: &[u16], json: bool) -> ExitCode {
-    let locks = held_locks();
+    let locks = Locks::now();
     let states: Vec<PortState> = ports.iter().map(|&p| state_of(p, &locks)).collect();
     if json {
         print_json(&states);
@@ -103,7 +146,7 @@ fn check(ports: &[u16], json: bool) -> ExitCode {
 
 /// `bringup ports who PORT`: exit 0 when something holds it, 1 when not.
 fn who(port: u16, json: bool) -> ExitCode {
-    let state = state_of(port, &held_locks());
+    let state = state_of(port, &Locks::now());
     if json {
         print_json(&state);
     } else if state.free {
@@ -114,8 +157,11 @@ fn who(port: u16, json: bool) -> ExitCode {
             match (holder.pid, &holder.command) {
                 (Some(pid), Some(command)) => {
                     println!("  pid      {pid}");
-                    println!("  command  {command}");
-                    println!("  user     {}", holder.user);
+                    println!("  command  {}", plain(command));
+                    println!("  user     {}", plain(&holder.user));
+                    if let Some(euid) = holder.euid.filter(|euid| *euid != holder.uid) {
+                        println!("  as user  {}", plain(&owner::user_name(euid)));
+                    }
                     if let Some(running) = holder.running_for {
                         println!("  running  {}", owner::human(running));
                     }
@@ -126,8 +172,13 @@ fn who(port: u16, json: bool) -> ExitCode {
         if let Some(info) = &state.bringup {
             println!(
                 "  handed out by bringup pid {} to service `{}` of project {:?} ({})",
-                info.pid, info.service, info.project, info.config
+                info.pid,
+                plain(&info.service),
+                info.project,
+                plain(&info.config)
             );
+        } else if state.handed_out {
+            println!("port {port}: handed out by another user's bringup");
         }
     }
     if state.free {
@@ -147,9 +198,9 @@ fn free_ports(explicit: Option<&Path>, from: Option<u16>, count: usize, json: bo
             .map(|plan| *plan.project.port_range.start())
             .unwrap_or(*bringup::config::DEFAULT_PORT_RANGE.start())
     });
-    let locked: Vec<u16> = held_locks().into_iter().map(|(port, _)| port).collect();
+    let locks = Locks::now();
     let found: Vec<u16> = (start..=u16::MAX)
-        .filter(|port| !locked.contains(port) && free::check(LOCALHOST, *port).is_ok())
+        .filter(|port| !locks.held(*port) && free::check(LOCALHOST, *port).is_ok())
         .take(count)
         .collect();
     if json {
@@ -168,7 +219,7 @@ fn free_ports(explicit: Option<&Path>, from: Option<u16>, count: usize, json: bo
 
 /// `bringup ports kill PORT`.
 fn kill(port: u16, yes: bool, grace: Duration, json: bool) -> ExitCode {
-    let locks = held_locks();
+    let locks = Locks::now();
     let state = state_of(port, &locks);
     if state.holders.is_empty() {
         let message = if state.free {
@@ -179,16 +230,14 @@ fn kill(port: u16, yes: bool, grace: Duration, json: bool) -> ExitCode {
         return finish(json, port, false, Vec::new(), &message, ExitCode::FAILURE);
     }
     // Decide for every holder before touching any.
-    let mut targets = Vec::new();
+    let mut judged: Vec<&Holder> = Vec::new();
     for holder in &state.holders {
         if let Err(why) = may_stop(holder, &locks) {
             let message = format!("will not stop {holder}: {why}");
             return finish(json, port, false, Vec::new(), &message, ExitCode::FAILURE);
         }
-        if let Some(pid) = holder.pid
-            && !targets.contains(&pid)
-        {
-            targets.push(pid);
+        if !judged.iter().any(|h| h.pid == holder.pid) {
+            judged.push(holder);
         }
     }
     if !yes {
@@ -218,13 +267,25 @@ fn kill(port: u16, yes: bool, grace: Duration, json: bool) -> ExitCode {
             );
         }
     }
+    // The answer may have taken a while: pin each process now and make
+    // sure it is still the one judged.
+    let mut targets = Vec::new();
+    for holder in judged {
+        match Target::pin(holder) {
+            Ok(target) => targets.push(target),
+            Err(why) => {
+                return finish(json, port, false, Vec::new(), &why, ExitCode::FAILURE);
+            }
+        }
+    }
     let freed = stop(port, &targets, grace);
+    let targets: Vec<u32> = targets.iter().map(|t| t.pid).collect();
     let message = if freed {
         format!("port {port} is free now")
     } else {
         format!(
             "port {port} is still held: {}",
-            describe(&state_of(port, &held_locks()))
+            describe(&state_of(port, &Locks::now()))
         )
     };
     let code = if freed {
@@ -236,7 +297,7 @@ fn kill(port: u16, yes: bool, grace: Duration, json: bool) -> ExitCode {
 }
 
 /// Why a holder must not be stopped, if it must not.
-fn may_stop(holder: &Holder, locks: &[(u16, Option<LockInfo>)]) -> Result<(), String> {
+fn may_stop(holder: &Holder, locks: &Locks) -> Result<(), String> {
     let Some(pid) = holder.pid else {
         return Err("it cannot be inspected (another user's process)".into());
     };
@@ -246,32 +307,85 @@ fn may_stop(holder: &Holder, locks: &[(u16, Option<LockInfo>)]) -> Result<(), St
     if pid == std::process::id() {
         return Err("it is this bringup".into());
     }
-    if let Some(info) = locks
-        .iter()
-        .filter_map(|(_, info)| info.as_ref())
-        .find(|info| info.pid == pid)
-    {
+    if let Some(info) = locks.infos().find(|info| info.pid == pid) {
         return Err(format!(
             "it is a running bringup (project {:?}) holding the port for `{}`; stop that bringup, or restart the service from it",
-            info.project, info.service
+            info.project,
+            plain(&info.service)
         ));
     }
     if !holder.is_ours() {
         return Err(format!(
             "it belongs to user {}; bringup stops only your own processes",
-            holder.user
+            plain(&holder.foreign_user())
         ));
     }
     Ok(())
 }
 
-/// SIGTERM, wait for the port to come free, SIGKILL after `grace`.
-fn stop(port: u16, pids: &[u32], grace: Duration) -> bool {
-    let send = |signal| {
-        for &pid in pids {
-            if let Ok(raw) = i32::try_from(pid) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal);
+/// A process about to be signalled, pinned by a pidfd where the kernel has
+/// them (Linux 5.3): signals through it reach that very process or none.
+struct Target {
+    pid: u32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Target {
+    /// Pins `holder`'s process, if it is still the process that was judged
+    /// (same start time) and still ours.
+    fn pin(holder: &Holder) -> Result<Self, String> {
+        let gone = |pid: u32| {
+            format!(
+                "pid {pid} is not the process that held the port any more (it ended, and its pid may be another process's now); nothing was signalled"
+            )
+        };
+        let pid = holder.pid.ok_or("the holder cannot be inspected")?;
+        let pidfd = rustix::process::Pid::from_raw(i32::try_from(pid).map_err(|_| gone(pid))?)
+            .and_then(|p| {
+                rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+            });
+        // Checked after the pidfd is open: from here on it names this process.
+        if holder.started.is_none() || owner::start_time(pid) != holder.started {
+            return Err(gone(pid));
+        }
+        let (real, effective) = owner::uids(pid).ok_or_else(|| gone(pid))?;
+        let me = nix::unistd::getuid().as_raw();
+        if real != me || effective != me {
+            let theirs = if real != me { real } else { effective };
+            return Err(format!(
+                "will not stop pid {pid}: it belongs to user {} now; bringup stops only your own processes",
+                plain(&owner::user_name(theirs))
+            ));
+        }
+        Ok(Self { pid, pidfd })
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        match &self.pidfd {
+            Some(pidfd) => {
+                let signal = match signal {
+                    nix::sys::signal::Signal::SIGKILL => rustix::process::Signal::KILL,
+                    _ => rustix::process::Signal::TERM,
+                };
+                let _ = rustix::process::pidfd_send_signal(pidfd, signal);
             }
+            // No pidfds: the start time is compared once more instead.
+            None => {
+                if let Ok(raw) = i32::try_from(self.pid)
+                    && owner::start_time(self.pid).is_some()
+                {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal);
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM, wait for the port to come free, SIGKILL after `grace`.
+fn stop(port: u16, targets: &[Target], grace: Duration) -> bool {
+    let send = |signal| {
+        for target in targets {
+            target.signal(signal);
         }
     };
     let released = |limit: Duration| {
@@ -332,7 +446,7 @@ fn overview(explicit: Option<&Path>, json: bool, color: bool) -> ExitCode {
         Err(code) => return code,
     };
     let config = std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone());
-    let locks = held_locks();
+    let locks = Locks::now();
     #[derive(Serialize)]
     struct Row {
         service: String,
@@ -345,7 +459,7 @@ fn overview(explicit: Option<&Path>, json: bool, color: bool) -> ExitCode {
     let mut rows = Vec::new();
     for spec in &plan.services {
         let Some(port) = &spec.port else { continue };
-        let lock = locks.iter().find_map(|(p, info)| {
+        let lock = locks.ours.iter().find_map(|(p, info)| {
             info.as_ref()
                 .filter(|i| i.service == spec.name && Path::new(&i.config) == config)
                 .map(|i| (*p, i.clone()))
@@ -374,7 +488,10 @@ fn overview(explicit: Option<&Path>, json: bool, color: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if rows.is_empty() {
-        println!("no service in {} has a port", plan.source.display());
+        println!(
+            "no service in {} has a port",
+            plain(&plan.source.display().to_string())
+        );
         return ExitCode::SUCCESS;
     }
     let width = rows
@@ -425,16 +542,26 @@ mod tests {
             address: "127.0.0.1:8000".into(),
             uid,
             user: owner::user_name(uid),
+            euid: Some(uid),
+            socket_uid: uid,
             pid: Some(pid),
             command: Some("server".into()),
             running_for: None,
+            started: None,
+        }
+    }
+
+    fn locks(ours: Vec<(u16, Option<LockInfo>)>) -> Locks {
+        Locks {
+            ours,
+            claimed: Vec::new(),
         }
     }
 
     #[test]
     fn pid_1_other_users_and_running_bringups_are_never_stopped() {
         let me = nix::unistd::getuid().as_raw();
-        let no_locks = Vec::new();
+        let no_locks = locks(Vec::new());
         assert!(
             may_stop(&holder(1, me), &no_locks)
                 .unwrap_err()
@@ -450,6 +577,16 @@ mod tests {
             may_stop(&holder(4242, other), &no_locks)
                 .unwrap_err()
                 .contains("only your own processes")
+        );
+        // Ours by its real uid, another user's by its effective one.
+        let switched = Holder {
+            euid: Some(other),
+            ..holder(4242, me)
+        };
+        let why = may_stop(&switched, &no_locks).unwrap_err();
+        assert!(
+            why.contains(&format!("belongs to user {}", owner::user_name(other))),
+            "{why}"
         );
         let unknown = Holder {
             pid: None,
@@ -469,12 +606,54 @@ mod tests {
             config: "/x/bringup.toml".into(),
             service_pid: None,
         };
-        let locks = vec![(8000, Some(bringup))];
+        let with_bringup = locks(vec![(8000, Some(bringup))]);
         assert!(
-            may_stop(&holder(4242, me), &locks)
+            may_stop(&holder(4242, me), &with_bringup)
                 .unwrap_err()
                 .contains("running bringup")
         );
-        assert!(may_stop(&holder(4243, me), &locks).is_ok());
+        assert!(may_stop(&holder(4243, me), &with_bringup).is_ok());
+    }
+
+    /// A `sleep` child, killed and reaped when dropped.
+    struct Sleeper(std::process::Child);
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn a_process_that_is_not_the_one_judged_is_never_signalled() {
+        let me = nix::unistd::getuid().as_raw();
+        let mut sleeper = Sleeper(
+            std::process::Command::new("sleep")
+                .arg("30")
+                .spawn()
+                .unwrap(),
+        );
+        let pid = sleeper.0.id();
+        let started = owner::start_time(pid).unwrap();
+        // Judged when a process with another start time had this pid: the
+        // pid was reused in between.
+        let earlier = Holder {
+            started: Some(started - 1),
+            ..holder(pid, me)
+        };
+        let why = Target::pin(&earlier).err().unwrap();
+        assert!(why.contains("not the process that held the port"), "{why}");
+        assert!(matches!(sleeper.0.try_wait(), Ok(None)), "left running");
+        // The very process judged is signalled.
+        let judged = Holder {
+            started: Some(started),
+            ..holder(pid, me)
+        };
+        let target = Target::pin(&judged).unwrap();
+        assert!(target.pidfd.is_some(), "this kernel has pidfds");
+        target.signal(nix::sys::signal::Signal::SIGKILL);
+        let status = sleeper.0.wait().unwrap();
+        assert!(!status.success());
     }
 }

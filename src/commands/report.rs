@@ -1,5 +1,9 @@
 //! Config errors as miette diagnostics: the offending line, underlined,
 //! with the hint below it.
+//!
+//! The quoted line is the file's own text, and a file may carry raw escape
+//! sequences (that is one of the errors it gets): every line printed goes
+//! through [`bringup::ansi::terminal_safe`], keeping only miette's colours.
 
 use bringup::config::{ConfigError, ConfigErrors};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
@@ -37,7 +41,7 @@ pub fn config_errors(errors: &ConfigErrors, color: bool) {
     let count = errors.errors.len();
     eprintln!(
         "error: {} has {count} problem{}",
-        errors.file.display(),
+        bringup::ansi::plain(&errors.file.display().to_string()),
         if count == 1 { "" } else { "s" }
     );
     let theme = if color {
@@ -52,14 +56,18 @@ pub fn config_errors(errors: &ConfigErrors, color: bool) {
         if handler.render_report(&mut out, &diagnostic).is_err() {
             out = format!("{error}\n");
         }
-        eprintln!("{out}");
+        let safe: Vec<_> = out
+            .lines()
+            .map(|line| bringup::ansi::terminal_safe(line, color))
+            .collect();
+        eprintln!("{}", safe.join("\n"));
     }
 }
 
 /// Prints what is allowed but probably not meant.
 pub fn config_warnings(warnings: &[ConfigError]) {
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", bringup::ansi::plain(&warning.to_string()));
     }
 }
 

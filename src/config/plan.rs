@@ -106,6 +106,9 @@ pub struct PortSpec {
     pub on_conflict: OnConflict,
     /// bringup binds the socket itself and hands it over as fd 3.
     pub listen: bool,
+    /// A passing check counts only when the port's listener is the
+    /// service's own process (`check_port_owner`, on unless turned off).
+    pub check_owner: bool,
 }
 
 impl PortSpec {
@@ -140,6 +143,9 @@ impl std::fmt::Display for PortSpec {
         }
         if self.listen {
             extras.push("socket handed over".into());
+        }
+        if !self.check_owner {
+            extras.push("any listener".into());
         }
         if !extras.is_empty() {
             write!(f, " ({})", extras.join(", "))?;

@@ -1,6 +1,6 @@
 //! Validation of the port keys: `port`, `fallback_ports`, `host`,
-//! `on_conflict`, `listen` and `[project] port_range`, and of the ports
-//! services want together.
+//! `on_conflict`, `listen`, `check_port_owner` and `[project] port_range`,
+//! and of the ports services want together.
 //!
 //! Keys that only mean something with a port are errors without one, and
 //! combinations that cannot work are refused before anything runs (`adopt`
@@ -38,6 +38,7 @@ pub(crate) fn port_spec(
             ("host", raw.host.is_some()),
             ("on_conflict", raw.on_conflict.is_some()),
             ("listen", raw.listen.is_some()),
+            ("check_port_owner", raw.check_port_owner.is_some()),
         ] {
             if present {
                 errors.push(
@@ -146,6 +147,7 @@ pub(crate) fn port_spec(
         host,
         on_conflict,
         listen,
+        check_owner: raw.check_port_owner.as_ref().is_none_or(|c| *c.get_ref()),
     })
 }
 

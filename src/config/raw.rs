@@ -58,6 +58,7 @@ pub struct RawService {
     pub host: Option<Spanned<String>>,
     pub on_conflict: Option<RawOnConflict>,
     pub listen: Option<Spanned<bool>>,
+    pub check_port_owner: Option<Spanned<bool>>,
 }
 
 /// `port = 8000` or `port = "auto"`.

@@ -5,8 +5,6 @@
 //! it decided and why ("api: waiting for auth (ready)", "cache: failed ·
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
-use std::time::Duration;
-
 use crate::config::plan::ServiceId;
 use crate::engine::api::{Cause, EventKind, PortHolder, Reason, State, Summary, Then, WantedPort};
 
@@ -405,18 +403,7 @@ pub fn summary_line(summary: &Summary) -> String {
     )
 }
 
-/// "412ms", "1.2s", "1m05s": short and readable.
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let secs = d.as_secs();
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    }
-}
+pub use crate::text::fmt_duration;
 
 #[cfg(test)]
 mod tests {
@@ -424,7 +411,7 @@ mod tests {
 
     #[test]
     fn state_lines_do_not_repeat_the_state() {
-        let ms = Duration::from_millis;
+        let ms = std::time::Duration::from_millis;
         let ready = Reason::ReadyIn {
             took: ms(4),
             detail: "HTTP 200".into(),

@@ -15,6 +15,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 
 use crate::config::plan::{OnConflict, Plan, PortSpec, ServiceId};
+use crate::ports::allocate::WayOut;
 use crate::ports::{
     Allocation, Allocator, Assignment, Conflict, Holder, How, Identity, Reason, Tried,
 };
@@ -206,7 +207,8 @@ impl PortBook {
         holders: Vec<Holder>,
         why: &str,
     ) {
-        let name = &plan.service(id).name;
+        let spec = plan.service(id);
+        let name = &spec.name;
         let conflict = Conflict {
             service: name.clone(),
             tried: vec![Tried {
@@ -214,6 +216,10 @@ impl PortBook {
                 reason: Reason::Held(holders.clone()),
             }],
             range: None,
+            way_out: spec
+                .port
+                .as_ref()
+                .map_or(WayOut::AddFallbacks, WayOut::for_spec),
         };
         self.slots[id.0] = Slot::Missing(Some(Trouble {
             port: Some(port),
@@ -252,6 +258,7 @@ impl PortBook {
                     reason: reason.clone(),
                 }],
                 range: None,
+                way_out: WayOut::for_spec(spec),
             };
             let mut trouble = Trouble::of(&conflict);
             trouble
@@ -285,6 +292,7 @@ impl PortBook {
                             reason: Reason::Held(holders),
                         }],
                         range: None,
+                        way_out: WayOut::for_spec(spec),
                     })
                 });
                 self.slots[id.0] = Slot::Missing(Some(trouble.clone()));

@@ -64,8 +64,8 @@ pub struct EngineOptions {
 /// Why an engine could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot create bringup's runtime directory: {0}")]
-    RunDir(std::io::Error),
+    #[error("bringup's runtime directory: {0}")]
+    RunDir(crate::rundir::Error),
     #[error("cannot start the engine thread: {0}")]
     Thread(std::io::Error),
     #[error("the engine stopped on an internal error (a bug in bringup): {0}")]
@@ -737,18 +737,31 @@ impl Runtime {
         // What the service is ready by is set up before it runs, so not even
         // its very first words can be missed.
         let mut probes = Vec::new();
+        // Who may notify: filled in once the process runs.
+        let notifier = NotifySocket::service_cell();
         if spec.kind == Kind::Service && matches!(spec.readiness.check, Check::Notify) {
             match NotifySocket::bind(self.rundir.path(), &format!("n{}-{generation}.sock", id.0)) {
                 Ok(socket) => {
                     env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
                     let tx = self.inputs.clone();
+                    let (events, logs, epoch) =
+                        (self.events.clone(), self.logs.clone(), self.epoch);
+                    let name = spec.name.clone();
                     probes.push(probe::spawn_abortable(socket.listen(
+                        notifier.clone(),
                         tx,
                         move |ok, detail| Input::Readiness {
                             id,
                             generation,
                             ok,
                             detail,
+                        },
+                        move |why| {
+                            let kind = EventKind::Notice {
+                                service: Some(id),
+                                message: format!("{name}: {why}"),
+                            };
+                            announce(&events, &logs, epoch.elapsed(), kind);
                         },
                     )));
                 }
@@ -828,6 +841,14 @@ impl Runtime {
         if let Some(watchdog) = &self.watchdog {
             watchdog.guard(pid);
         }
+        NotifySocket::serve(
+            &notifier,
+            crate::probe::ownership::Service {
+                pid,
+                run: self.run_id.clone(),
+                name: spec.name.clone(),
+            },
+        );
 
         let mut pumps = Vec::new();
         if let Some(stdout) = spawned.stdout.take() {
@@ -886,7 +907,7 @@ impl Runtime {
         if spec.kind == Kind::Service
             && let Some(target) = self.target(id, &spec.readiness.check, &env)
         {
-            let prober = Prober::new(target, spec.readiness.timeout);
+            let prober = self.owned(id, pid, Prober::new(target, spec.readiness.timeout));
             let tx = self.inputs.clone();
             probes.push(probe::spawn_abortable(probe::readiness_loop(
                 prober,
@@ -928,6 +949,10 @@ impl Runtime {
             return;
         };
         let prober = Prober::new(target, liveness.timeout);
+        let prober = match self.services[id.0].pgid {
+            Some(pid) => self.owned(id, pid, prober),
+            None => prober,
+        };
         let tx = self.inputs.clone();
         let task = probe::spawn_abortable(probe::liveness_loop(
             prober,
@@ -983,6 +1008,40 @@ impl Runtime {
             )));
     }
 
+    /// `prober`, passing only when the listener on the service's port is
+    /// process `pid`'s (see [`crate::probe::ownership`]); a stranger there
+    /// is reported as a port conflict.
+    fn owned(&self, id: ServiceId, pid: u32, prober: Prober) -> Prober {
+        let spec = self.plan.service(id);
+        let (Some(port_spec), Some(port)) = (&spec.port, self.port_of(id)) else {
+            return prober;
+        };
+        if !port_spec.check_owner || port_spec.listen {
+            return prober;
+        }
+        let service = crate::probe::ownership::Service {
+            pid,
+            run: self.run_id.clone(),
+            name: spec.name.clone(),
+        };
+        let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
+        let name = spec.name.clone();
+        let report: crate::probe::ownership::Report = Arc::new(move |holder, message| {
+            let kind = EventKind::PortConflict {
+                service: id,
+                name: name.clone(),
+                port: Some(port),
+                holders: vec![holder],
+                message,
+                // (Found by a readiness check: the "not ready yet" that
+                // follows says it in words.)
+                ahead: false,
+            };
+            announce(&events, &logs, epoch.elapsed(), kind);
+        });
+        prober.owned_by(crate::probe::ownership::Owner::new(port, service, report))
+    }
+
     /// The polled check of a service, rendered; `None` for log, notify and none.
     fn target(&self, id: ServiceId, check: &Check, env: &[(String, String)]) -> Option<Target> {
         self.target_rendered(id, check, env, self.port_of(id))
@@ -1026,17 +1085,19 @@ impl Runtime {
 /// like a service's; and stderr with `BRINGUP_LOG`).
 fn announce(events: &broadcast::Sender<Event>, logs: &LogHub, at: Duration, kind: EventKind) {
     if let Some(described) = crate::engine::describe::describe(&kind) {
+        // (Messages quote command lines and what services said.)
+        let text = crate::ansi::plain(&described.to_string()).into_owned();
         let stream = match described.weight {
             Weight::Warn => {
-                tracing::warn!(target: "bringup", "{described}");
+                tracing::warn!(target: "bringup", "{text}");
                 Stream::Stderr
             }
             Weight::Info => {
-                tracing::info!(target: "bringup", "{described}");
+                tracing::info!(target: "bringup", "{text}");
                 Stream::Stdout
             }
         };
-        logs.append_own(stream, described.to_string());
+        logs.append_own(stream, text);
     }
     let _ = events.send(Event { at, kind });
 }

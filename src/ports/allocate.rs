@@ -1,9 +1,10 @@
 //! Handing out ports: preferred, fallbacks, or any free one of a range.
 //!
 //! For each candidate port the allocator first takes the port's
-//! cross-instance lock ([`super::lock`]) and only then checks that a server
-//! could bind it ([`super::free`]): whoever holds the lock is the only
-//! bringup that can be asking, so two instances never hand out one port. A
+//! cross-instance lock ([`super::lock`], machine-wide: whoever runs the
+//! other bringup) and only then checks that a server could bind it
+//! ([`super::free`]): whoever holds the lock is the only bringup that can
+//! be asking, so two instances never hand out one port. A
 //! service with `listen = true` gets the real listening socket instead of a
 //! check, which closes the last window: from then on the port is bringup's.
 //!
@@ -19,6 +20,7 @@ use std::net::TcpListener;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+use crate::ansi::plain;
 use crate::config::plan::{OnConflict, PortSpec};
 use crate::ports::free;
 use crate::ports::lock::{LockError, LockInfo, PortLock};
@@ -96,11 +98,41 @@ pub struct Conflict {
     pub tried: Vec<Tried>,
     /// For `port = "auto"`: the range that was exhausted.
     pub range: Option<RangeInclusive<u16>>,
+    /// How the service could move elsewhere, given what it asks for.
+    pub way_out: WayOut,
+}
+
+/// What a conflict message suggests, so that it fits the service's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WayOut {
+    /// A fixed port and no fallbacks: add some, or go auto.
+    AddFallbacks,
+    /// Its fallbacks were tried and are taken too.
+    MoreFallbacks,
+    /// It has fallbacks, but `on_conflict` keeps it from them.
+    UseFallbacks(OnConflict),
+    /// `port = "auto"` and the range is used up.
+    WidenRange,
+}
+
+impl WayOut {
+    /// The way out for a service that asks for `spec`.
+    pub fn for_spec(spec: &PortSpec) -> Self {
+        match (spec.preferred, spec.fallbacks.is_empty(), spec.on_conflict) {
+            (None, ..) => WayOut::WidenRange,
+            (Some(_), true, _) => WayOut::AddFallbacks,
+            (Some(_), false, OnConflict::Fallback) => WayOut::MoreFallbacks,
+            (Some(_), false, other) => WayOut::UseFallbacks(other),
+        }
+    }
 }
 
 impl Allocator {
     /// An allocator using the user's shared lock directory.
-    pub fn new(range: RangeInclusive<u16>, identity: Identity) -> io::Result<Self> {
+    pub fn new(
+        range: RangeInclusive<u16>,
+        identity: Identity,
+    ) -> Result<Self, crate::rundir::Error> {
         Ok(Self::with_dir(super::lock::dir()?, range, identity))
     }
 
@@ -151,6 +183,7 @@ impl Allocator {
             service: service.to_string(),
             tried,
             range: None,
+            way_out: WayOut::for_spec(spec),
         })
     }
 
@@ -180,6 +213,7 @@ impl Allocator {
             service: service.to_string(),
             tried,
             range: Some(self.range.clone()),
+            way_out: WayOut::WidenRange,
         })
     }
 
@@ -269,12 +303,18 @@ impl fmt::Display for Reason {
             Reason::Locked(Some(info)) if info.pid == std::process::id() => {
                 write!(f, "already handed out to `{}` of this stack", info.service)
             }
+            // (Another bringup's lock file: its words are not ours.)
             Reason::Locked(Some(info)) => write!(
                 f,
                 "handed out by another bringup (pid {}) to service `{}` of project {:?}",
-                info.pid, info.service, info.project
+                info.pid,
+                plain(&info.service),
+                info.project
             ),
-            Reason::Locked(None) => write!(f, "handed out by another bringup"),
+            Reason::Locked(None) => write!(
+                f,
+                "handed out by another bringup on this machine (another user's, or one with another runtime directory)"
+            ),
             Reason::Unusable(why) => f.write_str(why),
         }
     }
@@ -311,17 +351,26 @@ impl fmt::Display for Conflict {
         if let Some(port) = ours.first() {
             write!(f, ". To free it: `bringup ports kill {port}`")?;
         }
-        if self.range.is_none() {
-            write!(
+        match self.way_out {
+            WayOut::AddFallbacks => write!(
                 f,
                 ". Or let `{}` move: add `fallback_ports = […]` or use `port = \"auto\"`",
                 self.service
-            )?;
-        } else {
-            write!(
+            )?,
+            WayOut::MoreFallbacks => write!(
+                f,
+                ". Its fallback ports are taken too: add more to `fallback_ports`, or use `port = \"auto\"`"
+            )?,
+            WayOut::UseFallbacks(on_conflict) => write!(
+                f,
+                ". `on_conflict = \"{}\"` keeps `{}` off its `fallback_ports`; set `on_conflict = \"fallback\"` to use them",
+                on_conflict.as_str(),
+                self.service
+            )?,
+            WayOut::WidenRange => write!(
                 f,
                 ". Widen `[project] port_range`, or see `bringup ports free`"
-            )?;
+            )?,
         }
         Ok(())
     }
@@ -340,6 +389,7 @@ mod tests {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             on_conflict,
             listen: false,
+            check_owner: true,
         }
     }
 
@@ -418,6 +468,33 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("port = \"auto\""), "{text}");
+    }
+
+    #[test]
+    fn the_way_out_fits_what_the_service_asks_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, busy) = ports();
+        let (_, also_busy) = ports();
+        let port = busy.local_addr().unwrap().port();
+        let fallback = also_busy.local_addr().unwrap().port();
+        let a = allocator(dir.path(), 24000..=24999);
+        let text = |spec: PortSpec| match a.allocate("api", &spec) {
+            Allocation::Conflict(conflict) => conflict.to_string(),
+            other => panic!("expected a conflict: {other:?}"),
+        };
+        // Fallbacks set and taken too: "add fallback_ports" would not help.
+        let taken = text(spec(Some(port), &[fallback], OnConflict::Fallback));
+        assert!(!taken.contains("add `fallback_ports"), "{taken}");
+        assert!(taken.contains("fallback ports are taken too"), "{taken}");
+        // Fallbacks set but on_conflict = "fail" keeps it from them.
+        let kept = text(spec(Some(port), &[fallback], OnConflict::Fail));
+        assert!(
+            kept.contains("`on_conflict = \"fail\"` keeps `api` off its `fallback_ports`"),
+            "{kept}"
+        );
+        // None set: add some.
+        let none = text(spec(Some(port), &[], OnConflict::Fail));
+        assert!(none.contains("add `fallback_ports = […]`"), "{none}");
     }
 
     #[test]

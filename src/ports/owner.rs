@@ -15,33 +15,67 @@ use std::time::Duration;
 use procfs::net::TcpState;
 use serde::Serialize;
 
+use crate::ansi::plain;
+
 /// A process (or an owner that could not be looked into) holding a port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
     /// The listening address.
     pub address: String,
+    /// Whose process it is: its real uid when the process could be seen
+    /// (a process may bind as one user and then switch to another, and the
+    /// socket keeps the first), else the socket's owner.
     pub uid: u32,
     pub user: String,
+    /// The process's effective uid, when it could be seen.
+    pub euid: Option<u32>,
+    /// The user the socket was created by.
+    pub socket_uid: u32,
     /// `None` when the process could not be found (another user's).
     pub pid: Option<u32>,
     pub command: Option<String>,
     /// How long the process has been running.
     #[serde(serialize_with = "seconds")]
     pub running_for: Option<Duration>,
+    /// When the process started (clock ticks since boot): tells this
+    /// process from a later one that got the same pid.
+    #[serde(skip)]
+    pub started: Option<u64>,
 }
 
 impl Holder {
-    /// Whether this process belongs to the user running bringup.
+    /// Whether this process belongs to the user running bringup: its real
+    /// and effective uid are both ours.
     pub fn is_ours(&self) -> bool {
-        self.uid == nix::unistd::getuid().as_raw()
+        let me = nix::unistd::getuid().as_raw();
+        self.uid == me && self.euid.unwrap_or(self.uid) == me
+    }
+
+    /// The user to name when it is not ours: the one that is not.
+    pub fn foreign_user(&self) -> String {
+        let me = nix::unistd::getuid().as_raw();
+        match self.euid {
+            Some(euid) if self.uid == me && euid != me => user_name(euid),
+            _ => self.user.clone(),
+        }
     }
 }
 
 impl fmt::Display for Holder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The command line and even the user name are someone else's words:
+        // shown without the escape sequences they may carry.
         match (self.pid, &self.command) {
             (Some(pid), Some(command)) => {
-                write!(f, "pid {pid} `{command}` (user {}", self.user)?;
+                write!(
+                    f,
+                    "pid {pid} `{}` (user {}",
+                    plain(command),
+                    plain(&self.user)
+                )?;
+                if let Some(euid) = self.euid.filter(|euid| *euid != self.uid) {
+                    write!(f, ", effective user {}", plain(&user_name(euid)))?;
+                }
                 if let Some(running) = self.running_for {
                     write!(f, ", running for {}", human(running))?;
                 }
@@ -50,58 +84,99 @@ impl fmt::Display for Holder {
             _ => write!(
                 f,
                 "a process of user {} (uid {}) that cannot be inspected; `sudo ss -ltnp` shows it",
-                self.user, self.uid
+                plain(&self.user),
+                self.uid
             ),
         }
     }
 }
 
-/// Every process listening on TCP `port`, on any address.
-pub fn holders(port: u16) -> Vec<Holder> {
-    let listening: Vec<procfs::net::TcpNetEntry> = procfs::net::tcp()
+/// A listening TCP socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub inode: u64,
+    /// Who created it.
+    pub uid: u32,
+    pub address: std::net::SocketAddr,
+}
+
+/// Every socket listening on TCP `port`, on any address, IPv4 and IPv6.
+///
+/// Asked of the kernel's sock_diag netlink interface for listening sockets
+/// only ([`super::diag`]): reading `/proc/net/tcp{,6}` walks the table of
+/// every connection and costs milliseconds on a large machine, which a
+/// readiness check that asks on every pass cannot afford. The socket
+/// tables are the fallback where netlink is not allowed.
+pub fn listeners(port: u16) -> Vec<Listener> {
+    match super::diag::listening() {
+        Ok(all) => all
+            .into_iter()
+            .filter(|l| l.address.port() == port)
+            .collect(),
+        Err(_) => listeners_from_proc(port),
+    }
+}
+
+fn listeners_from_proc(port: u16) -> Vec<Listener> {
+    procfs::net::tcp()
         .into_iter()
         .flatten()
         .chain(procfs::net::tcp6().into_iter().flatten())
         .filter(|entry| entry.state == TcpState::Listen && entry.local_address.port() == port)
-        .collect();
+        .map(|entry| Listener {
+            inode: entry.inode,
+            uid: entry.uid,
+            address: entry.local_address,
+        })
+        .collect()
+}
+
+/// Every process listening on TCP `port`, on any address.
+pub fn holders(port: u16) -> Vec<Holder> {
+    let listening = listeners(port);
     if listening.is_empty() {
         return Vec::new();
     }
-    let wanted: Vec<u64> = listening.iter().map(|entry| entry.inode).collect();
+    let wanted: Vec<u64> = listening.iter().map(|l| l.inode).collect();
     let owners = socket_owners(&wanted);
     let mut found: Vec<Holder> = listening
         .iter()
-        .map(|entry| {
-            let pid = owners.get(&entry.inode).copied();
-            let process = pid.and_then(|pid| procfs::process::Process::new(pid as i32).ok());
-            Holder {
-                address: entry.local_address.to_string(),
-                uid: entry.uid,
-                user: user_name(entry.uid),
-                pid,
-                command: process.as_ref().and_then(command_line),
-                running_for: process.as_ref().and_then(running_for),
-            }
-        })
+        .map(|listener| describe(listener, owners.get(&listener.inode).copied()))
         .collect();
     // The same process often listens on 0.0.0.0 and :: alike.
     found.dedup_by(|a, b| a.pid.is_some() && a.pid == b.pid);
     found
 }
 
+/// The holder of `listener`: process `pid` if it was found.
+pub fn describe(listener: &Listener, pid: Option<u32>) -> Holder {
+    let process = pid.and_then(|pid| procfs::process::Process::new(i32::try_from(pid).ok()?).ok());
+    let status = process.as_ref().and_then(|p| p.status().ok());
+    let stat = process.as_ref().and_then(|p| p.stat().ok());
+    let uid = status.as_ref().map_or(listener.uid, |s| s.ruid);
+    Holder {
+        address: listener.address.to_string(),
+        uid,
+        user: user_name(uid),
+        euid: status.as_ref().map(|s| s.euid),
+        socket_uid: listener.uid,
+        pid: pid.filter(|_| process.is_some()),
+        command: process.as_ref().and_then(command_line),
+        running_for: stat.as_ref().and_then(running_for),
+        started: stat.as_ref().map(|s| s.starttime),
+    }
+}
+
 /// inode → the lowest pid that has that socket open (a forked server's
 /// children share it; the parent is the one to name).
-fn socket_owners(inodes: &[u64]) -> HashMap<u64, u32> {
+pub fn socket_owners(inodes: &[u64]) -> HashMap<u64, u32> {
     let mut owners: HashMap<u64, u32> = HashMap::new();
     let Ok(processes) = procfs::process::all_processes() else {
         return owners;
     };
     for process in processes.flatten() {
-        let Ok(fds) = process.fd() else { continue };
-        for fd in fds.flatten() {
-            if let procfs::process::FDTarget::Socket(inode) = fd.target
-                && inodes.contains(&inode)
-            {
+        for inode in sockets_of(process.pid) {
+            if inodes.contains(&inode) {
                 let pid = process.pid as u32;
                 owners
                     .entry(inode)
@@ -111,6 +186,42 @@ fn socket_owners(inodes: &[u64]) -> HashMap<u64, u32> {
         }
     }
     owners
+}
+
+/// The inodes of the sockets process `pid` has open (none if it cannot be
+/// read). One `readlink` per descriptor and nothing else: readiness checks
+/// ask this on every pass.
+pub fn sockets_of(pid: i32) -> Vec<u64> {
+    let mut found = Vec::new();
+    has_sockets(pid, |inode| {
+        found.push(inode);
+        false
+    });
+    found
+}
+
+/// Calls `found` with the inode of each socket process `pid` has open,
+/// lowest descriptor first, until it returns true (then true).
+pub fn has_sockets(pid: i32, mut found: impl FnMut(u64) -> bool) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    for fd in fds.flatten() {
+        let inode = std::fs::read_link(fd.path()).ok().and_then(|target| {
+            target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        });
+        if let Some(inode) = inode
+            && found(inode)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn command_line(process: &procfs::process::Process) -> Option<String> {
@@ -127,8 +238,8 @@ fn command_line(process: &procfs::process::Process) -> Option<String> {
     })
 }
 
-fn running_for(process: &procfs::process::Process) -> Option<Duration> {
-    let started_ticks = process.stat().ok()?.starttime;
+fn running_for(stat: &procfs::process::Stat) -> Option<Duration> {
+    let started_ticks = stat.starttime;
     let boot = procfs::boot_time_secs().ok()?;
     let ticks = procfs::ticks_per_second();
     let started = boot as f64 + started_ticks as f64 / ticks as f64;
@@ -137,6 +248,24 @@ fn running_for(process: &procfs::process::Process) -> Option<Duration> {
         .ok()?
         .as_secs_f64();
     Some(Duration::from_secs_f64((now - started).max(0.0)))
+}
+
+/// When process `pid` started (clock ticks since boot), if it runs.
+pub fn start_time(pid: u32) -> Option<u64> {
+    procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .ok()?
+        .stat()
+        .ok()
+        .map(|stat| stat.starttime)
+}
+
+/// The real and effective uid of process `pid`, if it runs.
+pub fn uids(pid: u32) -> Option<(u32, u32)> {
+    let status = procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .ok()?
+        .status()
+        .ok()?;
+    Some((status.ruid, status.euid))
 }
 
 /// Who holds a service's port right now.
@@ -225,6 +354,19 @@ mod tests {
         // (Not the port just closed: a process spawned by a test running in
         // parallel can hold a copy of a closing socket until its exec.)
         assert!(holders(1).is_empty());
+    }
+
+    #[test]
+    fn netlink_and_the_socket_tables_agree() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let _v6 = std::net::TcpListener::bind(("::1", port));
+        let mut fast = listeners(port);
+        let mut slow = listeners_from_proc(port);
+        fast.sort_by_key(|l| l.inode);
+        slow.sort_by_key(|l| l.inode);
+        assert!(!fast.is_empty());
+        assert_eq!(fast, slow);
     }
 
     #[test]

@@ -234,7 +234,10 @@ impl App {
                 });
                 self.show_next_conflict();
             }
-            EventKind::Notice { message, .. } => self.say(message.clone()),
+            // (Notices quote command lines and what services sent.)
+            EventKind::Notice { message, .. } => {
+                self.say(crate::ansi::plain(message).into_owned());
+            }
             // However it was asked for (a key, a signal, another client).
             EventKind::ShutdownStarted { force } => {
                 self.quitting = if *force {

@@ -195,6 +195,8 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'s
         spans.push(Span::styled(fit(&ready, 8), theme.dim));
     }
     let (info, style) = explain(app, s);
+    // Notes quote probe output and port holders' command lines.
+    let info = crate::ansi::plain(&info).into_owned();
     // Cut a long reason at the edge with a visible "…", not mid-word silently.
     let used: usize = spans.iter().map(|span| span.content.width()).sum();
     let room = width.saturating_sub(used);

@@ -1,10 +1,13 @@
 //! Popups drawn over the dashboard: help (every key, as currently bound),
 //! the confirmations for kill and for quitting during a cold start, and the
-//! port-conflict popup with the holder and the ways out.
+//! port-conflict popup with the holder and the ways out. The holder's
+//! command line and user are someone else's words: shown through
+//! [`plain`], without the escape sequences they may carry.
 
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
 
+use crate::ansi::plain;
 use crate::keys::Action;
 use crate::ports::owner::human;
 use crate::tui::app::{App, Overlay};
@@ -106,8 +109,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                         lines.push(Line::from(format!("   pid      {pid}")));
                         let inner =
                             usize::from(CONFLICT_WIDTH.min(frame.area().width)).saturating_sub(2);
-                        lines.extend(hanging("   command  ", command, inner));
-                        lines.push(Line::from(format!("   user     {}", holder.user)));
+                        lines.extend(hanging("   command  ", &plain(command), inner));
+                        lines.push(Line::from(format!("   user     {}", plain(&holder.user))));
                         if let Some(running) = holder.running_for {
                             lines.push(Line::from(format!("   running  {}", human(running))));
                         }
@@ -116,7 +119,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                 }
             }
             if holders.is_empty() {
-                lines.push(Line::from(Span::styled(format!(" {message}"), theme.dim)));
+                lines.push(Line::from(Span::styled(
+                    format!(" {}", plain(message)),
+                    theme.dim,
+                )));
             }
             lines.push(Line::from(""));
             lines.push(Line::from(vec![
