@@ -21,6 +21,7 @@ pub mod launch;
 pub mod leftovers;
 pub mod limits;
 pub mod output;
+pub mod spawner;
 pub mod subreaper;
 pub mod watchdog;
 
@@ -30,6 +31,7 @@ pub use subreaper::{Adopted, Subreaper, describe_adoption, describe_escaped};
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,10 +75,48 @@ pub struct Spawned {
     pub stderr: Option<pipe::Receiver>,
 }
 
+/// A started child whose output pipes are not tied to any runtime yet: what
+/// [`launch`] returns on whatever thread it ran ([`spawner`] runs it on
+/// threads of its own).
+pub struct Launched {
+    pub child: Child,
+    pub pid: u32,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+impl Launched {
+    /// Ties the output pipes to the current tokio runtime.
+    pub fn attach(self) -> io::Result<Spawned> {
+        let pipes = pipe::Receiver::from_owned_fd(self.stdout)
+            .and_then(|out| Ok((out, pipe::Receiver::from_owned_fd(self.stderr)?)));
+        match pipes {
+            Ok((stdout, stderr)) => Ok(Spawned {
+                child: self.child,
+                pid: self.pid,
+                stdout: Some(stdout),
+                stderr: Some(stderr),
+            }),
+            Err(e) => {
+                // Running, but unwatchable: end it (the table reaps it later).
+                let _ = signal_group(self.pid, Signal::SIGKILL);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Spawns `request` as the leader of a new process group, stdin from
 /// /dev/null and stdout/stderr piped, with a parent-death signal. Must be
 /// called within a tokio runtime (the pipes are registered with it).
 pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
+    launch(request)?.attach()
+}
+
+/// Starts `request` on the calling thread, which sleeps until the child
+/// has called `execve`; the parent-death signal is tied to this thread
+/// (see [`launch`](mod@launch)), so it must outlive the child.
+pub fn launch(request: &SpawnRequest) -> io::Result<Launched> {
     let Some(program) = request.argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
@@ -104,21 +144,12 @@ pub fn spawn(request: &SpawnRequest) -> io::Result<Spawned> {
     subreaper::poke();
     let child = Child::new(launched.pid, launched.pidfd, request.owner.clone());
     let pid = child.pid();
-    let pipes = pipe::Receiver::from_owned_fd(launched.stdout)
-        .and_then(|out| Ok((out, pipe::Receiver::from_owned_fd(launched.stderr)?)));
-    match pipes {
-        Ok((stdout, stderr)) => Ok(Spawned {
-            child,
-            pid,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-        }),
-        Err(e) => {
-            // Running, but unwatchable: end it (the table reaps it later).
-            let _ = signal_group(pid, Signal::SIGKILL);
-            Err(e)
-        }
-    }
+    Ok(Launched {
+        child,
+        pid,
+        stdout: launched.stdout,
+        stderr: launched.stderr,
+    })
 }
 
 /// bringup's environment without `env_remove`, with `env` (and the

@@ -401,33 +401,34 @@ depends_on = ["slow"]
         support::recorded("slow", "--ready-after 300ms --ready-line 'slow up'"),
         support::recorded("after", ""),
     );
+    // The order bringup decided to start them in, from its own log (the
+    // processes themselves start side by side, in whatever order the
+    // machine gets to them).
     let order = |stack: &Stack| -> Vec<String> {
-        let out = stack.stdout();
-        out.lines()
-            .filter(|l| l.contains(": starting (pid"))
-            .filter_map(|l| {
-                l.split(": starting")
-                    .next()?
-                    .rsplit(' ')
-                    .next()
-                    .map(str::to_string)
-            })
+        stack
+            .stderr()
+            .lines()
+            .filter_map(|l| l.split(" bringup: ").nth(1))
+            .filter_map(|l| l.strip_suffix(": starting"))
             .take(2)
+            .map(str::to_string)
             .collect()
     };
-    let mut stack = Stack::up(&config);
+    let log = [("BRINGUP_LOG", "bringup=info")];
+    let mut stack = Stack::start_with_env(&config, &["up", "--no-tui"], &log);
     stack.wait_for("cold start done");
     assert_eq!(
         order(&stack),
         ["quick", "slow"],
-        "first time: declaration order"
+        "first time: declaration order\n{}",
+        stack.stderr()
     );
     stack.signal(Signal::SIGTERM);
     stack.wait_exit();
 
-    stack.relaunch(&["up", "--no-tui"]);
+    stack.relaunch_with_env(&["up", "--no-tui"], &log);
     stack.wait_for("cold start done");
-    assert_eq!(order(&stack), ["slow", "quick"], "{}", stack.stdout());
+    assert_eq!(order(&stack), ["slow", "quick"], "{}", stack.stderr());
     stack.stop();
 }
 

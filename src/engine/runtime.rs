@@ -35,6 +35,7 @@ use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
 use crate::process::leftovers::{self, RUN_VARIABLE};
 use crate::process::output::{LogWatch, pump};
+use crate::process::spawner::Spawner;
 use crate::process::watchdog::{GRACE, Watchdog};
 use crate::process::{self, SpawnRequest, Subreaper};
 use crate::rundir::RunDir;
@@ -43,6 +44,10 @@ use crate::rundir::RunDir;
 /// exits, before its exit is reported anyway (a grandchild that left the
 /// process group could hold the pipe open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
+/// Threads that start services: a start waits for its child's `execve`,
+/// and on a busy machine that waits for a core; meanwhile the engine goes
+/// on, and a second start can wait beside the first.
+const SPAWNERS: usize = 2;
 /// Capacity of the channels into the engine.
 const CHANNEL: usize = 1024;
 /// Events kept for slow front ends before they are told they lagged.
@@ -160,7 +165,10 @@ impl Engine {
             }
         };
 
+        let (launches, launches_rx) = mpsc::unbounded_channel();
         let runtime = Runtime {
+            spawner: Spawner::new(SPAWNERS),
+            launches,
             subreaper,
             adopting: None,
             ports: PortBook::new(&plan),
@@ -199,7 +207,7 @@ impl Engine {
                         return;
                     }
                 };
-                rt.block_on(runtime.run(inputs_rx, commands_rx, startup_notices));
+                rt.block_on(runtime.run(inputs_rx, commands_rx, launches_rx, startup_notices));
             })
             .map_err(EngineError::Thread)?;
 
@@ -296,6 +304,32 @@ struct ServiceRuntime {
     log_watch: Option<Arc<LogWatch>>,
     /// The port conflict last told to the front ends.
     conflict_reported: Option<String>,
+    /// A start handed to the spawner, not answered yet.
+    launching: Option<Launching>,
+}
+
+/// What a start needs once its process exists: set up before it was asked
+/// for, so not even the process's first words or signals can be missed.
+struct Launching {
+    generation: u64,
+    env: Vec<(String, String)>,
+    probes: Vec<AbortOnDrop>,
+    log_watch: Option<Arc<LogWatch>>,
+    notifier: crate::probe::notify::ServiceCell,
+    asked: Instant,
+}
+
+/// The spawner's answer to a start.
+struct LaunchDone {
+    id: ServiceId,
+    generation: u64,
+    result: std::io::Result<process::Launched>,
+}
+
+/// What wakes the loop.
+enum Next {
+    Input(Input),
+    Launched(LaunchDone),
 }
 
 struct Runtime {
@@ -320,6 +354,10 @@ struct Runtime {
     ports: PortBook,
     /// The services this run brings up.
     selected: Vec<bool>,
+    /// Starts services off this thread (see [`process::spawner`]).
+    spawner: Spawner,
+    /// Where the spawner answers.
+    launches: mpsc::UnboundedSender<LaunchDone>,
 }
 
 impl Runtime {
@@ -327,6 +365,7 @@ impl Runtime {
         mut self,
         mut inputs: mpsc::Receiver<Input>,
         mut commands: mpsc::Receiver<Command>,
+        mut launches: mpsc::UnboundedReceiver<LaunchDone>,
         notices: Vec<String>,
     ) {
         for message in notices {
@@ -355,20 +394,28 @@ impl Runtime {
         queue.push_back(Input::Begin);
         let mut commands_open = true;
         loop {
-            let input = match queue.pop_front() {
-                Some(input) => input,
+            let next = match queue.pop_front() {
+                Some(input) => Next::Input(input),
                 None => tokio::select! {
                     biased;
-                    command = commands.recv(), if commands_open => match command {
+                    command = commands.recv(), if commands_open => Next::Input(match command {
                         Some(command) => Input::Command(command),
                         // Every front end is gone: nobody can stop us later.
                         None => {
                             commands_open = false;
                             Input::Command(Command::Shutdown { force: false })
                         }
-                    },
-                    Some(input) = inputs.recv() => input,
+                    }),
+                    Some(done) = launches.recv() => Next::Launched(done),
+                    Some(input) = inputs.recv() => Next::Input(input),
                 },
+            };
+            let input = match next {
+                Next::Input(input) => input,
+                Next::Launched(done) => {
+                    self.launched(done, &mut queue);
+                    continue;
+                }
             };
             let now = self.epoch.elapsed();
             // Ports are the runtime's: resolve a conflict here, and note an
@@ -823,10 +870,53 @@ impl Runtime {
                 service: spec.name.clone(),
             }),
         };
-        let spawn_started = Instant::now();
-        let spawned = process::spawn(&request);
-        tracing::debug!(target: "bringup::engine", service = %spec.name, took = ?spawn_started.elapsed(), "spawn");
-        let mut spawned = match spawned {
+        self.services[id.0].launching = Some(Launching {
+            generation,
+            env,
+            probes,
+            log_watch,
+            notifier,
+            asked: Instant::now(),
+        });
+        let answer = self.launches.clone();
+        self.spawner.launch(
+            request,
+            Box::new(move |result| {
+                let _ = answer.send(LaunchDone {
+                    id,
+                    generation,
+                    result,
+                });
+            }),
+        );
+    }
+
+    /// The spawner's answer: the process exists (or could not be started);
+    /// watch it, read its output, check it, and tell the machine.
+    fn launched(&mut self, done: LaunchDone, queue: &mut VecDeque<Input>) {
+        let LaunchDone {
+            id,
+            generation,
+            result,
+        } = done;
+        let launching = match self.services[id.0].launching.take() {
+            Some(launching) if launching.generation == generation => launching,
+            other => {
+                // Not the start the machine waits for (it cannot happen:
+                // nothing starts a service twice at once); end it.
+                self.services[id.0].launching = other;
+                if let Ok(stray) = result {
+                    let _ = process::signal_group(stray.pid, nix::sys::signal::Signal::SIGKILL);
+                    let mut child = stray.child;
+                    tokio::spawn(async move { child.wait().await });
+                }
+                return;
+            }
+        };
+        let plan = self.plan.clone();
+        let spec = plan.service(id);
+        tracing::debug!(target: "bringup::engine", service = %spec.name, took = ?launching.asked.elapsed(), "spawn");
+        let mut spawned = match result.and_then(process::Launched::attach) {
             Ok(spawned) => spawned,
             Err(e) => {
                 queue.push_back(Input::SpawnFailed {
@@ -837,6 +927,13 @@ impl Runtime {
                 return;
             }
         };
+        let Launching {
+            env,
+            mut probes,
+            log_watch,
+            notifier,
+            ..
+        } = launching;
         let pid = spawned.pid;
         if let Some(watchdog) = &self.watchdog {
             watchdog.guard(pid);

@@ -221,6 +221,29 @@ impl Stack {
         Self::start_setup(bin, config, args, |_| {})
     }
 
+    /// As [`Stack::start`], with `env` set for bringup.
+    pub fn start_with_env(config: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::start_setup(Path::new(BIN), config, args, move |command| {
+            command.envs(env.iter().map(|(k, v)| (k, v)));
+        })
+    }
+
+    /// As [`Stack::relaunch`], with `env` set for bringup.
+    pub fn relaunch_with_env(&mut self, args: &[&str], env: &[(&str, &str)]) {
+        let ended = self
+            .child
+            .as_mut()
+            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
+        assert!(ended, "the previous run is still going");
+        self.launch(Path::new(BIN), args, |command| {
+            command.envs(env.iter().copied());
+        });
+    }
+
     /// As [`Stack::start`], with bringup's soft open-file limit lowered to
     /// `soft` (the hard limit stays).
     pub fn start_with_open_files(config: &str, args: &[&str], soft: u64) -> Self {
