@@ -20,9 +20,19 @@
 //! `period` so a service that stops answering turns `not_ready`. Liveness
 //! runs every `period` from the moment of readiness.
 //!
-//! A passing check of a service with a port counts only if the listener on
-//! that port is the service's own ([`ownership`]): otherwise a stranger
-//! answered, and that is a conflict, not readiness.
+//! Two hints make the gentle pace fast again where it matters: the time
+//! the service took to become ready last time (checks come quickly again
+//! around it), and its output (a service that has just said something may
+//! have become ready: it is checked at once, at most every
+//! [`NUDGE_GAP`]). Apps tend to say when their startup is done.
+//!
+//! A passing readiness check of a service with a port counts only if the
+//! listener on that port is the service's own ([`ownership`]): otherwise
+//! a stranger answered, and that is a conflict, not readiness. Once that
+//! is confirmed, the repeated checks of a ready service skip it (until a
+//! check fails), and so do liveness checks: the listener of a service
+//! that is up and answering does not change hands while its process
+//! lives.
 
 pub mod checks;
 pub mod notify;
@@ -39,6 +49,19 @@ use crate::config::plan::StatusRange;
 /// The least time between two checks of a service that answered the last
 /// one with "not ready" (an HTTP status or body that does not match).
 pub const ANSWERED_GAP: Duration = Duration::from_millis(50);
+/// The least time between two checks when the service's output asks for
+/// one.
+pub const NUDGE_GAP: Duration = Duration::from_millis(10);
+
+/// What bringup knows that tells it when a starting service is worth
+/// checking.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    /// How long it took to become ready last time (cold-start history).
+    pub expected: Option<Duration>,
+    /// Notified when the service prints something.
+    pub output: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
 
 /// A check with every template rendered.
 #[derive(Debug, Clone)]
@@ -107,6 +130,14 @@ impl Prober {
         self
     }
 
+    /// The same check without the listener's owner confirmed.
+    fn unowned(&self) -> Self {
+        Self {
+            owner: None,
+            ..self.clone()
+        }
+    }
+
     /// One check, bounded by the probe's timeout: `Ok(detail)` when it
     /// passes.
     pub async fn check(&self) -> Result<String, Failure> {
@@ -133,11 +164,24 @@ impl Prober {
     }
 
     /// The gap before the next readiness check, given how long the service
-    /// has been starting and whether it answered the last check.
-    fn pace(&self, elapsed: Duration, answered: bool, period: Duration) -> Duration {
+    /// has been starting, whether it answered the last check, and how long
+    /// it took last time.
+    fn pace(
+        &self,
+        elapsed: Duration,
+        answered: bool,
+        period: Duration,
+        expected: Option<Duration>,
+    ) -> Duration {
+        // Around the moment it became ready last time, an answer of "not
+        // yet" is worth asking again soon.
+        let due = expected.is_some_and(|t| {
+            elapsed + ANSWERED_GAP >= t.mul_f64(0.8) && elapsed <= t.mul_f64(1.5) + ANSWERED_GAP
+        });
         let (floor, slowdown) = match (&self.target, answered) {
             (Target::Exec { .. }, _) => (Duration::from_millis(10), 50),
             (_, false) => (Duration::from_millis(1), 500),
+            (_, true) if due => (Duration::from_millis(1), 300),
             (_, true) => (ANSWERED_GAP, 300),
         };
         (elapsed / slowdown).clamp(floor, period.max(floor))
@@ -151,17 +195,27 @@ impl Prober {
 pub async fn readiness_loop<T>(
     prober: Prober,
     period: Duration,
+    hints: Hints,
     tx: mpsc::Sender<T>,
     report: impl Fn(bool, String) -> T,
 ) {
     let started = Instant::now();
+    let plain = prober.unowned();
     let mut passed = false;
+    // The listener was found to be the service's own, and no check failed
+    // since.
+    let mut confirmed = false;
     let mut last_failure: Option<String> = None;
+    // The check about to run was asked for by the service's output.
+    let mut nudged = false;
     loop {
-        let (ok, detail, answered) = match prober.check().await {
+        let checked_at = Instant::now();
+        let this = if confirmed { &plain } else { &prober };
+        let (ok, detail, answered) = match this.check().await {
             Ok(detail) => (true, detail, true),
             Err(failure) => (false, failure.why, failure.answered),
         };
+        confirmed = ok;
         let news = passed || ok || last_failure.as_deref() != Some(detail.as_str());
         if !ok {
             last_failure = Some(detail.clone());
@@ -170,12 +224,28 @@ pub async fn readiness_loop<T>(
             return;
         }
         passed |= ok;
-        let wait = if passed {
-            period
-        } else {
-            prober.pace(started.elapsed(), answered, period)
+        if passed {
+            tokio::time::sleep(period).await;
+            continue;
+        }
+        let wait = prober.pace(started.elapsed(), answered, period, hints.expected);
+        let output = hints.output.as_ref().filter(|_| !nudged);
+        nudged = false;
+        let Some(output) = output else {
+            tokio::time::sleep(wait).await;
+            continue;
         };
-        tokio::time::sleep(wait).await;
+        // Whichever comes first: the pace, or the service saying something
+        // (then not sooner than NUDGE_GAP after the last check). A check
+        // the output asked for is followed by one at the pace, so a chatty
+        // service is not asked more than twice per pace.
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = output.notified() => {
+                nudged = true;
+                tokio::time::sleep_until((checked_at + NUDGE_GAP.min(wait)).into()).await;
+            }
+        }
     }
 }
 
@@ -229,17 +299,29 @@ mod tests {
         );
         let ms = Duration::from_millis;
         // Nothing answers yet: checks cost the service nothing, go fast.
-        assert_eq!(tcp.pace(Duration::ZERO, false, period), ms(1));
+        assert_eq!(tcp.pace(Duration::ZERO, false, period, None), ms(1));
         assert_eq!(
-            tcp.pace(ms(800), false, period),
+            tcp.pace(ms(800), false, period, None),
             Duration::from_micros(1600)
         );
-        assert_eq!(tcp.pace(ms(2000), false, period), ms(4));
+        assert_eq!(tcp.pace(ms(2000), false, period, None), ms(4));
         // The service answers (503s): gentler, it does work for each check.
-        assert_eq!(tcp.pace(ms(300), true, period), ANSWERED_GAP);
-        assert_eq!(tcp.pace(ms(1500), true, period), ANSWERED_GAP);
-        assert_eq!(tcp.pace(Duration::from_secs(60), true, period), ms(200));
-        assert_eq!(tcp.pace(Duration::from_secs(3600), true, period), period);
+        assert_eq!(tcp.pace(ms(300), true, period, None), ANSWERED_GAP);
+        assert_eq!(tcp.pace(ms(1500), true, period, None), ANSWERED_GAP);
+        assert_eq!(
+            tcp.pace(Duration::from_secs(60), true, period, None),
+            ms(200)
+        );
+        assert_eq!(
+            tcp.pace(Duration::from_secs(3600), true, period, None),
+            period
+        );
+        // It took 1 s last time: around then, "not yet" is asked again soon.
+        let last_time = Some(Duration::from_secs(1));
+        assert_eq!(tcp.pace(ms(300), true, period, last_time), ANSWERED_GAP);
+        assert_eq!(tcp.pace(ms(900), true, period, last_time), ms(3));
+        assert_eq!(tcp.pace(ms(1500), true, period, last_time), ms(5));
+        assert_eq!(tcp.pace(ms(1700), true, period, last_time), ANSWERED_GAP);
         let exec = Prober::new(
             Target::Exec {
                 command: "true".into(),
@@ -248,6 +330,6 @@ mod tests {
             },
             period,
         );
-        assert_eq!(exec.pace(Duration::ZERO, false, period), ms(10));
+        assert_eq!(exec.pace(Duration::ZERO, false, period, None), ms(10));
     }
 }

@@ -500,3 +500,31 @@ readiness = {{ log = "api is up" }}
     stack.wait_for("api: ⚠ lost its required dependency db (failed); it keeps running");
     stack.stop_expecting(1);
 }
+
+#[test]
+fn a_chatty_app_that_answers_not_yet_is_still_asked_gently() {
+    // It prints every 20 ms while it answers 503: each line may hint that
+    // it became ready, but it is not asked more than twice per 50 ms.
+    let port = free_port();
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+port = {port}
+readiness = {{ http = "/health/ready" }}
+"#,
+        support::fixture(
+            "api",
+            "--port ${port} --ready-after 1500ms --log-every 20ms"
+        ),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let status: serde_json::Value = serde_json::from_str(&get(port, "/status")).expect("JSON");
+    let requests = status["ready_requests"].as_u64().expect("a count");
+    assert!(
+        (10..=75).contains(&requests),
+        "{requests} readiness requests in a 1.5 s start"
+    );
+    stack.stop_expecting(0);
+}

@@ -126,9 +126,14 @@ impl Engine {
             .history_dir
             .as_deref()
             .map(|dir| History::of(dir, &plan));
-        if let Some(history) = &history {
-            machine.expect(&history.load(&plan));
-        }
+        let expected = match &history {
+            Some(history) => {
+                let expected = history.load(&plan);
+                machine.expect(&expected);
+                expected
+            }
+            None => vec![None; plan.services.len()],
+        };
         let (snapshot_tx, snapshot_rx) = watch::channel(machine.snapshot());
         let epoch = Instant::now();
 
@@ -187,6 +192,7 @@ impl Engine {
             rundir,
             run_id,
             history,
+            expected,
         };
         let thread = std::thread::Builder::new()
             .name("bringup-engine".into())
@@ -350,6 +356,8 @@ struct Runtime {
     /// The value of `BRINGUP_RUN` in every service's environment.
     run_id: String,
     history: Option<History>,
+    /// What each service took to become ready last time (by plan index).
+    expected: Vec<Option<Duration>>,
     /// The port each service gets.
     ports: PortBook,
     /// The services this run brings up.
@@ -947,6 +955,8 @@ impl Runtime {
             },
         );
 
+        // Its output wakes its readiness check (see [`probe`]'s hints).
+        let spoke = Arc::new(tokio::sync::Notify::new());
         let mut pumps = Vec::new();
         if let Some(stdout) = spawned.stdout.take() {
             pumps.push(tokio::spawn(pump(
@@ -955,6 +965,7 @@ impl Runtime {
                 id.0,
                 Stream::Stdout,
                 log_watch.clone(),
+                Some(spoke.clone()),
             )));
         }
         if let Some(stderr) = spawned.stderr.take() {
@@ -964,6 +975,7 @@ impl Runtime {
                 id.0,
                 Stream::Stderr,
                 log_watch.clone(),
+                Some(spoke.clone()),
             )));
         }
         let inputs = self.inputs.clone();
@@ -1006,9 +1018,14 @@ impl Runtime {
         {
             let prober = self.owned(id, pid, Prober::new(target, spec.readiness.timeout));
             let tx = self.inputs.clone();
+            let hints = probe::Hints {
+                expected: self.expected.get(id.0).copied().flatten(),
+                output: Some(spoke),
+            };
             probes.push(probe::spawn_abortable(probe::readiness_loop(
                 prober,
                 spec.readiness.period,
+                hints,
                 tx,
                 move |ok, detail| Input::Readiness {
                     id,
@@ -1045,11 +1062,9 @@ impl Runtime {
         let Some(target) = self.target(id, &liveness.check, &env) else {
             return;
         };
+        // Not owner-checked: readiness confirmed whose listener this is,
+        // and it does not change hands while the process lives.
         let prober = Prober::new(target, liveness.timeout);
-        let prober = match self.services[id.0].pgid {
-            Some(pid) => self.owned(id, pid, prober),
-            None => prober,
-        };
         let tx = self.inputs.clone();
         let task = probe::spawn_abortable(probe::liveness_loop(
             prober,

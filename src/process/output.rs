@@ -62,6 +62,7 @@ pub async fn pump(
     index: usize,
     stream: Stream,
     watch: Option<Arc<LogWatch>>,
+    spoke: Option<Arc<tokio::sync::Notify>>,
 ) {
     let mut splitter = Splitter::default();
     let mut buffer = vec![0u8; CHUNK];
@@ -71,7 +72,12 @@ pub async fn pump(
             Ok(read) => read,
         };
         let lines = splitter.feed(&buffer[..read]);
+        let said = !lines.is_empty();
         deliver(&hub, index, stream, watch.as_deref(), lines);
+        // Whoever checks its readiness may want to ask again now.
+        if let (true, Some(spoke)) = (said, &spoke) {
+            spoke.notify_one();
+        }
     }
     deliver(&hub, index, stream, watch.as_deref(), splitter.finish());
 }
@@ -220,7 +226,7 @@ mod tests {
     async fn pump_fills_the_store() {
         let hub = LogHub::new(1, 100);
         let input: &[u8] = b"a\nb\nc";
-        pump(input, hub.clone(), 0, Stream::Stderr, None).await;
+        pump(input, hub.clone(), 0, Stream::Stderr, None, None).await;
         let page = hub.store(0).unwrap().page(0, 10);
         let texts: Vec<&str> = page.lines.iter().map(|l| &*l.text).collect();
         assert_eq!(texts, ["a", "b", "c"]);
