@@ -137,8 +137,11 @@ fn generated_dag(record: &str) -> String {
                     "{ tcp = true }",
                     true,
                 ),
+                // Answers 503 until ready, then says so, as web apps do.
                 1 => (
-                    format!("{base} --port ${{port}} --ready-after {delay}"),
+                    format!(
+                        "{base} --port ${{port}} --ready-after {delay} --ready-line 'startup complete'"
+                    ),
                     "{ http = \"/health/ready\" }",
                     true,
                 ),

@@ -18,10 +18,10 @@
 pub mod child;
 pub mod command;
 pub mod launch;
+pub mod launcher;
 pub mod leftovers;
 pub mod limits;
 pub mod output;
-pub mod spawner;
 pub mod subreaper;
 pub mod watchdog;
 
@@ -76,8 +76,7 @@ pub struct Spawned {
 }
 
 /// A started child whose output pipes are not tied to any runtime yet: what
-/// [`launch`] returns on whatever thread it ran ([`spawner`] runs it on
-/// threads of its own).
+/// [`launch`] returns, on whatever thread it ran (see [`launcher`]).
 pub struct Launched {
     pub child: Child,
     pub pid: u32,

@@ -29,11 +29,14 @@ depends_on = ["api"]
 [services.worker]
 command = "{}"
 depends_on = ["db"]
+readiness = {{ log = "worker up" }}
 "#,
         support::recorded("db", "--port ${port} --grandchild"),
         support::recorded("api", "--port ${port} --grandchild"),
         support::recorded("web", "--port ${port} --grandchild"),
-        support::recorded("worker", "--grandchild"),
+        // Ready once it says so, which it does after its signal handlers
+        // are in place: the test stops it right after and reads its record.
+        support::recorded("worker", "--grandchild --ready-line 'worker up'"),
     )
 }
 

@@ -33,9 +33,9 @@ use crate::engine::ports::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};
+use crate::process::launcher::{Direct, Launcher};
 use crate::process::leftovers::{self, RUN_VARIABLE};
 use crate::process::output::{LogWatch, pump};
-use crate::process::spawner::Spawner;
 use crate::process::watchdog::{GRACE, Watchdog};
 use crate::process::{self, SpawnRequest, Subreaper};
 use crate::rundir::RunDir;
@@ -44,10 +44,6 @@ use crate::rundir::RunDir;
 /// exits, before its exit is reported anyway (a grandchild that left the
 /// process group could hold the pipe open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
-/// Threads that start services: a start waits for its child's `execve`,
-/// and on a busy machine that waits for a core; meanwhile the engine goes
-/// on, and a second start can wait beside the first.
-const SPAWNERS: usize = 2;
 /// Capacity of the channels into the engine.
 const CHANNEL: usize = 1024;
 /// Events kept for slow front ends before they are told they lagged.
@@ -172,7 +168,7 @@ impl Engine {
 
         let (launches, launches_rx) = mpsc::unbounded_channel();
         let runtime = Runtime {
-            spawner: Spawner::new(SPAWNERS),
+            launcher: Box::new(Direct),
             launches,
             subreaper,
             adopting: None,
@@ -310,7 +306,7 @@ struct ServiceRuntime {
     log_watch: Option<Arc<LogWatch>>,
     /// The port conflict last told to the front ends.
     conflict_reported: Option<String>,
-    /// A start handed to the spawner, not answered yet.
+    /// A start handed to the launcher, not answered yet.
     launching: Option<Launching>,
 }
 
@@ -325,7 +321,7 @@ struct Launching {
     asked: Instant,
 }
 
-/// The spawner's answer to a start.
+/// The launcher's answer to a start.
 struct LaunchDone {
     id: ServiceId,
     generation: u64,
@@ -362,9 +358,9 @@ struct Runtime {
     ports: PortBook,
     /// The services this run brings up.
     selected: Vec<bool>,
-    /// Starts services off this thread (see [`process::spawner`]).
-    spawner: Spawner,
-    /// Where the spawner answers.
+    /// Starts the services' processes (see [`process::launcher`]).
+    launcher: Box<dyn Launcher>,
+    /// Where the launcher answers.
     launches: mpsc::UnboundedSender<LaunchDone>,
 }
 
@@ -887,7 +883,7 @@ impl Runtime {
             asked: Instant::now(),
         });
         let answer = self.launches.clone();
-        self.spawner.launch(
+        self.launcher.launch(
             request,
             Box::new(move |result| {
                 let _ = answer.send(LaunchDone {
@@ -899,7 +895,7 @@ impl Runtime {
         );
     }
 
-    /// The spawner's answer: the process exists (or could not be started);
+    /// The launcher's answer: the process exists (or could not be started);
     /// watch it, read its output, check it, and tell the machine.
     fn launched(&mut self, done: LaunchDone, queue: &mut VecDeque<Input>) {
         let LaunchDone {

@@ -57,8 +57,8 @@
 //! The calling thread sleeps from the clone until the child's `execve` has
 //! replaced its memory: 0.1–0.2 ms with a core free (measured here), more
 //! when every core is busy, as with `posix_spawn`. A shell's `fork` does
-//! not wait for that. Services are therefore started from threads of their
-//! own ([`super::spawner`]), so the engine goes on meanwhile. Not waiting (no `CLONE_VFORK`) would let the child
+//! not wait for that (but see [`super::launcher`] for why services are
+//! still started from the engine's thread). Not waiting (no `CLONE_VFORK`) would let the child
 //! run beside the engine in shared memory, where even a failed system
 //! call's `errno` (thread-local, so the engine thread's) would race; that
 //! needs raw system calls in the child and is not done.
