@@ -402,6 +402,9 @@ impl Runtime {
                 Some(input) => Next::Input(input),
                 None => tokio::select! {
                     biased;
+                    // A process that exists is news before anything else:
+                    // a command must not find its service still "spawning".
+                    Some(done) = launches.recv() => Next::Launched(done),
                     command = commands.recv(), if commands_open => Next::Input(match command {
                         Some(command) => Input::Command(command),
                         // Every front end is gone: nobody can stop us later.
@@ -410,7 +413,6 @@ impl Runtime {
                             Input::Command(Command::Shutdown { force: false })
                         }
                     }),
-                    Some(done) = launches.recv() => Next::Launched(done),
                     Some(input) = inputs.recv() => Next::Input(input),
                 },
             };
