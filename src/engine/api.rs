@@ -300,6 +300,21 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The service it is about, if it is about one.
+    pub fn service(&self) -> Option<ServiceId> {
+        match *self {
+            Command::Restart(id)
+            | Command::Kill(id)
+            | Command::Stop(id)
+            | Command::Start(id)
+            | Command::Skip(id) => Some(id),
+            Command::ResolvePort { service, .. } => Some(service),
+            Command::RestartAll | Command::Shutdown { .. } => None,
+        }
+    }
+}
+
 /// The ways out of a port conflict (besides leaving the service failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

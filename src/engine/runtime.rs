@@ -1063,19 +1063,30 @@ impl Runtime {
         // Not owner-checked: readiness confirmed whose listener this is,
         // and it does not change hands while the process lives.
         let prober = Prober::new(target, liveness.timeout);
-        let tx = self.inputs.clone();
-        let task = probe::spawn_abortable(probe::liveness_loop(
+        let task = self.liveness_task(id, generation, prober, liveness.period);
+        self.services[id.0].probes.push(task);
+    }
+
+    /// Checks with `prober` every `period`, reporting each result as the
+    /// liveness of `id`'s process `generation`.
+    fn liveness_task(
+        &self,
+        id: ServiceId,
+        generation: u64,
+        prober: Prober,
+        period: Duration,
+    ) -> AbortOnDrop {
+        probe::spawn_abortable(probe::liveness_loop(
             prober,
-            liveness.period,
-            tx,
+            period,
+            self.inputs.clone(),
             move |ok, detail| Input::Liveness {
                 id,
                 generation,
                 ok,
                 detail,
             },
-        ));
-        self.services[id.0].probes.push(task);
+        ))
     }
 
     /// Checks an adopted process every `period` for as long as it stays
@@ -1099,57 +1110,11 @@ impl Runtime {
                 address: std::net::SocketAddr::new(host, port).to_string(),
             });
         let prober = Prober::new(target, probe.timeout);
-        let tx = self.inputs.clone();
+        let task = self.liveness_task(id, generation, prober, probe.period);
         let service = &mut self.services[id.0];
         service.generation = generation;
         service.probes.clear();
-        service
-            .probes
-            .push(probe::spawn_abortable(probe::liveness_loop(
-                prober,
-                probe.period,
-                tx,
-                move |ok, detail| Input::Liveness {
-                    id,
-                    generation,
-                    ok,
-                    detail,
-                },
-            )));
-    }
-
-    /// `prober`, passing only when the listener on the service's port is
-    /// process `pid`'s (see [`crate::probe::ownership`]); a stranger there
-    /// is reported as a port conflict.
-    fn owned(&self, id: ServiceId, pid: u32, prober: Prober) -> Prober {
-        let spec = self.plan.service(id);
-        let (Some(port_spec), Some(port)) = (&spec.port, self.port_of(id)) else {
-            return prober;
-        };
-        if !port_spec.check_owner || port_spec.listen {
-            return prober;
-        }
-        let service = crate::probe::ownership::Service {
-            pid,
-            run: self.run_id.clone(),
-            name: spec.name.clone(),
-        };
-        let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
-        let name = spec.name.clone();
-        let report: crate::probe::ownership::Report = Arc::new(move |holder, message| {
-            let kind = EventKind::PortConflict {
-                service: id,
-                name: name.clone(),
-                port: Some(port),
-                holders: vec![holder],
-                message,
-                // (Found by a readiness check: the "not ready yet" that
-                // follows says it in words.)
-                ahead: false,
-            };
-            announce(&events, &logs, epoch.elapsed(), kind);
-        });
-        prober.owned_by(crate::probe::ownership::Owner::new(port, service, report))
+        service.probes.push(task);
     }
 
     /// The polled check of a service, rendered; `None` for log, notify and none.
