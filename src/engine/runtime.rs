@@ -1117,6 +1117,40 @@ impl Runtime {
         service.probes.push(task);
     }
 
+    /// `prober`, passing only when the listener on the service's port is
+    /// process `pid`'s (see [`crate::probe::ownership`]); a stranger there
+    /// is reported as a port conflict.
+    fn owned(&self, id: ServiceId, pid: u32, prober: Prober) -> Prober {
+        let spec = self.plan.service(id);
+        let (Some(port_spec), Some(port)) = (&spec.port, self.port_of(id)) else {
+            return prober;
+        };
+        if !port_spec.check_owner || port_spec.listen {
+            return prober;
+        }
+        let service = crate::probe::ownership::Service {
+            pid,
+            run: self.run_id.clone(),
+            name: spec.name.clone(),
+        };
+        let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
+        let name = spec.name.clone();
+        let report: crate::probe::ownership::Report = Arc::new(move |holder, message| {
+            let kind = EventKind::PortConflict {
+                service: id,
+                name: name.clone(),
+                port: Some(port),
+                holders: vec![holder],
+                message,
+                // (Found by a readiness check: the "not ready yet" that
+                // follows says it in words.)
+                ahead: false,
+            };
+            announce(&events, &logs, epoch.elapsed(), kind);
+        });
+        prober.owned_by(crate::probe::ownership::Owner::new(port, service, report))
+    }
+
     /// The polled check of a service, rendered; `None` for log, notify and none.
     fn target(&self, id: ServiceId, check: &Check, env: &[(String, String)]) -> Option<Target> {
         self.target_rendered(id, check, env, self.port_of(id))
