@@ -17,4 +17,4 @@ pub mod summary;
 
 pub use api::*;
 pub use crash::CrashReport;
-pub use runtime::{Engine, EngineError, EngineOptions};
+pub use runtime::{Engine, EngineError, EngineOptions, Request};

@@ -13,18 +13,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::plan::ServiceId;
-use crate::engine::Engine;
-use crate::engine::api::{Command, Event, PortHolder, Snapshot, StackInfo};
+use crate::engine::api::{Command, Event, Outcome, PortHolder, Snapshot, StackInfo};
+use crate::engine::{Engine, Request};
 use crate::logs::LogHub;
 
 /// A front end's view of, and line to, one running stack. Clones share it.
 #[derive(Clone)]
 pub struct Session {
     info: Arc<StackInfo>,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Request>,
     events: broadcast::Sender<Event>,
     /// The receiver that has seen every event since the stack started,
     /// for the first front end that asks.
@@ -54,10 +54,17 @@ impl Session {
         &self.info
     }
 
-    /// Asks the engine to do something, waiting if it is busy. A stack
-    /// that has ended takes no more commands; sending one is not an error.
-    pub async fn send(&self, command: Command) {
-        let _ = self.commands.send(command).await;
+    /// Asks the engine to do something and waits for its answer: done,
+    /// refused (and why), or no such service. A stack that has ended takes
+    /// no more commands and answers `None`; that is not an error.
+    pub async fn send(&self, command: Command) -> Option<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            command,
+            reply: Some(reply),
+        };
+        self.commands.send(request).await.ok()?;
+        answer.await.ok()
     }
 
     /// The events: the first call gets every event since the stack

@@ -128,8 +128,14 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
                 };
                 for action in on_input(&mut app, input) {
                     match action {
-                        Do::Send(command) => session.send(command).await,
-                        Do::Quit { force } => session.send(Command::Shutdown { force }).await,
+                        // A refusal comes back as an event too, which
+                        // says it (whoever sent the command).
+                        Do::Send(command) => {
+                            let _ = session.send(command).await;
+                        }
+                        Do::Quit { force } => {
+                            let _ = session.send(Command::Shutdown { force }).await;
+                        }
                         Do::RefreshHolders => holders_due = Some(Instant::now()),
                     }
                 }

@@ -515,7 +515,10 @@ fn the_cold_start_summary_ends_the_progress_bar() {
     // Stop everything: the summary of an interrupted cold start appears.
     machine.handle(
         Duration::from_millis(1600),
-        Input::Command(Command::Shutdown { force: false }),
+        Input::Command {
+            ticket: bringup::engine::Ticket(0),
+            command: Command::Shutdown { force: false },
+        },
     );
     let mut app = App::new(
         Arc::new(bringup::engine::info::stack_info(&plan)),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bringup::config::{self, validate::Context};
-use bringup::engine::{Command, Engine, EngineError, EngineOptions, EventKind};
+use bringup::engine::{Command, Engine, EngineError, EngineOptions, EventKind, Request};
 
 #[test]
 fn a_panicking_engine_reports_its_panic_and_leaves_no_process() {
@@ -68,7 +68,10 @@ env = {{ BRINGUP_TEST_MARKER = "{marker}" }}
     assert_eq!(support::processes_with_marker(&marker).len(), 1);
     engine
         .commands()
-        .blocking_send(Command::Start(waiter))
+        .blocking_send(Request {
+            command: Command::Start(waiter),
+            reply: None,
+        })
         .expect("send");
     let crash = engine.crash_report();
     // Bounded: should the engine not crash, it would run until stopped.

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bringup::config::{self, ServiceId, validate::Context};
-use bringup::engine::{Command, Engine, EngineOptions, Event, EventKind, Reason, State, Then};
+use bringup::engine::{
+    Command, Engine, EngineOptions, Event, EventKind, Reason, Request, State, Then,
+};
 use tokio::sync::broadcast;
 
 fn plan(text: &str) -> bringup::config::Plan {
@@ -121,7 +123,7 @@ command = "${{bringup}} fixture --name steady"
                 } => {
                     gave_up.push(*service);
                 }
-                EventKind::Notice {
+                EventKind::Refused {
                     service: Some(s), ..
                 } if *s == steady => answered_while_looping = true,
                 _ => {}
@@ -130,7 +132,10 @@ command = "${{bringup}} fixture --name steady"
             // must answer at once, whatever the others are doing.
             if spawns[crasher.0].len() == 2 && !answered_while_looping {
                 let commands = engine.commands();
-                let _ = commands.try_send(Command::Start(steady));
+                let _ = commands.try_send(Request {
+                    command: Command::Start(steady),
+                    reply: None,
+                });
             }
             (gave_up.contains(&crasher) && gave_up.contains(&flapper)).then_some(())
         })

@@ -300,6 +300,70 @@ pub enum Command {
     },
 }
 
+/// Tells apart the answers to commands in flight: the engine answers every
+/// command it is given, once, with the ticket it came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Ticket(pub u64);
+
+/// What came of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    /// Carried out: the stop signal is sent, the service is in line to
+    /// start, the port is changed. What follows shows in events.
+    Done,
+    /// Not carried out, and why.
+    Refused { why: Refusal },
+    /// The command names a service the stack does not have.
+    NotFound,
+}
+
+impl Outcome {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Done)
+    }
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "refusal")]
+pub enum Refusal {
+    /// The stack is stopping; only a harder stop is taken.
+    ShuttingDown,
+    /// The service is a process bringup adopted: it leaves it alone.
+    Adopted,
+    /// Only optional services can be skipped.
+    NotOptional,
+    /// Nothing to do: it already is where the command would take it.
+    NothingToDo {
+        state: State,
+        stopping: bool,
+    },
+    /// `start` of a service that is running or in line already.
+    AlreadyStarted {
+        state: State,
+    },
+    /// `kill` of a service with no process.
+    NotRunning,
+    AlreadyRestartingAll,
+    AlreadyStopping,
+    /// No other port could be had.
+    NoOtherPort {
+        why: String,
+    },
+    /// Adopting needs a fixed port to look at.
+    NoFixedPort,
+    /// Nothing holds the port any more: restart the service instead.
+    NothingHoldsPort {
+        port: u16,
+    },
+    /// The holder does not pass the service's readiness check.
+    HolderFailsCheck {
+        holder: String,
+        why: String,
+    },
+}
+
 impl Command {
     /// The service it is about, if it is about one.
     pub fn service(&self) -> Option<ServiceId> {
@@ -430,14 +494,21 @@ pub enum EventKind {
         ok: bool,
         detail: String,
     },
-    /// Something the user should know that is not a state change, such as a
-    /// command that could not be carried out.
+    /// A command was not carried out (its sender got the same answer).
+    Refused {
+        service: Option<ServiceId>,
+        name: Option<String>,
+        why: Refusal,
+    },
+    /// Something the user should know that is not a state change.
     Notice {
         service: Option<ServiceId>,
         message: String,
     },
     /// The cold start is over: everything that will come up is up.
     ColdStart(Summary),
+    /// Everything is being stopped, to be started again in order.
+    RestartingAll,
     /// Shutdown began.
     ShutdownStarted { force: bool },
     /// Every process is gone.

@@ -6,7 +6,9 @@
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
 use crate::config::plan::ServiceId;
-use crate::engine::api::{Cause, EventKind, PortHolder, Reason, State, Summary, Then, WantedPort};
+use crate::engine::api::{
+    Cause, EventKind, Outcome, PortHolder, Reason, Refusal, State, Summary, Then, WantedPort,
+};
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,6 +145,9 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             )
         }
         EventKind::Notice { message, .. } => (Weight::Warn, None, message.clone()),
+        EventKind::Refused { service, name, why } => {
+            (Weight::Warn, service.zip(name.clone()), refusal(why))
+        }
         EventKind::PortConflict {
             service,
             name,
@@ -165,6 +170,7 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             (weight, None, summary_line(summary))
         }
         EventKind::ShutdownComplete => (Weight::Info, None, "every service has stopped".into()),
+        EventKind::RestartingAll => (Weight::Info, None, "restarting everything".into()),
     };
     Some(Described {
         weight,
@@ -338,6 +344,50 @@ pub fn wanted_port(port: &WantedPort) -> String {
         line.push_str(&format!(" ({})", extras.join(", ")));
     }
     line
+}
+
+/// Why a command was not carried out, in words (the service, if any, is
+/// named by whoever shows it).
+pub fn refusal(why: &Refusal) -> String {
+    match why {
+        Refusal::ShuttingDown => "shutting down; commands are ignored".into(),
+        Refusal::Adopted => {
+            "it is a process bringup adopted, not one it started; it leaves it alone".into()
+        }
+        Refusal::NotOptional => {
+            "it is not optional, so it cannot be skipped; stop it instead".into()
+        }
+        Refusal::NothingToDo { state, stopping } => {
+            let doing = if *stopping { ", and being stopped" } else { "" };
+            format!("nothing to do; it is {state}{doing}")
+        }
+        Refusal::AlreadyStarted { state } => format!("it is already {state}"),
+        Refusal::NotRunning => "it is not running".into(),
+        Refusal::AlreadyRestartingAll => "already restarting everything".into(),
+        Refusal::AlreadyStopping => "already stopping everything".into(),
+        Refusal::NoOtherPort { why } => format!("no other port to use: {why}"),
+        Refusal::NoFixedPort => "it has no fixed port to adopt a server on".into(),
+        Refusal::NothingHoldsPort { port } => {
+            format!("nothing holds port {port} any more; restart it instead")
+        }
+        Refusal::HolderFailsCheck { holder, why } => format!(
+            "not adopted: the holder does not pass the readiness check ({why}); it is {holder}"
+        ),
+    }
+}
+
+/// What to tell the user about the answer to a command about `name` (if
+/// any): nothing when it was done (what happens shows by itself).
+pub fn outcome(name: Option<&str>, outcome: &Outcome) -> Option<String> {
+    let said = match outcome {
+        Outcome::Done => return None,
+        Outcome::Refused { why } => refusal(why),
+        Outcome::NotFound => "no such service".to_string(),
+    };
+    Some(match name {
+        Some(name) => format!("{name}: {said}"),
+        None => said,
+    })
 }
 
 /// "free", "ours (pid 4242)" or the holder: who holds a service's port.

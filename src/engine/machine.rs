@@ -31,8 +31,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 use crate::engine::api::{
-    Cause, Command, EventKind, Exit, Lost, Need, Phase, Reason, ServiceStatus, Snapshot, State,
-    Summary, Then, WaitReason,
+    Cause, Command, EventKind, Exit, Lost, Need, Outcome, Phase, PortChoice, Reason, Refusal,
+    ServiceStatus, Snapshot, State, Summary, Then, Ticket, WaitReason,
 };
 use crate::engine::summary;
 
@@ -79,7 +79,8 @@ pub enum Input {
         generation: u64,
         timer: Timer,
     },
-    Command(Command),
+    /// A command, answered with an [`Effect::Reply`] with its ticket.
+    Command { ticket: Ticket, command: Command },
     /// The service got `port` (`note` says how, when it was not the
     /// preferred one).
     PortAssigned {
@@ -87,13 +88,22 @@ pub enum Input {
         port: u16,
         note: Option<String>,
     },
-    /// A process already holding the service's port passed its readiness
-    /// check: it stands in for the service, which bringup never starts or
-    /// signals.
-    Adopted {
+    /// When ports were handed out, the port of a service that may adopt
+    /// its holder (`on_conflict = "adopt"`) was held: is the holder good?
+    PortHeld { id: ServiceId, port: u16 },
+    /// The holder of `port` was checked (asked by [`Effect::CheckHolder`]).
+    HolderChecked {
         id: ServiceId,
         port: u16,
-        detail: String,
+        ticket: Option<Ticket>,
+        verdict: HolderVerdict,
+    },
+    /// Another port was looked for (asked by [`Effect::MovePort`]): the
+    /// port and how it came about, or why there is none.
+    PortMoved {
+        id: ServiceId,
+        ticket: Ticket,
+        result: Result<(u16, String), String>,
     },
     /// The service cannot be started at all (no port could be had); no
     /// restart would change that.
@@ -102,6 +112,18 @@ pub enum Input {
         generation: u64,
         reason: String,
     },
+}
+
+/// What a check of a port's holder found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderVerdict {
+    /// It passes the service's readiness check: who it is and what the
+    /// check said.
+    Passes { detail: String },
+    /// Nothing holds the port any more.
+    Gone,
+    /// It does not pass: who it is, and why not.
+    Fails { holder: String, why: String },
 }
 
 /// The timers the machine arms.
@@ -151,6 +173,27 @@ pub enum Effect {
     },
     /// Tell the front ends.
     Publish(EventKind),
+    /// The answer to the command that came with `ticket`.
+    Reply { ticket: Ticket, outcome: Outcome },
+    /// Check whether the holder of `port` passes `id`'s readiness check;
+    /// answer with [`Input::HolderChecked`].
+    CheckHolder {
+        id: ServiceId,
+        port: u16,
+        ticket: Option<Ticket>,
+    },
+    /// The holder of `port` stands in for `id` now: its port is external.
+    TakeHolder { id: ServiceId, port: u16 },
+    /// The holder of `port` will not do for `id`: starting it fails with
+    /// `why` unless the port is freed.
+    RefuseHolder {
+        id: ServiceId,
+        port: u16,
+        why: String,
+    },
+    /// Give `id` any free port of the range instead of the one it wanted;
+    /// answer with [`Input::PortMoved`].
+    MovePort { id: ServiceId, ticket: Ticket },
 }
 
 /// What happens when a process we are stopping exits.
@@ -241,6 +284,8 @@ struct Slot {
     external: bool,
     /// The required dependencies it was last said to have lost.
     lost: Vec<ServiceId>,
+    /// Its port's holder is being checked: it does not start meanwhile.
+    holder_check: bool,
 }
 
 impl Slot {
@@ -277,6 +322,7 @@ impl Slot {
             port_note: None,
             external: false,
             lost: Vec::new(),
+            holder_check: false,
         }
     }
 
@@ -434,20 +480,16 @@ impl Machine {
                     self.timer(now, id, timer);
                 }
             }
-            Input::Command(command) => self.command(now, command),
-            Input::PortAssigned { id, port, note } => {
-                let slot = &mut self.slots[id.0];
-                slot.port = Some(port);
-                slot.port_note = note.clone();
-                let name = self.name(id).to_string();
-                self.publish(EventKind::Port {
-                    service: id,
-                    name,
-                    port,
-                    note,
-                });
-            }
-            Input::Adopted { id, port, detail } => self.adopted(now, id, port, detail),
+            Input::Command { ticket, command } => self.command(now, ticket, command),
+            Input::PortAssigned { id, port, note } => self.port_assigned(id, port, note),
+            Input::PortHeld { id, port } => self.port_held(id, port, None),
+            Input::HolderChecked {
+                id,
+                port,
+                ticket,
+                verdict,
+            } => self.holder_checked(now, id, port, ticket, verdict),
+            Input::PortMoved { id, ticket, result } => self.port_moved(now, id, ticket, result),
             Input::Unavailable {
                 id,
                 generation,
@@ -492,10 +534,6 @@ impl Machine {
     fn publish(&mut self, kind: EventKind) {
         self.dirty = true;
         self.out.push(kind_effect(kind));
-    }
-
-    fn notice(&mut self, service: Option<ServiceId>, message: String) {
-        self.publish(EventKind::Notice { service, message });
     }
 
     /// Moves `id` to `state` (publishing the change and why).
@@ -545,6 +583,7 @@ fn kind_effect(kind: EventKind) -> Effect {
 
 mod cold_start;
 mod commands;
+mod conflicts;
 mod lifecycle;
 mod schedule;
 mod stop;

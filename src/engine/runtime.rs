@@ -21,14 +21,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
-use crate::engine::api::{Command, Event, EventKind, Phase, PortChoice, Snapshot, StackInfo};
+use crate::engine::api::{Command, Event, EventKind, Outcome, Phase, Snapshot, StackInfo, Ticket};
 use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
-use crate::engine::machine::{Effect, Input, Machine};
+use crate::engine::machine::{Effect, HolderVerdict, Input, Machine};
 use crate::engine::ports::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
@@ -73,11 +73,19 @@ pub enum EngineError {
     Panicked(String),
 }
 
+/// A command for the engine, and where its answer goes (none for a
+/// command nobody waits on).
+#[derive(Debug)]
+pub struct Request {
+    pub command: Command,
+    pub reply: Option<oneshot::Sender<Outcome>>,
+}
+
 /// A running engine, as front ends see it.
 pub struct Engine {
     plan: Arc<Plan>,
     info: StackInfo,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Request>,
     events: broadcast::Sender<Event>,
     snapshot: watch::Receiver<Snapshot>,
     logs: Arc<LogHub>,
@@ -169,6 +177,8 @@ impl Engine {
         let (launches, launches_rx) = mpsc::unbounded_channel();
         let runtime = Runtime {
             launcher: Box::new(Direct),
+            replies: std::collections::HashMap::new(),
+            next_ticket: 0,
             launches,
             subreaper,
             adopting: None,
@@ -244,13 +254,20 @@ impl Engine {
     }
 
     /// A sender for commands.
-    pub fn commands(&self) -> mpsc::Sender<Command> {
+    pub fn commands(&self) -> mpsc::Sender<Request> {
         self.commands.clone()
     }
 
-    /// Sends a command, waiting if the engine is busy.
-    pub async fn send(&self, command: Command) {
-        let _ = self.commands.send(command).await;
+    /// Sends a command, waiting if the engine is busy, and waits for the
+    /// answer; a stack that has ended answers nothing (`None`).
+    pub async fn send(&self, command: Command) -> Option<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            command,
+            reply: Some(reply),
+        };
+        self.commands.send(request).await.ok()?;
+        answer.await.ok()
     }
 
     /// A new event receiver (sees events from now on).
@@ -362,13 +379,16 @@ struct Runtime {
     launcher: Box<dyn Launcher>,
     /// Where the launcher answers.
     launches: mpsc::UnboundedSender<LaunchDone>,
+    /// Where the answers to commands go, by ticket.
+    replies: std::collections::HashMap<Ticket, oneshot::Sender<Outcome>>,
+    next_ticket: u64,
 }
 
 impl Runtime {
     async fn run(
         mut self,
         mut inputs: mpsc::Receiver<Input>,
-        mut commands: mpsc::Receiver<Command>,
+        mut commands: mpsc::Receiver<Request>,
         mut launches: mpsc::UnboundedReceiver<LaunchDone>,
         notices: Vec<String>,
     ) {
@@ -394,7 +414,7 @@ impl Runtime {
                 },
             )));
         }
-        let mut queue = self.allocate_ports().await;
+        let mut queue = self.allocate_ports();
         queue.push_back(Input::Begin);
         let mut commands_open = true;
         loop {
@@ -405,12 +425,15 @@ impl Runtime {
                     // A process that exists is news before anything else:
                     // a command must not find its service still "spawning".
                     Some(done) = launches.recv() => Next::Launched(done),
-                    command = commands.recv(), if commands_open => Next::Input(match command {
-                        Some(command) => Input::Command(command),
+                    request = commands.recv(), if commands_open => Next::Input(match request {
+                        Some(request) => self.take(request),
                         // Every front end is gone: nobody can stop us later.
                         None => {
                             commands_open = false;
-                            Input::Command(Command::Shutdown { force: false })
+                            self.take(Request {
+                                command: Command::Shutdown { force: false },
+                                reply: None,
+                            })
                         }
                     }),
                     Some(input) = inputs.recv() => Next::Input(input),
@@ -424,19 +447,6 @@ impl Runtime {
                 }
             };
             let now = self.epoch.elapsed();
-            // Ports are the runtime's: resolve a conflict here, and note an
-            // adoption before the machine hears of it.
-            let input = match input {
-                Input::Command(Command::ResolvePort { service, choice }) => {
-                    self.resolve_port(service, choice, &mut queue);
-                    continue;
-                }
-                Input::Adopted { id, port, .. } => {
-                    self.ports.adopt(id, port);
-                    input
-                }
-                input => input,
-            };
             for effect in self.machine.handle(now, input) {
                 self.execute(now, effect, &mut queue);
             }
@@ -542,6 +552,26 @@ impl Runtime {
                 self.publish(now, EventKind::ColdStart(summary));
             }
             Effect::Publish(kind) => self.publish(now, kind),
+            Effect::Reply { ticket, outcome } => {
+                if let Some(reply) = self.replies.remove(&ticket) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Effect::CheckHolder { id, port, ticket } => self.check_holder(id, port, ticket),
+            Effect::TakeHolder { id, port } => self.ports.adopt(id, port),
+            Effect::RefuseHolder { id, port, why } => {
+                let plan = self.plan.clone();
+                let holders = crate::ports::owner::holders(port);
+                self.ports.refuse(&plan, id, port, holders, &why);
+            }
+            Effect::MovePort { id, ticket } => {
+                let plan = self.plan.clone();
+                let result = self
+                    .ports
+                    .fallback(&plan, id)
+                    .map_err(|trouble| trouble.message);
+                queue.push_back(Input::PortMoved { id, ticket, result });
+            }
         }
     }
 
@@ -596,9 +626,10 @@ impl Runtime {
         self.ports.port_of(id)
     }
 
-    /// Hands out every port before anything starts, adopting healthy
-    /// holders where the config allows; returns what the machine must hear.
-    async fn allocate_ports(&mut self) -> VecDeque<Input> {
+    /// Hands out every port before anything starts; returns what the
+    /// machine must hear (a held port it may adopt the holder of is the
+    /// machine's to decide).
+    fn allocate_ports(&mut self) -> VecDeque<Input> {
         let plan = self.plan.clone();
         let mut inputs = VecDeque::new();
         for start in self.ports.allocate_all(&plan, &self.selected) {
@@ -609,122 +640,63 @@ impl Runtime {
                 // Said now, not when the service's turn comes: the user can
                 // act while the rest of the stack starts.
                 Start::Conflict { id, trouble } => self.report_conflict(id, &trouble, true),
-                Start::Adoptable { id, port, holders } => {
-                    let spec = plan.service(id);
-                    let target = self.target_with_port(id, &spec.readiness.check, port);
-                    let verdict = match target {
-                        Some(target) => Prober::new(target, spec.readiness.timeout)
-                            .check()
-                            .await
-                            .map_err(|f| f.why),
-                        // Nothing to check a running process by: take it as it is.
-                        None => Ok("no readiness check".to_string()),
-                    };
-                    match verdict {
-                        Ok(detail) => {
-                            self.ports.adopt(id, port);
-                            let who = holders
-                                .first()
-                                .map_or_else(|| "the holder".to_string(), ToString::to_string);
-                            inputs.push_back(Input::Adopted {
-                                id,
-                                port,
-                                detail: format!("{who} on port {port} ({detail})"),
-                            });
-                        }
-                        Err(why) => self.ports.refuse(&plan, id, port, holders, &why),
-                    }
-                }
+                Start::Adoptable { id, port, .. } => inputs.push_back(Input::PortHeld { id, port }),
             }
         }
         inputs
     }
 
-    /// The dashboard's way out of a port conflict: another port, or the holder.
-    fn resolve_port(&mut self, id: ServiceId, choice: PortChoice, queue: &mut VecDeque<Input>) {
-        let plan = self.plan.clone();
-        let spec = plan.service(id);
-        let now = self.epoch.elapsed();
-        match choice {
-            PortChoice::Fallback => match self.ports.fallback(&plan, id) {
-                Ok((port, note)) => {
-                    queue.push_back(Input::PortAssigned {
-                        id,
-                        port,
-                        note: Some(note),
-                    });
-                    queue.push_back(Input::Command(Command::Start(id)));
-                }
-                Err(trouble) => {
-                    let message =
-                        format!("{}: no other port to use: {}", spec.name, trouble.message);
-                    self.publish(
-                        now,
-                        EventKind::Notice {
-                            service: Some(id),
-                            message,
-                        },
-                    );
-                }
-            },
-            PortChoice::Adopt => {
-                let Some(port) = spec.port.as_ref().and_then(|p| p.preferred) else {
-                    let message = format!("{} has no fixed port to adopt a server on", spec.name);
-                    self.publish(
-                        now,
-                        EventKind::Notice {
-                            service: Some(id),
-                            message,
-                        },
-                    );
-                    return;
-                };
-                let target = self.target_with_port(id, &spec.readiness.check, port);
-                let timeout = spec.readiness.timeout;
-                let (inputs, events, logs, epoch) = (
-                    self.inputs.clone(),
-                    self.events.clone(),
-                    self.logs.clone(),
-                    self.epoch,
-                );
-                let name = spec.name.clone();
-                // The check may take up to its timeout; the loop goes on meanwhile.
-                tokio::spawn(async move {
-                    let holders = crate::ports::owner::holders(port);
-                    let who = holders
-                        .first()
-                        .map_or_else(|| "the holder".to_string(), ToString::to_string);
-                    let verdict = match target {
-                        Some(target) => Prober::new(target, timeout)
-                            .check()
-                            .await
-                            .map_err(|f| f.why),
-                        None => Ok("no readiness check".to_string()),
-                    };
-                    let notice = |message: String| {
-                        let kind = EventKind::Notice {
-                            service: Some(id),
-                            message,
-                        };
-                        announce(&events, &logs, epoch.elapsed(), kind);
-                    };
-                    match verdict {
-                        Ok(detail) if !holders.is_empty() => {
-                            let detail = format!("{who} on port {port} ({detail})");
-                            let _ = inputs.send(Input::Adopted { id, port, detail }).await;
-                        }
-                        Ok(_) => notice(format!(
-                            "{name}: nothing holds port {port} any more; restart it instead"
-                        )),
-                        // The reason first: the holder's description can be
-                        // long, and a status line is one row.
-                        Err(why) => notice(format!(
-                            "{name}: not adopted: the holder does not pass the readiness check ({why}); it is {who}"
-                        )),
-                    }
-                });
-            }
+    /// A command from a front end, with a ticket for its answer.
+    fn take(&mut self, request: Request) -> Input {
+        self.next_ticket += 1;
+        let ticket = Ticket(self.next_ticket);
+        if let Some(reply) = request.reply {
+            self.replies.insert(ticket, reply);
         }
+        Input::Command {
+            ticket,
+            command: request.command,
+        }
+    }
+
+    /// Checks whether the holder of `port` passes `id`'s readiness check,
+    /// off the loop (the check may take up to its timeout).
+    fn check_holder(&self, id: ServiceId, port: u16, ticket: Option<Ticket>) {
+        let spec = self.plan.service(id);
+        let target = self.target_with_port(id, &spec.readiness.check, port);
+        let timeout = spec.readiness.timeout;
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            let holders = tokio::task::spawn_blocking(move || crate::ports::owner::holders(port))
+                .await
+                .unwrap_or_default();
+            let who = holders
+                .first()
+                .map_or_else(|| "the holder".to_string(), ToString::to_string);
+            let verdict = match target {
+                Some(target) => Prober::new(target, timeout)
+                    .check()
+                    .await
+                    .map_err(|f| f.why),
+                // Nothing to check a running process by: take it as it is.
+                None => Ok("no readiness check".to_string()),
+            };
+            let verdict = match verdict {
+                Ok(detail) if !holders.is_empty() => HolderVerdict::Passes {
+                    detail: format!("{who} on port {port} ({detail})"),
+                },
+                Ok(_) => HolderVerdict::Gone,
+                Err(why) => HolderVerdict::Fails { holder: who, why },
+            };
+            let _ = inputs
+                .send(Input::HolderChecked {
+                    id,
+                    port,
+                    ticket,
+                    verdict,
+                })
+                .await;
+        });
     }
 
     /// Environment bringup adds for every service: its port and the ports of

@@ -238,6 +238,15 @@ impl App {
             EventKind::Notice { message, .. } => {
                 self.say(crate::ansi::plain(message).into_owned());
             }
+            // A command that was not carried out (whoever sent it).
+            EventKind::Refused { name, why, .. } => {
+                let said = crate::engine::describe::refusal(why);
+                let said = match name {
+                    Some(name) => format!("{name}: {said}"),
+                    None => said,
+                };
+                self.say(crate::ansi::plain(&said).into_owned());
+            }
             // However it was asked for (a key, a signal, another client).
             EventKind::ShutdownStarted { force } => {
                 self.quitting = if *force {

@@ -4,95 +4,75 @@
 use super::*;
 
 impl Machine {
-    /// Carries out a command; every command gets an answer the user can
-    /// see: a change, or a notice saying why nothing changed.
-    pub(super) fn command(&mut self, now: Duration, command: Command) {
+    /// Carries out a command and answers it: exactly one
+    /// [`Effect::Reply`] with `ticket`. A command that changed nothing
+    /// visible is answered with why (nothing to do, say); a refusal is also
+    /// published, so every front end's log shows it.
+    pub(super) fn command(&mut self, now: Duration, ticket: Ticket, command: Command) {
         let before = self.out.len();
-        self.carry_out(now, command);
-        let answered = self.out[before..]
+        let Some(mut outcome) = self.carry_out(now, ticket, command) else {
+            // Answered later (a port's holder to check, say).
+            return;
+        };
+        let changed = self.out[before..]
             .iter()
             .any(|e| matches!(e, Effect::Publish(_)));
-        if !answered {
-            let message = match command {
-                Command::Restart(id)
-                | Command::Kill(id)
-                | Command::Stop(id)
-                | Command::Start(id)
-                | Command::Skip(id)
-                | Command::ResolvePort { service: id, .. }
-                    if id.0 < self.slots.len() =>
-                {
-                    let slot = &self.slots[id.0];
-                    let doing = if slot.stop.is_some() && slot.alive() {
-                        ", and being stopped"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "{}: nothing to do; it is {}{doing}",
-                        self.name(id),
-                        slot.state
-                    )
-                }
-                Command::RestartAll => "already restarting everything".to_string(),
-                Command::Shutdown { .. } => "already stopping everything".to_string(),
-                _ => "nothing to do".to_string(),
+        if outcome.is_done()
+            && !changed
+            && let Some(id) = command.service()
+        {
+            let slot = &self.slots[id.0];
+            outcome = Outcome::Refused {
+                why: Refusal::NothingToDo {
+                    state: slot.state,
+                    stopping: slot.stop.is_some() && slot.alive(),
+                },
             };
-            let service = match command {
-                Command::Restart(id)
-                | Command::Kill(id)
-                | Command::Stop(id)
-                | Command::Start(id)
-                | Command::Skip(id) => Some(id),
-                _ => None,
-            };
-            self.notice(service, message);
         }
+        let service = command.service().filter(|id| id.0 < self.slots.len());
+        self.answer(service, ticket, outcome);
     }
 
-    pub(super) fn carry_out(&mut self, now: Duration, command: Command) {
-        let service = match command {
-            Command::Restart(id)
-            | Command::Kill(id)
-            | Command::Stop(id)
-            | Command::Start(id)
-            | Command::Skip(id) => Some(id),
-            Command::RestartAll | Command::Shutdown { .. } => None,
-            // Resolved by the runtime (it owns the ports); nothing to decide here.
-            Command::ResolvePort { .. } => return,
-        };
+    /// Answers the command that came with `ticket`; a refusal is also
+    /// published, so every front end's log shows it.
+    pub(super) fn answer(&mut self, service: Option<ServiceId>, ticket: Ticket, outcome: Outcome) {
+        if let Outcome::Refused { why } = &outcome {
+            self.publish(EventKind::Refused {
+                service,
+                name: service.map(|id| self.name(id).to_string()),
+                why: why.clone(),
+            });
+        }
+        self.out.push(Effect::Reply { ticket, outcome });
+    }
+
+    /// Carries out `command`; `None` when the answer comes later.
+    fn carry_out(&mut self, now: Duration, ticket: Ticket, command: Command) -> Option<Outcome> {
+        let refused = |why| Some(Outcome::Refused { why });
+        let service = command.service();
         if let Some(id) = service
             && id.0 >= self.slots.len()
         {
-            self.notice(None, format!("no service with id {}", id.0));
-            return;
+            return Some(Outcome::NotFound);
         }
-        if let Some(id) = service
-            && self.slots[id.0].external
-        {
-            let name = self.name(id).to_string();
-            self.notice(
-                Some(id),
-                format!(
-                    "{name} is a process bringup adopted, not one it started; it leaves it alone"
-                ),
-            );
-            return;
+        if service.is_some_and(|id| self.slots[id.0].external) {
+            return refused(Refusal::Adopted);
         }
         let stopping = matches!(self.phase, Phase::ShuttingDown { .. } | Phase::Done);
         if stopping && !matches!(command, Command::Shutdown { .. }) {
-            self.notice(service, "shutting down; commands are ignored".into());
-            return;
+            return refused(Refusal::ShuttingDown);
         }
         match command {
-            Command::ResolvePort { .. } => {}
+            Command::ResolvePort { service, choice } => {
+                return self.resolve_port(service, choice, ticket);
+            }
             Command::Shutdown { force } => {
                 let already = matches!(
                     self.phase,
                     Phase::ShuttingDown { force: true } | Phase::Done
                 ) || (matches!(self.phase, Phase::ShuttingDown { .. }) && !force);
                 if already {
-                    return;
+                    return refused(Refusal::AlreadyStopping);
                 }
                 if !self.cold_start_done && self.phase == Phase::Running {
                     // Stopped before everything settled: say how far it got.
@@ -104,9 +84,9 @@ impl Machine {
             }
             Command::RestartAll => {
                 if self.phase == Phase::Restarting {
-                    return;
+                    return refused(Refusal::AlreadyRestartingAll);
                 }
-                self.notice(None, "restarting everything".into());
+                self.publish(EventKind::RestartingAll);
                 self.stop_everything(now, Phase::Restarting);
             }
             Command::Restart(id) => {
@@ -119,14 +99,11 @@ impl Machine {
                 }
             }
             Command::Start(id) => {
-                if self.slots[id.0].alive() || self.slots[id.0].state == State::Pending {
-                    self.notice(
-                        Some(id),
-                        format!("{} is already {}", self.name(id), self.slots[id.0].state),
-                    );
-                } else {
-                    self.revive(now, id, Reason::StartingOnRequest);
+                let state = self.slots[id.0].state;
+                if self.slots[id.0].alive() || state == State::Pending {
+                    return refused(Refusal::AlreadyStarted { state });
                 }
+                self.revive(now, id, Reason::StartingOnRequest);
             }
             Command::Stop(id) => {
                 self.slots[id.0].want = Want::Stopped;
@@ -139,12 +116,7 @@ impl Machine {
             }
             Command::Skip(id) => {
                 if !self.plan.service(id).optional {
-                    let name = self.name(id).to_string();
-                    self.notice(
-                        Some(id),
-                        format!("{name} is not optional, so it cannot be skipped; stop it instead"),
-                    );
-                    return;
+                    return refused(Refusal::NotOptional);
                 }
                 self.slots[id.0].want = Want::Skipped;
                 self.slots[id.0].restart_pending = false;
@@ -157,9 +129,7 @@ impl Machine {
             Command::Kill(id) => {
                 let slot = &mut self.slots[id.0];
                 if !slot.alive() {
-                    let name = self.name(id).to_string();
-                    self.notice(Some(id), format!("{name} is not running"));
-                    return;
+                    return refused(Refusal::NotRunning);
                 }
                 slot.want = Want::Stopped;
                 slot.stop = Some(StopIntent::Kill);
@@ -178,6 +148,7 @@ impl Machine {
                 });
             }
         }
+        Some(Outcome::Done)
     }
 
     /// Brings a service that is not running back into line.

@@ -150,12 +150,22 @@ impl World {
 
     /// Feeds one input and checks every invariant on the outcome.
     fn feed(&mut self, input: Input) -> Result<(), TestCaseError> {
-        let is_command = matches!(input, Input::Command(_));
+        let ticket = match &input {
+            Input::Command { ticket, .. } => Some(*ticket),
+            _ => None,
+        };
         let effects = self.machine.handle(self.now, input.clone());
-        if is_command {
-            prop_assert!(
-                effects.iter().any(|e| matches!(e, Effect::Publish(_))),
-                "the command {input:?} got no answer"
+        if let Some(ticket) = ticket {
+            let answers = effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Reply { ticket: t, .. } if *t == ticket))
+                .count();
+            prop_assert_eq!(
+                answers,
+                1,
+                "the command {:?} got {} answers",
+                input,
+                answers
             );
         }
         for effect in &effects {
@@ -313,7 +323,10 @@ impl World {
                     6 => Command::Shutdown { force: false },
                     _ => Command::Restart(id),
                 };
-                self.feed(Input::Command(command))?;
+                self.feed(Input::Command {
+                    ticket: Ticket(0),
+                    command,
+                })?;
             }
         }
         Ok(())
@@ -322,7 +335,10 @@ impl World {
     /// Shuts down, answering every spawn and delivering every exit the
     /// machine's signals would cause; it must reach `Done`.
     fn shut_down(&mut self) -> Result<(), TestCaseError> {
-        self.feed(Input::Command(Command::Shutdown { force: false }))?;
+        self.feed(Input::Command {
+            ticket: Ticket(0),
+            command: Command::Shutdown { force: false },
+        })?;
         for _ in 0..200 {
             if self.machine.phase() == Phase::Done {
                 break;
@@ -393,7 +409,7 @@ proptest! {
         }
         let id = ServiceId(who);
         for command in [Command::Stop(id), Command::Start(id), Command::Restart(id)] {
-            world.feed(Input::Command(command))?;
+            world.feed(Input::Command { ticket: Ticket(0), command })?;
         }
     }
 }

@@ -78,6 +78,7 @@ impl Machine {
             let schedulable = slot.want == Want::Up
                 && !slot.alive()
                 && !slot.restart_pending
+                && !slot.holder_check
                 && (slot.state == State::Pending
                     || (slot.state == State::Failed && slot.blocked_by.is_some()));
             if !schedulable {

@@ -133,7 +133,10 @@ impl Rig {
     }
 
     fn command(&mut self, command: Command) -> Vec<Effect> {
-        self.feed(Input::Command(command))
+        self.feed(Input::Command {
+            ticket: Ticket(0),
+            command,
+        })
     }
 
     /// Spawn, report spawned, report ready.
@@ -699,7 +702,15 @@ fn skip_stops_an_optional_service_and_dependents_degrade() {
     assert_eq!(rig.status("api").degraded, ["cache"]);
     // Skipping a required service is refused with a reason.
     let effects = rig.command(Command::Skip(rig.id("db")));
-    assert!(effects.iter().any(|e| matches!(e, Effect::Publish(EventKind::Notice { message, .. }) if message.contains("not optional"))));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Reply {
+            outcome: Outcome::Refused {
+                why: Refusal::NotOptional
+            },
+            ..
+        }
+    )));
     assert_eq!(rig.state("db"), State::Ready);
     // Start brings the skipped service back.
     let effects = rig.command(Command::Start(rig.id("cache")));
@@ -1205,4 +1216,199 @@ readiness = { log = "up" }
             .iter()
             .any(|e| matches!(e, Effect::Publish(EventKind::DependencyLost { .. })))
     );
+}
+
+/// The answer to the command fed with `ticket`, if the effects hold one.
+fn answer(effects: &[Effect], ticket: Ticket) -> Option<Outcome> {
+    effects.iter().find_map(|e| match e {
+        Effect::Reply { ticket: t, outcome } if *t == ticket => Some(outcome.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn every_command_is_answered_with_its_ticket() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+command = "db"
+readiness = { log = "up" }
+"#,
+    );
+    rig.begin();
+    rig.up("db");
+    let db = rig.id("db");
+    let ask = |rig: &mut Rig, n: u64, command: Command| {
+        let effects = rig.feed(Input::Command {
+            ticket: Ticket(n),
+            command,
+        });
+        answer(&effects, Ticket(n)).expect("an answer")
+    };
+    assert_eq!(
+        ask(&mut rig, 1, Command::Start(db)),
+        Outcome::Refused {
+            why: Refusal::AlreadyStarted {
+                state: State::Ready
+            }
+        }
+    );
+    assert_eq!(
+        ask(&mut rig, 2, Command::Restart(ServiceId(9))),
+        Outcome::NotFound
+    );
+    assert_eq!(ask(&mut rig, 3, Command::Stop(db)), Outcome::Done);
+    // Asked again while it stops: already under way.
+    assert_eq!(
+        ask(&mut rig, 4, Command::Stop(db)),
+        Outcome::Refused {
+            why: Refusal::NothingToDo {
+                state: State::Ready,
+                stopping: true
+            }
+        }
+    );
+    // Killing it now is a harder stop: done.
+    assert_eq!(ask(&mut rig, 5, Command::Kill(db)), Outcome::Done);
+}
+
+#[test]
+fn a_conflict_is_resolved_by_the_machine_through_the_runtime() {
+    let mut rig = Rig::new(
+        r#"
+[services.api]
+command = "api"
+port = 8000
+readiness = { log = "up" }
+"#,
+    );
+    let api = rig.id("api");
+    // When ports are handed out, 8000 is held and api may adopt the
+    // holder: it waits for the check before it could start.
+    let effects = rig.feed(Input::PortHeld {
+        id: api,
+        port: 8000,
+    });
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::CheckHolder {
+            port: 8000,
+            ticket: None,
+            ..
+        }
+    )));
+    let effects = rig.begin();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Spawn { .. })),
+        "not started while its holder is checked"
+    );
+    let effects = rig.feed(Input::HolderChecked {
+        id: api,
+        port: 8000,
+        ticket: None,
+        verdict: HolderVerdict::Fails {
+            holder: "pid 7".into(),
+            why: "HTTP 404".into(),
+        },
+    });
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::RefuseHolder { port: 8000, .. }))
+    );
+    // Its start fails for want of the port (the runtime says so) ...
+    let generation = rig.generation[api.0];
+    rig.at(5).feed(Input::Unavailable {
+        id: api,
+        generation,
+        reason: "port 8000 is held".into(),
+    });
+    assert_eq!(rig.state("api"), State::Failed);
+    // ... then the user takes another port: the runtime finds one, the
+    // machine starts the service again and answers.
+    let effects = rig.feed(Input::Command {
+        ticket: Ticket(7),
+        command: Command::ResolvePort {
+            service: api,
+            choice: PortChoice::Fallback,
+        },
+    });
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::MovePort {
+            ticket: Ticket(7),
+            ..
+        }
+    )));
+    assert_eq!(
+        answer(&effects, Ticket(7)),
+        None,
+        "answered once the port is found"
+    );
+    let effects = rig.at(10).feed(Input::PortMoved {
+        id: api,
+        ticket: Ticket(7),
+        result: Ok((24001, "instead of 8000, which was taken".into())),
+    });
+    assert_eq!(answer(&effects, Ticket(7)), Some(Outcome::Done));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Spawn { .. })));
+    assert_eq!(rig.status("api").port, Some(24001));
+}
+
+#[test]
+fn a_holder_that_passes_is_adopted_when_the_user_asks() {
+    let mut rig = Rig::new(
+        r#"
+[services.api]
+command = "api"
+port = 8000
+readiness = { log = "up" }
+"#,
+    );
+    let api = rig.id("api");
+    rig.begin();
+    let effects = rig.feed(Input::Command {
+        ticket: Ticket(3),
+        command: Command::ResolvePort {
+            service: api,
+            choice: PortChoice::Adopt,
+        },
+    });
+    // api was already spawned by begin: nothing to adopt for.
+    assert!(matches!(
+        answer(&effects, Ticket(3)),
+        Some(Outcome::Refused { .. })
+    ));
+    rig.spawned("api");
+    rig.exit("api", 1);
+    let effects = rig.feed(Input::Command {
+        ticket: Ticket(4),
+        command: Command::ResolvePort {
+            service: api,
+            choice: PortChoice::Adopt,
+        },
+    });
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::CheckHolder {
+            ticket: Some(Ticket(4)),
+            ..
+        }
+    )));
+    let effects = rig.feed(Input::HolderChecked {
+        id: api,
+        port: 8000,
+        ticket: Some(Ticket(4)),
+        verdict: HolderVerdict::Passes {
+            detail: "pid 7 on port 8000 (log)".into(),
+        },
+    });
+    assert_eq!(answer(&effects, Ticket(4)), Some(Outcome::Done));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::TakeHolder { port: 8000, .. }))
+    );
+    let status = rig.status("api");
+    assert!(status.external && status.state == State::Ready);
 }
