@@ -106,7 +106,7 @@ fn machine_midway(plan: &Arc<Plan>) -> Machine {
             Input::PortAssigned {
                 id,
                 port,
-                note: None,
+                how: None,
             },
         );
     }

@@ -446,13 +446,13 @@ pub enum EventKind {
         pid: Option<u32>,
         exit: Exit,
     },
-    /// A service got its port (`note` says how when it is news: a fallback
-    /// because the preferred port was held, say).
+    /// A service got its port (`how`, when it is news: a fallback because
+    /// the preferred port was held, say).
     Port {
         service: ServiceId,
         name: String,
         port: u16,
-        note: Option<String>,
+        how: Option<PortHow>,
     },
     /// A service cannot start because its port is taken (the holders, if
     /// any could be seen, and the whole explanation). `ahead`: found when
@@ -515,6 +515,36 @@ pub enum EventKind {
     ShutdownComplete,
 }
 
+/// How a service came by its port, when that is worth saying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum PortHow {
+    /// Any free port of the project's range (`port = "auto"`).
+    Auto,
+    /// The wanted port (and maybe other fallbacks) was taken: each port
+    /// passed over, and why.
+    Fallback { passed: Vec<crate::ports::Tried> },
+    /// It had a port that was taken since it was handed out.
+    Moved {
+        from: u16,
+        why: crate::ports::Reason,
+    },
+    /// The user asked for another port than the one it wanted.
+    Instead { of: Option<u16> },
+    /// A process bringup adopted holds it.
+    External,
+}
+
+impl PortHow {
+    /// Not the port it asked for (a fallback, a move, the user's choice).
+    pub fn elsewhere(&self) -> bool {
+        matches!(
+            self,
+            PortHow::Fallback { .. } | PortHow::Moved { .. } | PortHow::Instead { .. }
+        )
+    }
+}
+
 /// The state of one service at a moment.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {
@@ -529,8 +559,8 @@ pub struct ServiceStatus {
     pub pid: Option<u32>,
     /// The port it got (not necessarily the one it wanted).
     pub port: Option<u16>,
-    /// How it got the port, when that is worth saying ("fallback", "external").
-    pub port_note: Option<String>,
+    /// How it got the port, when that is worth saying.
+    pub port_how: Option<PortHow>,
     /// Adopted: a process bringup did not start stands in for the service.
     pub external: bool,
     /// It became ready (or completed) at some point of this bring-up.

@@ -7,7 +7,8 @@
 
 use crate::config::plan::ServiceId;
 use crate::engine::api::{
-    Cause, EventKind, Outcome, PortHolder, Reason, Refusal, State, Summary, Then, WantedPort,
+    Cause, EventKind, Outcome, PortHolder, PortHow, Reason, Refusal, State, Summary, Then,
+    WantedPort,
 };
 
 /// How much an event matters.
@@ -133,11 +134,11 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             service,
             name,
             port,
-            note,
+            how,
         } => {
-            let how = note
+            let how = how
                 .as_ref()
-                .map_or_else(String::new, |n| format!(" ({n})"));
+                .map_or_else(String::new, |how| format!(" ({})", port_how(how)));
             (
                 Weight::Info,
                 about(service, name),
@@ -396,6 +397,26 @@ pub fn port_holder(holder: &PortHolder) -> String {
         PortHolder::Free => "free".into(),
         PortHolder::Ours { pid } => format!("ours (pid {pid})"),
         PortHolder::Foreign { holder } => holder.to_string(),
+    }
+}
+
+/// How a service came by its port: "fallback: 8000 is held by …",
+/// "moved from 8000, which is now …". (What holds a port is said by
+/// [`crate::ports`], which also says it on the command line.)
+pub fn port_how(how: &PortHow) -> String {
+    match how {
+        PortHow::Auto => "auto".into(),
+        PortHow::Fallback { passed } => {
+            let passed: Vec<String> = passed
+                .iter()
+                .map(|t| format!("{} is {}", t.port, t.reason))
+                .collect();
+            format!("fallback: {}", passed.join("; "))
+        }
+        PortHow::Moved { from, why } => format!("moved from {from}, which is now {why}"),
+        PortHow::Instead { of: Some(port) } => format!("instead of {port}, which was taken"),
+        PortHow::Instead { of: None } => "another of the range".into(),
+        PortHow::External => "external".into(),
     }
 }
 

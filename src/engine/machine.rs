@@ -31,8 +31,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 use crate::engine::api::{
-    Cause, Command, EventKind, Exit, Lost, Need, Outcome, Phase, PortChoice, Reason, Refusal,
-    ServiceStatus, Snapshot, State, Summary, Then, Ticket, WaitReason,
+    Cause, Command, EventKind, Exit, Lost, Need, Outcome, Phase, PortChoice, PortHow, Reason,
+    Refusal, ServiceStatus, Snapshot, State, Summary, Then, Ticket, WaitReason,
 };
 use crate::engine::summary;
 
@@ -86,7 +86,7 @@ pub enum Input {
     PortAssigned {
         id: ServiceId,
         port: u16,
-        note: Option<String>,
+        how: Option<PortHow>,
     },
     /// When ports were handed out, the port of a service that may adopt
     /// its holder (`on_conflict = "adopt"`) was held: is the holder good?
@@ -103,7 +103,7 @@ pub enum Input {
     PortMoved {
         id: ServiceId,
         ticket: Ticket,
-        result: Result<(u16, String), String>,
+        result: Result<(u16, PortHow), String>,
     },
     /// The service cannot be started at all (no port could be had); no
     /// restart would change that.
@@ -279,7 +279,7 @@ struct Slot {
     /// The port the service has (allocated, or adopted), and how it came
     /// by it when that is worth saying.
     port: Option<u16>,
-    port_note: Option<String>,
+    port_how: Option<PortHow>,
     /// Adopted: a process bringup did not start stands in for it.
     external: bool,
     /// The required dependencies it was last said to have lost.
@@ -319,7 +319,7 @@ impl Slot {
             killed: false,
             liveness_started: false,
             port: None,
-            port_note: None,
+            port_how: None,
             external: false,
             lost: Vec::new(),
             holder_check: false,
@@ -481,7 +481,7 @@ impl Machine {
                 }
             }
             Input::Command { ticket, command } => self.command(now, ticket, command),
-            Input::PortAssigned { id, port, note } => self.port_assigned(id, port, note),
+            Input::PortAssigned { id, port, how } => self.port_assigned(id, port, how),
             Input::PortHeld { id, port } => self.port_held(id, port, None),
             Input::HolderChecked {
                 id,

@@ -15,6 +15,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 
 use crate::config::plan::{OnConflict, Plan, PortSpec, ServiceId};
+use crate::engine::api::PortHow;
 use crate::ports::allocate::WayOut;
 use crate::ports::{
     Allocation, Allocator, Assignment, Conflict, Holder, How, Identity, Reason, Tried,
@@ -75,7 +76,7 @@ pub enum Start {
     Assigned {
         id: ServiceId,
         port: u16,
-        note: Option<String>,
+        how: Option<PortHow>,
     },
     /// The preferred port is held and the service may adopt the holder.
     Adoptable {
@@ -90,7 +91,7 @@ pub enum Start {
 
 /// The outcome of one allocation.
 enum Got {
-    Assigned { port: u16, note: Option<String> },
+    Assigned { port: u16, how: Option<PortHow> },
     Adoptable { port: u16, holders: Vec<Holder> },
     Conflict(Trouble),
 }
@@ -148,7 +149,7 @@ impl PortBook {
                 continue;
             }
             match self.allocate(plan, id, spec) {
-                Got::Assigned { port, note } => started.push(Start::Assigned { id, port, note }),
+                Got::Assigned { port, how } => started.push(Start::Assigned { id, port, how }),
                 Got::Adoptable { port, holders } => {
                     started.push(Start::Adoptable { id, port, holders })
                 }
@@ -172,9 +173,9 @@ impl PortBook {
         };
         match allocator.allocate(&plan.service(id).name, spec) {
             Allocation::Assigned(assignment) => {
-                let (port, note) = (assignment.port, describe(&assignment.how));
+                let (port, how) = (assignment.port, port_how(&assignment.how));
                 self.slots[id.0] = Slot::Assigned(assignment);
-                Got::Assigned { port, note }
+                Got::Assigned { port, how }
             }
             Allocation::Held { port, holders } => Got::Adoptable { port, holders },
             Allocation::Conflict(conflict) => {
@@ -235,7 +236,7 @@ impl PortBook {
         &mut self,
         plan: &Plan,
         id: ServiceId,
-    ) -> Result<Option<(u16, Option<String>)>, Trouble> {
+    ) -> Result<Option<(u16, Option<PortHow>)>, Trouble> {
         let Some(spec) = &plan.service(id).port else {
             return Ok(None);
         };
@@ -274,12 +275,12 @@ impl PortBook {
             _ => None,
         };
         match self.allocate(plan, id, spec) {
-            Got::Assigned { port, note } => {
-                let note = match taken {
-                    Some((old, reason)) => Some(format!("moved from {old}, which is now {reason}")),
-                    None => note,
+            Got::Assigned { port, how } => {
+                let how = match taken {
+                    Some((from, why)) => Some(PortHow::Moved { from, why }),
+                    None => how,
                 };
-                Ok(Some((port, note)))
+                Ok(Some((port, how)))
             }
             // Adopting is decided when the run starts (or from the
             // dashboard); when the service is due to start, it is a conflict.
@@ -304,7 +305,7 @@ impl PortBook {
 
     /// Gives `id` any free port of the project's range instead of the one
     /// it wanted (the dashboard's "use another port").
-    pub fn fallback(&mut self, plan: &Plan, id: ServiceId) -> Result<(u16, String), Trouble> {
+    pub fn fallback(&mut self, plan: &Plan, id: ServiceId) -> Result<(u16, PortHow), Trouble> {
         let Some(spec) = &plan.service(id).port else {
             return Err(Trouble::plain(format!(
                 "{} has no port",
@@ -317,13 +318,7 @@ impl PortBook {
         anywhere.fallbacks.clear();
         anywhere.on_conflict = OnConflict::Fallback;
         match self.allocate(plan, id, &anywhere) {
-            Got::Assigned { port, .. } => {
-                let note = wanted.map_or_else(
-                    || "auto".to_string(),
-                    |w| format!("instead of {w}, which was taken"),
-                );
-                Ok((port, note))
-            }
+            Got::Assigned { port, .. } => Ok((port, PortHow::Instead { of: wanted })),
             Got::Adoptable { .. } => Err(Trouble::plain("no free port".into())),
             Got::Conflict(trouble) => Err(trouble),
         }
@@ -349,16 +344,12 @@ impl PortBook {
 }
 
 /// How a port came about, when it is worth saying.
-fn describe(how: &How) -> Option<String> {
+fn port_how(how: &How) -> Option<PortHow> {
     match how {
         How::Preferred => None,
-        How::Auto => Some("auto".into()),
-        How::Fallback(tried) => {
-            let passed: Vec<String> = tried
-                .iter()
-                .map(|t| format!("{} is {}", t.port, t.reason))
-                .collect();
-            Some(format!("fallback: {}", passed.join("; ")))
-        }
+        How::Auto => Some(PortHow::Auto),
+        How::Fallback(tried) => Some(PortHow::Fallback {
+            passed: tried.clone(),
+        }),
     }
 }

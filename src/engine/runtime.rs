@@ -634,8 +634,8 @@ impl Runtime {
         let mut inputs = VecDeque::new();
         for start in self.ports.allocate_all(&plan, &self.selected) {
             match start {
-                Start::Assigned { id, port, note } => {
-                    inputs.push_back(Input::PortAssigned { id, port, note })
+                Start::Assigned { id, port, how } => {
+                    inputs.push_back(Input::PortAssigned { id, port, how })
                 }
                 // Said now, not when the service's turn comes: the user can
                 // act while the rest of the stack starts.
@@ -728,9 +728,9 @@ impl Runtime {
         let spec = plan.service(id);
         // The port may have been taken since it was handed out.
         match self.ports.prepare(&plan, id) {
-            Ok(Some((port, note))) => {
+            Ok(Some((port, how))) => {
                 self.services[id.0].conflict_reported = None;
-                queue.push_back(Input::PortAssigned { id, port, note });
+                queue.push_back(Input::PortAssigned { id, port, how });
             }
             Ok(None) => self.services[id.0].conflict_reported = None,
             Err(trouble) => {

@@ -145,15 +145,9 @@ fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'s
     };
     spans.push(Span::styled(fit(&state, 12), theme.state(s.state)));
     if columns.port {
-        let (port, style) = match (s.port, &s.port_note) {
+        let (port, style) = match (s.port, &s.port_how) {
             (Some(port), _) if s.external => (format!("{port} ext"), theme.external),
-            (Some(port), Some(note))
-                if note.starts_with("fallback")
-                    || note.starts_with("moved")
-                    || note.starts_with("instead") =>
-            {
-                (format!("{port} fb"), theme.fallback)
-            }
+            (Some(port), Some(how)) if how.elsewhere() => (format!("{port} fb"), theme.fallback),
             (Some(port), _) => (port.to_string(), Style::default()),
             // It never got the port it wants (taken, say): show which.
             (None, _) => match wanted_port(app, s) {

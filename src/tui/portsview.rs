@@ -61,9 +61,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::styled("HELD BY NOW", theme.column),
     ])];
     for (status, wanted) in rows {
-        let (got, got_style) = match (status.port, &status.port_note) {
+        let (got, got_style) = match (status.port, &status.port_how) {
             (Some(port), _) if status.external => (format!("{port} (external)"), theme.external),
-            (Some(port), Some(note)) if note != "auto" => {
+            (Some(port), Some(how)) if how.elsewhere() => {
                 (format!("{port} (fallback)"), theme.fallback)
             }
             (Some(port), _) => (port.to_string(), ratatui::style::Style::default()),
@@ -88,11 +88,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled(format!("{got:<14}"), got_style),
             Span::styled(holder, holder_style),
         ]));
-        if let Some(note) = status
-            .port_note
-            .as_ref()
-            .filter(|n| n.starts_with("fallback") || n.starts_with("moved"))
-        {
+        if let Some(how) = status.port_how.as_ref().filter(|how| how.elsewhere()) {
+            let note = describe::port_how(how);
             lines.push(Line::from(Span::styled(format!("   {note}"), theme.dim)));
         }
     }

@@ -14,16 +14,16 @@
 use super::*;
 
 impl Machine {
-    pub(super) fn port_assigned(&mut self, id: ServiceId, port: u16, note: Option<String>) {
+    pub(super) fn port_assigned(&mut self, id: ServiceId, port: u16, how: Option<PortHow>) {
         let slot = &mut self.slots[id.0];
         slot.port = Some(port);
-        slot.port_note = note.clone();
+        slot.port_how = how.clone();
         let name = self.name(id).to_string();
         self.publish(EventKind::Port {
             service: id,
             name,
             port,
-            note,
+            how,
         });
     }
 
@@ -124,11 +124,11 @@ impl Machine {
         now: Duration,
         id: ServiceId,
         ticket: Ticket,
-        result: Result<(u16, String), String>,
+        result: Result<(u16, PortHow), String>,
     ) {
         let outcome = match result {
-            Ok((port, note)) => {
-                self.port_assigned(id, port, Some(note));
+            Ok((port, how)) => {
+                self.port_assigned(id, port, Some(how));
                 // It failed for want of a port: with one, it starts again.
                 let slot = &self.slots[id.0];
                 if !slot.alive() && slot.state == State::Failed && self.phase == Phase::Running {

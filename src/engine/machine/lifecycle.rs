@@ -319,7 +319,7 @@ impl Machine {
         }
         slot.external = true;
         slot.port = Some(port);
-        slot.port_note = Some("external".into());
+        slot.port_how = Some(PortHow::External);
         slot.ready_at = Some(now);
         slot.first_ready_at.get_or_insert(now);
         // A generation of its own, so checks of an earlier adoption (or
@@ -359,7 +359,7 @@ impl Machine {
         let slot = &mut self.slots[id.0];
         slot.external = false;
         slot.port = None;
-        slot.port_note = None;
+        slot.port_how = None;
         slot.liveness_failures = 0;
         self.out.push(Effect::StopProbes { id });
         self.out.push(Effect::Disown { id });

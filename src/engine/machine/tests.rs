@@ -1348,7 +1348,7 @@ readiness = { log = "up" }
     let effects = rig.at(10).feed(Input::PortMoved {
         id: api,
         ticket: Ticket(7),
-        result: Ok((24001, "instead of 8000, which was taken".into())),
+        result: Ok((24001, PortHow::Instead { of: Some(8000) })),
     });
     assert_eq!(answer(&effects, Ticket(7)), Some(Outcome::Done));
     assert!(effects.iter().any(|e| matches!(e, Effect::Spawn { .. })));

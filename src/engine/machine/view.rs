@@ -38,7 +38,7 @@ impl Machine {
                 _ => None,
             },
             port: slot.port,
-            port_note: slot.port_note.clone(),
+            port_how: slot.port_how.clone(),
             external: slot.external,
             ever_ready: slot.first_ready_at.is_some(),
             ready_attempt_spawned_at: slot.ready_attempt_spawned_at,
