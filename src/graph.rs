@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::ServiceId;
 
@@ -28,7 +28,7 @@ pub struct Dependency {
 }
 
 /// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DepKind {
     /// Start after it is ready; blocked while it is failed or skipped.

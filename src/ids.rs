@@ -7,8 +7,8 @@
 //! use ids without importing each other in a circle. `config::plan`
 //! re-exports it, which is where most callers find it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Index of a service in `Plan::services` (declaration order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ServiceId(pub usize);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::interpolate::Template;
 use crate::graph::Graph;
@@ -155,7 +155,7 @@ impl std::fmt::Display for PortSpec {
 }
 
 /// What to do when the port a service wants is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnConflict {
     /// Use the first free port of `fallback_ports`.
@@ -187,7 +187,7 @@ pub enum CommandSpec {
 }
 
 /// A long-running service or a task that runs to completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Service,
@@ -195,7 +195,7 @@ pub enum Kind {
 }
 
 /// When a process that exited is started again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
     Always,

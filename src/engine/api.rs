@@ -8,13 +8,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::plan::{DepKind, Kind, ServiceId};
 pub use crate::ports::owner::PortHolder;
 
 /// The state of one service (DESIGN.md, "Service states").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Waiting for its dependencies, a start slot or a restart delay.
@@ -79,7 +79,7 @@ impl fmt::Display for State {
 /// Why a service is in its state: the data behind the words that
 /// [`crate::engine::describe`] makes of it. Front ends never parse those
 /// words; they look at this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
 pub enum Reason {
     /// In line to start, nothing asked yet.
@@ -163,7 +163,7 @@ pub enum Reason {
 }
 
 /// Why bringup ended a process itself, when checks failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "cause")]
 pub enum Cause {
     /// Its liveness check failed this many times in a row.
@@ -173,7 +173,7 @@ pub enum Cause {
 }
 
 /// What follows an exit nobody asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "then")]
 pub enum Then {
     /// Nothing: it stays down (failed, or stopped while everything stops).
@@ -189,7 +189,7 @@ pub enum Then {
 }
 
 /// What a pending service is waiting for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "waiting_for")]
 pub enum WaitReason {
     /// A dependency has not reached what this service needs yet.
@@ -223,7 +223,7 @@ impl fmt::Display for WaitReason {
 }
 
 /// What a dependent needs from a dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Need {
     Ready,
@@ -242,7 +242,7 @@ impl fmt::Display for Need {
 }
 
 /// How a process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Exit {
     Code(i32),
@@ -275,7 +275,7 @@ impl fmt::Display for Exit {
 }
 
 /// What a front end asks the engine to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "command", content = "service")]
 pub enum Command {
     /// Stop (if running) and start again now, resetting its restart count.
@@ -302,11 +302,11 @@ pub enum Command {
 
 /// Tells apart the answers to commands in flight: the engine answers every
 /// command it is given, once, with the ticket it came with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Ticket(pub u64);
 
 /// What came of a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Outcome {
     /// Carried out: the stop signal is sent, the service is in line to
@@ -325,7 +325,7 @@ impl Outcome {
 }
 
 /// Why a command was not carried out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "refusal")]
 pub enum Refusal {
     /// The stack is stopping; only a harder stop is taken.
@@ -380,7 +380,7 @@ impl Command {
 }
 
 /// The ways out of a port conflict (besides leaving the service failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortChoice {
     /// Any free port of the project's range.
@@ -390,7 +390,7 @@ pub enum PortChoice {
 }
 
 /// Where the engine is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Created; `Begin` not yet received.
@@ -406,7 +406,7 @@ pub enum Phase {
 }
 
 /// Something that happened, stamped with when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     #[serde(with = "millis")]
     pub at: Duration,
@@ -415,7 +415,7 @@ pub struct Event {
 }
 
 /// The kinds of [`Event`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum EventKind {
     /// A service changed state, and why.
@@ -516,7 +516,7 @@ pub enum EventKind {
 }
 
 /// How a service came by its port, when that is worth saying.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
 pub enum PortHow {
     /// Any free port of the project's range (`port = "auto"`).
@@ -546,7 +546,7 @@ impl PortHow {
 }
 
 /// The state of one service at a moment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceStatus {
     pub id: ServiceId,
     pub name: String,
@@ -605,7 +605,7 @@ pub struct ServiceStatus {
 }
 
 /// A required dependency a running service does without, and its state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lost {
     pub name: String,
     pub state: State,
@@ -614,7 +614,7 @@ pub struct Lost {
 /// What a front end knows about the stack it shows: told once per
 /// session (the names, kinds, ports and dependencies it draws), so that no
 /// front end reads the config's `Plan`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackInfo {
     pub project: String,
     /// The config file, as the user named it.
@@ -624,7 +624,7 @@ pub struct StackInfo {
 }
 
 /// One service as the config declares it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceInfo {
     pub id: ServiceId,
     pub name: String,
@@ -635,7 +635,7 @@ pub struct ServiceInfo {
 }
 
 /// The port a service asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WantedPort {
     /// `None`: any free port of the project's range (`port = "auto"`).
     pub preferred: Option<u16>,
@@ -649,7 +649,7 @@ pub struct WantedPort {
 }
 
 /// A dependency as the config declares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DependsOn {
     pub on: ServiceId,
     pub kind: DepKind,
@@ -673,7 +673,7 @@ impl StackInfo {
 }
 
 /// The whole picture, published after every change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub phase: Phase,
     /// When the current bring-up began (since the epoch).
@@ -740,7 +740,7 @@ impl Verdict {
 }
 
 /// How a cold start went.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Every non-optional service became ready (or completed).
     pub all_required_ready: bool,
@@ -755,7 +755,7 @@ pub struct Summary {
 
 /// When one service was spawned and became ready during a cold start,
 /// relative to the start of the bring-up.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     pub service: ServiceId,
     pub name: String,
@@ -773,22 +773,43 @@ impl Timing {
     }
 }
 
-/// Durations as integer milliseconds in serialized form.
+/// Durations as milliseconds (a float, so sub-millisecond times survive)
+/// in serialized form.
 mod millis {
     use std::time::Duration;
 
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
     }
 }
 
 mod millis_opt {
     use std::time::Duration;
 
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_f64(d.as_secs_f64() * 1000.0),
             None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        match Option::<f64>::deserialize(d)? {
+            Some(ms) => Duration::try_from_secs_f64(ms / 1000.0)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
         }
     }
 }

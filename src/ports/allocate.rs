@@ -61,14 +61,14 @@ pub enum How {
 }
 
 /// A port that was passed over, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tried {
     pub port: u16,
     pub reason: Reason,
 }
 
 /// Why a port could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "taken", content = "by")]
 pub enum Reason {
     /// Something listens on it (the holders that could be found).

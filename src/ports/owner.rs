@@ -13,12 +13,12 @@ use std::fmt;
 use std::time::Duration;
 
 use procfs::net::TcpState;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ansi::plain;
 
 /// A process (or an owner that could not be looked into) holding a port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     /// The listening address.
     pub address: String,
@@ -34,12 +34,12 @@ pub struct Holder {
     /// `None` when the process could not be found (another user's).
     pub pid: Option<u32>,
     pub command: Option<String>,
-    /// How long the process has been running.
-    #[serde(serialize_with = "seconds")]
+    /// How long the process has been running, to the second.
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub running_for: Option<Duration>,
     /// When the process started (clock ticks since boot): tells this
     /// process from a later one that got the same pid.
-    #[serde(skip)]
+    #[serde(default)]
     pub started: Option<u64>,
 }
 
@@ -247,7 +247,9 @@ fn running_for(stat: &procfs::process::Stat) -> Option<Duration> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs_f64();
-    Some(Duration::from_secs_f64((now - started).max(0.0)))
+    // Whole seconds: the boot time is only known to the second, so finer
+    // would be noise (and the protocol carries seconds).
+    Some(Duration::from_secs((now - started).max(0.0) as u64))
 }
 
 /// When process `pid` started (clock ticks since boot), if it runs.
@@ -269,7 +271,7 @@ pub fn uids(pid: u32) -> Option<(u32, u32)> {
 }
 
 /// Who holds a service's port right now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "held_by")]
 pub enum PortHolder {
     /// Nothing listens on it.
@@ -329,6 +331,10 @@ fn seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S:
         Some(d) => s.serialize_u64(d.as_secs()),
         None => s.serialize_none(),
     }
+}
+
+fn from_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
 }
 
 #[cfg(test)]
