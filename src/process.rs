@@ -17,6 +17,7 @@
 
 pub mod child;
 pub mod command;
+pub mod exit;
 pub mod launch;
 pub mod launcher;
 pub mod leftovers;
@@ -39,7 +40,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::net::unix::pipe;
 
-use crate::engine::api::Exit;
+use exit::Exit;
 
 /// What to run and how.
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::plan::{DepKind, Kind, ServiceId};
 pub use crate::ports::owner::PortHolder;
+pub use crate::process::exit::{Exit, SignalName};
 
 /// The state of one service (DESIGN.md, "Service states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -241,39 +242,6 @@ impl fmt::Display for Need {
     }
 }
 
-/// How a process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-    /// It could not be started at all.
-    NotStarted(String),
-    /// An adopted process (one bringup did not start) stopped answering
-    /// its checks and is taken to be gone.
-    AdoptedGone,
-}
-
-impl Exit {
-    pub fn success(&self) -> bool {
-        matches!(self, Exit::Code(0))
-    }
-}
-
-impl fmt::Display for Exit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Exit::Code(code) => write!(f, "exited with code {code}"),
-            Exit::Signal(signal) => match nix::sys::signal::Signal::try_from(*signal) {
-                Ok(signal) => write!(f, "killed by {}", signal.as_str()),
-                Err(_) => write!(f, "killed by signal {signal}"),
-            },
-            Exit::NotStarted(why) => write!(f, "could not start: {why}"),
-            Exit::AdoptedGone => write!(f, "the adopted process is gone"),
-        }
-    }
-}
-
 /// What a front end asks the engine to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "command", content = "service")]
@@ -484,7 +452,7 @@ pub enum EventKind {
     Signalled {
         service: ServiceId,
         name: String,
-        signal: String,
+        signal: SignalName,
     },
     /// A probe result that is news (first failure, a different failure).
     Probe {

@@ -29,7 +29,7 @@ use nix::unistd::Pid;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::engine::api::Exit;
+use crate::process::exit::{Exit, SignalName};
 
 /// Whose process a child is: the run and the service it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,7 +256,7 @@ impl AsRawFd for PidFd {
 fn exit_of(status: WaitStatus) -> Exit {
     match status {
         WaitStatus::Exited(_, code) => Exit::Code(code),
-        WaitStatus::Signaled(_, signal, _) => Exit::Signal(signal as i32),
+        WaitStatus::Signaled(_, signal, _) => Exit::Signal(SignalName::from(signal)),
         _ => Exit::Code(-1),
     }
 }

@@ -144,7 +144,7 @@ impl Machine {
                 self.publish(EventKind::Signalled {
                     service: id,
                     name,
-                    signal: "SIGKILL".into(),
+                    signal: Signal::SIGKILL.into(),
                 });
             }
         }

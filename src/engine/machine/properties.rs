@@ -23,7 +23,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::plan::{DepKind, Plan};
-use crate::engine::api::{Command, State};
+use crate::engine::api::{Command, SignalName, State};
 
 const CONFIG: &str = r#"
 [services.db]
@@ -356,7 +356,7 @@ impl World {
                 self.feed(Input::Exited {
                     id,
                     generation,
-                    exit: Exit::Signal(15),
+                    exit: Exit::Signal(SignalName::of(15)),
                 })?;
             } else if let Some((id, generation, timer)) = self.timers.pop() {
                 self.feed(Input::Timer {

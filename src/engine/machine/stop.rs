@@ -41,7 +41,7 @@ impl Machine {
         self.publish(EventKind::Signalled {
             service: id,
             name,
-            signal: signal.as_str().to_string(),
+            signal: signal.into(),
         });
     }
 

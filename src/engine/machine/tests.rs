@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 
 use super::*;
 use crate::config::validate::Context;
+use crate::engine::api::SignalName;
 
 fn plan(text: &str) -> Arc<Plan> {
     let cx = Context::without_env(Path::new("t.toml"), Path::new("/"), "bringup");
@@ -616,7 +617,7 @@ depends_on = ["db"]
     let effects = rig.feed(Input::Exited {
         id: rig.id("db"),
         generation: rig.generation[0],
-        exit: Exit::Signal(9),
+        exit: Exit::Signal(SignalName::of(9)),
     });
     assert_eq!(rig.machine.phase(), Phase::Done);
     assert!(
@@ -727,7 +728,7 @@ fn kill_and_restart_commands() {
     rig.feed(Input::Exited {
         id: rig.id("db"),
         generation: rig.generation[0],
-        exit: Exit::Signal(9),
+        exit: Exit::Signal(SignalName::of(9)),
     });
     assert_eq!(
         rig.state("db"),
