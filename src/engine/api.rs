@@ -11,7 +11,6 @@
 
 mod command;
 mod event;
-mod millis;
 mod reason;
 mod stack;
 mod state;

@@ -11,7 +11,7 @@ use crate::ids::ServiceId;
 /// Something that happened, stamped with when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
-    #[serde(with = "super::millis")]
+    #[serde(with = "crate::millis")]
     pub at: Duration,
     #[serde(flatten)]
     pub kind: EventKind,

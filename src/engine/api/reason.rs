@@ -30,13 +30,13 @@ pub enum Reason {
         degraded: Vec<String>,
     },
     ReadyIn {
-        #[serde(with = "super::millis")]
+        #[serde(with = "crate::millis")]
         took: Duration,
         /// What the readiness check said ("HTTP 200"), if anything.
         detail: String,
     },
     CompletedIn {
-        #[serde(with = "super::millis")]
+        #[serde(with = "crate::millis")]
         took: Duration,
     },
     /// A process bringup did not start stands in for the service.
@@ -53,7 +53,7 @@ pub enum Reason {
     },
     /// Not ready within `ready_timeout`; still being checked.
     NotReadyAfter {
-        #[serde(with = "super::millis")]
+        #[serde(with = "crate::millis")]
         timeout: Duration,
         last_check: Option<String>,
     },
@@ -89,7 +89,7 @@ pub enum Reason {
     },
     /// Being stopped, it did not stop within its grace: it is killed.
     KillingAfter {
-        #[serde(with = "super::millis")]
+        #[serde(with = "crate::millis")]
         grace: Duration,
     },
 }
@@ -115,7 +115,7 @@ pub enum Then {
     RestartIn {
         attempt: u32,
         of: u32,
-        #[serde(with = "super::millis")]
+        #[serde(with = "crate::millis")]
         delay: Duration,
     },
 }

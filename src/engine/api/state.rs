@@ -81,7 +81,7 @@ pub enum WaitReason {
     Restart {
         attempt: u32,
         of: u32,
-        #[serde(with = "super::millis")]
+        #[serde(with = "crate::millis")]
         at: Duration,
     },
     /// A required dependency failed, was skipped or stopped.

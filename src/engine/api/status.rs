@@ -19,7 +19,7 @@ pub struct ServiceStatus {
     pub optional: bool,
     pub state: State,
     /// When it entered `state`.
-    #[serde(with = "super::millis")]
+    #[serde(with = "crate::millis")]
     pub since: Duration,
     pub pid: Option<u32>,
     /// The port it got (not necessarily the one it wanted).
@@ -33,9 +33,9 @@ pub struct ServiceStatus {
     /// The spawn of the attempt that first became ready in this bring-up
     /// (until one did, of the latest attempt), and that first ready; since
     /// the epoch. Their difference is the service's time to ready.
-    #[serde(with = "super::millis::opt")]
+    #[serde(with = "crate::millis::opt")]
     pub ready_attempt_spawned_at: Option<Duration>,
-    #[serde(with = "super::millis::opt")]
+    #[serde(with = "crate::millis::opt")]
     pub first_ready_at: Option<Duration>,
     /// The dependency (or the service freeing a start slot) that let it start.
     pub gated_by: Option<ServiceId>,
@@ -60,10 +60,10 @@ pub struct ServiceStatus {
     /// ("HTTP 503 (expected 200-299)"), while it is not ready.
     pub last_check: Option<String>,
     /// When the current (or last) process was spawned.
-    #[serde(with = "super::millis::opt")]
+    #[serde(with = "crate::millis::opt")]
     pub spawned_at: Option<Duration>,
     /// When the current process became ready.
-    #[serde(with = "super::millis::opt")]
+    #[serde(with = "crate::millis::opt")]
     pub ready_at: Option<Duration>,
     /// A stop has been asked for and the process has not exited yet.
     pub stopping: bool,
@@ -81,7 +81,7 @@ pub struct Lost {
 pub struct Snapshot {
     pub phase: Phase,
     /// When the current bring-up began (since the epoch).
-    #[serde(with = "super::millis")]
+    #[serde(with = "crate::millis")]
     pub began_at: Duration,
     /// Services in start order.
     pub services: Vec<ServiceStatus>,
@@ -149,7 +149,7 @@ pub struct Summary {
     /// Every non-optional service became ready (or completed).
     pub all_required_ready: bool,
     /// From the start of the bring-up until the last service became ready.
-    #[serde(with = "super::millis")]
+    #[serde(with = "crate::millis")]
     pub time_to_ready: Duration,
     /// The chain of services that decided `time_to_ready`, first to last.
     pub critical_path: Vec<Timing>,
@@ -164,9 +164,9 @@ pub struct Timing {
     pub service: ServiceId,
     pub name: String,
     pub state: State,
-    #[serde(with = "super::millis::opt")]
+    #[serde(with = "crate::millis::opt")]
     pub spawned_at: Option<Duration>,
-    #[serde(with = "super::millis::opt")]
+    #[serde(with = "crate::millis::opt")]
     pub ready_at: Option<Duration>,
 }
 

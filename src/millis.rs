@@ -1,6 +1,7 @@
-//! Durations as milliseconds in serialized form: a float, so that
-//! sub-millisecond times survive the trip (`#[serde(with = "millis")]`,
-//! and [`opt`] for `Option<Duration>`).
+//! Durations as milliseconds in serialized form, for the protocol and
+//! the log lines: a float, so that sub-millisecond times survive the trip
+//! (`#[serde(with = "crate::millis")]`, and [`opt`] for an
+//! `Option<Duration>`).
 
 use std::time::Duration;
 
