@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod grid;
+pub mod layout;
 pub mod logview;
 pub mod overlay;
 pub mod portsview;
@@ -23,6 +24,7 @@ mod terminal;
 pub mod theme;
 pub mod timeline;
 pub mod view;
+pub mod widgets;
 
 use std::time::{Duration, Instant};
 

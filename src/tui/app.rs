@@ -10,6 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ratatui::layout::Rect;
+
 use crate::config::plan::ServiceId;
 use crate::engine::{
     Command, Event, EventKind, Phase, PortChoice, PortHolder, ServiceStatus, Snapshot, StackInfo,
@@ -17,6 +19,7 @@ use crate::engine::{
 };
 use crate::keys::{Action, Code, Key, Keymap};
 use crate::logs::LogHub;
+use crate::tui::layout::{self, Areas};
 use crate::tui::logview::{self, LogSource, Position};
 use crate::tui::theme::Theme;
 
@@ -185,6 +188,22 @@ impl App {
             (_, Some(id)) => LogSource::Service(id),
             (_, None) => LogSource::All,
         }
+    }
+
+    /// Where the parts of a screen of `size` are in this state; the same
+    /// for drawing and for mouse hits.
+    pub fn areas(&self, size: Rect) -> Areas {
+        layout::areas(size, self.zoomed, self.visible().len())
+    }
+
+    /// The first grid row shown when `rows` rows are available, so the
+    /// selection stays on screen.
+    pub fn first_row(&self, rows: u16) -> usize {
+        let at = self
+            .selected
+            .and_then(|id| self.visible().iter().position(|s| s.id == id))
+            .unwrap_or(0);
+        layout::first_row(at, rows)
     }
 
     /// Whether the cold start is still going (quitting then asks first).
@@ -546,13 +565,15 @@ impl App {
 
     /// Rows of the log pane as drawn now (its title line aside).
     fn log_rows(&self) -> usize {
-        let areas = crate::tui::view::areas(
-            self,
-            ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
-        );
+        let areas = self.areas(self.screen());
         areas
             .bottom
             .map_or(1, |area| usize::from(area.height.saturating_sub(1)).max(1))
+    }
+
+    /// The whole terminal, as the last frame was drawn on it.
+    fn screen(&self) -> Rect {
+        Rect::new(0, 0, self.size.0, self.size.1)
     }
 
     /// Lines a page moves: the log pane's height, roughly.
@@ -614,10 +635,7 @@ impl App {
 
     /// A mouse wheel notch over row `row` (`up`: towards older lines / the top).
     pub fn on_wheel(&mut self, row: u16, up: bool) {
-        let areas = crate::tui::view::areas(
-            self,
-            ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
-        );
+        let areas = self.areas(self.screen());
         let over_grid = areas
             .grid
             .is_some_and(|grid| row >= grid.y && row < grid.y + grid.height);
@@ -630,16 +648,13 @@ impl App {
 
     /// A click at `row`: selects the service on that grid row.
     pub fn on_click(&mut self, row: u16) {
-        let areas = crate::tui::view::areas(
-            self,
-            ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
-        );
+        let areas = self.areas(self.screen());
         let Some(grid) = areas.grid else { return };
         if row <= grid.y || row >= grid.y + grid.height {
             return;
         }
         let visible: Vec<ServiceId> = self.visible().iter().map(|s| s.id).collect();
-        let skip = crate::tui::grid::first_row(self, grid.height.saturating_sub(1));
+        let skip = self.first_row(grid.height.saturating_sub(1));
         let index = skip + usize::from(row - grid.y - 1);
         if let Some(&id) = visible.get(index) {
             if self.selected != Some(id) {

@@ -38,7 +38,8 @@ pub enum Position {
 }
 
 impl Position {
-    fn upto(&self) -> Option<u64> {
+    /// The newest sequence number on screen, or `None` when following.
+    pub fn upto(&self) -> Option<u64> {
         match self {
             Position::Follow => None,
             Position::At(seq) => Some(*seq),

@@ -11,7 +11,7 @@ use crate::ansi::plain;
 use crate::keys::Action;
 use crate::ports::owner::human;
 use crate::tui::app::{App, Overlay};
-use crate::tui::view::popup;
+use crate::tui::widgets::popup;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
     let theme = &app.theme;
@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                 help_short(app)
             };
             let width = if fits { 96 } else { 78 };
-            popup(frame, app, "keys", lines, width);
+            popup(frame, theme, "keys", lines, width);
         }
         Overlay::ConfirmKill(id) => {
             let Some(status) = app.status(*id) else {
@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     Span::raw(" keep it"),
                 ]),
             ];
-            popup(frame, app, "kill", lines, 64);
+            popup(frame, theme, "kill", lines, 64);
         }
         Overlay::ConfirmQuit => {
             let starting: Vec<&str> = app
@@ -83,7 +83,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     Span::raw(" stay"),
                 ]),
             ];
-            popup(frame, app, "quit", lines, 64);
+            popup(frame, theme, "quit", lines, 64);
         }
         Overlay::Conflict {
             service,
@@ -145,7 +145,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     theme.dim,
                 )));
             }
-            popup(frame, app, "port conflict", lines, CONFLICT_WIDTH);
+            popup(frame, theme, "port conflict", lines, CONFLICT_WIDTH);
         }
     }
 }

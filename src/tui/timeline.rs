@@ -17,7 +17,7 @@ use crate::config::plan::ServiceId;
 use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
 use crate::tui::app::{App, Pane};
-use crate::tui::view::pane;
+use crate::tui::widgets::pane;
 
 /// The services on the critical path so far: from the one that became
 /// ready last (see [`crate::engine::summary::critical_path`]).
@@ -63,7 +63,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         None => format!(" cold start: {} so far ", fmt_duration(end)),
     };
     let block = pane(
-        app,
+        theme,
         vec![Span::styled(title, theme.title)],
         app.focus == Pane::Bottom || app.zoomed,
     );
