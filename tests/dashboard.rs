@@ -420,13 +420,13 @@ fn no_color_still_tells_states_apart() {
 
 #[test]
 fn keys_turn_into_engine_commands() {
-    use bringup::tui::app::Do;
+    use bringup::tui::app::AppRequest;
     let mut app = dark();
     let id = |app: &App, name: &str| app.info.find(name).expect("service");
     select(&mut app, "database");
     assert_eq!(
         app.on_key(Key::parse("r").unwrap()),
-        [Do::Send(Command::Restart(id(&app, "database")))]
+        [AppRequest::Send(Command::Restart(id(&app, "database")))]
     );
     // Skip: only optional services, and again brings it back.
     assert!(
@@ -437,16 +437,16 @@ fn keys_turn_into_engine_commands() {
     select(&mut app, "frontend");
     assert_eq!(
         app.on_key(Key::parse("s").unwrap()),
-        [Do::Send(Command::Skip(id(&app, "frontend")))]
+        [AppRequest::Send(Command::Skip(id(&app, "frontend")))]
     );
     select(&mut app, "api");
     assert_eq!(
         app.on_key(Key::parse("S").unwrap()),
-        [Do::Send(Command::Stop(id(&app, "api")))]
+        [AppRequest::Send(Command::Stop(id(&app, "api")))]
     );
     assert_eq!(
         app.on_key(Key::parse("R").unwrap()),
-        [Do::Send(Command::RestartAll)]
+        [AppRequest::Send(Command::RestartAll)]
     );
     // Kill asks first; only "y" kills.
     assert!(app.on_key(Key::parse("x").unwrap()).is_empty());
@@ -454,17 +454,17 @@ fn keys_turn_into_engine_commands() {
     app.on_key(Key::parse("x").unwrap());
     assert_eq!(
         app.on_key(Key::parse("y").unwrap()),
-        [Do::Send(Command::Kill(id(&app, "api")))]
+        [AppRequest::Send(Command::Kill(id(&app, "api")))]
     );
     // Quitting mid cold start asks; a second quit while stopping forces.
     app.on_key(Key::parse("q").unwrap());
     assert_eq!(
         app.on_key(Key::parse("y").unwrap()),
-        [Do::Quit { force: false }]
+        [AppRequest::Quit { force: false }]
     );
     assert_eq!(
         app.on_key(Key::parse("q").unwrap()),
-        [Do::Quit { force: true }]
+        [AppRequest::Quit { force: true }]
     );
 }
 
@@ -483,7 +483,7 @@ fn remapped_keys_work_and_show_in_help() {
     select(&mut app, "database");
     assert!(matches!(
         app.on_key(Key::parse("f5").unwrap())[..],
-        [bringup::tui::app::Do::Send(Command::Restart(_))]
+        [bringup::tui::app::AppRequest::Send(Command::Restart(_))]
     ));
     assert!(app.on_key(Key::parse("r").unwrap()).is_empty());
     key(&mut app, "?");

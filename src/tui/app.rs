@@ -4,13 +4,13 @@
 //! views are functions of `&App`). Engine events and snapshots change it
 //! here; keys, the mouse and typing change it in `app/input.rs`
 //! ([`App::on_key`] and friends), which returns what the loop must do
-//! ([`Do`]: send a command, quit, refresh the port holders).
+//! ([`AppRequest`]: send a command, quit, refresh the port holders).
 //! Keeping state and drawing apart is what lets the views be tested as
 //! snapshots of a state built by hand, with no terminal and no engine.
 
 mod input;
 
-pub use input::Do;
+pub use input::AppRequest;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,19 +24,20 @@ use crate::engine::{
 use crate::keys::Keymap;
 use crate::logs::LogHub;
 use crate::tui::layout::{self, Areas};
-use crate::tui::logview::{LogSource, Position};
+use crate::tui::logview::{LogPosition, LogSource};
 use crate::tui::theme::Theme;
 
 /// Which half has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Services,
-    Bottom,
+    /// The lower view (see [`LowerView`]).
+    Lower,
 }
 
 /// What the lower half shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bottom {
+pub enum LowerView {
     /// The selected service's output.
     Logs,
     /// Every service's output, merged.
@@ -72,7 +73,7 @@ pub enum Typing {
 /// How the log pane shows lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogState {
-    pub position: Position,
+    pub position: LogPosition,
     pub wrap: bool,
     pub timestamps: bool,
     /// What to highlight and jump between (case-insensitive).
@@ -99,7 +100,7 @@ pub struct App {
     /// Terminal size, for page sizes and mouse hits.
     pub size: (u16, u16),
     pub focus: Pane,
-    pub bottom: Bottom,
+    pub lower: LowerView,
     pub zoomed: bool,
     pub selected: Option<ServiceId>,
     pub filter: String,
@@ -134,13 +135,13 @@ impl App {
             clock: Duration::ZERO,
             size: (80, 24),
             focus: Pane::Services,
-            bottom: Bottom::Logs,
+            lower: LowerView::Logs,
             zoomed: false,
             selected,
             filter: String::new(),
             typing: None,
             log: LogState {
-                position: Position::Follow,
+                position: LogPosition::Follow,
                 wrap: false,
                 timestamps: false,
                 search: String::new(),
@@ -174,9 +175,9 @@ impl App {
 
     /// Where the lower half's lines come from.
     pub fn log_source(&self) -> LogSource {
-        match (self.bottom, self.selected) {
-            (Bottom::AllLogs, _) => LogSource::All,
-            (Bottom::Orchestrator, _) => LogSource::Orchestrator,
+        match (self.lower, self.selected) {
+            (LowerView::AllLogs, _) => LogSource::All,
+            (LowerView::Orchestrator, _) => LogSource::Orchestrator,
             (_, Some(id)) => LogSource::Service(id),
             (_, None) => LogSource::All,
         }

@@ -16,7 +16,7 @@ pub struct Areas {
     pub header: Option<Rect>,
     pub grid: Option<Rect>,
     /// The lower view: logs, all logs, bringup's own log, timeline or ports.
-    pub bottom: Option<Rect>,
+    pub lower: Option<Rect>,
     pub status: Option<Rect>,
 }
 
@@ -44,7 +44,7 @@ pub fn areas(size: Rect, zoomed: bool, services: usize) -> Areas {
         return Areas {
             header,
             grid: None,
-            bottom: None,
+            lower: None,
             status,
         };
     }
@@ -52,7 +52,7 @@ pub fn areas(size: Rect, zoomed: bool, services: usize) -> Areas {
         return Areas {
             header,
             grid: None,
-            bottom: Some(rest),
+            lower: Some(rest),
             status,
         };
     }
@@ -65,12 +65,12 @@ pub fn areas(size: Rect, zoomed: bool, services: usize) -> Areas {
         .max(rest.height.saturating_sub(6))
         .min(rest.height);
     let grid_height = wanted.min(cap.max(2)).min(rest.height);
-    let [grid_area, bottom_area] =
+    let [grid_area, lower_area] =
         Layout::vertical([Constraint::Length(grid_height), Constraint::Min(0)]).areas(rest);
     Areas {
         header,
         grid: Some(grid_area),
-        bottom: (bottom_area.height > 0).then_some(bottom_area),
+        lower: (lower_area.height > 0).then_some(lower_area),
         status,
     }
 }
@@ -106,7 +106,7 @@ mod tests {
                 let size = Rect::new(0, 0, width, height);
                 for zoomed in [false, true] {
                     let areas = areas(size, zoomed, 200);
-                    let parts = [areas.header, areas.grid, areas.bottom, areas.status];
+                    let parts = [areas.header, areas.grid, areas.lower, areas.status];
                     let rows: u16 = parts.iter().flatten().map(|r| r.height).sum();
                     assert!(rows <= height, "{width}×{height}: {areas:?}");
                 }

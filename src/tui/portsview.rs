@@ -17,7 +17,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let block = pane(
         theme,
         vec![Span::styled(" ports ", theme.title)],
-        app.focus == Pane::Bottom || app.zoomed,
+        app.focus == Pane::Lower || app.zoomed,
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

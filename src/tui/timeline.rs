@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let block = pane(
         theme,
         vec![Span::styled(title, theme.title)],
-        app.focus == Pane::Bottom || app.zoomed,
+        app.focus == Pane::Lower || app.zoomed,
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -17,8 +17,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::engine::describe::fmt_duration;
 use crate::engine::{Phase, State};
 use crate::keys::Action;
-use crate::tui::app::{App, Bottom, Pane, Quitting, Typing};
-use crate::tui::logview::{self, Format, LogSource, Position};
+use crate::tui::app::{App, LowerView, Pane, Quitting, Typing};
+use crate::tui::logview::{self, LineFormat, LogPosition, LogSource};
 use crate::tui::widgets::{palette, pane};
 use crate::tui::{grid, overlay, portsview, timeline};
 
@@ -31,12 +31,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     if let Some(area) = areas.grid {
         grid::draw(frame, app, area);
     }
-    if let Some(area) = areas.bottom {
-        match app.bottom {
-            Bottom::Logs | Bottom::AllLogs => logs(frame, app, area),
-            Bottom::Orchestrator => logs(frame, app, area),
-            Bottom::Timeline => timeline::draw(frame, app, area),
-            Bottom::Ports => portsview::draw(frame, app, area),
+    if let Some(area) = areas.lower {
+        match app.lower {
+            LowerView::Logs | LowerView::AllLogs => logs(frame, app, area),
+            LowerView::Orchestrator => logs(frame, app, area),
+            LowerView::Timeline => timeline::draw(frame, app, area),
+            LowerView::Ports => portsview::draw(frame, app, area),
         }
     }
     if let Some(area) = areas.status {
@@ -150,7 +150,7 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let message = crate::text::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
-        let hints = Action::hints(app.focus == Pane::Bottom || app.zoomed);
+        let hints = Action::hints(app.focus == Pane::Lower || app.zoomed);
         let mut spans = vec![Span::raw(" ")];
         for (action, label) in hints {
             spans.push(Span::styled(app.keys.first(action), theme.key));
@@ -172,8 +172,8 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let mut title = vec![Span::styled(format!(" logs: {name} "), theme.title)];
     let mode = match &app.log.position {
-        Position::Follow => "following",
-        Position::At(_) => "scrolled (f follows)",
+        LogPosition::Follow => "following",
+        LogPosition::At(_) => "scrolled (f follows)",
     };
     title.push(Span::styled(format!("{mode} "), theme.dim));
     if app.log.wrap {
@@ -185,7 +185,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             theme.search_match,
         ));
     }
-    let block = pane(theme, title, app.focus == Pane::Bottom || app.zoomed);
+    let block = pane(theme, title, app.focus == Pane::Lower || app.zoomed);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 || inner.width == 0 {
@@ -209,7 +209,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             style,
         )
     };
-    let format = Format {
+    let format = LineFormat {
         timestamps: app.log.timestamps,
         search: &app.log.search,
         colors,

@@ -1,7 +1,7 @@
 //! What keys, the mouse and typing do to the dashboard's state.
 //!
 //! Each handler changes the [`App`] and returns what the loop must do
-//! about it ([`Do`]: send the engine a command, quit, look up the
+//! about it ([`AppRequest`]: send the engine a command, quit, look up the
 //! port holders); none of them does I/O, so a test drives them with key
 //! presses and checks the state and the requests. Mouse hits ask the same
 //! [`layout`](crate::tui::layout) the frame was drawn with.
@@ -11,12 +11,12 @@ use ratatui::layout::Rect;
 use crate::config::plan::ServiceId;
 use crate::engine::{Command, PortChoice, ServiceStatus, State};
 use crate::keys::{Action, Code, Key};
-use crate::tui::app::{App, Bottom, Overlay, Pane, Quitting, Typing};
-use crate::tui::logview::{self, Position};
+use crate::tui::app::{App, LowerView, Overlay, Pane, Quitting, Typing};
+use crate::tui::logview::{self, LogPosition};
 
 /// What the loop must do after an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Do {
+pub enum AppRequest {
     Send(Command),
     /// Stop the stack; `force` kills what is left at once.
     Quit {
@@ -28,7 +28,7 @@ pub enum Do {
 
 impl App {
     /// A key press.
-    pub fn on_key(&mut self, key: Key) -> Vec<Do> {
+    pub fn on_key(&mut self, key: Key) -> Vec<AppRequest> {
         if self.overlay.is_some() {
             let done = self.on_overlay_key(key);
             self.show_next_conflict();
@@ -44,7 +44,7 @@ impl App {
         }
     }
 
-    fn on_overlay_key(&mut self, key: Key) -> Vec<Do> {
+    fn on_overlay_key(&mut self, key: Key) -> Vec<AppRequest> {
         let yes = matches!(key.code, Code::Char('y' | 'Y') | Code::Enter) && !key.ctrl;
         let overlay = self.overlay.take();
         // Quit from a popup that only informs (help, a port conflict) means
@@ -54,14 +54,14 @@ impl App {
             return self.act(Action::Quit);
         }
         match overlay {
-            Some(Overlay::ConfirmKill(id)) if yes => vec![Do::Send(Command::Kill(id))],
+            Some(Overlay::ConfirmKill(id)) if yes => vec![AppRequest::Send(Command::Kill(id))],
             Some(Overlay::ConfirmQuit) if yes => self.quit(),
             Some(Overlay::Conflict { service, .. }) => match key.code {
-                Code::Char('f') => vec![Do::Send(Command::ResolvePort {
+                Code::Char('f') => vec![AppRequest::Send(Command::ResolvePort {
                     service,
                     choice: PortChoice::Fallback,
                 })],
-                Code::Char('a') => vec![Do::Send(Command::ResolvePort {
+                Code::Char('a') => vec![AppRequest::Send(Command::ResolvePort {
                     service,
                     choice: PortChoice::Adopt,
                 })],
@@ -98,8 +98,8 @@ impl App {
     }
 
     /// What an action does where the focus is.
-    pub fn act(&mut self, action: Action) -> Vec<Do> {
-        let in_logs = self.focus == Pane::Bottom || self.zoomed;
+    pub fn act(&mut self, action: Action) -> Vec<AppRequest> {
+        let in_logs = self.focus == Pane::Lower || self.zoomed;
         match action {
             Action::Down if in_logs => self.scroll_log(-1),
             Action::Up if in_logs => self.scroll_log(1),
@@ -108,7 +108,7 @@ impl App {
             Action::Top if in_logs => {
                 self.log.position = logview::oldest(&self.logs, self.log_source(), self.log_rows())
             }
-            Action::Bottom if in_logs => self.log.position = Position::Follow,
+            Action::Bottom if in_logs => self.log.position = LogPosition::Follow,
             Action::Top => self.move_selection(i32::MIN / 2),
             Action::Bottom => self.move_selection(i32::MAX / 2),
             Action::PageUp if in_logs => self.scroll_log(self.page() as i64),
@@ -117,7 +117,7 @@ impl App {
             Action::PageDown => self.move_selection(self.page() as i32),
             Action::NextPane => {
                 self.focus = if self.focus == Pane::Services {
-                    Pane::Bottom
+                    Pane::Lower
                 } else {
                     Pane::Services
                 };
@@ -125,14 +125,14 @@ impl App {
             Action::Zoom => {
                 self.zoomed = !self.zoomed;
                 if self.zoomed {
-                    self.focus = Pane::Bottom;
+                    self.focus = Pane::Lower;
                 }
             }
             Action::Back => {
                 if self.zoomed {
                     self.zoomed = false;
-                } else if self.bottom != Bottom::Logs {
-                    self.bottom = Bottom::Logs;
+                } else if self.lower != LowerView::Logs {
+                    self.lower = LowerView::Logs;
                 } else if !self.filter.is_empty() || !self.log.search.is_empty() {
                     self.filter.clear();
                     self.log.search.clear();
@@ -193,22 +193,22 @@ impl App {
             }
             Action::RestartAll => {
                 self.say("restarting everything: dependents stop first, then all start in order");
-                return vec![Do::Send(Command::RestartAll)];
+                return vec![AppRequest::Send(Command::RestartAll)];
             }
-            Action::Timeline => self.toggle_bottom(Bottom::Timeline),
+            Action::Timeline => self.toggle_lower(LowerView::Timeline),
             Action::Ports => {
-                self.toggle_bottom(Bottom::Ports);
-                if self.bottom == Bottom::Ports {
-                    return vec![Do::RefreshHolders];
+                self.toggle_lower(LowerView::Ports);
+                if self.lower == LowerView::Ports {
+                    return vec![AppRequest::RefreshHolders];
                 }
             }
             Action::OrchestratorLog => {
-                self.toggle_bottom(Bottom::Orchestrator);
-                self.log.position = Position::Follow;
+                self.toggle_lower(LowerView::Orchestrator);
+                self.log.position = LogPosition::Follow;
             }
             Action::AllLogs => {
-                self.toggle_bottom(Bottom::AllLogs);
-                self.log.position = Position::Follow;
+                self.toggle_lower(LowerView::AllLogs);
+                self.log.position = LogPosition::Follow;
             }
             Action::Help => self.overlay = Some(Overlay::Help),
             Action::Quit => {
@@ -220,7 +220,7 @@ impl App {
                     Quitting::No => self.quit(),
                     Quitting::Stopping | Quitting::Killing => {
                         self.quitting = Quitting::Killing;
-                        vec![Do::Quit { force: true }]
+                        vec![AppRequest::Quit { force: true }]
                     }
                 };
             }
@@ -233,26 +233,26 @@ impl App {
             }
             Action::NextMatch => self.jump_to_match(false, false),
             Action::PreviousMatch => self.jump_to_match(true, false),
-            Action::Follow => self.log.position = Position::Follow,
+            Action::Follow => self.log.position = LogPosition::Follow,
             Action::Wrap => self.log.wrap = !self.log.wrap,
             Action::Timestamps => self.log.timestamps = !self.log.timestamps,
         }
         Vec::new()
     }
 
-    fn quit(&mut self) -> Vec<Do> {
+    fn quit(&mut self) -> Vec<AppRequest> {
         self.quitting = Quitting::Stopping;
         let again = self.keys.first(Action::Quit);
         self.say(format!(
             "stopping everything, dependents first ({again} again to kill it all)"
         ));
-        vec![Do::Quit { force: false }]
+        vec![AppRequest::Quit { force: false }]
     }
 
     fn on_selected(
         &mut self,
         f: impl FnOnce(&mut Self, ServiceStatus) -> Option<Command>,
-    ) -> Vec<Do> {
+    ) -> Vec<AppRequest> {
         let Some(status) = self.selected_status().cloned() else {
             return Vec::new();
         };
@@ -263,12 +263,12 @@ impl App {
             ));
             return Vec::new();
         }
-        f(self, status).map(Do::Send).into_iter().collect()
+        f(self, status).map(AppRequest::Send).into_iter().collect()
     }
 
-    fn toggle_bottom(&mut self, view: Bottom) {
-        self.bottom = if self.bottom == view {
-            Bottom::Logs
+    fn toggle_lower(&mut self, view: LowerView) {
+        self.lower = if self.lower == view {
+            LowerView::Logs
         } else {
             view
         };
@@ -278,7 +278,7 @@ impl App {
     fn log_rows(&self) -> usize {
         let areas = self.areas(self.screen());
         areas
-            .bottom
+            .lower
             .map_or(1, |area| usize::from(area.height.saturating_sub(1)).max(1))
     }
 
@@ -304,7 +304,7 @@ impl App {
         let next = (at as i64 + i64::from(by)).clamp(0, visible.len() as i64 - 1) as usize;
         if Some(visible[next]) != self.selected {
             self.selected = Some(visible[next]);
-            self.log.position = Position::Follow;
+            self.log.position = LogPosition::Follow;
         }
     }
 
@@ -321,7 +321,7 @@ impl App {
             return;
         }
         let start = if from_newest {
-            Position::Follow
+            LogPosition::Follow
         } else {
             self.log.position.clone()
         };
@@ -369,7 +369,7 @@ impl App {
         let index = skip + usize::from(row - grid.y - 1);
         if let Some(&id) = visible.get(index) {
             if self.selected != Some(id) {
-                self.log.position = Position::Follow;
+                self.log.position = LogPosition::Follow;
             }
             self.selected = Some(id);
             self.focus = Pane::Services;
