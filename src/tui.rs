@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::plan::ServiceId;
 use crate::engine::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
+use crate::ids::ServiceId;
 use crate::keys::Keymap;
 use crate::session::Session;
 use crate::tui::app::{App, AppRequest, LowerView};

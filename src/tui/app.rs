@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use ratatui::layout::Rect;
 
-use crate::config::plan::ServiceId;
 use crate::engine::{
     Event, EventKind, Phase, PortHolder, ServiceStatus, Snapshot, StackInfo, State,
 };
+use crate::ids::ServiceId;
 use crate::keys::Keymap;
 use crate::logs::LogHub;
 use crate::tui::layout::{self, Areas};

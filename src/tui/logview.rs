@@ -16,7 +16,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line as TextLine, Span};
 use unicode_width::UnicodeWidthStr;
 
-use crate::config::plan::ServiceId;
+use crate::ids::ServiceId;
 use crate::logs::{Line, LogHub, Stream};
 
 /// Whose lines the pane shows.

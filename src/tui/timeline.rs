@@ -13,9 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::config::plan::ServiceId;
 use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
+use crate::ids::ServiceId;
 use crate::tui::app::{App, Pane};
 use crate::tui::widgets::pane;
 

@@ -8,8 +8,8 @@
 
 use ratatui::layout::Rect;
 
-use crate::config::plan::ServiceId;
 use crate::engine::{Command, PortChoice, ServiceStatus, State};
+use crate::ids::ServiceId;
 use crate::keys::{Action, Code, Key};
 use crate::tui::app::{App, LowerView, Overlay, Pane, Quitting, Typing};
 use crate::tui::logview::{self, LogPosition};
