@@ -494,6 +494,58 @@ fn remapped_keys_work_and_show_in_help() {
     );
 }
 
+/// The cell column where `text` starts in the first row that contains
+/// `row_with`; cells, not characters, so a wide character counts twice.
+fn column_in_row(terminal: &Terminal<TestBackend>, row_with: &str, text: &str) -> Option<u16> {
+    let buffer = terminal.backend().buffer();
+    let area = buffer.area;
+    let cells = |y: u16| -> Vec<String> {
+        (0..area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect()
+    };
+    let starts = |row: &[String], text: &str| -> Option<u16> {
+        let wanted: Vec<String> = text.chars().map(String::from).collect();
+        (0..row.len().saturating_sub(wanted.len()))
+            .find(|&x| row[x..x + wanted.len()] == wanted[..])
+            .map(|x| x as u16)
+    };
+    (0..area.height)
+        .map(cells)
+        .find(|row| starts(row, row_with).is_some())
+        .and_then(|row| starts(&row, text))
+}
+
+#[test]
+fn help_lines_up_keys_that_take_two_columns() {
+    // [ui.keys] takes any character; a CJK one is two columns wide.
+    let plan = plan();
+    let keys = Keymap::with(&[(Action::Restart, vec![Key::parse("中").unwrap()])]).unwrap();
+    let mut app = App::new(
+        Arc::new(bringup::engine::info::stack_info(&plan)),
+        machine_midway(&plan).snapshot(),
+        logs(&plan),
+        Theme::load(None).unwrap(),
+        keys,
+    );
+    key(&mut app, "?");
+    for (width, height, say) in [
+        (120, 40, Action::describe as fn(Action) -> &'static str),
+        (80, 24, Action::short),
+    ] {
+        let terminal = draw(&mut app, width, height);
+        let down = column_in_row(&terminal, "↓", say(Action::Down));
+        let restart = column_in_row(&terminal, "中", say(Action::Restart));
+        assert!(down.is_some(), "{}", terminal.backend());
+        assert_eq!(
+            restart,
+            down,
+            "at {width}×{height} what 中 does is out of line:\n{}",
+            terminal.backend()
+        );
+    }
+}
+
 #[test]
 fn filtering_the_grid_by_typing() {
     let mut app = dark();

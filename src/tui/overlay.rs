@@ -200,7 +200,7 @@ fn help_long(app: &App) -> Vec<Line<'static>> {
     let theme = &app.theme;
     let width = Action::ALL
         .iter()
-        .map(|a| keys(app, *a).chars().count())
+        .map(|a| crate::text::width(&keys(app, *a)))
         .max()
         .unwrap_or(8)
         + 2;
@@ -208,7 +208,10 @@ fn help_long(app: &App) -> Vec<Line<'static>> {
         .iter()
         .map(|&action| {
             Line::from(vec![
-                Span::styled(format!(" {:<width$}", keys(app, action)), theme.key),
+                Span::styled(
+                    format!(" {}", crate::text::pad_right(&keys(app, action), width)),
+                    theme.key,
+                ),
                 Span::raw(action.describe()),
             ])
         })
@@ -228,9 +231,12 @@ fn help_short(app: &App) -> Vec<Line<'static>> {
     let cell = |action: Option<&Action>| -> Vec<Span<'static>> {
         match action {
             Some(&action) => {
-                let key: String = keys(app, action).chars().take(12).collect();
+                // Cut visibly, and by columns: a key may be two wide.
                 vec![
-                    Span::styled(format!(" {key:<13}"), theme.key),
+                    Span::styled(
+                        format!(" {}", crate::text::fit(&keys(app, action), 13)),
+                        theme.key,
+                    ),
                     Span::raw(format!("{:<23}", action.short())),
                 ]
             }
