@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bringup::config::{self, Plan, ServiceId, validate::Context};
-use bringup::engine::machine::{Input, Machine};
+use bringup::engine::machine::{Input, Machine, News};
 use bringup::engine::{Command, EventKind, Exit, PortHolder};
 use bringup::keys::{Action, Key, Keymap};
 use bringup::logs::{LogHub, Stream};
@@ -50,10 +50,10 @@ impl Drive {
         let (id, generation) = (self.id(name), self.generation(name));
         self.at(
             ms,
-            Input::Spawned {
+            Input::Process {
                 id,
                 generation,
-                pid,
+                news: News::Spawned { pid },
             },
         );
     }
@@ -62,11 +62,13 @@ impl Drive {
         let (id, generation) = (self.id(name), self.generation(name));
         self.at(
             ms,
-            Input::Readiness {
+            Input::Process {
                 id,
                 generation,
-                ok: true,
-                detail: "HTTP 200".into(),
+                news: News::Readiness {
+                    ok: true,
+                    detail: "HTTP 200".into(),
+                },
             },
         );
     }
@@ -75,10 +77,12 @@ impl Drive {
         let (id, generation) = (self.id(name), self.generation(name));
         self.at(
             ms,
-            Input::Exited {
+            Input::Process {
                 id,
                 generation,
-                exit: Exit::Code(code),
+                news: News::Exited {
+                    exit: Exit::Code(code),
+                },
             },
         );
     }
@@ -127,11 +131,13 @@ fn machine_midway(plan: &Arc<Plan>) -> Machine {
     let (id, generation) = (d.id("api"), d.generation("api"));
     d.at(
         1200,
-        Input::Readiness {
+        Input::Process {
             id,
             generation,
-            ok: false,
-            detail: "HTTP 503 (expected 200-299)".into(),
+            news: News::Readiness {
+                ok: false,
+                detail: "HTTP 503 (expected 200-299)".into(),
+            },
         },
     );
     d.machine

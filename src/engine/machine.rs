@@ -46,38 +46,14 @@ const JITTER: f64 = 0.2;
 pub enum Input {
     /// Bring the stack up.
     Begin,
-    Spawned {
+    /// News of one process of a service (or of the process it adopted).
+    /// Each spawn or adoption gets a new generation; news of an earlier one
+    /// (a late probe result, a timer armed for a process long gone) is
+    /// dropped here, once, before anything looks at it.
+    Process {
         id: ServiceId,
         generation: u64,
-        pid: u32,
-    },
-    SpawnFailed {
-        id: ServiceId,
-        generation: u64,
-        error: String,
-    },
-    /// The process exited (and its process group is gone).
-    Exited {
-        id: ServiceId,
-        generation: u64,
-        exit: Exit,
-    },
-    Readiness {
-        id: ServiceId,
-        generation: u64,
-        ok: bool,
-        detail: String,
-    },
-    Liveness {
-        id: ServiceId,
-        generation: u64,
-        ok: bool,
-        detail: String,
-    },
-    Timer {
-        id: ServiceId,
-        generation: u64,
-        timer: Timer,
+        news: News,
     },
     /// A command, answered with an [`Effect::Reply`] with its ticket.
     Command { ticket: Ticket, command: Command },
@@ -105,11 +81,35 @@ pub enum Input {
         ticket: Ticket,
         result: Result<(u16, PortHow), String>,
     },
+}
+
+/// What happened to a service's current process.
+#[derive(Debug, Clone)]
+pub enum News {
+    Spawned {
+        pid: u32,
+    },
+    SpawnFailed {
+        error: String,
+    },
+    /// The process exited (and its process group is gone).
+    Exited {
+        exit: Exit,
+    },
+    Readiness {
+        ok: bool,
+        detail: String,
+    },
+    Liveness {
+        ok: bool,
+        detail: String,
+    },
+    Timer {
+        timer: Timer,
+    },
     /// The service cannot be started at all (no port could be had); no
     /// restart would change that.
     Unavailable {
-        id: ServiceId,
-        generation: u64,
         reason: String,
     },
 }
@@ -428,56 +428,13 @@ impl Machine {
     pub fn handle(&mut self, now: Duration, input: Input) -> Vec<Effect> {
         match input {
             Input::Begin => self.begin(now),
-            Input::Spawned {
+            Input::Process {
                 id,
                 generation,
-                pid,
-            } => self.spawned(now, id, generation, pid),
-            Input::SpawnFailed {
-                id,
-                generation,
-                error,
+                news,
             } => {
                 if self.current(id, generation) {
-                    self.exited(now, id, Exit::NotStarted(error));
-                }
-            }
-            Input::Exited {
-                id,
-                generation,
-                exit,
-            } => {
-                if self.current(id, generation) {
-                    self.exited(now, id, exit);
-                }
-            }
-            Input::Readiness {
-                id,
-                generation,
-                ok,
-                detail,
-            } => {
-                if self.current(id, generation) {
-                    self.readiness(now, id, ok, detail);
-                }
-            }
-            Input::Liveness {
-                id,
-                generation,
-                ok,
-                detail,
-            } => {
-                if self.current(id, generation) {
-                    self.liveness(now, id, ok, detail);
-                }
-            }
-            Input::Timer {
-                id,
-                generation,
-                timer,
-            } => {
-                if self.current(id, generation) {
-                    self.timer(now, id, timer);
+                    self.news(now, id, news);
                 }
             }
             Input::Command { ticket, command } => self.command(now, ticket, command),
@@ -490,23 +447,6 @@ impl Machine {
                 verdict,
             } => self.holder_checked(now, id, port, ticket, verdict),
             Input::PortMoved { id, ticket, result } => self.port_moved(now, id, ticket, result),
-            Input::Unavailable {
-                id,
-                generation,
-                reason,
-            } => {
-                if self.current(id, generation) && self.slots[id.0].process == Process::Spawning {
-                    self.slots[id.0].process = Process::Down;
-                    self.slots[id.0].last_exit = Some(Exit::NotStarted(reason.clone()));
-                    self.out.push(Effect::StopProbes { id });
-                    self.set_state(
-                        now,
-                        id,
-                        State::Failed,
-                        Reason::CouldNotStart { why: reason },
-                    );
-                }
-            }
         }
         match self.phase {
             Phase::Running => self.schedule(now),
@@ -521,6 +461,19 @@ impl Machine {
     /// Whether anything visible changed since the last call.
     pub fn take_dirty(&mut self) -> bool {
         std::mem::replace(&mut self.dirty, false)
+    }
+
+    /// News of `id`'s current process.
+    fn news(&mut self, now: Duration, id: ServiceId, news: News) {
+        match news {
+            News::Spawned { pid } => self.spawned(now, id, pid),
+            News::SpawnFailed { error } => self.exited(now, id, Exit::NotStarted(error)),
+            News::Exited { exit } => self.exited(now, id, exit),
+            News::Readiness { ok, detail } => self.readiness(now, id, ok, detail),
+            News::Liveness { ok, detail } => self.liveness(now, id, ok, detail),
+            News::Timer { timer } => self.timer(now, id, timer),
+            News::Unavailable { reason } => self.unavailable(now, id, reason),
+        }
     }
 
     fn name(&self, id: ServiceId) -> &str {

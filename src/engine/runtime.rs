@@ -28,7 +28,7 @@ use crate::engine::api::{Command, Event, EventKind, Outcome, Phase, Snapshot, St
 use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
-use crate::engine::machine::{Effect, HolderVerdict, Input, Machine};
+use crate::engine::machine::{Effect, HolderVerdict, Input, Machine, News};
 use crate::engine::ports::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
@@ -503,10 +503,10 @@ impl Runtime {
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
                     let _ = inputs
-                        .send(Input::Timer {
+                        .send(Input::Process {
                             id,
                             generation,
-                            timer,
+                            news: News::Timer { timer },
                         })
                         .await;
                 });
@@ -737,10 +737,12 @@ impl Runtime {
             Ok(None) => self.services[id.0].conflict_reported = None,
             Err(trouble) => {
                 self.report_conflict(id, &trouble, false);
-                queue.push_back(Input::Unavailable {
+                queue.push_back(Input::Process {
                     id,
                     generation,
-                    reason: trouble.message,
+                    news: News::Unavailable {
+                        reason: trouble.message,
+                    },
                 });
                 return;
             }
@@ -777,11 +779,10 @@ impl Runtime {
                     probes.push(probe::spawn_abortable(socket.listen(
                         notifier.clone(),
                         tx,
-                        move |ok, detail| Input::Readiness {
+                        move |ok, detail| Input::Process {
                             id,
                             generation,
-                            ok,
-                            detail,
+                            news: News::Readiness { ok, detail },
                         },
                         move |why| {
                             let kind = EventKind::Notice {
@@ -797,10 +798,10 @@ impl Runtime {
                         "cannot create its notify socket in {}: {e}",
                         self.rundir.path().display()
                     );
-                    queue.push_back(Input::SpawnFailed {
+                    queue.push_back(Input::Process {
                         id,
                         generation,
-                        error,
+                        news: News::SpawnFailed { error },
                     });
                     return;
                 }
@@ -815,11 +816,10 @@ impl Runtime {
                     tokio::spawn(async move {
                         let detail = format!("log: {line}");
                         let _ = tx
-                            .send(Input::Readiness {
+                            .send(Input::Process {
                                 id,
                                 generation,
-                                ok: true,
-                                detail,
+                                news: News::Readiness { ok: true, detail },
                             })
                             .await;
                     });
@@ -899,10 +899,12 @@ impl Runtime {
         let mut spawned = match result.and_then(process::Launched::attach) {
             Ok(spawned) => spawned,
             Err(e) => {
-                queue.push_back(Input::SpawnFailed {
+                queue.push_back(Input::Process {
                     id,
                     generation,
-                    error: e.to_string(),
+                    news: News::SpawnFailed {
+                        error: e.to_string(),
+                    },
                 });
                 return;
             }
@@ -977,10 +979,10 @@ impl Runtime {
                 watchdog.release(pid);
             }
             let _ = inputs
-                .send(Input::Exited {
+                .send(Input::Process {
                     id,
                     generation,
-                    exit,
+                    news: News::Exited { exit },
                 })
                 .await;
         });
@@ -999,11 +1001,10 @@ impl Runtime {
                 spec.readiness.period,
                 hints,
                 tx,
-                move |ok, detail| Input::Readiness {
+                move |ok, detail| Input::Process {
                     id,
                     generation,
-                    ok,
-                    detail,
+                    news: News::Readiness { ok, detail },
                 },
             )));
         }
@@ -1015,10 +1016,10 @@ impl Runtime {
         service.probes = probes;
         service.log_watch = log_watch;
         self.ports.record_pid(&plan, id, pid);
-        queue.push_back(Input::Spawned {
+        queue.push_back(Input::Process {
             id,
             generation,
-            pid,
+            news: News::Spawned { pid },
         });
     }
 
@@ -1054,11 +1055,10 @@ impl Runtime {
             prober,
             period,
             self.inputs.clone(),
-            move |ok, detail| Input::Liveness {
+            move |ok, detail| Input::Process {
                 id,
                 generation,
-                ok,
-                detail,
+                news: News::Liveness { ok, detail },
             },
         ))
     }

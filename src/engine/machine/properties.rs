@@ -244,18 +244,20 @@ impl World {
                     .spawning
                     .remove(usize::from(pick) % self.spawning.len());
                 if fails {
-                    self.feed(Input::SpawnFailed {
+                    self.feed(Input::Process {
                         id,
                         generation,
-                        error: "no such file".into(),
+                        news: News::SpawnFailed {
+                            error: "no such file".into(),
+                        },
                     })?;
                 } else {
                     self.next_pid += 1;
                     self.running.push((id, generation));
-                    self.feed(Input::Spawned {
+                    self.feed(Input::Process {
                         id,
                         generation,
-                        pid: self.next_pid,
+                        news: News::Spawned { pid: self.next_pid },
                     })?;
                 }
             }
@@ -264,10 +266,12 @@ impl World {
                     return Ok(());
                 }
                 let (id, generation) = self.running.remove(usize::from(pick) % self.running.len());
-                self.feed(Input::Exited {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    exit: Exit::Code(code),
+                    news: News::Exited {
+                        exit: Exit::Code(code),
+                    },
                 })?;
             }
             Step::Readiness { pick, ok, stale } => {
@@ -280,11 +284,13 @@ impl World {
                 } else {
                     generation
                 };
-                self.feed(Input::Readiness {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    ok,
-                    detail: "check".into(),
+                    news: News::Readiness {
+                        ok,
+                        detail: "check".into(),
+                    },
                 })?;
             }
             Step::Liveness { pick, ok } => {
@@ -292,11 +298,13 @@ impl World {
                     return Ok(());
                 }
                 let (id, generation) = self.running[usize::from(pick) % self.running.len()];
-                self.feed(Input::Liveness {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    ok,
-                    detail: "check".into(),
+                    news: News::Liveness {
+                        ok,
+                        detail: "check".into(),
+                    },
                 })?;
             }
             Step::Fire(pick) => {
@@ -305,10 +313,10 @@ impl World {
                 }
                 let (id, generation, timer) =
                     self.timers.remove(usize::from(pick) % self.timers.len());
-                self.feed(Input::Timer {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    timer,
+                    news: News::Timer { timer },
                 })?;
             }
             Step::Command(what, who) => {
@@ -347,22 +355,24 @@ impl World {
             if let Some((id, generation)) = self.spawning.pop() {
                 self.next_pid += 1;
                 self.running.push((id, generation));
-                self.feed(Input::Spawned {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    pid: self.next_pid,
+                    news: News::Spawned { pid: self.next_pid },
                 })?;
             } else if let Some((id, generation)) = self.running.pop() {
-                self.feed(Input::Exited {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    exit: Exit::Signal(SignalName::of(15)),
+                    news: News::Exited {
+                        exit: Exit::Signal(SignalName::of(15)),
+                    },
                 })?;
             } else if let Some((id, generation, timer)) = self.timers.pop() {
-                self.feed(Input::Timer {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    timer,
+                    news: News::Timer { timer },
                 })?;
             } else {
                 break;

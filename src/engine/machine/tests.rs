@@ -73,63 +73,71 @@ impl Rig {
         let id = self.id(name);
         self.pid += 1;
         let (generation, pid) = (self.generation[id.0], self.pid);
-        self.feed(Input::Spawned {
+        self.feed(Input::Process {
             id,
             generation,
-            pid,
+            news: News::Spawned { pid },
         })
     }
 
     fn ready(&mut self, name: &str) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Readiness {
+        self.feed(Input::Process {
             id,
             generation,
-            ok: true,
-            detail: String::new(),
+            news: News::Readiness {
+                ok: true,
+                detail: String::new(),
+            },
         })
     }
 
     fn not_ready(&mut self, name: &str) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Readiness {
+        self.feed(Input::Process {
             id,
             generation,
-            ok: false,
-            detail: "connection refused".into(),
+            news: News::Readiness {
+                ok: false,
+                detail: "connection refused".into(),
+            },
         })
     }
 
     fn live(&mut self, name: &str, ok: bool) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Liveness {
+        self.feed(Input::Process {
             id,
             generation,
-            ok,
-            detail: "HTTP 500".into(),
+            news: News::Liveness {
+                ok,
+                detail: "HTTP 500".into(),
+            },
         })
     }
 
     fn exit(&mut self, name: &str, code: i32) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Exited {
+        self.feed(Input::Process {
             id,
             generation,
-            exit: Exit::Code(code),
+            news: News::Exited {
+                exit: Exit::Code(code),
+            },
         })
     }
 
     fn fire(&mut self, name: &str, timer: Timer) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Timer {
+        self.feed(Input::Process {
             id,
             generation,
-            timer,
+            news: News::Timer { timer },
         })
     }
 
@@ -614,10 +622,12 @@ depends_on = ["db"]
     // db ignores SIGTERM: the grace timer kills it.
     let effects = rig.at(13_000).fire("db", Timer::StopGrace);
     assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGKILL)]);
-    let effects = rig.feed(Input::Exited {
+    let effects = rig.feed(Input::Process {
         id: rig.id("db"),
         generation: rig.generation[0],
-        exit: Exit::Signal(SignalName::of(9)),
+        news: News::Exited {
+            exit: Exit::Signal(SignalName::of(9)),
+        },
     });
     assert_eq!(rig.machine.phase(), Phase::Done);
     assert!(
@@ -666,21 +676,25 @@ fn stale_inputs_from_an_earlier_process_are_ignored() {
     rig.fire("a", Timer::Restart);
     rig.spawned("a");
     assert_ne!(rig.generation[0], old);
-    rig.feed(Input::Readiness {
+    rig.feed(Input::Process {
         id: ServiceId(0),
         generation: old,
-        ok: true,
-        detail: String::new(),
+        news: News::Readiness {
+            ok: true,
+            detail: String::new(),
+        },
     });
     assert_eq!(
         rig.state("a"),
         State::Starting,
         "a readiness pass from the dead process counts for nothing"
     );
-    rig.feed(Input::Exited {
+    rig.feed(Input::Process {
         id: ServiceId(0),
         generation: old,
-        exit: Exit::Code(1),
+        news: News::Exited {
+            exit: Exit::Code(1),
+        },
     });
     assert!(rig.status("a").pid.is_some());
 }
@@ -725,10 +739,12 @@ fn kill_and_restart_commands() {
     rig.up("db");
     let effects = rig.command(Command::Kill(rig.id("db")));
     assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGKILL)]);
-    rig.feed(Input::Exited {
+    rig.feed(Input::Process {
         id: rig.id("db"),
         generation: rig.generation[0],
-        exit: Exit::Signal(SignalName::of(9)),
+        news: News::Exited {
+            exit: Exit::Signal(SignalName::of(9)),
+        },
     });
     assert_eq!(
         rig.state("db"),
@@ -758,10 +774,12 @@ fn a_spawn_failure_follows_the_restart_policy() {
     let mut rig = Rig::new("[services.a]\ncommand = [\"/nonexistent\"]\nrestart = \"never\"\n");
     rig.begin();
     let generation = rig.generation[0];
-    rig.feed(Input::SpawnFailed {
+    rig.feed(Input::Process {
         id: ServiceId(0),
         generation,
-        error: "No such file or directory".into(),
+        news: News::SpawnFailed {
+            error: "No such file or directory".into(),
+        },
     });
     assert_eq!(rig.state("a"), State::Failed);
     assert_eq!(rig.note("a"), "could not start: No such file or directory");
@@ -1113,10 +1131,12 @@ port = 8000
     // api's port was taken: its first attempt never got a process.
     let api = rig.id("api");
     let generation = rig.generation[api.0];
-    rig.at(10).feed(Input::Unavailable {
+    rig.at(10).feed(Input::Process {
         id: api,
         generation,
-        reason: "port 8000 is held".into(),
+        news: News::Unavailable {
+            reason: "port 8000 is held".into(),
+        },
     });
     assert_eq!(rig.state("api"), State::Failed);
     // The user answers the conflict a minute later; it is ready 900 ms after.
@@ -1319,10 +1339,12 @@ readiness = { log = "up" }
     );
     // Its start fails for want of the port (the runtime says so) ...
     let generation = rig.generation[api.0];
-    rig.at(5).feed(Input::Unavailable {
+    rig.at(5).feed(Input::Process {
         id: api,
         generation,
-        reason: "port 8000 is held".into(),
+        news: News::Unavailable {
+            reason: "port 8000 is held".into(),
+        },
     });
     assert_eq!(rig.state("api"), State::Failed);
     // ... then the user takes another port: the runtime finds one, the
