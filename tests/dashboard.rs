@@ -657,17 +657,19 @@ fn a_long_notice_in_the_status_line_is_cut_visibly() {
         at: Duration::from_millis(1500),
         kind: EventKind::Notice {
             service: None,
-            message: format!(
-                "api: not adopted: the holder does not pass the readiness check (HTTP 404); it is pid 4242 `{}`",
-                "python3 -m http.server ".repeat(5)
-            ),
+            name: None,
+            notice: bringup::engine::api::Notice::SweepFailed {
+                error: format!(
+                    "permission denied reading pid 4242 `{}`",
+                    "python3 -m http.server ".repeat(5)
+                ),
+            },
         },
     });
     let screen = format!("{}", draw(&mut app, 80, 24).backend());
     let status = screen.lines().last().expect("a status line");
     assert!(
-        status
-            .contains("api: not adopted: the holder does not pass the readiness check (HTTP 404)"),
+        status.contains("could not look for processes the services left behind (/proc: permission"),
         "the reason comes first and fits: {status}"
     );
     assert!(

@@ -31,8 +31,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 use crate::engine::api::{
-    Cause, Command, EventKind, Exit, Lost, Need, Outcome, Phase, PortChoice, PortHow, Reason,
-    Refusal, ServiceStatus, Snapshot, State, Summary, Then, Ticket, WaitReason,
+    Cause, Command, EventKind, Exit, Lost, Need, Notice, Outcome, Phase, PortChoice, PortHow,
+    Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket, WaitReason,
 };
 use crate::engine::summary;
 
@@ -74,6 +74,9 @@ pub enum Input {
         ticket: Option<Ticket>,
         verdict: HolderVerdict,
     },
+    /// The processes the stack left behind were looked for and stopped
+    /// (asked by [`Effect::SweepLeftovers`]): which, or why that failed.
+    Swept { result: Result<Vec<Stray>, String> },
     /// Another port was looked for (asked by [`Effect::MovePort`]): the
     /// port and how it came about, or why there is none.
     PortMoved {
@@ -194,6 +197,13 @@ pub enum Effect {
     /// Give `id` any free port of the range instead of the one it wanted;
     /// answer with [`Input::PortMoved`].
     MovePort { id: ServiceId, ticket: Ticket },
+    /// Every service has stopped: stop whatever still carries this run's
+    /// marker (it escaped its process group), off the loop since that
+    /// waits out a grace period; answer with [`Input::Swept`].
+    SweepLeftovers,
+    /// Keep what this cold start took, for the next one's start order
+    /// (off the loop: it writes a file).
+    SaveHistory(Summary),
 }
 
 /// What happens when a process we are stopping exits.
@@ -378,6 +388,9 @@ pub struct Machine {
     /// [`Machine::expect`]) the one that puts the longest expected way to
     /// the end first within each wave.
     spawn_order: Vec<ServiceId>,
+    /// Shutting down, every service stopped: the look for what they left
+    /// behind was asked for, and shutdown completes when it is answered.
+    sweeping: bool,
 }
 
 impl Machine {
@@ -404,6 +417,7 @@ impl Machine {
             last_slot_freed_by: None,
             selected,
             spawn_order: plan_order,
+            sweeping: false,
         }
     }
 
@@ -447,6 +461,7 @@ impl Machine {
                 verdict,
             } => self.holder_checked(now, id, port, ticket, verdict),
             Input::PortMoved { id, ticket, result } => self.port_moved(now, id, ticket, result),
+            Input::Swept { result } => self.swept(result),
         }
         match self.phase {
             Phase::Running => self.schedule(now),

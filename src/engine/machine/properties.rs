@@ -124,6 +124,10 @@ struct World {
     running: Vec<(ServiceId, u64)>,
     timers: Vec<(ServiceId, u64, Timer)>,
     next_pid: u32,
+    /// The machine asked for the sweep for leftovers (once per run at
+    /// most), and it was not answered yet.
+    sweep_asked: bool,
+    sweep_pending: bool,
 }
 
 impl World {
@@ -145,6 +149,8 @@ impl World {
             running: Vec::new(),
             timers: Vec::new(),
             next_pid: 100,
+            sweep_asked: false,
+            sweep_pending: false,
         }
     }
 
@@ -186,6 +192,11 @@ impl World {
                     timer,
                     ..
                 } => self.timers.push((*id, *generation, *timer)),
+                Effect::SweepLeftovers => {
+                    prop_assert!(!self.sweep_asked, "the leftovers were swept twice");
+                    self.sweep_asked = true;
+                    self.sweep_pending = true;
+                }
                 _ => {}
             }
         }
@@ -352,7 +363,11 @@ impl World {
                 break;
             }
             self.now += Duration::from_millis(50);
-            if let Some((id, generation)) = self.spawning.pop() {
+            if std::mem::take(&mut self.sweep_pending) {
+                self.feed(Input::Swept {
+                    result: Ok(Vec::new()),
+                })?;
+            } else if let Some((id, generation)) = self.spawning.pop() {
                 self.next_pid += 1;
                 self.running.push((id, generation));
                 self.feed(Input::Process {

@@ -55,12 +55,20 @@ impl Rig {
         self
     }
 
+    /// Feeds `input`; a sweep for leftovers it asks for finds none, as
+    /// the runtime's would on a stack that leaves nothing behind.
     fn feed(&mut self, input: Input) -> Vec<Effect> {
-        let effects = self.machine.handle(self.now, input);
+        let mut effects = self.machine.handle(self.now, input);
         for effect in &effects {
             if let Effect::Spawn { id, generation } = effect {
                 self.generation[id.0] = *generation;
             }
+        }
+        if effects.contains(&Effect::SweepLeftovers) {
+            let swept = Input::Swept {
+                result: Ok(Vec::new()),
+            };
+            effects.extend(self.machine.handle(self.now, swept));
         }
         effects
     }
@@ -1434,4 +1442,95 @@ readiness = { log = "up" }
     );
     let status = rig.status("api");
     assert!(status.external && status.state == State::Ready);
+}
+
+/// Shutdown is complete only once what the services left behind was looked
+/// for (off the loop: it waits out a grace period), and the user hears what
+/// was found.
+#[test]
+fn shutdown_completes_after_the_sweep_and_says_what_it_stopped() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\n");
+    rig.begin();
+    rig.up("a");
+    rig.command(Command::Shutdown { force: false });
+    let a = rig.id("a");
+    let exited = Input::Process {
+        id: a,
+        generation: rig.generation[a.0],
+        news: News::Exited {
+            exit: Exit::Code(0),
+        },
+    };
+    // Not through the rig's feed, which answers sweeps itself.
+    let effects = rig.machine.handle(rig.now, exited);
+    assert_eq!(
+        effects
+            .iter()
+            .filter(|e| **e == Effect::SweepLeftovers)
+            .count(),
+        1
+    );
+    assert!(!effects.contains(&Effect::Publish(EventKind::ShutdownComplete)));
+    assert_ne!(rig.machine.phase(), Phase::Done);
+    // A second Ctrl-C meanwhile does not ask for a second sweep.
+    let effects = rig.machine.handle(
+        rig.now,
+        Input::Command {
+            ticket: Ticket(9),
+            command: Command::Shutdown { force: true },
+        },
+    );
+    assert!(!effects.contains(&Effect::SweepLeftovers));
+    let stray = Stray {
+        pid: 4242,
+        command: "redis-server *:6379".into(),
+    };
+    let effects = rig.machine.handle(
+        rig.now,
+        Input::Swept {
+            result: Ok(vec![stray.clone()]),
+        },
+    );
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    let notice = EventKind::Notice {
+        service: None,
+        name: None,
+        notice: Notice::LeftBehind {
+            stopped: vec![stray],
+        },
+    };
+    let published: Vec<&EventKind> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(kind) => Some(kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published, [&notice, &EventKind::ShutdownComplete]);
+}
+
+/// Every cold-start summary is kept for the next start's order, by an
+/// effect the runtime carries out off its loop.
+#[test]
+fn the_cold_start_summary_is_saved_by_an_effect() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\n");
+    rig.begin();
+    let mut effects = rig.spawned("a");
+    effects.extend(rig.ready("a"));
+    let saved: Vec<&Summary> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SaveHistory(summary) => Some(summary),
+            _ => None,
+        })
+        .collect();
+    let published: Vec<&Summary> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::ColdStart(summary)) => Some(summary),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved, published);
 }
