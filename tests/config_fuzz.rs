@@ -4,6 +4,9 @@
 //! get their own generators (huge, empty, colliding, absurd), and what
 //! passes must be within the limits the engine relies on.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use bringup::config::{self, validate::Context};

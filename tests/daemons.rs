@@ -4,6 +4,9 @@
 //! it ends, none may survive. Tested with `bringup fixture --daemon` and
 //! with a real `redis-server --daemonize yes`.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

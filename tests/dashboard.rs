@@ -5,6 +5,9 @@
 //! the log stores are filled with lines, colours and stderr included. Each
 //! view and popup is drawn at a few sizes, down to 20×5, and without colour.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

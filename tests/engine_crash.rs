@@ -8,6 +8,9 @@
 //! library) overflows the machine's clock arithmetic, as absurd durations
 //! in a config did before they were range-checked.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! processes (`bringup fixture`) on real ports, timed by the services' own
 //! records (CLOCK_MONOTONIC, comparable across processes).
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use nix::sys::signal::Signal;

@@ -1,6 +1,9 @@
 //! What services print: captured line by line, hostile output survived,
 //! memory bounded, colour on and off.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::{Command, Stdio};

@@ -2,6 +2,9 @@
 //! once, a foreign server on the preferred port, TIME_WAIT, adoption,
 //! socket handoff, and `bringup ports`.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

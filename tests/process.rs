@@ -1,6 +1,9 @@
 //! How services and exec checks are started: what a started process finds
 //! (signals, limits), exec checks that print, and the open-file limit.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::{Stack, free_port};

@@ -5,6 +5,9 @@
 //! field that serializes but cannot be read back, or reads back different,
 //! is a broken protocol.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::TcpListener;

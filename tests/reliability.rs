@@ -3,6 +3,9 @@
 //! delays, the stack keeps answering commands meanwhile, and afterwards
 //! every service still responds to stop, start and restart.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

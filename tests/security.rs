@@ -10,6 +10,9 @@
 //! fails. Creating users needs root; without it these tests say so and
 //! pass.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::fs;

@@ -1,6 +1,9 @@
 //! Stopping: reverse dependency order, stop grace, and no survivors —
 //! grandchildren included — whichever way bringup ends.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

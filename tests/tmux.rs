@@ -6,6 +6,9 @@
 //! ends however it ends, and its own marker to find every process of its
 //! run. tmux must be installed (`.ci/run` installs it).
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Command;
