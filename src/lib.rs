@@ -51,6 +51,7 @@ pub mod headless;
 pub mod ids;
 pub mod keys;
 pub mod logs;
+pub mod millis;
 pub mod ports;
 pub mod probe;
 pub mod process;

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 /// Lines longer than this are cut (with a marker) when they are read.
@@ -28,7 +28,7 @@ pub const CUT_MARKER: &str = " [… line cut at 64 KiB]";
 const OWN_LINES: usize = 10_000;
 
 /// Which pipe a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
@@ -36,11 +36,12 @@ pub enum Stream {
 }
 
 /// One line of a service's output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     /// Position in the hub-wide order.
     pub seq: u64,
-    /// When it was read, since the hub's epoch.
+    /// When it was read, since the hub's epoch (the engine's too).
+    #[serde(with = "crate::millis")]
     pub at: Duration,
     pub stream: Stream,
     /// The text, without its newline; invalid UTF-8 replaced; ANSI kept.
@@ -79,7 +80,7 @@ impl Ring {
 }
 
 /// A slice of a store, for readers that follow it with a cursor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     pub lines: Vec<Line>,
     /// Lines the reader wanted but that were already evicted.
@@ -253,7 +254,13 @@ impl LogHub {
         self.changed.subscribe()
     }
 
-    /// Wall-clock time of a line's `at`.
+    /// The moment line times are measured from; the engine measures its
+    /// events from it too.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Wall-clock time of a line's (or an event's) `at`.
     pub fn wall_time(&self, at: Duration) -> SystemTime {
         self.epoch_wall + at
     }

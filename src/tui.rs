@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod grid;
+pub mod layout;
 pub mod logview;
 pub mod overlay;
 pub mod portsview;
@@ -23,17 +24,18 @@ mod terminal;
 pub mod theme;
 pub mod timeline;
 pub mod view;
+pub mod widgets;
 
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::plan::ServiceId;
 use crate::engine::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
+use crate::ids::ServiceId;
 use crate::keys::Keymap;
 use crate::session::Session;
-use crate::tui::app::{App, Bottom, Do};
+use crate::tui::app::{App, AppRequest, LowerView};
 use crate::tui::theme::Theme;
 
 /// At most this many frames a second.
@@ -112,7 +114,8 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
             next_tick(&app, epoch)
         };
         let refresh_holders = holders_lookup.is_none()
-            && holders_due.is_some_and(|due| due <= Instant::now() && app.bottom == Bottom::Ports);
+            && holders_due
+                .is_some_and(|due| due <= Instant::now() && app.lower == LowerView::Ports);
         if refresh_holders {
             holders_due = Some(Instant::now() + HOLDERS_EVERY);
             holders_lookup = Some(lookup_holders(session, &app));
@@ -130,13 +133,13 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
                     match action {
                         // A refusal comes back as an event too, which
                         // says it (whoever sent the command).
-                        Do::Send(command) => {
+                        AppRequest::Send(command) => {
                             let _ = session.send(command).await;
                         }
-                        Do::Quit { force } => {
+                        AppRequest::Quit { force } => {
                             let _ = session.send(Command::Shutdown { force }).await;
                         }
-                        Do::RefreshHolders => holders_due = Some(Instant::now()),
+                        AppRequest::RefreshHolders => holders_due = Some(Instant::now()),
                     }
                 }
                 dirty = true;
@@ -221,7 +224,7 @@ pub fn farewell(last: &Snapshot, verdict: &Verdict) {
 }
 
 /// A key, mouse or resize event.
-fn on_input(app: &mut App, input: TermEvent) -> Vec<Do> {
+fn on_input(app: &mut App, input: TermEvent) -> Vec<AppRequest> {
     match input {
         TermEvent::Key(key) if key.kind != KeyEventKind::Release => match terminal::key(&key) {
             Some(key) => app.on_key(key),
@@ -260,13 +263,13 @@ fn next_tick(app: &App, epoch: Instant) -> Instant {
 
 /// A number that changes when the lines on screen change.
 fn shown_lines(app: &App) -> u64 {
-    match (app.bottom, app.selected) {
-        (Bottom::AllLogs, _) => app.logs.total(),
-        (Bottom::Orchestrator, _) => app
+    match (app.lower, app.selected) {
+        (LowerView::AllLogs, _) => app.logs.total(),
+        (LowerView::Orchestrator, _) => app
             .logs
             .store(app.logs.own_index())
             .map_or(0, |s| s.read().total()),
-        (Bottom::Logs, Some(id)) => app.logs.store(id.0).map_or(0, |s| s.read().total()),
+        (LowerView::Logs, Some(id)) => app.logs.store(id.0).map_or(0, |s| s.read().total()),
         _ => 0,
     }
 }

@@ -423,13 +423,13 @@ fn no_color_still_tells_states_apart() {
 
 #[test]
 fn keys_turn_into_engine_commands() {
-    use bringup::tui::app::Do;
+    use bringup::tui::app::AppRequest;
     let mut app = dark();
     let id = |app: &App, name: &str| app.info.find(name).expect("service");
     select(&mut app, "database");
     assert_eq!(
         app.on_key(Key::parse("r").unwrap()),
-        [Do::Send(Command::Restart(id(&app, "database")))]
+        [AppRequest::Send(Command::Restart(id(&app, "database")))]
     );
     // Skip: only optional services, and again brings it back.
     assert!(
@@ -440,16 +440,16 @@ fn keys_turn_into_engine_commands() {
     select(&mut app, "frontend");
     assert_eq!(
         app.on_key(Key::parse("s").unwrap()),
-        [Do::Send(Command::Skip(id(&app, "frontend")))]
+        [AppRequest::Send(Command::Skip(id(&app, "frontend")))]
     );
     select(&mut app, "api");
     assert_eq!(
         app.on_key(Key::parse("S").unwrap()),
-        [Do::Send(Command::Stop(id(&app, "api")))]
+        [AppRequest::Send(Command::Stop(id(&app, "api")))]
     );
     assert_eq!(
         app.on_key(Key::parse("R").unwrap()),
-        [Do::Send(Command::RestartAll)]
+        [AppRequest::Send(Command::RestartAll)]
     );
     // Kill asks first; only "y" kills.
     assert!(app.on_key(Key::parse("x").unwrap()).is_empty());
@@ -457,17 +457,17 @@ fn keys_turn_into_engine_commands() {
     app.on_key(Key::parse("x").unwrap());
     assert_eq!(
         app.on_key(Key::parse("y").unwrap()),
-        [Do::Send(Command::Kill(id(&app, "api")))]
+        [AppRequest::Send(Command::Kill(id(&app, "api")))]
     );
     // Quitting mid cold start asks; a second quit while stopping forces.
     app.on_key(Key::parse("q").unwrap());
     assert_eq!(
         app.on_key(Key::parse("y").unwrap()),
-        [Do::Quit { force: false }]
+        [AppRequest::Quit { force: false }]
     );
     assert_eq!(
         app.on_key(Key::parse("q").unwrap()),
-        [Do::Quit { force: true }]
+        [AppRequest::Quit { force: true }]
     );
 }
 
@@ -486,7 +486,7 @@ fn remapped_keys_work_and_show_in_help() {
     select(&mut app, "database");
     assert!(matches!(
         app.on_key(Key::parse("f5").unwrap())[..],
-        [bringup::tui::app::Do::Send(Command::Restart(_))]
+        [bringup::tui::app::AppRequest::Send(Command::Restart(_))]
     ));
     assert!(app.on_key(Key::parse("r").unwrap()).is_empty());
     key(&mut app, "?");
@@ -495,6 +495,58 @@ fn remapped_keys_work_and_show_in_help() {
         text.contains("f5") && text.contains("restart the selected service"),
         "{text}"
     );
+}
+
+/// The cell column where `text` starts in the first row that contains
+/// `row_with`; cells, not characters, so a wide character counts twice.
+fn column_in_row(terminal: &Terminal<TestBackend>, row_with: &str, text: &str) -> Option<u16> {
+    let buffer = terminal.backend().buffer();
+    let area = buffer.area;
+    let cells = |y: u16| -> Vec<String> {
+        (0..area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect()
+    };
+    let starts = |row: &[String], text: &str| -> Option<u16> {
+        let wanted: Vec<String> = text.chars().map(String::from).collect();
+        (0..row.len().saturating_sub(wanted.len()))
+            .find(|&x| row[x..x + wanted.len()] == wanted[..])
+            .map(|x| x as u16)
+    };
+    (0..area.height)
+        .map(cells)
+        .find(|row| starts(row, row_with).is_some())
+        .and_then(|row| starts(&row, text))
+}
+
+#[test]
+fn help_lines_up_keys_that_take_two_columns() {
+    // [ui.keys] takes any character; a CJK one is two columns wide.
+    let plan = plan();
+    let keys = Keymap::with(&[(Action::Restart, vec![Key::parse("中").unwrap()])]).unwrap();
+    let mut app = App::new(
+        Arc::new(bringup::engine::info::stack_info(&plan)),
+        machine_midway(&plan).snapshot(),
+        logs(&plan),
+        Theme::load(None).unwrap(),
+        keys,
+    );
+    key(&mut app, "?");
+    for (width, height, say) in [
+        (120, 40, Action::describe as fn(Action) -> &'static str),
+        (80, 24, Action::short),
+    ] {
+        let terminal = draw(&mut app, width, height);
+        let down = column_in_row(&terminal, "↓", say(Action::Down));
+        let restart = column_in_row(&terminal, "中", say(Action::Restart));
+        assert!(down.is_some(), "{}", terminal.backend());
+        assert_eq!(
+            restart,
+            down,
+            "at {width}×{height} what 中 does is out of line:\n{}",
+            terminal.backend()
+        );
+    }
 }
 
 #[test]

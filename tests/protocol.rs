@@ -138,6 +138,24 @@ backoff = {{ initial = "10ms", max = "10ms" }}
         seen_snapshots.push(snapshot.borrow().clone());
         (seen_events, seen_snapshots, outcomes)
     });
+    // Log lines are read by cursor, and timed on the events' clock.
+    assert_eq!(session.epoch(), session.logs().epoch(), "one epoch");
+    let db = info.find("db").expect("db");
+    let page = session.logs().store(db.0).expect("db's store").page(0, 100);
+    assert!(!page.lines.is_empty(), "db printed nothing");
+    let back = round_trip("log page", &page);
+    assert_eq!(back.next, page.next);
+    assert_eq!(back.lines.len(), page.lines.len());
+    let spawned = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Spawned { service, .. } if service == db))
+        .expect("db spawned");
+    assert!(
+        page.lines[0].at >= spawned.at,
+        "db printed ({:?}) before it was spawned ({:?})",
+        page.lines[0].at,
+        spawned.at
+    );
     drop(session);
     engine.join().expect("engine ended cleanly");
 

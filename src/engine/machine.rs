@@ -12,9 +12,9 @@
 //! earlier process is recognised and ignored instead of corrupting the
 //! current one.
 //!
-//! The parts: [`schedule`] (who may start now), [`lifecycle`] (spawned,
-//! ready, alive, exited, restart policy, timers, adoption), [`stop`],
-//! [`commands`], [`cold_start`] (the summary) and [`view`] (snapshot,
+//! The parts: `schedule` (who may start now), `lifecycle` (spawned,
+//! ready, alive, exited, restart policy, timers, adoption), `stop`,
+//! `commands`, `cold_start` (the summary) and `view` (snapshot,
 //! status).
 //!
 //! After every input the machine re-runs `schedule`, which walks the

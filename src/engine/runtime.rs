@@ -139,7 +139,9 @@ impl Engine {
             None => vec![None; plan.services.len()],
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(machine.snapshot());
-        let epoch = Instant::now();
+        // One clock for the events and the log lines, so that front ends
+        // can interleave them (and tell wall-clock times of both).
+        let epoch = logs.epoch();
 
         let mut startup_notices = Vec::new();
         let watchdog = match &options.watchdog_exe {

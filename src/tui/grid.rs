@@ -51,18 +51,6 @@ impl Columns {
     }
 }
 
-/// The first row shown when `rows` rows are available, so the selection
-/// stays on screen.
-pub fn first_row(app: &App, rows: u16) -> usize {
-    let visible = app.visible();
-    let rows = usize::from(rows).max(1);
-    let at = app
-        .selected
-        .and_then(|id| visible.iter().position(|s| s.id == id))
-        .unwrap_or(0);
-    (at + 1).saturating_sub(rows)
-}
-
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let theme = &app.theme;
     let columns = Columns::for_width(app, area.width);
@@ -103,7 +91,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
 
     let visible = app.visible();
     let rows = area.height.saturating_sub(1);
-    let skip = first_row(app, rows);
+    let skip = app.first_row(rows);
     for status in visible.iter().skip(skip).take(usize::from(rows)) {
         let selected = app.selected == Some(status.id);
         let mut line = row(app, status, &columns, usize::from(area.width));

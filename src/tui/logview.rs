@@ -16,7 +16,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line as TextLine, Span};
 use unicode_width::UnicodeWidthStr;
 
-use crate::config::plan::ServiceId;
+use crate::ids::ServiceId;
 use crate::logs::{Line, LogHub, Stream};
 
 /// Whose lines the pane shows.
@@ -30,18 +30,19 @@ pub enum LogSource {
 
 /// Which line is at the bottom of the pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Position {
+pub enum LogPosition {
     /// The newest, whatever arrives.
     Follow,
     /// The line with this sequence number (or the newest before it).
     At(u64),
 }
 
-impl Position {
-    fn upto(&self) -> Option<u64> {
+impl LogPosition {
+    /// The newest sequence number on screen, or `None` when following.
+    pub fn upto(&self) -> Option<u64> {
         match self {
-            Position::Follow => None,
-            Position::At(seq) => Some(*seq),
+            LogPosition::Follow => None,
+            LogPosition::At(seq) => Some(*seq),
         }
     }
 }
@@ -104,37 +105,37 @@ fn stores(hub: &LogHub, source: LogSource) -> Vec<usize> {
 }
 
 /// The position `lines` further back (positive) or forward (negative).
-pub fn scroll(hub: &LogHub, source: LogSource, position: &Position, lines: i64) -> Position {
+pub fn scroll(hub: &LogHub, source: LogSource, position: &LogPosition, lines: i64) -> LogPosition {
     let bottom = tail(hub, source, position.upto(), 1)
         .first()
         .map(|(_, l)| l.seq);
     let Some(bottom) = bottom else {
-        return Position::Follow;
+        return LogPosition::Follow;
     };
     if lines > 0 {
         let back = tail(hub, source, Some(bottom), lines as usize + 1);
         back.first()
-            .map_or(Position::Follow, |(_, line)| Position::At(line.seq))
+            .map_or(LogPosition::Follow, |(_, line)| LogPosition::At(line.seq))
     } else {
         let ahead = head_after(hub, source, bottom, lines.unsigned_abs() as usize);
         match ahead.last() {
-            Some(_) if ahead.len() < lines.unsigned_abs() as usize => Position::Follow,
+            Some(_) if ahead.len() < lines.unsigned_abs() as usize => LogPosition::Follow,
             Some((_, line)) => {
                 // Reaching the newest line means following again.
                 let newest = tail(hub, source, None, 1).first().map(|(_, l)| l.seq);
                 if Some(line.seq) == newest {
-                    Position::Follow
+                    LogPosition::Follow
                 } else {
-                    Position::At(line.seq)
+                    LogPosition::At(line.seq)
                 }
             }
-            None => Position::Follow,
+            None => LogPosition::Follow,
         }
     }
 }
 
 /// The position that shows the oldest line at the top of a pane of `rows`.
-pub fn oldest(hub: &LogHub, source: LogSource, rows: usize) -> Position {
+pub fn oldest(hub: &LogHub, source: LogSource, rows: usize) -> LogPosition {
     let first = stores(hub, source)
         .into_iter()
         .filter_map(|index| hub.store(index)?.read().lines().front().map(|l| l.seq))
@@ -143,10 +144,10 @@ pub fn oldest(hub: &LogHub, source: LogSource, rows: usize) -> Position {
         Some(seq) => scroll(
             hub,
             source,
-            &Position::At(seq),
+            &LogPosition::At(seq),
             -(rows.saturating_sub(1) as i64),
         ),
-        None => Position::Follow,
+        None => LogPosition::Follow,
     }
 }
 
@@ -155,10 +156,10 @@ pub fn oldest(hub: &LogHub, source: LogSource, rows: usize) -> Position {
 pub fn find(
     hub: &LogHub,
     source: LogSource,
-    from: &Position,
+    from: &LogPosition,
     query: &str,
     older: bool,
-) -> Option<Position> {
+) -> Option<LogPosition> {
     let query = query.to_lowercase();
     let matches = |line: &Line| plain(&line.text).to_lowercase().contains(&query);
     let bottom = tail(hub, source, from.upto(), 1)
@@ -168,7 +169,7 @@ pub fn find(
     // Scan in chunks so a long store is not copied whole.
     const CHUNK: usize = 2000;
     if older {
-        let mut upto = if matches!(from, Position::Follow) {
+        let mut upto = if matches!(from, LogPosition::Follow) {
             bottom
         } else {
             bottom.saturating_sub(1)
@@ -176,7 +177,7 @@ pub fn find(
         loop {
             let chunk = tail(hub, source, Some(upto), CHUNK);
             if let Some((_, line)) = chunk.iter().rev().find(|(_, l)| matches(l)) {
-                return Some(Position::At(line.seq));
+                return Some(LogPosition::At(line.seq));
             }
             let first = chunk.first()?.1.seq;
             if chunk.len() < CHUNK || first == 0 {
@@ -189,7 +190,7 @@ pub fn find(
         loop {
             let chunk = head_after(hub, source, after, CHUNK);
             if let Some((_, line)) = chunk.iter().find(|(_, l)| matches(l)) {
-                return Some(Position::At(line.seq));
+                return Some(LogPosition::At(line.seq));
             }
             after = chunk.last()?.1.seq;
         }
@@ -203,7 +204,7 @@ pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// How to draw lines.
-pub struct Format<'a> {
+pub struct LineFormat<'a> {
     pub timestamps: bool,
     pub search: &'a str,
     /// Keep the services' own colours (not with `NO_COLOR`).
@@ -218,7 +219,7 @@ pub struct Format<'a> {
 }
 
 /// One output line as styled text.
-pub fn render(index: usize, line: &Line, format: &Format<'_>) -> TextLine<'static> {
+pub fn render(index: usize, line: &Line, format: &LineFormat<'_>) -> TextLine<'static> {
     let mut spans: Vec<Span<'static>> = Vec::new();
     if format.timestamps {
         spans.push(Span::styled(
@@ -364,7 +365,7 @@ mod tests {
     fn a_scrolled_view_stays_put_while_lines_arrive() {
         let hub = hub();
         let source = LogSource::Service(ServiceId(0));
-        let up = scroll(&hub, source, &Position::Follow, 4);
+        let up = scroll(&hub, source, &LogPosition::Follow, 4);
         assert_eq!(
             texts(&tail(&hub, source, up.clone().upto(), 2)),
             ["a4", "a5"]
@@ -374,7 +375,7 @@ mod tests {
             texts(&tail(&hub, source, up.clone().upto(), 2)),
             ["a4", "a5"]
         );
-        assert_eq!(scroll(&hub, source, &up, -100), Position::Follow);
+        assert_eq!(scroll(&hub, source, &up, -100), LogPosition::Follow);
         let back = scroll(&hub, source, &up, -2);
         assert_eq!(texts(&tail(&hub, source, back.upto(), 1)), ["a7"]);
     }
@@ -383,11 +384,11 @@ mod tests {
     fn search_finds_older_and_newer_matches() {
         let hub = hub();
         let source = LogSource::All;
-        let found = find(&hub, source, &Position::Follow, "A3", true).unwrap();
+        let found = find(&hub, source, &LogPosition::Follow, "A3", true).unwrap();
         assert_eq!(texts(&tail(&hub, source, found.upto(), 1)), ["a3"]);
         let newer = find(&hub, source, &found, "b", false).unwrap();
         assert_eq!(texts(&tail(&hub, source, newer.upto(), 1)), ["b3"]);
-        assert_eq!(find(&hub, source, &Position::Follow, "zzz", true), None);
+        assert_eq!(find(&hub, source, &LogPosition::Follow, "zzz", true), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::ansi::plain;
 use crate::keys::Action;
 use crate::ports::owner::human;
 use crate::tui::app::{App, Overlay};
-use crate::tui::view::popup;
+use crate::tui::widgets::popup;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
     let theme = &app.theme;
@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                 help_short(app)
             };
             let width = if fits { 96 } else { 78 };
-            popup(frame, app, "keys", lines, width);
+            popup(frame, theme, "keys", lines, width);
         }
         Overlay::ConfirmKill(id) => {
             let Some(status) = app.status(*id) else {
@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     Span::raw(" keep it"),
                 ]),
             ];
-            popup(frame, app, "kill", lines, 64);
+            popup(frame, theme, "kill", lines, 64);
         }
         Overlay::ConfirmQuit => {
             let starting: Vec<&str> = app
@@ -83,7 +83,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     Span::raw(" stay"),
                 ]),
             ];
-            popup(frame, app, "quit", lines, 64);
+            popup(frame, theme, "quit", lines, 64);
         }
         Overlay::Conflict {
             service,
@@ -145,7 +145,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     theme.dim,
                 )));
             }
-            popup(frame, app, "port conflict", lines, CONFLICT_WIDTH);
+            popup(frame, theme, "port conflict", lines, CONFLICT_WIDTH);
         }
     }
 }
@@ -200,7 +200,7 @@ fn help_long(app: &App) -> Vec<Line<'static>> {
     let theme = &app.theme;
     let width = Action::ALL
         .iter()
-        .map(|a| keys(app, *a).chars().count())
+        .map(|a| crate::text::width(&keys(app, *a)))
         .max()
         .unwrap_or(8)
         + 2;
@@ -208,7 +208,10 @@ fn help_long(app: &App) -> Vec<Line<'static>> {
         .iter()
         .map(|&action| {
             Line::from(vec![
-                Span::styled(format!(" {:<width$}", keys(app, action)), theme.key),
+                Span::styled(
+                    format!(" {}", crate::text::pad_right(&keys(app, action), width)),
+                    theme.key,
+                ),
                 Span::raw(action.describe()),
             ])
         })
@@ -228,9 +231,12 @@ fn help_short(app: &App) -> Vec<Line<'static>> {
     let cell = |action: Option<&Action>| -> Vec<Span<'static>> {
         match action {
             Some(&action) => {
-                let key: String = keys(app, action).chars().take(12).collect();
+                // Cut visibly, and by columns: a key may be two wide.
                 vec![
-                    Span::styled(format!(" {key:<13}"), theme.key),
+                    Span::styled(
+                        format!(" {}", crate::text::fit(&keys(app, action), 13)),
+                        theme.key,
+                    ),
                     Span::raw(format!("{:<23}", action.short())),
                 ]
             }

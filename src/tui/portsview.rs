@@ -10,14 +10,14 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::engine::{PortHolder, describe};
 use crate::tui::app::{App, Pane};
-use crate::tui::view::pane;
+use crate::tui::widgets::pane;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let theme = &app.theme;
     let block = pane(
-        app,
+        theme,
         vec![Span::styled(" ports ", theme.title)],
-        app.focus == Pane::Bottom || app.zoomed,
+        app.focus == Pane::Lower || app.zoomed,
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

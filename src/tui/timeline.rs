@@ -13,11 +13,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::config::plan::ServiceId;
 use crate::engine::describe::fmt_duration;
 use crate::engine::{ServiceStatus, State};
+use crate::ids::ServiceId;
 use crate::tui::app::{App, Pane};
-use crate::tui::view::pane;
+use crate::tui::widgets::pane;
 
 /// The services on the critical path so far: from the one that became
 /// ready last (see [`crate::engine::summary::critical_path`]).
@@ -63,9 +63,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         None => format!(" cold start: {} so far ", fmt_duration(end)),
     };
     let block = pane(
-        app,
+        theme,
         vec![Span::styled(title, theme.title)],
-        app.focus == Pane::Bottom || app.zoomed,
+        app.focus == Pane::Lower || app.zoomed,
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -1,108 +1,49 @@
-//! Drawing a frame: the layout, the header and status line, and the lower
-//! pane's views. Every function here only reads the [`App`].
+//! Drawing a frame: the header and status line, the log pane, and which
+//! view goes where. Every function here only reads the [`App`].
 //!
-//! The layout is one header line, the service grid, the lower pane (logs,
+//! The frame is one header line, the service grid, the lower view (logs,
 //! all logs, bringup's own log, the timeline or the ports) and a status
-//! line with the keys that matter where the focus is. It degrades by
-//! dropping pieces, never by panicking: below a few rows the status line
-//! goes, then the header, then the grid shrinks to what fits.
+//! line with the keys that matter where the focus is; [`layout`] says where
+//! each goes, and drops pieces on small screens.
+//!
+//! [`layout`]: crate::tui::layout
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::engine::describe::fmt_duration;
 use crate::engine::{Phase, State};
 use crate::keys::Action;
-use crate::tui::app::{App, Bottom, Pane, Quitting, Typing};
-use crate::tui::logview::{self, Format, LogSource};
-use crate::tui::{grid, portsview, timeline};
-
-/// Where each part of the screen is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    pub header: Option<Rect>,
-    pub grid: Option<Rect>,
-    pub bottom: Option<Rect>,
-    pub status: Option<Rect>,
-}
-
-/// The layout for a screen of `size`; the same for drawing and for mouse hits.
-pub fn areas(app: &App, size: Rect) -> Areas {
-    let mut rest = size;
-    let take_top = |rest: &mut Rect| {
-        let line = Rect { height: 1, ..*rest };
-        rest.y += 1;
-        rest.height -= 1;
-        line
-    };
-    let header = (rest.height >= 3).then(|| take_top(&mut rest));
-    let status = (rest.height >= 3).then(|| {
-        let line = Rect {
-            y: rest.y + rest.height - 1,
-            height: 1,
-            ..rest
-        };
-        rest.height -= 1;
-        line
-    });
-    if rest.height == 0 || rest.width == 0 {
-        return Areas {
-            header,
-            grid: None,
-            bottom: None,
-            status,
-        };
-    }
-    if app.zoomed {
-        return Areas {
-            header,
-            grid: None,
-            bottom: Some(rest),
-            status,
-        };
-    }
-    // The grid gets its rows (plus the column line), up to about half;
-    // the logs get the rest, but never less than three rows if it can be helped.
-    let wanted = app.visible().len() as u16 + 1;
-    let cap = (rest.height / 2)
-        .max(rest.height.saturating_sub(6))
-        .min(rest.height);
-    let grid_height = wanted.min(cap.max(2)).min(rest.height);
-    let [grid_area, bottom_area] =
-        Layout::vertical([Constraint::Length(grid_height), Constraint::Min(0)]).areas(rest);
-    Areas {
-        header,
-        grid: Some(grid_area),
-        bottom: (bottom_area.height > 0).then_some(bottom_area),
-        status,
-    }
-}
+use crate::tui::app::{App, LowerView, Pane, Quitting, Typing};
+use crate::tui::logview::{self, LineFormat, LogPosition, LogSource};
+use crate::tui::widgets::{palette, pane};
+use crate::tui::{grid, overlay, portsview, timeline};
 
 /// Draws the whole frame.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    let areas = areas(app, frame.area());
+    let areas = app.areas(frame.area());
     if let Some(area) = areas.header {
         header(frame, app, area);
     }
     if let Some(area) = areas.grid {
         grid::draw(frame, app, area);
     }
-    if let Some(area) = areas.bottom {
-        match app.bottom {
-            Bottom::Logs | Bottom::AllLogs => logs(frame, app, area),
-            Bottom::Orchestrator => logs(frame, app, area),
-            Bottom::Timeline => timeline::draw(frame, app, area),
-            Bottom::Ports => portsview::draw(frame, app, area),
+    if let Some(area) = areas.lower {
+        match app.lower {
+            LowerView::Logs | LowerView::AllLogs => logs(frame, app, area),
+            LowerView::Orchestrator => logs(frame, app, area),
+            LowerView::Timeline => timeline::draw(frame, app, area),
+            LowerView::Ports => portsview::draw(frame, app, area),
         }
     }
     if let Some(area) = areas.status {
         status(frame, app, area);
     }
-    if let Some(overlay) = &app.overlay {
-        crate::tui::overlay::draw(frame, app, overlay);
+    if let Some(shown) = &app.overlay {
+        overlay::draw(frame, app, shown);
     }
 }
 
@@ -209,7 +150,7 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let message = crate::text::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
-        let hints = Action::hints(app.focus == Pane::Bottom || app.zoomed);
+        let hints = Action::hints(app.focus == Pane::Lower || app.zoomed);
         let mut spans = vec![Span::raw(" ")];
         for (action, label) in hints {
             spans.push(Span::styled(app.keys.first(action), theme.key));
@@ -218,20 +159,6 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line).style(theme.status), area);
-}
-
-/// A pane with a title line, highlighted when it has the focus.
-pub fn pane<'a>(app: &App, title: Vec<Span<'a>>, focused: bool) -> Block<'a> {
-    let theme = &app.theme;
-    let border = if focused {
-        theme.border_focused
-    } else {
-        theme.border
-    };
-    Block::default()
-        .borders(Borders::TOP)
-        .border_style(border)
-        .title(Line::from(title))
 }
 
 /// The selected service's output, or everyone's.
@@ -245,8 +172,8 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let mut title = vec![Span::styled(format!(" logs: {name} "), theme.title)];
     let mode = match &app.log.position {
-        logview::Position::Follow => "following",
-        logview::Position::At(_) => "scrolled (f follows)",
+        LogPosition::Follow => "following",
+        LogPosition::At(_) => "scrolled (f follows)",
     };
     title.push(Span::styled(format!("{mode} "), theme.dim));
     if app.log.wrap {
@@ -258,7 +185,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             theme.search_match,
         ));
     }
-    let block = pane(app, title, app.focus == Pane::Bottom || app.zoomed);
+    let block = pane(theme, title, app.focus == Pane::Lower || app.zoomed);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 || inner.width == 0 {
@@ -282,7 +209,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             style,
         )
     };
-    let format = Format {
+    let format = LineFormat {
         timestamps: app.log.timestamps,
         search: &app.log.search,
         colors,
@@ -297,7 +224,7 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         hub: &app.logs,
     };
     let height = usize::from(inner.height);
-    let window = logview::tail(&app.logs, source, position_upto(&app.log.position), height);
+    let window = logview::tail(&app.logs, source, app.log.position.upto(), height);
     if window.is_empty() {
         let empty = match app.selected_status() {
             Some(s) if s.state == State::Pending => {
@@ -329,74 +256,4 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         // Fewer lines than rows: from the top, as a terminal fills.
         frame.render_widget(Paragraph::new(rendered), inner);
     }
-}
-
-fn position_upto(position: &logview::Position) -> Option<u64> {
-    match position {
-        logview::Position::Follow => None,
-        logview::Position::At(seq) => Some(*seq),
-    }
-}
-
-/// The colour of the service at `index`, as in every front end.
-pub fn palette(index: usize) -> ratatui::style::Color {
-    use crate::colours::Colour;
-    use ratatui::style::Color;
-    match crate::colours::of_service(index) {
-        Colour::Cyan => Color::Cyan,
-        Colour::Yellow => Color::Yellow,
-        Colour::Green => Color::Green,
-        Colour::Magenta => Color::Magenta,
-        Colour::Blue => Color::Blue,
-        Colour::LightCyan => Color::LightCyan,
-        Colour::LightYellow => Color::LightYellow,
-        Colour::LightGreen => Color::LightGreen,
-        Colour::LightMagenta => Color::LightMagenta,
-        Colour::LightBlue => Color::LightBlue,
-        Colour::Red => Color::Red,
-        Colour::LightRed => Color::LightRed,
-    }
-}
-
-/// A centred rectangle of at most `width` × `height` inside `area`.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
-}
-
-/// Draws a framed popup with `lines` and returns nothing; clears beneath it.
-pub fn popup(frame: &mut Frame<'_>, app: &App, title: &str, lines: Vec<Line<'_>>, width: u16) {
-    let theme = &app.theme;
-    // Wrapped lines take more than one row; count them so nothing is cut.
-    let inner_width = width.min(frame.area().width).saturating_sub(2);
-    let rows: usize = lines
-        .iter()
-        .map(|line| logview::rows(line, inner_width))
-        .sum();
-    let height = rows as u16 + 2;
-    let area = centered(frame.area(), width, height);
-    if area.width < 4 || area.height < 3 {
-        return;
-    }
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.popup_border)
-        .title(
-            Line::from(Span::styled(format!(" {title} "), theme.popup_border))
-                .alignment(Alignment::Center),
-        )
-        .style(theme.popup);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
 }
