@@ -60,7 +60,7 @@ fn frames() {
     }
     let plan = Arc::new(plan(&text, dir.path()));
     let planned = Instant::now();
-    let _ = bringup::config::load_with(&text, &harness::context(dir.path()));
+    let _ = harness::plan(&text, dir.path());
     let plan_time = planned.elapsed();
     let mut machine = Machine::new(plan.clone(), 1);
     machine.handle(Duration::ZERO, Input::Begin);

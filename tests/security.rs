@@ -709,12 +709,8 @@ fn escape_sequences_in_a_holders_command_line_never_reach_the_terminal() {
 
 #[test]
 fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
-    use bringup::config::validate::Context;
     use bringup::engine::{Event, EventKind};
-    let cx = Context::without_env(Path::new("demo.toml"), Path::new("/"), "/usr/bin/bringup");
-    let plan = std::sync::Arc::new(
-        bringup::config::load_with(bringup::config::DEMO, &cx).expect("the demo config"),
-    );
+    let plan = support::config::demo();
     let machine = bringup::engine::machine::Machine::with_selection(
         plan.clone(),
         1,

@@ -8,24 +8,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bringup::config::{self, Plan, validate::Context};
+use bringup::config::Plan;
 use bringup::engine::{Command, Engine, EngineOptions, EventKind, State, Summary};
 use bringup::fixture::monotonic_nanos;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_bringup");
 
-/// Loads `text` with `${bringup}` pointing at the real binary.
-pub fn plan(text: &str, dir: &Path) -> Plan {
-    match config::load_with(text, &context(dir)) {
-        Ok(plan) => plan,
-        Err(e) => panic!("benchmark config is invalid: {e}"),
-    }
-}
+/// Configs load as in the tests: hermetic, `${bringup}` the real binary.
+#[path = "../../tests/support/config.rs"]
+pub mod config;
 
-/// How the benchmarks load configs: in `dir`, no environment variables,
-/// `${bringup}` the real binary.
-pub fn context(dir: &Path) -> Context<'_> {
-    Context::without_env(Path::new("bench.toml"), dir, BIN)
+/// `text` as `bringup.toml` in `dir`, loaded as the tests load theirs.
+pub fn plan(text: &str, dir: &Path) -> Plan {
+    config::plan_in(text, dir)
 }
 
 /// What one bring-up produced.

@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod config;
+
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
