@@ -6,11 +6,6 @@
 //! `${bringup}` is the real binary where the plan is run (its fixtures
 //! must start), and [`SHOWN_BRINGUP`] where a plan is only drawn or
 //! validated, so snapshots do not depend on where cargo put the binary.
-//!
-//! Standalone (no `super::`), so the benchmarks use it too through a
-//! `#[path]` module.
-
-#![allow(dead_code)] // each test crate uses a different part of this module
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,10 +13,10 @@ use std::sync::Arc;
 use bringup::config::validate::Context;
 use bringup::config::{self, ConfigErrors, Plan};
 
+use super::BIN;
+
 /// `${bringup}` for plans that are never run.
 pub const SHOWN_BRINGUP: &str = "/usr/bin/bringup";
-
-const BIN: &str = env!("CARGO_BIN_EXE_bringup");
 
 /// The context of `file` (named in messages) in `dir`: no environment
 /// variable set, `${bringup}` the real binary.

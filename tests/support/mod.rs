@@ -12,6 +12,7 @@
 #![allow(dead_code)] // each test crate uses a different part of this module
 
 pub mod config;
+pub mod tmux;
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
