@@ -12,7 +12,8 @@ mod support;
 use std::path::Path;
 
 use nix::sys::signal::Signal;
-use support::{Stack, first, free_port, poll, start_time};
+use support::stack::Stack;
+use support::{first, free_port, poll, start_time};
 
 /// The pid the fixture daemon of `name` recorded, once it has.
 fn daemon_pid(stack: &Stack, name: &str) -> i32 {

@@ -9,7 +9,8 @@ mod support;
 use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
-use support::{BIN, Stack, poll};
+use support::stack::Stack;
+use support::{BIN, poll};
 
 #[test]
 fn output_is_prefixed_and_hostile_bytes_are_made_safe() {

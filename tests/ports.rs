@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use nix::sys::signal::Signal;
-use support::{Stack, free_port, poll, run};
+use support::stack::Stack;
+use support::{free_port, poll, run};
 
 /// A `python3 -m http.server` on `port`, killed when dropped.
 struct Foreign {

@@ -6,7 +6,8 @@
 
 mod support;
 
-use support::{Stack, free_port};
+use support::free_port;
+use support::stack::Stack;
 
 #[test]
 fn a_service_starts_with_default_signals_and_the_limits_bringup_was_given() {

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{BIN, DEADLINE, POLL, Stack, free_port, poll};
+use support::stack::Stack;
+use support::{BIN, DEADLINE, POLL, free_port, poll};
 
 /// OSC 0 (window title), OSC 52 (clipboard) and CSI 2J (clear screen).
 const HOSTILE: &str = "\x1b]0;pwned-title\x07\x1b]52;c;cHduZWQ=\x07\x1b[2J";

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use support::{Stack, first, free_port};
+use support::stack::Stack;
+use support::{first, free_port};
 
 /// db ← api ← web, plus worker ← db, each fixture with a grandchild in its
 /// process group.
