@@ -19,7 +19,7 @@ mod harness;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bringup::engine::machine::{Input, Machine};
+use bringup::engine::machine::{Input, Machine, News};
 use bringup::keys::Keymap;
 use bringup::logs::{LogHub, Stream};
 use bringup::tui::app::App;
@@ -73,10 +73,12 @@ fn frames() {
                 let generation = u64::from(status.spawns);
                 machine.handle(
                     Duration::from_millis(round * 10),
-                    Input::Spawned {
+                    Input::Process {
                         id,
                         generation,
-                        pid: 10_000 + id.0 as u32,
+                        news: News::Spawned {
+                            pid: 10_000 + id.0 as u32,
+                        },
                     },
                 );
             }

@@ -28,7 +28,7 @@ pub mod watchdog;
 
 pub use child::{Child, Owner};
 pub use command::shell_argv;
-pub use subreaper::{Adopted, Subreaper, describe_adoption, describe_escaped};
+pub use subreaper::{Adopted, Subreaper};
 
 use std::ffi::{OsStr, OsString};
 use std::io;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bringup::config::{Plan, ServiceId};
-use bringup::engine::machine::{Input, Machine};
+use bringup::engine::machine::{Input, Machine, News};
 use bringup::engine::{Command, EventKind, Exit, PortHolder};
 use bringup::keys::{Action, Key, Keymap};
 use bringup::logs::{LogHub, Stream};
@@ -53,10 +53,10 @@ impl Drive {
         let (id, generation) = (self.id(name), self.generation(name));
         self.at(
             ms,
-            Input::Spawned {
+            Input::Process {
                 id,
                 generation,
-                pid,
+                news: News::Spawned { pid },
             },
         );
     }
@@ -65,11 +65,13 @@ impl Drive {
         let (id, generation) = (self.id(name), self.generation(name));
         self.at(
             ms,
-            Input::Readiness {
+            Input::Process {
                 id,
                 generation,
-                ok: true,
-                detail: "HTTP 200".into(),
+                news: News::Readiness {
+                    ok: true,
+                    detail: "HTTP 200".into(),
+                },
             },
         );
     }
@@ -78,10 +80,12 @@ impl Drive {
         let (id, generation) = (self.id(name), self.generation(name));
         self.at(
             ms,
-            Input::Exited {
+            Input::Process {
                 id,
                 generation,
-                exit: Exit::Code(code),
+                news: News::Exited {
+                    exit: Exit::Code(code),
+                },
             },
         );
     }
@@ -130,11 +134,13 @@ fn machine_midway(plan: &Arc<Plan>) -> Machine {
     let (id, generation) = (d.id("api"), d.generation("api"));
     d.at(
         1200,
-        Input::Readiness {
+        Input::Process {
             id,
             generation,
-            ok: false,
-            detail: "HTTP 503 (expected 200-299)".into(),
+            news: News::Readiness {
+                ok: false,
+                detail: "HTTP 503 (expected 200-299)".into(),
+            },
         },
     );
     d.machine
@@ -654,17 +660,19 @@ fn a_long_notice_in_the_status_line_is_cut_visibly() {
         at: Duration::from_millis(1500),
         kind: EventKind::Notice {
             service: None,
-            message: format!(
-                "api: not adopted: the holder does not pass the readiness check (HTTP 404); it is pid 4242 `{}`",
-                "python3 -m http.server ".repeat(5)
-            ),
+            name: None,
+            notice: bringup::engine::api::Notice::SweepFailed {
+                error: format!(
+                    "permission denied reading pid 4242 `{}`",
+                    "python3 -m http.server ".repeat(5)
+                ),
+            },
         },
     });
     let screen = format!("{}", draw(&mut app, 80, 24).backend());
     let status = screen.lines().last().expect("a status line");
     assert!(
-        status
-            .contains("api: not adopted: the holder does not pass the readiness check (HTTP 404)"),
+        status.contains("could not look for processes the services left behind (/proc: permission"),
         "the reason comes first and fits: {status}"
     );
     assert!(

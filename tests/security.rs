@@ -754,7 +754,10 @@ fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
         at: Duration::from_millis(10),
         kind: EventKind::Notice {
             service: None,
-            message: format!("a notice {HOSTILE}"),
+            name: None,
+            notice: bringup::engine::api::Notice::NotifyRejected {
+                why: format!("a notice {HOSTILE}"),
+            },
         },
     });
     let screen = draw(&mut app);

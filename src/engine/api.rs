@@ -11,6 +11,7 @@
 
 mod command;
 mod event;
+mod notice;
 mod reason;
 mod stack;
 mod state;
@@ -20,6 +21,7 @@ pub use crate::ports::owner::PortHolder;
 pub use crate::process::exit::{Exit, SignalName};
 pub use command::*;
 pub use event::*;
+pub use notice::*;
 pub use reason::*;
 pub use stack::*;
 pub use state::*;

@@ -7,8 +7,8 @@
 
 use crate::config::plan::ServiceId;
 use crate::engine::api::{
-    Cause, EventKind, Outcome, PortHolder, PortHow, Reason, Refusal, State, Summary, Then,
-    WantedPort,
+    Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, State, Stray, Summary,
+    Then, WantedPort,
 };
 
 /// How much an event matters.
@@ -145,7 +145,9 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
                 format!("port {port}{how}"),
             )
         }
-        EventKind::Notice { message, .. } => (Weight::Warn, None, message.clone()),
+        EventKind::Notice { name, notice, .. } => {
+            (Weight::Warn, None, self::notice(name.as_deref(), notice))
+        }
         EventKind::Refused { service, name, why } => {
             (Weight::Warn, service.zip(name.clone()), refusal(why))
         }
@@ -389,6 +391,66 @@ pub fn outcome(name: Option<&str>, outcome: &Outcome) -> Option<String> {
         Some(name) => format!("{name}: {said}"),
         None => said,
     })
+}
+
+/// A notice, about the service `name` when it is about one.
+pub fn notice(name: Option<&str>, notice: &Notice) -> String {
+    let said = match notice {
+        Notice::EngineFailed { error } => format!("cannot start the engine: {error}"),
+        Notice::NoWatchdog { error } => format!(
+            "could not start the watchdog ({error}); if bringup is killed with SIGKILL, grandchildren of services may survive"
+        ),
+        Notice::OpenFileLimit { limit, services } => format!(
+            "the open-file limit is {limit} (bringup raised it to the hard limit), which {services} services may exhaust; the hard limit is raised in /etc/security/limits.conf or with `ulimit -Hn` as root"
+        ),
+        Notice::NoSubreaper { error } => format!(
+            "cannot become a child subreaper ({error}): daemons that leave their service's process group may outlive the stack"
+        ),
+        Notice::Adopted {
+            process,
+            service: Some(service),
+        } => format!(
+            "{service}: adopted {}, which left the service's process group (a daemon?); it stops with {service}",
+            stray(process)
+        ),
+        Notice::Adopted {
+            process,
+            service: None,
+        } => format!(
+            "adopted {}, a process that left its service's process group (a daemon?); it stops with the stack",
+            stray(process)
+        ),
+        Notice::Escaped { service, stopped } => format!(
+            "{service}: stopped {} process(es) it left behind outside its process group (daemonized?): {}",
+            stopped.len(),
+            strays(stopped)
+        ),
+        Notice::LeftBehind { stopped } => format!(
+            "stopped {} process(es) the services left behind outside their process groups (daemonized?): {}",
+            stopped.len(),
+            strays(stopped)
+        ),
+        Notice::SweepFailed { error } => {
+            format!("could not look for processes the services left behind (/proc: {error})")
+        }
+        Notice::SignalFailed { signal, error } => {
+            let whom = name.unwrap_or("the service");
+            return format!("cannot send {signal} to {whom}: {error}");
+        }
+        Notice::NotifyRejected { why } => why.clone(),
+    };
+    match (name, notice) {
+        (Some(name), Notice::NotifyRejected { .. }) => format!("{name}: {said}"),
+        _ => said,
+    }
+}
+
+fn stray(process: &Stray) -> String {
+    format!("{} `{}`", process.pid, process.command)
+}
+
+fn strays(processes: &[Stray]) -> String {
+    processes.iter().map(stray).collect::<Vec<_>>().join(", ")
 }
 
 /// "free", "ours (pid 4242)" or the holder: who holds a service's port.

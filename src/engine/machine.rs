@@ -31,8 +31,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 use crate::engine::api::{
-    Cause, Command, EventKind, Exit, Lost, Need, Outcome, Phase, PortChoice, PortHow, Reason,
-    Refusal, ServiceStatus, Snapshot, State, Summary, Then, Ticket, WaitReason,
+    Cause, Command, EventKind, Exit, Lost, Need, Notice, Outcome, Phase, PortChoice, PortHow,
+    Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket, WaitReason,
 };
 use crate::engine::summary;
 
@@ -46,38 +46,14 @@ const JITTER: f64 = 0.2;
 pub enum Input {
     /// Bring the stack up.
     Begin,
-    Spawned {
+    /// News of one process of a service (or of the process it adopted).
+    /// Each spawn or adoption gets a new generation; news of an earlier one
+    /// (a late probe result, a timer armed for a process long gone) is
+    /// dropped here, once, before anything looks at it.
+    Process {
         id: ServiceId,
         generation: u64,
-        pid: u32,
-    },
-    SpawnFailed {
-        id: ServiceId,
-        generation: u64,
-        error: String,
-    },
-    /// The process exited (and its process group is gone).
-    Exited {
-        id: ServiceId,
-        generation: u64,
-        exit: Exit,
-    },
-    Readiness {
-        id: ServiceId,
-        generation: u64,
-        ok: bool,
-        detail: String,
-    },
-    Liveness {
-        id: ServiceId,
-        generation: u64,
-        ok: bool,
-        detail: String,
-    },
-    Timer {
-        id: ServiceId,
-        generation: u64,
-        timer: Timer,
+        news: News,
     },
     /// A command, answered with an [`Effect::Reply`] with its ticket.
     Command { ticket: Ticket, command: Command },
@@ -98,6 +74,9 @@ pub enum Input {
         ticket: Option<Ticket>,
         verdict: HolderVerdict,
     },
+    /// The processes the stack left behind were looked for and stopped
+    /// (asked by [`Effect::SweepLeftovers`]): which, or why that failed.
+    Swept { result: Result<Vec<Stray>, String> },
     /// Another port was looked for (asked by [`Effect::MovePort`]): the
     /// port and how it came about, or why there is none.
     PortMoved {
@@ -105,11 +84,35 @@ pub enum Input {
         ticket: Ticket,
         result: Result<(u16, PortHow), String>,
     },
+}
+
+/// What happened to a service's current process.
+#[derive(Debug, Clone)]
+pub enum News {
+    Spawned {
+        pid: u32,
+    },
+    SpawnFailed {
+        error: String,
+    },
+    /// The process exited (and its process group is gone).
+    Exited {
+        exit: Exit,
+    },
+    Readiness {
+        ok: bool,
+        detail: String,
+    },
+    Liveness {
+        ok: bool,
+        detail: String,
+    },
+    Timer {
+        timer: Timer,
+    },
     /// The service cannot be started at all (no port could be had); no
     /// restart would change that.
     Unavailable {
-        id: ServiceId,
-        generation: u64,
         reason: String,
     },
 }
@@ -194,6 +197,13 @@ pub enum Effect {
     /// Give `id` any free port of the range instead of the one it wanted;
     /// answer with [`Input::PortMoved`].
     MovePort { id: ServiceId, ticket: Ticket },
+    /// Every service has stopped: stop whatever still carries this run's
+    /// marker (it escaped its process group), off the loop since that
+    /// waits out a grace period; answer with [`Input::Swept`].
+    SweepLeftovers,
+    /// Keep what this cold start took, for the next one's start order
+    /// (off the loop: it writes a file).
+    SaveHistory(Summary),
 }
 
 /// What happens when a process we are stopping exits.
@@ -378,6 +388,9 @@ pub struct Machine {
     /// [`Machine::expect`]) the one that puts the longest expected way to
     /// the end first within each wave.
     spawn_order: Vec<ServiceId>,
+    /// Shutting down, every service stopped: the look for what they left
+    /// behind was asked for, and shutdown completes when it is answered.
+    sweeping: bool,
 }
 
 impl Machine {
@@ -404,6 +417,7 @@ impl Machine {
             last_slot_freed_by: None,
             selected,
             spawn_order: plan_order,
+            sweeping: false,
         }
     }
 
@@ -428,56 +442,13 @@ impl Machine {
     pub fn handle(&mut self, now: Duration, input: Input) -> Vec<Effect> {
         match input {
             Input::Begin => self.begin(now),
-            Input::Spawned {
+            Input::Process {
                 id,
                 generation,
-                pid,
-            } => self.spawned(now, id, generation, pid),
-            Input::SpawnFailed {
-                id,
-                generation,
-                error,
+                news,
             } => {
                 if self.current(id, generation) {
-                    self.exited(now, id, Exit::NotStarted(error));
-                }
-            }
-            Input::Exited {
-                id,
-                generation,
-                exit,
-            } => {
-                if self.current(id, generation) {
-                    self.exited(now, id, exit);
-                }
-            }
-            Input::Readiness {
-                id,
-                generation,
-                ok,
-                detail,
-            } => {
-                if self.current(id, generation) {
-                    self.readiness(now, id, ok, detail);
-                }
-            }
-            Input::Liveness {
-                id,
-                generation,
-                ok,
-                detail,
-            } => {
-                if self.current(id, generation) {
-                    self.liveness(now, id, ok, detail);
-                }
-            }
-            Input::Timer {
-                id,
-                generation,
-                timer,
-            } => {
-                if self.current(id, generation) {
-                    self.timer(now, id, timer);
+                    self.news(now, id, news);
                 }
             }
             Input::Command { ticket, command } => self.command(now, ticket, command),
@@ -490,23 +461,7 @@ impl Machine {
                 verdict,
             } => self.holder_checked(now, id, port, ticket, verdict),
             Input::PortMoved { id, ticket, result } => self.port_moved(now, id, ticket, result),
-            Input::Unavailable {
-                id,
-                generation,
-                reason,
-            } => {
-                if self.current(id, generation) && self.slots[id.0].process == Process::Spawning {
-                    self.slots[id.0].process = Process::Down;
-                    self.slots[id.0].last_exit = Some(Exit::NotStarted(reason.clone()));
-                    self.out.push(Effect::StopProbes { id });
-                    self.set_state(
-                        now,
-                        id,
-                        State::Failed,
-                        Reason::CouldNotStart { why: reason },
-                    );
-                }
-            }
+            Input::Swept { result } => self.swept(result),
         }
         match self.phase {
             Phase::Running => self.schedule(now),
@@ -521,6 +476,19 @@ impl Machine {
     /// Whether anything visible changed since the last call.
     pub fn take_dirty(&mut self) -> bool {
         std::mem::replace(&mut self.dirty, false)
+    }
+
+    /// News of `id`'s current process.
+    fn news(&mut self, now: Duration, id: ServiceId, news: News) {
+        match news {
+            News::Spawned { pid } => self.spawned(now, id, pid),
+            News::SpawnFailed { error } => self.exited(now, id, Exit::NotStarted(error)),
+            News::Exited { exit } => self.exited(now, id, exit),
+            News::Readiness { ok, detail } => self.readiness(now, id, ok, detail),
+            News::Liveness { ok, detail } => self.liveness(now, id, ok, detail),
+            News::Timer { timer } => self.timer(now, id, timer),
+            News::Unavailable { reason } => self.unavailable(now, id, reason),
+        }
     }
 
     fn name(&self, id: ServiceId) -> &str {

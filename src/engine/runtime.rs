@@ -24,11 +24,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
-use crate::engine::api::{Command, Event, EventKind, Outcome, Phase, Snapshot, StackInfo, Ticket};
+use crate::engine::api::{
+    Command, Event, EventKind, Notice, Outcome, Phase, Snapshot, StackInfo, Stray, Ticket,
+};
 use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
-use crate::engine::machine::{Effect, HolderVerdict, Input, Machine};
+use crate::engine::machine::{Effect, HolderVerdict, Input, Machine, News};
 use crate::engine::ports::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
@@ -148,9 +150,9 @@ impl Engine {
             Some(exe) => match Watchdog::start(exe, &run_id) {
                 Ok(watchdog) => Some(Arc::new(watchdog)),
                 Err(e) => {
-                    startup_notices.push(format!(
-                        "could not start the watchdog ({e}); if bringup is killed with SIGKILL, grandchildren of services may survive"
-                    ));
+                    startup_notices.push(Notice::NoWatchdog {
+                        error: e.to_string(),
+                    });
                     None
                 }
             },
@@ -160,18 +162,18 @@ impl Engine {
         if let Ok(limit) = open_files
             && limit < 4 * plan.services.len() as u64 + 64
         {
-            startup_notices.push(format!(
-                "the open-file limit is {limit} (bringup raised it to the hard limit), which {} services may exhaust; the hard limit is raised in /etc/security/limits.conf or with `ulimit -Hn` as root",
-                plan.services.len()
-            ));
+            startup_notices.push(Notice::OpenFileLimit {
+                limit,
+                services: plan.services.len(),
+            });
         }
         // Daemons that leave their service are re-parented to bringup.
         let subreaper = match Subreaper::start(&run_id, watchdog.as_ref()) {
             Ok(subreaper) => Some(subreaper),
             Err(e) => {
-                startup_notices.push(format!(
-                    "cannot become a child subreaper ({e}): daemons that leave their service's process group may outlive the stack"
-                ));
+                startup_notices.push(Notice::NoSubreaper {
+                    error: e.to_string(),
+                });
                 None
             }
         };
@@ -215,7 +217,10 @@ impl Engine {
                             at: Duration::ZERO,
                             kind: EventKind::Notice {
                                 service: None,
-                                message: format!("cannot start the engine: {e}"),
+                                name: None,
+                                notice: Notice::EngineFailed {
+                                    error: e.to_string(),
+                                },
                             },
                         });
                         return;
@@ -392,14 +397,15 @@ impl Runtime {
         mut inputs: mpsc::Receiver<Input>,
         mut commands: mpsc::Receiver<Request>,
         mut launches: mpsc::UnboundedReceiver<LaunchDone>,
-        notices: Vec<String>,
+        notices: Vec<Notice>,
     ) {
-        for message in notices {
+        for notice in notices {
             self.publish(
                 Duration::ZERO,
                 EventKind::Notice {
                     service: None,
-                    message,
+                    name: None,
+                    notice,
                 },
             );
         }
@@ -407,10 +413,13 @@ impl Runtime {
             let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
             self.adopting = Some(probe::spawn_abortable(subreaper.clone().watch(
                 move |adopted| {
-                    let message = process::describe_adoption(adopted);
                     let notice = EventKind::Notice {
                         service: None,
-                        message,
+                        name: None,
+                        notice: Notice::Adopted {
+                            process: Stray::from(&adopted.process),
+                            service: adopted.service.clone(),
+                        },
                     };
                     announce(&events, &logs, epoch.elapsed(), notice);
                 },
@@ -503,56 +512,16 @@ impl Runtime {
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
                     let _ = inputs
-                        .send(Input::Timer {
+                        .send(Input::Process {
                             id,
                             generation,
-                            timer,
+                            news: News::Timer { timer },
                         })
                         .await;
                 });
             }
-            Effect::Publish(EventKind::ShutdownComplete) => {
-                // Every service has stopped; whatever still carries this
-                // run's marker escaped its process group. Say so, stop it.
-                let stopped = match &self.subreaper {
-                    Some(subreaper) => subreaper.stop_all(GRACE),
-                    None => leftovers::stop(&self.run_id, GRACE),
-                };
-                let message = match stopped {
-                    Ok(found) if found.is_empty() => None,
-                    Ok(found) => Some(format!(
-                        "stopped {} process(es) the services left behind outside their process groups (daemonized?): {}",
-                        found.len(),
-                        found
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                    Err(e) => Some(format!(
-                        "could not look for processes the services left behind (/proc: {e})"
-                    )),
-                };
-                if let Some(message) = message {
-                    self.publish(
-                        now,
-                        EventKind::Notice {
-                            service: None,
-                            message,
-                        },
-                    );
-                }
-                self.publish(now, EventKind::ShutdownComplete);
-            }
-            Effect::Publish(EventKind::ColdStart(summary)) => {
-                if let Some(history) = &self.history
-                    && let Err(e) = history.save(&self.plan, &summary)
-                {
-                    // Only a cache: the next cold start just knows less.
-                    tracing::debug!(target: "bringup::engine", "cannot save the cold-start history: {e}");
-                }
-                self.publish(now, EventKind::ColdStart(summary));
-            }
+            Effect::SweepLeftovers => self.sweep_leftovers(),
+            Effect::SaveHistory(summary) => self.save_history(summary),
             Effect::Publish(kind) => self.publish(now, kind),
             Effect::Reply { ticket, outcome } => {
                 if let Some(reply) = self.replies.remove(&ticket) {
@@ -588,19 +557,54 @@ impl Runtime {
         if let Some(pgid) = service.pgid
             && let Err(e) = process::signal_group(pgid, signal)
         {
-            let message = format!(
-                "cannot send {} to {}: {e}",
-                signal.as_str(),
-                self.plan.service(id).name
-            );
             self.publish(
                 self.epoch.elapsed(),
                 EventKind::Notice {
                     service: Some(id),
-                    message,
+                    name: Some(self.plan.service(id).name.clone()),
+                    notice: Notice::SignalFailed {
+                        signal: signal.into(),
+                        error: e.to_string(),
+                    },
                 },
             );
         }
+    }
+
+    /// Every service has stopped; whatever still carries this run's marker
+    /// escaped its process group. Stops it, off the loop (it waits out a
+    /// grace period), and tells the machine what was found.
+    fn sweep_leftovers(&self) {
+        let subreaper = self.subreaper.clone();
+        let run_id = self.run_id.clone();
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            let stopped = tokio::task::spawn_blocking(move || match subreaper {
+                Some(subreaper) => subreaper.stop_all(GRACE),
+                None => leftovers::stop(&run_id, GRACE),
+            })
+            .await;
+            let result = match stopped {
+                Ok(Ok(found)) => Ok(found.iter().map(Stray::from).collect()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = inputs.send(Input::Swept { result }).await;
+        });
+    }
+
+    /// Keeps the cold start's figures for the next one, off the loop.
+    fn save_history(&self, summary: crate::engine::api::Summary) {
+        let Some(history) = self.history.clone() else {
+            return;
+        };
+        let plan = self.plan.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = history.save(&plan, &summary) {
+                // Only a cache: the next cold start just knows less.
+                tracing::debug!(target: "bringup::engine", "cannot save the cold-start history: {e}");
+            }
+        });
     }
 
     /// Tells the front ends about a port conflict, once: the same trouble
@@ -737,10 +741,12 @@ impl Runtime {
             Ok(None) => self.services[id.0].conflict_reported = None,
             Err(trouble) => {
                 self.report_conflict(id, &trouble, false);
-                queue.push_back(Input::Unavailable {
+                queue.push_back(Input::Process {
                     id,
                     generation,
-                    reason: trouble.message,
+                    news: News::Unavailable {
+                        reason: trouble.message,
+                    },
                 });
                 return;
             }
@@ -777,16 +783,16 @@ impl Runtime {
                     probes.push(probe::spawn_abortable(socket.listen(
                         notifier.clone(),
                         tx,
-                        move |ok, detail| Input::Readiness {
+                        move |ok, detail| Input::Process {
                             id,
                             generation,
-                            ok,
-                            detail,
+                            news: News::Readiness { ok, detail },
                         },
                         move |why| {
                             let kind = EventKind::Notice {
                                 service: Some(id),
-                                message: format!("{name}: {why}"),
+                                name: Some(name.clone()),
+                                notice: Notice::NotifyRejected { why },
                             };
                             announce(&events, &logs, epoch.elapsed(), kind);
                         },
@@ -797,10 +803,10 @@ impl Runtime {
                         "cannot create its notify socket in {}: {e}",
                         self.rundir.path().display()
                     );
-                    queue.push_back(Input::SpawnFailed {
+                    queue.push_back(Input::Process {
                         id,
                         generation,
-                        error,
+                        news: News::SpawnFailed { error },
                     });
                     return;
                 }
@@ -815,11 +821,10 @@ impl Runtime {
                     tokio::spawn(async move {
                         let detail = format!("log: {line}");
                         let _ = tx
-                            .send(Input::Readiness {
+                            .send(Input::Process {
                                 id,
                                 generation,
-                                ok: true,
-                                detail,
+                                news: News::Readiness { ok: true, detail },
                             })
                             .await;
                     });
@@ -899,10 +904,12 @@ impl Runtime {
         let mut spawned = match result.and_then(process::Launched::attach) {
             Ok(spawned) => spawned,
             Err(e) => {
-                queue.push_back(Input::SpawnFailed {
+                queue.push_back(Input::Process {
                     id,
                     generation,
-                    error: e.to_string(),
+                    news: News::SpawnFailed {
+                        error: e.to_string(),
+                    },
                 });
                 return;
             }
@@ -960,10 +967,15 @@ impl Runtime {
         tokio::spawn(async move {
             let waited = process::wait(&mut child, grace, subreaper.as_deref()).await;
             let exit = waited.exit;
-            if let Some(message) = process::describe_escaped(&name, &waited.escaped) {
+            if !waited.escaped.is_empty() {
+                let stopped = waited.escaped.iter().map(|a| Stray::from(&a.process));
                 let notice = EventKind::Notice {
                     service: Some(id),
-                    message,
+                    name: Some(name.clone()),
+                    notice: Notice::Escaped {
+                        service: name,
+                        stopped: stopped.collect(),
+                    },
                 };
                 announce(&events, &logs, epoch.elapsed(), notice);
             }
@@ -977,10 +989,10 @@ impl Runtime {
                 watchdog.release(pid);
             }
             let _ = inputs
-                .send(Input::Exited {
+                .send(Input::Process {
                     id,
                     generation,
-                    exit,
+                    news: News::Exited { exit },
                 })
                 .await;
         });
@@ -999,11 +1011,10 @@ impl Runtime {
                 spec.readiness.period,
                 hints,
                 tx,
-                move |ok, detail| Input::Readiness {
+                move |ok, detail| Input::Process {
                     id,
                     generation,
-                    ok,
-                    detail,
+                    news: News::Readiness { ok, detail },
                 },
             )));
         }
@@ -1015,10 +1026,10 @@ impl Runtime {
         service.probes = probes;
         service.log_watch = log_watch;
         self.ports.record_pid(&plan, id, pid);
-        queue.push_back(Input::Spawned {
+        queue.push_back(Input::Process {
             id,
             generation,
-            pid,
+            news: News::Spawned { pid },
         });
     }
 
@@ -1054,11 +1065,10 @@ impl Runtime {
             prober,
             period,
             self.inputs.clone(),
-            move |ok, detail| Input::Liveness {
+            move |ok, detail| Input::Process {
                 id,
                 generation,
-                ok,
-                detail,
+                news: News::Liveness { ok, detail },
             },
         ))
     }

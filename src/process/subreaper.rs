@@ -438,34 +438,6 @@ pub(crate) async fn stop_remains(
     escaped
 }
 
-/// The notice for an escapee just adopted.
-pub fn describe_adoption(adopted: &Adopted) -> String {
-    match &adopted.service {
-        Some(service) => format!(
-            "{service}: adopted {}, which left the service's process group (a daemon?); it stops with {service}",
-            adopted.process
-        ),
-        None => format!(
-            "adopted {}, a process that left its service's process group (a daemon?); it stops with the stack",
-            adopted.process
-        ),
-    }
-}
-
-/// The notice for the escapees stopped after `service`'s main process
-/// exited, if there were any.
-pub fn describe_escaped(service: &str, escaped: &[Adopted]) -> Option<String> {
-    if escaped.is_empty() {
-        return None;
-    }
-    let list: Vec<String> = escaped.iter().map(|a| a.process.to_string()).collect();
-    Some(format!(
-        "{service}: stopped {} process(es) it left behind outside its process group (daemonized?): {}",
-        escaped.len(),
-        list.join(", ")
-    ))
-}
-
 /// Reaps `pid` if it is a zombie child of ours; nothing otherwise.
 fn reap(pid: i32) {
     let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));

@@ -247,8 +247,9 @@ impl App {
                 self.show_next_conflict();
             }
             // (Notices quote command lines and what services sent.)
-            EventKind::Notice { message, .. } => {
-                self.say(crate::ansi::plain(message).into_owned());
+            EventKind::Notice { name, notice, .. } => {
+                let said = crate::engine::describe::notice(name.as_deref(), notice);
+                self.say(crate::ansi::plain(&said).into_owned());
             }
             // A command that was not carried out (whoever sent it).
             EventKind::Refused { name, why, .. } => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Exit, Reason, Refusal, SignalName, State, Summary, WaitReason};
+use super::{Exit, Notice, Reason, Refusal, SignalName, State, Summary, WaitReason};
 use crate::ids::ServiceId;
 
 /// Something that happened, stamped with when.
@@ -106,7 +106,8 @@ pub enum EventKind {
     /// Something the user should know that is not a state change.
     Notice {
         service: Option<ServiceId>,
-        message: String,
+        name: Option<String>,
+        notice: Notice,
     },
     /// The cold start is over: everything that will come up is up.
     ColdStart(Summary),

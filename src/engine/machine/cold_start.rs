@@ -27,6 +27,7 @@ impl Machine {
     pub(super) fn publish_summary(&mut self) {
         let summary = self.compute_summary();
         self.summary = Some(summary.clone());
+        self.out.push(Effect::SaveHistory(summary.clone()));
         self.publish(EventKind::ColdStart(summary));
     }
 

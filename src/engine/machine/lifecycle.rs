@@ -5,10 +5,11 @@
 use super::*;
 
 impl Machine {
-    pub(super) fn spawned(&mut self, now: Duration, id: ServiceId, generation: u64, pid: u32) {
-        if !self.current(id, generation) || self.slots[id.0].process != Process::Spawning {
+    pub(super) fn spawned(&mut self, now: Duration, id: ServiceId, pid: u32) {
+        if self.slots[id.0].process != Process::Spawning {
             return;
         }
+        let generation = self.slots[id.0].generation;
         self.slots[id.0].process = Process::Running(pid);
         self.slots[id.0].released_at = now;
         let name = self.name(id).to_string();
@@ -34,6 +35,22 @@ impl Machine {
         if spec.kind == Kind::Service && matches!(spec.readiness.check, Check::None) {
             self.become_ready(now, id, "no readiness check".to_string());
         }
+    }
+
+    /// No port could be had for the spawn that was asked for.
+    pub(super) fn unavailable(&mut self, now: Duration, id: ServiceId, reason: String) {
+        if self.slots[id.0].process != Process::Spawning {
+            return;
+        }
+        self.slots[id.0].process = Process::Down;
+        self.slots[id.0].last_exit = Some(Exit::NotStarted(reason.clone()));
+        self.out.push(Effect::StopProbes { id });
+        self.set_state(
+            now,
+            id,
+            State::Failed,
+            Reason::CouldNotStart { why: reason },
+        );
     }
 
     pub(super) fn readiness(&mut self, now: Duration, id: ServiceId, ok: bool, detail: String) {

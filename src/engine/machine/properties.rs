@@ -124,6 +124,10 @@ struct World {
     running: Vec<(ServiceId, u64)>,
     timers: Vec<(ServiceId, u64, Timer)>,
     next_pid: u32,
+    /// The machine asked for the sweep for leftovers (once per run at
+    /// most), and it was not answered yet.
+    sweep_asked: bool,
+    sweep_pending: bool,
 }
 
 impl World {
@@ -145,6 +149,8 @@ impl World {
             running: Vec::new(),
             timers: Vec::new(),
             next_pid: 100,
+            sweep_asked: false,
+            sweep_pending: false,
         }
     }
 
@@ -186,6 +192,11 @@ impl World {
                     timer,
                     ..
                 } => self.timers.push((*id, *generation, *timer)),
+                Effect::SweepLeftovers => {
+                    prop_assert!(!self.sweep_asked, "the leftovers were swept twice");
+                    self.sweep_asked = true;
+                    self.sweep_pending = true;
+                }
                 _ => {}
             }
         }
@@ -244,18 +255,20 @@ impl World {
                     .spawning
                     .remove(usize::from(pick) % self.spawning.len());
                 if fails {
-                    self.feed(Input::SpawnFailed {
+                    self.feed(Input::Process {
                         id,
                         generation,
-                        error: "no such file".into(),
+                        news: News::SpawnFailed {
+                            error: "no such file".into(),
+                        },
                     })?;
                 } else {
                     self.next_pid += 1;
                     self.running.push((id, generation));
-                    self.feed(Input::Spawned {
+                    self.feed(Input::Process {
                         id,
                         generation,
-                        pid: self.next_pid,
+                        news: News::Spawned { pid: self.next_pid },
                     })?;
                 }
             }
@@ -264,10 +277,12 @@ impl World {
                     return Ok(());
                 }
                 let (id, generation) = self.running.remove(usize::from(pick) % self.running.len());
-                self.feed(Input::Exited {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    exit: Exit::Code(code),
+                    news: News::Exited {
+                        exit: Exit::Code(code),
+                    },
                 })?;
             }
             Step::Readiness { pick, ok, stale } => {
@@ -280,11 +295,13 @@ impl World {
                 } else {
                     generation
                 };
-                self.feed(Input::Readiness {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    ok,
-                    detail: "check".into(),
+                    news: News::Readiness {
+                        ok,
+                        detail: "check".into(),
+                    },
                 })?;
             }
             Step::Liveness { pick, ok } => {
@@ -292,11 +309,13 @@ impl World {
                     return Ok(());
                 }
                 let (id, generation) = self.running[usize::from(pick) % self.running.len()];
-                self.feed(Input::Liveness {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    ok,
-                    detail: "check".into(),
+                    news: News::Liveness {
+                        ok,
+                        detail: "check".into(),
+                    },
                 })?;
             }
             Step::Fire(pick) => {
@@ -305,10 +324,10 @@ impl World {
                 }
                 let (id, generation, timer) =
                     self.timers.remove(usize::from(pick) % self.timers.len());
-                self.feed(Input::Timer {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    timer,
+                    news: News::Timer { timer },
                 })?;
             }
             Step::Command(what, who) => {
@@ -344,25 +363,31 @@ impl World {
                 break;
             }
             self.now += Duration::from_millis(50);
-            if let Some((id, generation)) = self.spawning.pop() {
+            if std::mem::take(&mut self.sweep_pending) {
+                self.feed(Input::Swept {
+                    result: Ok(Vec::new()),
+                })?;
+            } else if let Some((id, generation)) = self.spawning.pop() {
                 self.next_pid += 1;
                 self.running.push((id, generation));
-                self.feed(Input::Spawned {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    pid: self.next_pid,
+                    news: News::Spawned { pid: self.next_pid },
                 })?;
             } else if let Some((id, generation)) = self.running.pop() {
-                self.feed(Input::Exited {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    exit: Exit::Signal(SignalName::of(15)),
+                    news: News::Exited {
+                        exit: Exit::Signal(SignalName::of(15)),
+                    },
                 })?;
             } else if let Some((id, generation, timer)) = self.timers.pop() {
-                self.feed(Input::Timer {
+                self.feed(Input::Process {
                     id,
                     generation,
-                    timer,
+                    news: News::Timer { timer },
                 })?;
             } else {
                 break;

@@ -82,12 +82,33 @@ impl Machine {
                 self.begin(now);
                 self.schedule(now);
             }
-            Phase::ShuttingDown { .. } => {
-                self.phase = Phase::Done;
-                self.publish(EventKind::ShutdownComplete);
+            Phase::ShuttingDown { .. } if !self.sweeping => {
+                self.sweeping = true;
+                self.out.push(Effect::SweepLeftovers);
             }
             _ => {}
         }
+    }
+
+    /// What the services left behind was stopped: shutdown is complete.
+    pub(super) fn swept(&mut self, result: Result<Vec<Stray>, String>) {
+        if !self.sweeping || self.phase == Phase::Done {
+            return;
+        }
+        let notice = match result {
+            Ok(stopped) if stopped.is_empty() => None,
+            Ok(stopped) => Some(Notice::LeftBehind { stopped }),
+            Err(error) => Some(Notice::SweepFailed { error }),
+        };
+        if let Some(notice) = notice {
+            self.publish(EventKind::Notice {
+                service: None,
+                name: None,
+                notice,
+            });
+        }
+        self.phase = Phase::Done;
+        self.publish(EventKind::ShutdownComplete);
     }
 
     pub(super) fn stop_everything(&mut self, now: Duration, then: Phase) {

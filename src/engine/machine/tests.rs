@@ -55,12 +55,20 @@ impl Rig {
         self
     }
 
+    /// Feeds `input`; a sweep for leftovers it asks for finds none, as
+    /// the runtime's would on a stack that leaves nothing behind.
     fn feed(&mut self, input: Input) -> Vec<Effect> {
-        let effects = self.machine.handle(self.now, input);
+        let mut effects = self.machine.handle(self.now, input);
         for effect in &effects {
             if let Effect::Spawn { id, generation } = effect {
                 self.generation[id.0] = *generation;
             }
+        }
+        if effects.contains(&Effect::SweepLeftovers) {
+            let swept = Input::Swept {
+                result: Ok(Vec::new()),
+            };
+            effects.extend(self.machine.handle(self.now, swept));
         }
         effects
     }
@@ -73,63 +81,71 @@ impl Rig {
         let id = self.id(name);
         self.pid += 1;
         let (generation, pid) = (self.generation[id.0], self.pid);
-        self.feed(Input::Spawned {
+        self.feed(Input::Process {
             id,
             generation,
-            pid,
+            news: News::Spawned { pid },
         })
     }
 
     fn ready(&mut self, name: &str) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Readiness {
+        self.feed(Input::Process {
             id,
             generation,
-            ok: true,
-            detail: String::new(),
+            news: News::Readiness {
+                ok: true,
+                detail: String::new(),
+            },
         })
     }
 
     fn not_ready(&mut self, name: &str) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Readiness {
+        self.feed(Input::Process {
             id,
             generation,
-            ok: false,
-            detail: "connection refused".into(),
+            news: News::Readiness {
+                ok: false,
+                detail: "connection refused".into(),
+            },
         })
     }
 
     fn live(&mut self, name: &str, ok: bool) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Liveness {
+        self.feed(Input::Process {
             id,
             generation,
-            ok,
-            detail: "HTTP 500".into(),
+            news: News::Liveness {
+                ok,
+                detail: "HTTP 500".into(),
+            },
         })
     }
 
     fn exit(&mut self, name: &str, code: i32) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Exited {
+        self.feed(Input::Process {
             id,
             generation,
-            exit: Exit::Code(code),
+            news: News::Exited {
+                exit: Exit::Code(code),
+            },
         })
     }
 
     fn fire(&mut self, name: &str, timer: Timer) -> Vec<Effect> {
         let id = self.id(name);
         let generation = self.generation[id.0];
-        self.feed(Input::Timer {
+        self.feed(Input::Process {
             id,
             generation,
-            timer,
+            news: News::Timer { timer },
         })
     }
 
@@ -614,10 +630,12 @@ depends_on = ["db"]
     // db ignores SIGTERM: the grace timer kills it.
     let effects = rig.at(13_000).fire("db", Timer::StopGrace);
     assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGKILL)]);
-    let effects = rig.feed(Input::Exited {
+    let effects = rig.feed(Input::Process {
         id: rig.id("db"),
         generation: rig.generation[0],
-        exit: Exit::Signal(SignalName::of(9)),
+        news: News::Exited {
+            exit: Exit::Signal(SignalName::of(9)),
+        },
     });
     assert_eq!(rig.machine.phase(), Phase::Done);
     assert!(
@@ -666,21 +684,25 @@ fn stale_inputs_from_an_earlier_process_are_ignored() {
     rig.fire("a", Timer::Restart);
     rig.spawned("a");
     assert_ne!(rig.generation[0], old);
-    rig.feed(Input::Readiness {
+    rig.feed(Input::Process {
         id: ServiceId(0),
         generation: old,
-        ok: true,
-        detail: String::new(),
+        news: News::Readiness {
+            ok: true,
+            detail: String::new(),
+        },
     });
     assert_eq!(
         rig.state("a"),
         State::Starting,
         "a readiness pass from the dead process counts for nothing"
     );
-    rig.feed(Input::Exited {
+    rig.feed(Input::Process {
         id: ServiceId(0),
         generation: old,
-        exit: Exit::Code(1),
+        news: News::Exited {
+            exit: Exit::Code(1),
+        },
     });
     assert!(rig.status("a").pid.is_some());
 }
@@ -725,10 +747,12 @@ fn kill_and_restart_commands() {
     rig.up("db");
     let effects = rig.command(Command::Kill(rig.id("db")));
     assert_eq!(rig.signals(&effects), [("db".to_string(), Signal::SIGKILL)]);
-    rig.feed(Input::Exited {
+    rig.feed(Input::Process {
         id: rig.id("db"),
         generation: rig.generation[0],
-        exit: Exit::Signal(SignalName::of(9)),
+        news: News::Exited {
+            exit: Exit::Signal(SignalName::of(9)),
+        },
     });
     assert_eq!(
         rig.state("db"),
@@ -758,10 +782,12 @@ fn a_spawn_failure_follows_the_restart_policy() {
     let mut rig = Rig::new("[services.a]\ncommand = [\"/nonexistent\"]\nrestart = \"never\"\n");
     rig.begin();
     let generation = rig.generation[0];
-    rig.feed(Input::SpawnFailed {
+    rig.feed(Input::Process {
         id: ServiceId(0),
         generation,
-        error: "No such file or directory".into(),
+        news: News::SpawnFailed {
+            error: "No such file or directory".into(),
+        },
     });
     assert_eq!(rig.state("a"), State::Failed);
     assert_eq!(rig.note("a"), "could not start: No such file or directory");
@@ -1113,10 +1139,12 @@ port = 8000
     // api's port was taken: its first attempt never got a process.
     let api = rig.id("api");
     let generation = rig.generation[api.0];
-    rig.at(10).feed(Input::Unavailable {
+    rig.at(10).feed(Input::Process {
         id: api,
         generation,
-        reason: "port 8000 is held".into(),
+        news: News::Unavailable {
+            reason: "port 8000 is held".into(),
+        },
     });
     assert_eq!(rig.state("api"), State::Failed);
     // The user answers the conflict a minute later; it is ready 900 ms after.
@@ -1319,10 +1347,12 @@ readiness = { log = "up" }
     );
     // Its start fails for want of the port (the runtime says so) ...
     let generation = rig.generation[api.0];
-    rig.at(5).feed(Input::Unavailable {
+    rig.at(5).feed(Input::Process {
         id: api,
         generation,
-        reason: "port 8000 is held".into(),
+        news: News::Unavailable {
+            reason: "port 8000 is held".into(),
+        },
     });
     assert_eq!(rig.state("api"), State::Failed);
     // ... then the user takes another port: the runtime finds one, the
@@ -1412,4 +1442,95 @@ readiness = { log = "up" }
     );
     let status = rig.status("api");
     assert!(status.external && status.state == State::Ready);
+}
+
+/// Shutdown is complete only once what the services left behind was looked
+/// for (off the loop: it waits out a grace period), and the user hears what
+/// was found.
+#[test]
+fn shutdown_completes_after_the_sweep_and_says_what_it_stopped() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\n");
+    rig.begin();
+    rig.up("a");
+    rig.command(Command::Shutdown { force: false });
+    let a = rig.id("a");
+    let exited = Input::Process {
+        id: a,
+        generation: rig.generation[a.0],
+        news: News::Exited {
+            exit: Exit::Code(0),
+        },
+    };
+    // Not through the rig's feed, which answers sweeps itself.
+    let effects = rig.machine.handle(rig.now, exited);
+    assert_eq!(
+        effects
+            .iter()
+            .filter(|e| **e == Effect::SweepLeftovers)
+            .count(),
+        1
+    );
+    assert!(!effects.contains(&Effect::Publish(EventKind::ShutdownComplete)));
+    assert_ne!(rig.machine.phase(), Phase::Done);
+    // A second Ctrl-C meanwhile does not ask for a second sweep.
+    let effects = rig.machine.handle(
+        rig.now,
+        Input::Command {
+            ticket: Ticket(9),
+            command: Command::Shutdown { force: true },
+        },
+    );
+    assert!(!effects.contains(&Effect::SweepLeftovers));
+    let stray = Stray {
+        pid: 4242,
+        command: "redis-server *:6379".into(),
+    };
+    let effects = rig.machine.handle(
+        rig.now,
+        Input::Swept {
+            result: Ok(vec![stray.clone()]),
+        },
+    );
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    let notice = EventKind::Notice {
+        service: None,
+        name: None,
+        notice: Notice::LeftBehind {
+            stopped: vec![stray],
+        },
+    };
+    let published: Vec<&EventKind> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(kind) => Some(kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published, [&notice, &EventKind::ShutdownComplete]);
+}
+
+/// Every cold-start summary is kept for the next start's order, by an
+/// effect the runtime carries out off its loop.
+#[test]
+fn the_cold_start_summary_is_saved_by_an_effect() {
+    let mut rig = Rig::new("[services.a]\ncommand = \"x\"\n");
+    rig.begin();
+    let mut effects = rig.spawned("a");
+    effects.extend(rig.ready("a"));
+    let saved: Vec<&Summary> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SaveHistory(summary) => Some(summary),
+            _ => None,
+        })
+        .collect();
+    let published: Vec<&Summary> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::ColdStart(summary)) => Some(summary),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved, published);
 }
