@@ -21,6 +21,9 @@
 //! a second, then a 3 s settle before the next — and, as that script's best
 //! case, the same with every level started at once.
 
+// A benchmark fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 
 use std::path::Path;

@@ -9,13 +9,17 @@
 //! Goal (issue 5): the writer within 2.5× of the limit, bringup's peak RSS
 //! under 32 MiB whatever the volume.
 
+// A benchmark fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::{BIN, Reaped, Tmux, cpu_time, headless, memory_kib, recorded, stats};
+use harness::support::tmux::Tmux;
+use harness::{BIN, Reaped, cpu_time, headless, memory_kib, recorded, stats};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -138,9 +142,9 @@ fn headless_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
 
 fn dashboard_run(dir: &Path, lines: u64) -> (Duration, (Duration, u64)) {
     let record = write_config(dir, lines);
-    let tmux = Tmux::start(dir, &format!("{BIN} up"), 120, 34);
+    let tmux = Tmux::run_in(dir, &format!("{BIN} up"), 120, 34);
     let took = wait_writer(&record);
-    let pid = tmux.bringup_pid().expect("bringup runs in the pane");
+    let pid = tmux.bringup_pid().expect("bringup runs in the pane") as u32;
     let usage = settled_usage(pid);
     // Stop bringup (and so the writer) and wait, so the next run starts on
     // a quiet machine. Dropping the tmux server, on a panic too, closes the

@@ -16,6 +16,9 @@
 //! goal: each check starts a process, so bringup deliberately checks less
 //! often (every elapsed/50, at least 10 ms apart).
 
+// A benchmark fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 
 use std::time::Duration;

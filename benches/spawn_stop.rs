@@ -11,6 +11,9 @@
 //!    started by a shell until the last has exited (its own record). Goal
 //!    (issue 5): their 100 ms + 50 ms.
 
+// A benchmark fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 
 use std::path::Path;

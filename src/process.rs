@@ -214,28 +214,32 @@ pub fn group_alive(pgid: u32) -> bool {
 /// when /proc cannot be read (then the caller trusts `killpg`).
 #[cfg(target_os = "linux")]
 fn live_member_in_proc(pgid: i32) -> Option<bool> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens,
-        // so split after its last ')'.
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
-        if group == Some(pgid) && state != Some("Z") {
-            return Some(true);
-        }
-    }
-    Some(false)
+    let processes = procfs::process::all_processes().ok()?;
+    // A process that ended since the listing is no member.
+    Some(
+        processes
+            .flatten()
+            .filter_map(|process| process.stat().ok())
+            .any(|stat| stat.pgrp == pgid && stat.state != 'Z'),
+    )
+}
+
+/// The children of process `pid`, across all its threads (a child is
+/// listed under the thread that started it, and a re-parented orphan under
+/// one of them); none when it cannot be read.
+pub fn children(pid: u32) -> Vec<u32> {
+    let tasks = i32::try_from(pid)
+        .map_err(|_| procfs::ProcError::NotFound(None))
+        .and_then(procfs::process::Process::new)
+        .and_then(|process| process.tasks());
+    let Ok(tasks) = tasks else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| task.children().ok())
+        .flatten()
+        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -288,5 +292,70 @@ pub(crate) async fn poll_until(limit: Duration, mut done: impl FnMut() -> bool) 
         }
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Waits (up to 20 s) until `pid` is a zombie: exited, not yet reaped.
+    fn until_zombie(pid: i32) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while procfs::process::Process::new(pid)
+            .and_then(|p| p.stat())
+            .map_or(true, |stat| stat.state != 'Z')
+        {
+            assert!(Instant::now() < deadline, "{pid} never became a zombie");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A child that is killed and reaped however the test ends.
+    struct Reaped(std::process::Child);
+
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn sleeper() -> Reaped {
+        Reaped(
+            std::process::Command::new("sleep")
+                .arg("60")
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_group_is_alive_while_a_member_runs_and_not_once_only_zombies_are_left() {
+        let mut running = sleeper();
+        let pgid = running.0.id();
+        assert!(group_alive(pgid), "a running member");
+        running.0.kill().unwrap();
+        // Not reaped yet: the group still exists, with a zombie in it.
+        until_zombie(pgid as i32);
+        assert!(!group_alive(pgid), "only a zombie is left");
+        running.0.wait().unwrap();
+        assert!(!group_alive(pgid), "gone");
+    }
+
+    #[test]
+    fn children_are_found_under_the_thread_that_started_them() {
+        // Test threads are not the main thread: the child is listed under
+        // this thread's task only.
+        let child = sleeper();
+        let pid = child.0.id();
+        assert!(children(std::process::id()).contains(&pid));
+        drop(child);
+        assert!(!children(std::process::id()).contains(&pid));
+        assert!(children(u32::MAX).is_empty(), "no such process");
     }
 }

@@ -175,7 +175,13 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
                     dirty = true;
                 }
             }
-            found = async { holders_lookup.as_mut().expect("guarded").await }, if holders_lookup.is_some() => {
+            // The guard keeps this arm off while there is no lookup.
+            found = async {
+                match holders_lookup.as_mut() {
+                    Some(lookup) => lookup.await,
+                    None => std::future::pending().await,
+                }
+            }, if holders_lookup.is_some() => {
                 holders_lookup = None;
                 app.set_holders(found.unwrap_or_default());
                 dirty = true;

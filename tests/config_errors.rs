@@ -1,6 +1,9 @@
 //! `bringup check` on broken and valid configs: every problem reported at
 //! once, each at file:line:col with its key and a hint; exit 2.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::run;

@@ -4,9 +4,14 @@
 //! get their own generators (huge, empty, colliding, absurd), and what
 //! passes must be within the limits the engine relies on.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
-use bringup::config::{self, validate::Context};
+mod support;
+
+use bringup::config;
 use proptest::prelude::*;
 
 /// The README's example config.
@@ -51,14 +56,8 @@ keys = { restart = "f5" }
 
 fn check(text: &str) -> Result<(), TestCaseError> {
     let env = |var: &str| (var == "HOME").then(|| "/home/x".to_string());
-    let cx = Context {
-        file: Path::new("fuzz.toml"),
-        base_dir: Path::new("/"),
-        env: &env,
-        bringup: "/usr/bin/bringup",
-    };
     let lines = text.lines().count().max(1);
-    match config::load_with(text, &cx) {
+    match support::config::check(text, Path::new("fuzz.toml"), &env) {
         Ok(plan) => prop_assert!(!plan.services.is_empty()),
         Err(errors) => {
             prop_assert!(!errors.errors.is_empty(), "rejected without a reason");
@@ -331,8 +330,7 @@ proptest! {
     ) {
         let text = named_and_timed(&names, &durations);
         check(&text)?;
-        let cx = Context::without_env(Path::new("fuzz.toml"), Path::new("/"), "/usr/bin/bringup");
-        if let Ok(plan) = config::load_with(&text, &cx) {
+        if let Ok(plan) = support::config::check(&text, Path::new("fuzz.toml"), &|_| None) {
             within_limits(&plan)?;
         }
     }
@@ -340,13 +338,8 @@ proptest! {
 
 #[test]
 fn the_unmutated_examples_are_valid() {
-    let cx = Context::without_env(
-        Path::new("example.toml"),
-        Path::new("/"),
-        "/usr/bin/bringup",
-    );
     for (name, text) in [("demo", config::DEMO), ("README example", README_EXAMPLE)] {
-        if let Err(errors) = config::load_with(text, &cx) {
+        if let Err(errors) = support::config::check(text, Path::new("example.toml"), &|_| None) {
             panic!("the {name} must load: {errors}");
         }
     }

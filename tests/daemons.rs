@@ -4,12 +4,16 @@
 //! it ends, none may survive. Tested with `bringup fixture --daemon` and
 //! with a real `redis-server --daemonize yes`.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;
 
 use nix::sys::signal::Signal;
-use support::{Stack, first, free_port, poll, start_time};
+use support::stack::Stack;
+use support::{first, free_port, poll, start_time};
 
 /// The pid the fixture daemon of `name` recorded, once it has.
 fn daemon_pid(stack: &Stack, name: &str) -> i32 {

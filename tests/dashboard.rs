@@ -5,11 +5,15 @@
 //! the log stores are filled with lines, colours and stderr included. Each
 //! view and popup is drawn at a few sizes, down to 20×5, and without colour.
 
-use std::path::Path;
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bringup::config::{self, Plan, ServiceId, validate::Context};
+use bringup::config::{Plan, ServiceId};
 use bringup::engine::machine::{Input, Machine, News};
 use bringup::engine::{Command, EventKind, Exit, PortHolder};
 use bringup::keys::{Action, Key, Keymap};
@@ -21,8 +25,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn plan() -> Arc<Plan> {
-    let cx = Context::without_env(Path::new("demo.toml"), Path::new("/"), "/usr/bin/bringup");
-    Arc::new(config::load_with(config::DEMO, &cx).expect("the demo config is valid"))
+    support::config::demo()
 }
 
 /// Drives the real state machine by hand: fixed times, fixed pids.

@@ -8,13 +8,14 @@
 //! library) overflows the machine's clock arithmetic, as absurd durations
 //! in a config did before they were range-checked.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bringup::config::{self, validate::Context};
 use bringup::engine::{Command, Engine, EngineError, EngineOptions, EventKind, Request};
 
 #[test]
@@ -38,8 +39,7 @@ depends_on = {{ first = "required", slow = "optional" }}
 env = {{ BRINGUP_TEST_MARKER = "{marker}" }}
 "#
     );
-    let cx = Context::without_env(Path::new("crash.toml"), Path::new("/tmp"), support::BIN);
-    let mut plan = config::load_with(&text, &cx).expect("valid config");
+    let mut plan = support::config::plan(&text);
     let waiter = plan.find("waiter").expect("waiter");
     plan.services[waiter.0].dependency_timeout = Duration::MAX;
 

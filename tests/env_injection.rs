@@ -4,6 +4,9 @@
 //! service must see the value exactly; shell variables the config itself
 //! writes (`$HOME`) still expand. Real bringup, real `sh`, real files.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

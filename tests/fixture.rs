@@ -4,6 +4,9 @@
 //! SIGKILLs it and all its descendants, so a failed assertion leaks nothing.
 //! Waiting is always a bounded poll (every 10 ms, up to [`DEADLINE`]).
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

@@ -1,6 +1,9 @@
 //! Headless output when nobody keeps up with it: a pipe that is never
 //! read must not hold up Ctrl-C, and a slow reader is told what it missed.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::Read;

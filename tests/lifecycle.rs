@@ -2,10 +2,14 @@
 //! processes (`bringup fixture`) on real ports, timed by the services' own
 //! records (CLOCK_MONOTONIC, comparable across processes).
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use nix::sys::signal::Signal;
-use support::{Stack, all, first, free_port};
+use support::stack::Stack;
+use support::{all, first, free_port};
 
 #[test]
 fn dependents_start_only_after_their_dependencies_are_ready_and_independents_start_together() {
@@ -376,7 +380,7 @@ fn a_bringup_installed_under_a_path_with_spaces_still_runs_its_fixtures() {
 command = "${bringup} fixture --name a --ready-line 'a is up'"
 readiness = { log = "a is up" }
 "#;
-    let mut stack = support::Stack::start_with(&copy, config, &["up", "--no-tui"]);
+    let mut stack = Stack::start_with(&copy, config, &["up", "--no-tui"]);
     stack.wait_for("every required service is ready");
     stack.stop_expecting(0);
 }

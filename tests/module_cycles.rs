@@ -21,6 +21,9 @@
 //! change may shrink them but not grow them or add a new one, and once one
 //! is gone its entry must go too, so it cannot come back unnoticed.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -1,12 +1,16 @@
 //! What services print: captured line by line, hostile output survived,
 //! memory bounded, colour on and off.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
-use support::{BIN, Stack, poll};
+use support::stack::Stack;
+use support::{BIN, poll};
 
 #[test]
 fn output_is_prefixed_and_hostile_bytes_are_made_safe() {

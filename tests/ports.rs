@@ -2,6 +2,9 @@
 //! once, a foreign server on the preferred port, TIME_WAIT, adoption,
 //! socket handoff, and `bringup ports`.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::BTreeSet;
@@ -9,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use nix::sys::signal::Signal;
-use support::{Stack, free_port, poll, run};
+use support::stack::Stack;
+use support::{free_port, poll, run};
 
 /// A `python3 -m http.server` on `port`, killed when dropped.
 struct Foreign {

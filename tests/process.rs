@@ -1,9 +1,13 @@
 //! How services and exec checks are started: what a started process finds
 //! (signals, limits), exec checks that print, and the open-file limit.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
-use support::{Stack, free_port};
+use support::free_port;
+use support::stack::Stack;
 
 #[test]
 fn a_service_starts_with_default_signals_and_the_limits_bringup_was_given() {

@@ -5,13 +5,15 @@
 //! field that serializes but cannot be read back, or reads back different,
 //! is a broken protocol.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use bringup::config::{self, validate::Context};
 use bringup::engine::api::{Command, Event, EventKind, Outcome, Phase, Snapshot, StackInfo, State};
 use bringup::engine::{Engine, EngineOptions};
 use bringup::session::Session;
@@ -61,9 +63,7 @@ backoff = {{ initial = "10ms", max = "10ms" }}
         api = fixture("api", "--port ${port} --ready-after 100ms"),
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("bringup.toml");
-    let plan = config::load_with(&text, &Context::without_env(&file, dir.path(), BIN))
-        .unwrap_or_else(|e| panic!("config: {e:?}"));
+    let plan = support::config::plan_in(&text, dir.path());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

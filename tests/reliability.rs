@@ -3,26 +3,19 @@
 //! delays, the stack keeps answering commands meanwhile, and afterwards
 //! every service still responds to stop, start and restart.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bringup::config::{self, ServiceId, validate::Context};
+use bringup::config::ServiceId;
 use bringup::engine::{
     Command, Engine, EngineOptions, Event, EventKind, Reason, Request, State, Then,
 };
 use tokio::sync::broadcast;
-
-fn plan(text: &str) -> bringup::config::Plan {
-    let cx = Context::without_env(
-        Path::new("reliability.toml"),
-        Path::new("/tmp"),
-        support::BIN,
-    );
-    config::load_with(text, &cx).expect("valid config")
-}
 
 /// Receives events until `pick` returns something, within `limit`.
 async fn until<T>(
@@ -94,7 +87,7 @@ stop_grace = "1s"
 command = "${{bringup}} fixture --name steady"
 "#
     );
-    let plan = Arc::new(plan(&config));
+    let plan = Arc::new(support::config::plan(&config));
     let id = |name: &str| plan.find(name).expect("service");
     let (crasher, flapper, steady) = (id("crasher"), id("flapper"), id("steady"));
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -10,6 +10,9 @@
 //! fails. Creating users needs root; without it these tests say so and
 //! pass.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::fs;
@@ -22,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{BIN, DEADLINE, POLL, Stack, free_port, poll};
+use support::stack::Stack;
+use support::{BIN, DEADLINE, POLL, free_port, poll};
 
 /// OSC 0 (window title), OSC 52 (clipboard) and CSI 2J (clear screen).
 const HOSTILE: &str = "\x1b]0;pwned-title\x07\x1b]52;c;cHduZWQ=\x07\x1b[2J";
@@ -706,12 +710,8 @@ fn escape_sequences_in_a_holders_command_line_never_reach_the_terminal() {
 
 #[test]
 fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
-    use bringup::config::validate::Context;
     use bringup::engine::{Event, EventKind};
-    let cx = Context::without_env(Path::new("demo.toml"), Path::new("/"), "/usr/bin/bringup");
-    let plan = std::sync::Arc::new(
-        bringup::config::load_with(bringup::config::DEMO, &cx).expect("the demo config"),
-    );
+    let plan = support::config::demo();
     let machine = bringup::engine::machine::Machine::with_selection(
         plan.clone(),
         1,

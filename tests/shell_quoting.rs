@@ -6,6 +6,9 @@
 //! rendered text, with random values full of shell syntax, in a scratch
 //! directory that must stay empty (nothing a value says may run).
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 

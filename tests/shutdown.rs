@@ -1,13 +1,17 @@
 //! Stopping: reverse dependency order, stop grace, and no survivors —
 //! grandchildren included — whichever way bringup ends.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use support::{Stack, first, free_port};
+use support::stack::Stack;
+use support::{first, free_port};
 
 /// db ← api ← web, plus worker ← db, each fixture with a grandchild in its
 /// process group.

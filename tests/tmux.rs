@@ -2,174 +2,16 @@
 //! the test reads the screen (`capture-pane`) and types (`send-keys`), and
 //! checks what really happened to the processes.
 //!
-//! Each test has its own tmux server (`-L` socket), killed when the test
-//! ends however it ends, and its own marker to find every process of its
-//! run. tmux must be installed (`.ci/run` installs it).
+//! The rig is [`support::tmux::Tmux`]: each test has its own tmux server,
+//! killed when the test ends however it ends, and its own marker to find
+//! every process of its run. tmux must be installed (`.ci/run` installs it).
+
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::process::Command;
-use std::time::Instant;
-
-use support::{BIN, DEADLINE, POLL, processes_with_marker, unique_marker};
-
-/// A tmux server with one session running bringup.
-struct Tmux {
-    socket: String,
-    marker: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(config: &str, width: u16, height: u16) -> Self {
-        Self::start_with_env(config, width, height, "")
-    }
-
-    /// As [`Tmux::start`], with extra `VAR=value` words for bringup's env.
-    fn start_with_env(config: &str, width: u16, height: u16, env: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("bringup.toml"), config).expect("config");
-        let marker = unique_marker();
-        let socket = format!("bringup-{marker}");
-        // bringup's exit status stays on screen; the shell then waits so the
-        // pane (and the status) stay readable.
-        let script = format!(
-            "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {env} '{BIN}' up -c bringup.toml; echo BRINGUP-EXITED $?; sleep 600",
-            dir.path().display(),
-            dir.path().join("state").display()
-        );
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "main",
-            ])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .arg(script)
-            .env_remove("TMUX")
-            .status()
-            .expect("tmux must be installed (.ci/run installs it)");
-        assert!(status.success(), "tmux new-session failed");
-        Self {
-            socket,
-            marker,
-            _dir: dir,
-        }
-    }
-
-    fn tmux(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
-    }
-
-    /// Keys by tmux name ("Enter", "Escape", "r").
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Text typed as is.
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "main", "-l", text]);
-    }
-
-    /// Waits until the screen satisfies `check`; returns that screen.
-    fn wait(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(POLL * 5);
-        }
-    }
-
-    /// Polls `f` until it gives a value; on timeout the panic shows the screen.
-    fn poll<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(value) = f() {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// The grid row of `service`.
-    fn row(screen: &str, service: &str) -> Option<String> {
-        screen
-            .lines()
-            .find(|line| {
-                line.trim_start_matches(['▶', '▷', ' '])
-                    .split_whitespace()
-                    .next()
-                    == Some(service)
-            })
-            .map(str::to_string)
-    }
-
-    /// Selects `service` in the grid by filtering for it.
-    fn select(&self, service: &str) {
-        self.keys(&["/"]);
-        self.type_text(service);
-        self.keys(&["Enter"]);
-        self.wait("the filter to select it", |s| {
-            Self::row(s, service).is_some_and(|row| row.contains('▶'))
-        });
-        self.keys(&["Escape"]);
-        // Until Escape has been read on its own, a key sent after it would
-        // arrive glued to it, and the terminal would read Alt+key.
-        self.wait("the filter to be cleared", |s| !s.contains("filter: "));
-    }
-
-    /// The pid of the fixture called `name`, from /proc.
-    fn pid_of(&self, name: &str) -> Option<i32> {
-        processes_with_marker(&self.marker).into_iter().find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .unwrap_or_default()
-                .split('\0')
-                .collect::<Vec<_>>()
-                .windows(2)
-                .any(|w| w[0] == "--name" && w[1] == name)
-        })
-    }
-
-    fn survivors(&self) -> Vec<i32> {
-        processes_with_marker(&self.marker)
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-        support::kill_marked(&self.marker);
-    }
-}
+use support::tmux::Tmux;
 
 fn config() -> String {
     let fixture = |name: &str, extra: &str| {
@@ -314,14 +156,7 @@ fn assert_terminal_restored(tmux: &Tmux) {
 fn sigterm_restores_the_terminal_and_stops_everything() {
     let tmux = Tmux::start(&config(), 100, 30);
     tmux.wait("the cold start to finish", |s| s.contains("up in"));
-    let bringup = processes_with_marker(&tmux.marker)
-        .into_iter()
-        .find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .unwrap_or_default()
-                .contains("\0up\0")
-        })
-        .expect("bringup itself");
+    let bringup = tmux.bringup_pid().expect("bringup itself");
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(bringup),
         nix::sys::signal::Signal::SIGTERM,
@@ -351,25 +186,18 @@ fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
     });
 }
 
-/// The pid of bringup itself (the process running `bringup up`).
-fn bringup_pid(tmux: &Tmux) -> Option<i32> {
-    processes_with_marker(&tmux.marker).into_iter().find(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-            .unwrap_or_default()
-            .contains("\0up\0")
-    })
+/// Bytes process `pid` has read so far (bringup: the services' output).
+fn bytes_read(pid: i32) -> Option<u64> {
+    Some(procfs::process::Process::new(pid).ok()?.io().ok()?.rchar)
 }
 
-/// A field of /proc/PID/status or /proc/PID/io, as a number.
-fn proc_field(pid: i32, file: &str, field: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+/// The peak resident size of process `pid`, in KiB.
+fn peak_kib(pid: i32) -> Option<u64> {
+    procfs::process::Process::new(pid)
         .ok()?
-        .lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+        .status()
+        .ok()?
+        .vmhwm
 }
 
 #[test]
@@ -387,7 +215,7 @@ command = ["sh", "-c", "exec yes 'flood line ...................................
 "#;
     let tmux = Tmux::start(config, 100, 30);
     tmux.wait("the cold start to finish", |s| s.contains("up in"));
-    let bringup = bringup_pid(&tmux).expect("bringup itself");
+    let bringup = tmux.bringup_pid().expect("bringup itself");
 
     // Keys keep working while the flood goes on: switch to the timeline and
     // back, and show the hostile service's log.
@@ -397,7 +225,7 @@ command = ["sh", "-c", "exec yes 'flood line ...................................
         tmux.wait("the timeline", |s| s.contains("cold start done"));
         tmux.keys(&["t"]);
         tmux.wait("the grid", |s| s.contains("SERVICE"));
-        let bytes = proc_field(bringup, "io", "rchar:").expect("bringup's io");
+        let bytes = bytes_read(bringup).expect("bringup's io");
         lines_read = bytes / 80;
     }
     tmux.select("hostile");
@@ -442,7 +270,7 @@ command = ["sh", "-c", "exec yes 'flood line ...................................
         "the service did not set the window title"
     );
 
-    let peak_kib = proc_field(bringup, "status", "VmHWM:").expect("bringup's memory");
+    let peak_kib = peak_kib(bringup).expect("bringup's memory");
     eprintln!("bringup read {lines_read} lines; peak resident size {peak_kib} KiB");
     assert!(peak_kib < 48 * 1024, "memory stays bounded: {peak_kib} KiB");
 

@@ -8,24 +8,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bringup::config::{self, Plan, validate::Context};
+use bringup::config::Plan;
 use bringup::engine::{Command, Engine, EngineOptions, EventKind, State, Summary};
 use bringup::fixture::monotonic_nanos;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_bringup");
+pub use support::BIN;
 
-/// Loads `text` with `${bringup}` pointing at the real binary.
+/// The tests' rig: configs load hermetically, and the dashboard runs in a
+/// private tmux server ([`support::tmux::Tmux`]) that leaves nothing behind.
+#[path = "../../tests/support/mod.rs"]
+pub mod support;
+
+/// `text` as `bringup.toml` in `dir`, loaded as the tests load theirs.
 pub fn plan(text: &str, dir: &Path) -> Plan {
-    match config::load_with(text, &context(dir)) {
-        Ok(plan) => plan,
-        Err(e) => panic!("benchmark config is invalid: {e}"),
-    }
-}
-
-/// How the benchmarks load configs: in `dir`, no environment variables,
-/// `${bringup}` the real binary.
-pub fn context(dir: &Path) -> Context<'_> {
-    Context::without_env(Path::new("bench.toml"), dir, BIN)
+    support::config::plan_in(text, dir)
 }
 
 /// What one bring-up produced.
@@ -149,104 +145,6 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// A private tmux server running one command in a pane of the given size.
-pub struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    pub fn start(dir: &Path, command: &str, width: u16, height: u16) -> Self {
-        let socket = format!("bench-{}-{}", std::process::id(), monotonic_nanos());
-        // History (and the like) stays in the benchmark's directory.
-        let script = format!(
-            "cd '{}' && export XDG_STATE_HOME='{}/state' && {command}; sleep 600",
-            dir.display(),
-            dir.display()
-        );
-        let status = std::process::Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "main",
-            ])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .arg(script)
-            .env_remove("TMUX")
-            .status()
-            .expect("tmux is needed for this benchmark");
-        assert!(status.success());
-        Self { socket }
-    }
-
-    pub fn screen(&self) -> String {
-        let out = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"])
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    pub fn keys(&self, keys: &[&str]) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "main"])
-            .args(keys)
-            .status();
-    }
-
-    /// Waits (up to a minute) until the screen satisfies `check`.
-    pub fn wait(&self, what: &str, check: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !check(&self.screen()) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The pid of bringup itself: the pane's shell's child called `bringup`.
-    pub fn bringup_pid(&self) -> Option<u32> {
-        let out = std::process::Command::new("tmux")
-            .args([
-                "-L",
-                &self.socket,
-                "list-panes",
-                "-t",
-                "main",
-                "-F",
-                "#{pane_pid}",
-            ])
-            .output()
-            .ok()?;
-        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-        std::fs::read_dir("/proc")
-            .ok()?
-            .flatten()
-            .find_map(|entry| {
-                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-                let parent: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-                (parent == shell && comm == "bringup").then_some(pid)
-            })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
 }
 
 /// A child in a process group of its own, stopped when dropped — also when

@@ -301,20 +301,12 @@ fn descendants(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     let mut queue = std::collections::VecDeque::from([pid]);
     while let Some(parent) = queue.pop_front() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
-                continue;
-            };
-            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if found.len() >= MAX_DESCENDANTS {
-                    return found;
-                }
-                found.push(child);
-                queue.push_back(child);
+        for child in crate::process::children(parent) {
+            if found.len() >= MAX_DESCENDANTS {
+                return found;
             }
+            found.push(child);
+            queue.push_back(child);
         }
     }
     found

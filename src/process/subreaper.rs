@@ -153,7 +153,11 @@ impl Subreaper {
         }
         let mut state = self.state();
         let mut found = Vec::new();
-        for pid in children() {
+        let children = super::children(std::process::id());
+        for pid in children
+            .into_iter()
+            .filter_map(|pid| i32::try_from(pid).ok())
+        {
             if table.contains(pid)
                 || state.let_go.contains(&pid)
                 || state.adopted.iter().any(|a| a.process.pid == pid)
@@ -452,25 +456,6 @@ fn intact(environment: &HashMap<OsString, OsString>) -> bool {
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
     })
-}
-
-/// The pids of this process's children, across all its threads (a
-/// re-parented orphan is attached to one of them; a service to the
-/// thread that spawned it).
-fn children() -> Vec<i32> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    let mut pids = Vec::new();
-    for task in tasks.flatten() {
-        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
-            pids.extend(
-                list.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            );
-        }
-    }
-    pids
 }
 
 #[cfg(test)]

@@ -1,22 +1,30 @@
-//! Shared helpers for the integration tests: run the real `bringup` binary
-//! on a real config, watch its output, and clean up every process it (or
-//! anything it started) left, even when an assertion fails.
+//! The test house: the one rig with which integration tests (and the
+//! benchmarks, through a `#[path]` module) start bringup and watch it, and
+//! clean up every process it (or anything it started) left, even when an
+//! assertion fails.
+//!
+//! - [`config`]: loading a config through the library, hermetically.
+//! - [`stack::Stack`]: the real `bringup` binary on a config, headless,
+//!   its output collected.
+//! - [`tmux::Tmux`]: the same in a real terminal, for the dashboard.
+//! - here: markers, polling, fixture records, and one-shot runs ([`run`]).
 //!
 //! Every run gets a unique marker in its environment (`BRINGUP_TEST_MARKER`),
 //! which every descendant inherits — services, grandchildren, the watchdog —
 //! so "did anything of this run survive?" is a scan of `/proc/*/environ`.
 //! A daemon that wiped its environment carries no marker: a test that
-//! knows one's pid [`Stack::track`]s it (pid and start time), and the same
+//! knows one's pid [`stack::Stack::track`]s it (pid and start time), and the same
 //! checks and clean-up cover it.
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+pub mod config;
+pub mod stack;
+pub mod tmux;
+
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -99,14 +107,8 @@ pub fn processes_with_marker(marker: &str) -> Vec<i32> {
 /// The start time (clock ticks since boot) of `pid`, if it is alive and
 /// not a zombie: with the pid, a process's identity.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After "pid (comm) ": state is field 3 of stat(5), starttime field 22.
-    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-        return None;
-    }
-    fields.get(19)?.parse().ok()
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    (!matches!(stat.state, 'Z' | 'X')).then_some(stat.starttime)
 }
 
 /// The command line of `pid`, its arguments joined by spaces (empty when
@@ -129,14 +131,11 @@ pub fn processes_with_command(needle: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Zombies (and processes gone since they were listed) count as dead.
 fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(") ")
-                .map(|(_, rest)| rest.starts_with('Z'))
-        })
-        .unwrap_or(true)
+    procfs::process::Process::new(pid)
+        .and_then(|process| process.stat())
+        .map_or(true, |stat| stat.state == 'Z')
 }
 
 /// SIGKILLs every process of the run and waits until they are gone.
@@ -193,373 +192,6 @@ pub fn all(records: &[Record], name: &str, event: &str) -> Vec<u64> {
         .filter(|r| r.name == name && r.event == event)
         .map(|r| r.nanos)
         .collect()
-}
-
-/// A `bringup` process on a config in its own temp dir.
-pub struct Stack {
-    pub dir: tempfile::TempDir,
-    pub marker: String,
-    child: Option<Child>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    /// Hear when bringup's stdout and stderr have closed.
-    closed: Vec<mpsc::Receiver<()>>,
-    /// Processes of the run without the marker: (pid, start time).
-    tracked: Mutex<Vec<(i32, u64)>>,
-}
-
-impl Stack {
-    /// Writes `config` (with `{record}` replaced by the record file's path,
-    /// `{dir}` by the stack's directory) and runs
-    /// `bringup <args> -c bringup.toml`.
-    pub fn start(config: &str, args: &[&str]) -> Self {
-        Self::start_with(Path::new(BIN), config, args)
-    }
-
-    /// As [`Stack::start`], running the bringup binary at `bin`.
-    pub fn start_with(bin: &Path, config: &str, args: &[&str]) -> Self {
-        Self::start_setup(bin, config, args, |_| {})
-    }
-
-    /// As [`Stack::start`], with `env` set for bringup.
-    pub fn start_with_env(config: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Self::start_setup(Path::new(BIN), config, args, move |command| {
-            command.envs(env.iter().map(|(k, v)| (k, v)));
-        })
-    }
-
-    /// As [`Stack::relaunch`], with `env` set for bringup.
-    pub fn relaunch_with_env(&mut self, args: &[&str], env: &[(&str, &str)]) {
-        let ended = self
-            .child
-            .as_mut()
-            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
-        assert!(ended, "the previous run is still going");
-        self.launch(Path::new(BIN), args, |command| {
-            command.envs(env.iter().copied());
-        });
-    }
-
-    /// As [`Stack::start`], with bringup's soft open-file limit lowered to
-    /// `soft` (the hard limit stays).
-    pub fn start_with_open_files(config: &str, args: &[&str], soft: u64) -> Self {
-        use std::os::unix::process::CommandExt;
-        Self::start_setup(Path::new(BIN), config, args, move |command| {
-            // SAFETY: between fork and exec, only getrlimit/setrlimit.
-            unsafe {
-                command.pre_exec(move || {
-                    let (_, hard) =
-                        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
-                    nix::sys::resource::setrlimit(
-                        nix::sys::resource::Resource::RLIMIT_NOFILE,
-                        soft,
-                        hard,
-                    )?;
-                    Ok(())
-                });
-            }
-        })
-    }
-
-    fn start_setup(bin: &Path, config: &str, args: &[&str], setup: impl Fn(&mut Command)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = config
-            .replace("{record}", &dir.path().join("record").display().to_string())
-            .replace("{dir}", &dir.path().display().to_string());
-        std::fs::write(dir.path().join("bringup.toml"), config).expect("write config");
-        let mut stack = Self {
-            dir,
-            marker: unique_marker(),
-            child: None,
-            stdout: Arc::default(),
-            stderr: Arc::default(),
-            closed: Vec::new(),
-            tracked: Mutex::default(),
-        };
-        stack.launch(bin, args, setup);
-        stack
-    }
-
-    /// Counts `pid` (alive now) as a process of the run from now on:
-    /// [`Stack::assert_no_survivors`] waits for it too, and the clean-up
-    /// kills it.
-    pub fn track(&self, pid: i32) {
-        if let (Some(started), Ok(mut tracked)) = (start_time(pid), self.tracked.lock()) {
-            tracked.push((pid, started));
-        }
-    }
-
-    /// Tracked processes still alive (the same process: pid and start time).
-    pub fn tracked_alive(&self) -> Vec<i32> {
-        let Ok(tracked) = self.tracked.lock() else {
-            return Vec::new();
-        };
-        tracked
-            .iter()
-            .filter(|&&(pid, started)| start_time(pid) == Some(started))
-            .map(|&(pid, _)| pid)
-            .collect()
-    }
-
-    /// Runs bringup again on the same config, in the same directory (the
-    /// run before must have ended); its output replaces the old.
-    pub fn relaunch(&mut self, args: &[&str]) {
-        let ended = self
-            .child
-            .as_mut()
-            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
-        assert!(ended, "the previous run is still going");
-        self.launch(Path::new(BIN), args, |_| {});
-    }
-
-    fn launch(&mut self, bin: &Path, args: &[&str], setup: impl Fn(&mut Command)) {
-        let dir = self.dir.path();
-        let mut command = Command::new(bin);
-        command
-            .args(args)
-            .arg("-c")
-            .arg(dir.join("bringup.toml"))
-            .current_dir(dir)
-            .env("BRINGUP_TEST_MARKER", &self.marker)
-            .env("NO_COLOR", "1")
-            // Cold-start history stays with the test.
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        setup(&mut command);
-        let mut child = command.spawn().expect("spawn bringup");
-        let (stdout, stdout_closed) = collect(child.stdout.take());
-        let (stderr, stderr_closed) = collect(child.stderr.take());
-        self.stdout = stdout;
-        self.stderr = stderr;
-        self.closed = vec![stdout_closed, stderr_closed];
-        self.child = Some(child);
-    }
-
-    /// `bringup up --no-tui` on `config`.
-    pub fn up(config: &str) -> Self {
-        Self::start(config, &["up", "--no-tui"])
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.child.as_ref().map_or(0, |c| c.id() as i32)
-    }
-
-    pub fn record_path(&self) -> PathBuf {
-        self.dir.path().join("record")
-    }
-
-    pub fn records(&self) -> Vec<Record> {
-        records(&self.record_path())
-    }
-
-    pub fn stdout(&self) -> String {
-        self.stdout.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits until stdout contains `text`; panics with the output if not.
-    pub fn wait_for(&self, text: &str) {
-        self.wait_until(&format!("{text:?} in the output"), |out| out.contains(text));
-    }
-
-    /// Waits until `check(stdout)` holds.
-    pub fn wait_until(&self, what: &str, mut check: impl FnMut(&str) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if check(&self.stdout()) {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Waits until the fixture records say `check` holds.
-    pub fn wait_records(
-        &self,
-        what: &str,
-        mut check: impl FnMut(&[Record]) -> bool,
-    ) -> Vec<Record> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let records = self.records();
-            if check(&records) {
-                return records;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {what}; records: {records:#?}\n--- stdout ---\n{}",
-                    self.stdout()
-                );
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    pub fn signal(&self, signal: Signal) {
-        let _ = kill(Pid::from_raw(self.pid()), signal);
-    }
-
-    /// SIGKILLs the watchdog, then bringup, as `killall -9 bringup` does,
-    /// and waits for bringup to be gone: only the parent-death signal is
-    /// left to stop the services.
-    pub fn kill_with_watchdog(&mut self) {
-        let watchdog = poll("the watchdog", || {
-            self.survivors()
-                .into_iter()
-                .find(|&p| command_line(p).contains("__watchdog"))
-        });
-        let _ = kill(Pid::from_raw(watchdog), Signal::SIGKILL);
-        self.signal(Signal::SIGKILL);
-        self.wait_exit();
-    }
-
-    /// Waits for bringup to exit and returns its status.
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        let child = self.child.as_mut().expect("still running");
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                // The reader threads have the last bytes once the pipes close.
-                for closed in &self.closed {
-                    let _ = closed.recv_timeout(DEADLINE);
-                }
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!("bringup did not exit\n--- stdout ---\n{}", self.stdout());
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Live processes of this run, other than bringup itself.
-    pub fn survivors(&self) -> Vec<i32> {
-        let own = self.pid();
-        processes_with_marker(&self.marker)
-            .into_iter()
-            .filter(|&p| p != own)
-            .collect()
-    }
-
-    /// Waits until no process of the run is left; panics naming them if not.
-    /// Stops the stack as a user would (SIGTERM), waits for bringup to
-    /// exit and checks that nothing of the run is left; returns its status.
-    pub fn stop(&mut self) -> ExitStatus {
-        self.signal(Signal::SIGTERM);
-        let status = self.wait_exit();
-        self.assert_no_survivors();
-        status
-    }
-
-    /// [`Stack::stop`], and bringup exited with `code`.
-    pub fn stop_expecting(&mut self, code: i32) {
-        let status = self.stop();
-        assert_eq!(
-            status.code(),
-            Some(code),
-            "bringup's exit status ({})\n--- stdout ---\n{}",
-            Self::describe(status),
-            self.stdout()
-        );
-    }
-
-    /// The first line of bringup's output containing `text`.
-    pub fn line(&self, text: &str) -> String {
-        let out = self.stdout();
-        match out.lines().find(|l| l.contains(text)) {
-            Some(line) => line.to_string(),
-            None => panic!("no line with {text:?}\n--- stdout ---\n{out}"),
-        }
-    }
-
-    pub fn assert_no_survivors(&self) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let mut left = processes_with_marker(&self.marker);
-            left.extend(self.tracked_alive());
-            if left.is_empty() {
-                return;
-            }
-            if Instant::now() > deadline {
-                let described: Vec<String> = left
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{p}: {}",
-                            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                                .unwrap_or_default()
-                                .replace('\0', " ")
-                        )
-                    })
-                    .collect();
-                panic!(
-                    "processes of the run survived: {described:#?}\n--- stdout ---\n{}",
-                    self.stdout()
-                );
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// How bringup exited, as a code or a signal description.
-    pub fn describe(status: ExitStatus) -> String {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => format!("code {code}"),
-            (_, Some(signal)) => format!("signal {signal}"),
-            _ => "unknown".into(),
-        }
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        kill_marked(&self.marker);
-        for pid in self.tracked_alive() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-}
-
-/// Collects what comes out of `pipe`; the receiver hears when it closed.
-fn collect(pipe: Option<impl Read + Send + 'static>) -> (Arc<Mutex<String>>, mpsc::Receiver<()>) {
-    let text = Arc::new(Mutex::new(String::new()));
-    let (closed, on_close) = mpsc::channel();
-    if let Some(mut pipe) = pipe {
-        let sink = text.clone();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 8192];
-            while let Ok(read) = pipe.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                if let Ok(mut text) = sink.lock() {
-                    text.push_str(&String::from_utf8_lossy(&buffer[..read]));
-                }
-            }
-            let _ = closed.send(());
-        });
-    }
-    (text, on_close)
 }
 
 /// Runs `bringup <args>` to completion and returns (status, stdout, stderr).

@@ -1,0 +1,204 @@
+//! The dashboard in a real terminal: a private tmux server (its own `-L`
+//! socket) runs bringup in one pane; the test reads the screen
+//! (`capture-pane`) and types (`send-keys`).
+//!
+//! bringup runs with the run's marker in its environment (and not the pane's
+//! shell, which outlives it), so [`Tmux::survivors`] are exactly the
+//! processes of the run, and dropping a `Tmux` — also when a test or a
+//! benchmark panics — kills the server and then every process of the run.
+//! When bringup exits, the pane shows `BRINGUP-EXITED <status>` and stays
+//! readable. tmux must be installed (`.ci/run` installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use super::{BIN, DEADLINE, POLL, kill_marked, processes_with_marker, unique_marker};
+
+/// A tmux server with one session (`main`) running bringup.
+pub struct Tmux {
+    socket: String,
+    pub marker: String,
+    pub dir: PathBuf,
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl Tmux {
+    /// `bringup up` on `config`, in a directory of its own.
+    pub fn start(config: &str, width: u16, height: u16) -> Self {
+        Self::start_with_env(config, width, height, "")
+    }
+
+    /// As [`Tmux::start`], with extra `VAR=value` words for bringup's env.
+    pub fn start_with_env(config: &str, width: u16, height: u16, env: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("bringup.toml"), config).expect("config");
+        let command = format!("{env} '{BIN}' up -c bringup.toml");
+        let mut tmux = Self::run_in(dir.path(), &command, width, height);
+        tmux._owned = Some(dir);
+        tmux
+    }
+
+    /// Runs `command` (a bringup command line: `'BIN' demo`, …) in `dir`,
+    /// which keeps bringup's history (`dir/state`).
+    pub fn run_in(dir: &Path, command: &str, width: u16, height: u16) -> Self {
+        let marker = unique_marker();
+        let socket = format!("bringup-{marker}");
+        // The shell waits after bringup so the pane (and the status) stay.
+        let script = format!(
+            "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {command}; echo BRINGUP-EXITED $?; sleep 600",
+            dir.display(),
+            dir.join("state").display()
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+            ])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(script)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux must be installed (.ci/run installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        Self {
+            socket,
+            marker,
+            dir: dir.to_path_buf(),
+            _owned: None,
+        }
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    /// Keys by tmux name ("Enter", "Escape", "r").
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Text typed as is.
+    pub fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    /// Waits until the screen satisfies `check`; returns that screen.
+    pub fn wait(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        self.wait_up_to(DEADLINE, what, check)
+    }
+
+    /// [`Tmux::wait`] with a deadline of `limit`.
+    pub fn wait_up_to(&self, limit: Duration, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL * 5);
+        }
+    }
+
+    /// Polls `f` until it gives a value; on timeout the panic shows the screen.
+    pub fn poll<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(value) = f() {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The grid row of `service`.
+    pub fn row(screen: &str, service: &str) -> Option<String> {
+        screen
+            .lines()
+            .find(|line| {
+                line.trim_start_matches(['▶', '▷', ' '])
+                    .split_whitespace()
+                    .next()
+                    == Some(service)
+            })
+            .map(str::to_string)
+    }
+
+    /// Selects `service` in the grid by filtering for it.
+    pub fn select(&self, service: &str) {
+        self.keys(&["/"]);
+        self.type_text(service);
+        self.keys(&["Enter"]);
+        self.wait("the filter to select it", |s| {
+            Self::row(s, service).is_some_and(|row| row.contains('▶'))
+        });
+        self.keys(&["Escape"]);
+        // Until Escape has been read on its own, a key sent after it would
+        // arrive glued to it, and the terminal would read Alt+key.
+        self.wait("the filter to be cleared", |s| !s.contains("filter: "));
+    }
+
+    /// The pid of the fixture called `name`.
+    pub fn pid_of(&self, name: &str) -> Option<i32> {
+        processes_with_marker(&self.marker)
+            .into_iter()
+            .find(|&pid| {
+                procfs::process::Process::new(pid)
+                    .and_then(|process| process.cmdline())
+                    .is_ok_and(|argv| argv.windows(2).any(|w| w[0] == "--name" && w[1] == name))
+            })
+    }
+
+    /// bringup itself: the process of the run the pane's shell started
+    /// (its services and its watchdog are bringup's children).
+    pub fn bringup_pid(&self) -> Option<i32> {
+        let pane = self.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
+        let shell: i32 = String::from_utf8_lossy(&pane.stdout).trim().parse().ok()?;
+        processes_with_marker(&self.marker)
+            .into_iter()
+            .find(|&pid| {
+                procfs::process::Process::new(pid)
+                    .and_then(|process| process.stat())
+                    .is_ok_and(|stat| stat.ppid == shell)
+            })
+    }
+
+    /// Live processes of the run, bringup included.
+    pub fn survivors(&self) -> Vec<i32> {
+        processes_with_marker(&self.marker)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+        kill_marked(&self.marker);
+    }
+}
