@@ -34,11 +34,12 @@ pub struct Cli {
     pub theme: Option<String>,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub verb: Verb,
 }
 
+/// What bringup is asked to do: `bringup <verb>`.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Verb {
     /// Bring the stack up in dependency order and keep it running until
     /// Ctrl-C, SIGTERM or SIGHUP; then stop it in reverse order.
     ///

@@ -11,7 +11,7 @@ pub mod describe;
 pub mod history;
 pub mod info;
 pub mod machine;
-pub mod ports;
+pub mod port_book;
 pub mod runtime;
 pub mod summary;
 

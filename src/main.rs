@@ -4,7 +4,7 @@ mod commands;
 
 use std::process::ExitCode;
 
-use bringup::cli::{Cli, Command};
+use bringup::cli::{Cli, Verb};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -17,21 +17,21 @@ fn main() -> ExitCode {
     }
     let color = cli.color.enabled();
     let config = cli.config.as_deref();
-    match cli.command {
-        Command::Up(ref args) => {
+    match cli.verb {
+        Verb::Up(ref args) => {
             commands::run::up(config, &args.services, show(&cli, color, args.no_tui))
         }
-        Command::Demo(ref args) => commands::run::demo(show(&cli, color, args.no_tui)),
-        Command::Check => {
+        Verb::Demo(ref args) => commands::run::demo(show(&cli, color, args.no_tui)),
+        Verb::Check => {
             end_quietly_on_closed_output();
             commands::check::run(config, color)
         }
-        Command::Ports(args) => {
+        Verb::Ports(args) => {
             end_quietly_on_closed_output();
             commands::ports::run(config, &args, color)
         }
-        Command::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
-        Command::Fixture(args) => match bringup::fixture::run(*args) {
+        Verb::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
+        Verb::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),
             Err(err) => {
                 eprintln!("fixture: {err}");

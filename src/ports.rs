@@ -13,5 +13,7 @@ pub mod free;
 pub mod lock;
 pub mod owner;
 
-pub use allocate::{Allocation, Allocator, Assignment, Conflict, How, Identity, Reason, Tried};
+pub use allocate::{
+    Allocation, Allocator, Assignment, Conflict, Identity, PortOrigin, Reason, Tried,
+};
 pub use owner::Holder;

@@ -385,7 +385,7 @@ pub struct Machine {
     /// depends on); the rest stay stopped.
     selected: Vec<bool>,
     /// The order `schedule` walks: the graph's start order, or (see
-    /// [`Machine::expect`]) the one that puts the longest expected way to
+    /// [`Machine::order_by_expected`]) the one that puts the longest expected way to
     /// the end first within each wave.
     spawn_order: Vec<ServiceId>,
     /// Shutting down, every service stopped: the look for what they left
@@ -426,7 +426,7 @@ impl Machine {
     /// longest expected way to the end of the cold start are spawned first:
     /// on a busy machine starting a process takes a while, and the critical
     /// path should not wait behind services nothing waits for.
-    pub fn expect(&mut self, expected: &[Option<Duration>]) {
+    pub fn order_by_expected(&mut self, expected: &[Option<Duration>]) {
         self.spawn_order = self.plan.graph.order_by_expected(expected);
     }
 

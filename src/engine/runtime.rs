@@ -37,7 +37,7 @@ use crate::engine::crash::CrashReport;
 use crate::engine::describe::Weight;
 use crate::engine::history::History;
 use crate::engine::machine::{Effect, HolderVerdict, Input, Machine, News};
-use crate::engine::ports::{PortBook, Start, Trouble};
+use crate::engine::port_book::{PortBook, Start, Trouble};
 use crate::logs::{LogHub, Stream};
 use crate::probe::notify::NotifySocket;
 use crate::probe::{self, AbortOnDrop, Prober, Target};

@@ -45,7 +45,7 @@ pub struct Allocator {
 #[derive(Debug)]
 pub struct Assignment {
     pub port: u16,
-    pub how: How,
+    pub how: PortOrigin,
     lock: PortLock,
     /// The listening socket of a `listen = true` service.
     pub listener: Option<TcpListener>,
@@ -53,7 +53,7 @@ pub struct Assignment {
 
 /// How a service came by its port.
 #[derive(Debug)]
-pub enum How {
+pub enum PortOrigin {
     Preferred,
     /// The preferred port (and maybe others) were taken.
     Fallback(Vec<Tried>),
@@ -163,9 +163,9 @@ impl Allocator {
             match self.try_port(service, spec, port) {
                 Ok((lock, listener)) => {
                     let how = if tried.is_empty() {
-                        How::Preferred
+                        PortOrigin::Preferred
                     } else {
-                        How::Fallback(tried)
+                        PortOrigin::Fallback(tried)
                     };
                     return Allocation::Assigned(Assignment {
                         port,
@@ -200,7 +200,7 @@ impl Allocator {
                 Ok((lock, listener)) => {
                     return Allocation::Assigned(Assignment {
                         port,
-                        how: How::Auto,
+                        how: PortOrigin::Auto,
                         lock,
                         listener,
                     });
@@ -420,7 +420,9 @@ mod tests {
         let busy_port = busy.local_addr().unwrap().port();
         let a = allocator(dir.path(), 24000..=24999);
         match a.allocate("api", &spec(Some(free), &[], OnConflict::Fail)) {
-            Allocation::Assigned(x) => assert!(x.port == free && matches!(x.how, How::Preferred)),
+            Allocation::Assigned(x) => {
+                assert!(x.port == free && matches!(x.how, PortOrigin::Preferred))
+            }
             other => panic!("{other:?}"),
         }
         // The lock above was dropped with the assignment; take it again via fallback.
@@ -430,7 +432,7 @@ mod tests {
         ) {
             Allocation::Assigned(x) => {
                 assert_eq!(x.port, free);
-                let How::Fallback(tried) = &x.how else {
+                let PortOrigin::Fallback(tried) = &x.how else {
                     panic!("{:?}", x.how)
                 };
                 assert_eq!(tried.len(), 2);

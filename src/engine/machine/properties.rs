@@ -140,7 +140,7 @@ impl World {
             .iter()
             .map(|&ms| (ms > 0).then(|| Duration::from_millis(ms)))
             .collect();
-        machine.expect(&expected);
+        machine.order_by_expected(&expected);
         Self {
             machine,
             plan,

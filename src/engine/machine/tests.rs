@@ -261,7 +261,7 @@ fn what_took_longest_last_time_is_spawned_first() {
         expected[rig.id("db").0] = db;
         expected[rig.id("cache").0] = cache;
         expected[rig.id("api").0] = ms(700);
-        rig.machine.expect(&expected);
+        rig.machine.order_by_expected(&expected);
         let effects = rig.begin();
         rig.spawns(&effects)
     };

@@ -99,7 +99,7 @@ impl Engine {
         let expected = match &history {
             Some(history) => {
                 let expected = history.load(&plan);
-                machine.expect(&expected);
+                machine.order_by_expected(&expected);
                 expected
             }
             None => vec![None; plan.services.len()],

@@ -18,7 +18,7 @@ use crate::config::plan::{OnConflict, Plan, PortSpec, ServiceId};
 use crate::engine::api::PortHow;
 use crate::ports::allocate::WayOut;
 use crate::ports::{
-    Allocation, Allocator, Assignment, Conflict, Holder, How, Identity, Reason, Tried,
+    Allocation, Allocator, Assignment, Conflict, Holder, Identity, PortOrigin, Reason, Tried,
 };
 
 /// Why a service cannot have its port: what to show, and to whom it is lost.
@@ -89,8 +89,8 @@ pub enum Start {
     Conflict { id: ServiceId, trouble: Trouble },
 }
 
-/// The outcome of one allocation.
-enum Got {
+/// What one allocation allotted a service.
+enum Allotment {
     Assigned { port: u16, how: Option<PortHow> },
     Adoptable { port: u16, holders: Vec<Holder> },
     Conflict(Trouble),
@@ -149,39 +149,41 @@ impl PortBook {
                 continue;
             }
             match self.allocate(plan, id, spec) {
-                Got::Assigned { port, how } => started.push(Start::Assigned { id, port, how }),
-                Got::Adoptable { port, holders } => {
+                Allotment::Assigned { port, how } => {
+                    started.push(Start::Assigned { id, port, how })
+                }
+                Allotment::Adoptable { port, holders } => {
                     started.push(Start::Adoptable { id, port, holders })
                 }
                 // Also kept in the slot: the service fails with it when it
                 // would start, unless the port is free again by then.
-                Got::Conflict(trouble) => started.push(Start::Conflict { id, trouble }),
+                Allotment::Conflict(trouble) => started.push(Start::Conflict { id, trouble }),
             }
         }
         started
     }
 
     /// Allocates one service's port into its slot.
-    fn allocate(&mut self, plan: &Plan, id: ServiceId, spec: &PortSpec) -> Got {
+    fn allocate(&mut self, plan: &Plan, id: ServiceId, spec: &PortSpec) -> Allotment {
         let allocator = match &self.allocator {
             Ok(allocator) => allocator,
             Err(why) => {
                 let trouble = Trouble::plain(why.clone());
                 self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
-                return Got::Conflict(trouble);
+                return Allotment::Conflict(trouble);
             }
         };
         match allocator.allocate(&plan.service(id).name, spec) {
             Allocation::Assigned(assignment) => {
                 let (port, how) = (assignment.port, port_how(&assignment.how));
                 self.slots[id.0] = Slot::Assigned(assignment);
-                Got::Assigned { port, how }
+                Allotment::Assigned { port, how }
             }
-            Allocation::Held { port, holders } => Got::Adoptable { port, holders },
+            Allocation::Held { port, holders } => Allotment::Adoptable { port, holders },
             Allocation::Conflict(conflict) => {
                 let trouble = Trouble::of(&conflict);
                 self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
-                Got::Conflict(trouble)
+                Allotment::Conflict(trouble)
             }
         }
     }
@@ -275,7 +277,7 @@ impl PortBook {
             _ => None,
         };
         match self.allocate(plan, id, spec) {
-            Got::Assigned { port, how } => {
+            Allotment::Assigned { port, how } => {
                 let how = match taken {
                     Some((from, why)) => Some(PortHow::Moved { from, why }),
                     None => how,
@@ -284,7 +286,7 @@ impl PortBook {
             }
             // Adopting is decided when the run starts (or from the
             // dashboard); when the service is due to start, it is a conflict.
-            Got::Adoptable { port, holders } => {
+            Allotment::Adoptable { port, holders } => {
                 let trouble = earlier.unwrap_or_else(|| {
                     Trouble::of(&Conflict {
                         service: plan.service(id).name.clone(),
@@ -299,7 +301,7 @@ impl PortBook {
                 self.slots[id.0] = Slot::Missing(Some(trouble.clone()));
                 Err(trouble)
             }
-            Got::Conflict(trouble) => Err(trouble),
+            Allotment::Conflict(trouble) => Err(trouble),
         }
     }
 
@@ -318,9 +320,9 @@ impl PortBook {
         anywhere.fallbacks.clear();
         anywhere.on_conflict = OnConflict::Fallback;
         match self.allocate(plan, id, &anywhere) {
-            Got::Assigned { port, .. } => Ok((port, PortHow::Instead { of: wanted })),
-            Got::Adoptable { .. } => Err(Trouble::plain("no free port".into())),
-            Got::Conflict(trouble) => Err(trouble),
+            Allotment::Assigned { port, .. } => Ok((port, PortHow::Instead { of: wanted })),
+            Allotment::Adoptable { .. } => Err(Trouble::plain("no free port".into())),
+            Allotment::Conflict(trouble) => Err(trouble),
         }
     }
 
@@ -344,11 +346,11 @@ impl PortBook {
 }
 
 /// How a port came about, when it is worth saying.
-fn port_how(how: &How) -> Option<PortHow> {
+fn port_how(how: &PortOrigin) -> Option<PortHow> {
     match how {
-        How::Preferred => None,
-        How::Auto => Some(PortHow::Auto),
-        How::Fallback(tried) => Some(PortHow::Fallback {
+        PortOrigin::Preferred => None,
+        PortOrigin::Auto => Some(PortHow::Auto),
+        PortOrigin::Fallback(tried) => Some(PortHow::Fallback {
             passed: tried.clone(),
         }),
     }
