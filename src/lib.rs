@@ -3,7 +3,7 @@
 //!
 //! # Theory of operation
 //!
-//! A run goes config → plan → engine → front end.
+//! A run goes config → plan → engine → session → front end.
 //!
 //! 1. [`config`] reads `bringup.toml` into a raw serde model and validates
 //!    it into a [`config::Plan`]: every name resolved, every duration
@@ -13,32 +13,59 @@
 //!    cycles with their whole path.
 //! 2. The [`engine`] owns all run-time state in one task on its own thread.
 //!    Its [`engine::machine`] is a pure function of (state, input) →
-//!    effects: it decides when a service may start (the dependency rules),
-//!    what a probe result or an exit means, when to restart and how to shut
-//!    down. Its runtime carries the effects out — spawning with
-//!    [`process`] (own process group, parent-death signal, a [`process::watchdog`]
-//!    for `kill -9`), checking with [`probe`], arming timers — and feeds
-//!    the outcomes back in as inputs.
-//! 3. Service output goes line by line into bounded [`logs`] stores that
-//!    front ends read at their own pace; the engine publishes
-//!    [`engine::Event`]s and [`engine::Snapshot`]s, and takes
-//!    [`engine::Command`]s — plain data, the same a control socket would
-//!    carry.
-//! 4. A front end observes and commands: [`headless`] prints
+//!    effects: it makes every decision — when a service may start (the
+//!    dependency rules), what a probe result or an exit means, when to
+//!    restart, whether to adopt a port's holder, how to shut down, when to
+//!    sweep for leftovers. Its [`engine::runtime`] carries the effects out
+//!    — starting processes through a [`process::launcher::Launcher`] (own
+//!    process group, parent-death signal, a [`process::watchdog`] for
+//!    `kill -9`), checking with [`probe`], arming timers, anything that may
+//!    block handed to a task — and feeds the outcomes back in as inputs.
+//! 3. The engine speaks a protocol, [`engine::api`]: [`engine::Command`]s
+//!    in, each answered with an [`engine::Outcome`]; [`engine::Event`]s and
+//!    [`engine::Snapshot`]s out; a [`engine::StackInfo`] describing the
+//!    stack. It is plain data (serde both ways, reasons and notices as
+//!    enums, times on one epoch with the log lines), and every sentence a
+//!    user reads about it is made in one place, [`engine::describe`].
+//!    Service output goes line by line into bounded [`logs`] stores.
+//! 4. A front end holds a [`session::Session`]: the stack info, commands
+//!    and their answers, the events, the snapshot watch, log lines by
+//!    service and cursor, and questions such as who holds a port. It never
+//!    imports the machine, the plan or `/proc`. [`headless`] prints
 //!    `name | line` output, state changes and a cold-start summary; [`tui`]
-//!    is the dashboard, redrawn only when something it shows changed.
-//!    Both describe events with the same words
-//!    ([`engine::describe`]) and judge a run the same way
-//!    ([`engine::Verdict`]).
+//!    is the dashboard, redrawn only when something it shows changed. The
+//!    command that runs them (the binary's `commands/`) owns the engine's
+//!    lifetime, the signals and the exit verdict ([`engine::Verdict`]); a
+//!    front end only says "quit".
 //!
-//! [`ports`] hands out ports without races (locks shared by every bringup
-//! of the user, the holder of a taken port named from /proc); [`keys`]
-//! names the dashboard's actions and their keys, so the config can check
-//! `[ui.keys]` without knowing about terminals.
+//! The control plane (a socket per running stack, `bringup status`,
+//! `attach`, an MCP server) is one more front end beside the dashboard
+//! and headless: a session filled from the socket instead of a local
+//! engine, so those front ends run over it unchanged, and it depends only
+//! on [`engine::api`] and [`session`].
 //!
-//! [`fixture`] is a small real HTTP service used by the demo stack and the
-//! tests, so that everything here is exercised with real processes on real
-//! ports.
+//! # Module map
+//!
+//! | Module | Job |
+//! |---|---|
+//! | [`cli`] | the command line (clap), parsing only |
+//! | [`config`] | `bringup.toml` → [`config::Plan`], every error located |
+//! | [`graph`] | dependency order, waves, cycles, critical paths |
+//! | [`engine`] | machine (decides), runtime (acts), api (the protocol), describe (the words) |
+//! | [`session`] | what every front end holds |
+//! | [`headless`], [`tui`] | the front ends |
+//! | [`process`] | starting, signalling, waiting for and cleaning up processes |
+//! | [`probe`] | readiness and liveness checks (tcp, http, exec, log, notify) |
+//! | [`ports`] | race-free port allocation, holders, `bringup ports` data |
+//! | [`logs`] | bounded per-service line stores, read by cursor |
+//! | [`rundir`] | the run's private directory (sockets), safe against other users |
+//! | [`keys`] | the dashboard's actions and their keys, one table |
+//! | leaves | [`ids`] (service ids), [`millis`] (durations on the wire), [`text`] (display-width fitting), [`colours`] (one palette), [`ansi`] (making output inert) |
+//! | [`fixture`] | a small real HTTP service for the demo and the tests |
+//!
+//! No top-level module imports one that imports it back
+//! (`tests/module_cycles.rs` keeps it so); leaves import nothing of the
+//! crate.
 
 pub mod ansi;
 pub mod cli;
