@@ -69,7 +69,7 @@ fn frames() {
     for round in 0..10u64 {
         for id in plan.ids() {
             let status = machine.status(id);
-            if status.state == bringup::engine::State::Starting && status.pid.is_none() {
+            if status.state == bringup::api::State::Starting && status.pid.is_none() {
                 let generation = u64::from(status.spawns);
                 machine.handle(
                     Duration::from_millis(round * 10),

@@ -22,13 +22,13 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::ansi::terminal_safe;
+use crate::api::describe;
+use crate::api::describe::fmt_duration;
+use crate::api::describe::{describe, headline};
+use crate::api::{Event, EventKind, Reason, StackInfo, State, Summary, Verdict};
 use crate::colours;
-use crate::config::plan::ServiceId;
-use crate::engine::describe;
-use crate::engine::describe::fmt_duration;
-use crate::engine::describe::{describe, headline};
-use crate::engine::{Event, EventKind, Reason, StackInfo, State, Summary, Verdict};
 use crate::headless::outbox::Outbox;
+use crate::ids::ServiceId;
 use crate::logs::LogHub;
 use crate::session::Session;
 

@@ -21,12 +21,12 @@
 //!    process group, parent-death signal, a [`process::watchdog`] for
 //!    `kill -9`), checking with [`probe`], arming timers, anything that may
 //!    block handed to a task — and feeds the outcomes back in as inputs.
-//! 3. The engine speaks a protocol, [`engine::api`]: [`engine::Command`]s
-//!    in, each answered with an [`engine::Outcome`]; [`engine::Event`]s and
-//!    [`engine::Snapshot`]s out; a [`engine::StackInfo`] describing the
+//! 3. The engine speaks a protocol, [`api`]: [`api::Command`]s
+//!    in, each answered with an [`api::Outcome`]; [`api::Event`]s and
+//!    [`api::Snapshot`]s out; a [`api::StackInfo`] describing the
 //!    stack. It is plain data (serde both ways, reasons and notices as
 //!    enums, times on one epoch with the log lines), and every sentence a
-//!    user reads about it is made in one place, [`engine::describe`].
+//!    user reads about it is made in one place, [`api::describe`].
 //!    Service output goes line by line into bounded [`logs`] stores.
 //! 4. A front end holds a [`session::Session`]: the stack info, commands
 //!    and their answers, the events, the snapshot watch, log lines by
@@ -35,14 +35,14 @@
 //!    `name | line` output, state changes and a cold-start summary; [`tui`]
 //!    is the dashboard, redrawn only when something it shows changed. The
 //!    command that runs them (the binary's `commands/`) owns the engine's
-//!    lifetime, the signals and the exit verdict ([`engine::Verdict`]); a
+//!    lifetime, the signals and the exit verdict ([`api::Verdict`]); a
 //!    front end only says "quit".
 //!
 //! The control plane (a socket per running stack, `bringup status`,
 //! `attach`, an MCP server) is one more front end beside the dashboard
 //! and headless: a session filled from the socket instead of a local
 //! engine, so those front ends run over it unchanged, and it depends only
-//! on [`engine::api`] and [`session`].
+//! on [`api`] and [`session`].
 //!
 //! # Module map
 //!
@@ -51,7 +51,8 @@
 //! | [`cli`] | the command line (clap), parsing only |
 //! | [`config`] | `bringup.toml` → [`config::Plan`], every error located |
 //! | [`graph`] | dependency order, waves, cycles, critical paths |
-//! | [`engine`] | machine (decides), runtime (acts), api (the protocol), describe (the words) |
+//! | [`api`] | the protocol: plain data both ways; describe (the words), summary (the cold start) |
+//! | [`engine`] | machine (decides), runtime (acts) |
 //! | [`session`] | what every front end holds |
 //! | [`headless`], [`tui`] | the front ends |
 //! | [`process`] | starting, signalling, waiting for and cleaning up processes |
@@ -63,11 +64,14 @@
 //! | leaves | [`ids`] (service ids), [`millis`] (durations on the wire), [`text`] (display-width fitting), [`colours`] (one palette), [`ansi`] (making output inert) |
 //! | [`fixture`] | a small real HTTP service for the demo and the tests |
 //!
-//! No top-level module imports one that imports it back
+//! Front ends import [`api`] and [`session`], never [`engine`]'s insides
+//! (only the command that runs a stack starts an [`engine::Engine`]). No
+//! top-level module imports one that imports it back
 //! (`tests/module_cycles.rs` keeps it so); leaves import nothing of the
 //! crate.
 
 pub mod ansi;
+pub mod api;
 pub mod cli;
 pub mod colours;
 pub mod config;

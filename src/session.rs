@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::api::{Command, Event, Outcome, PortHolder, Snapshot, StackInfo};
 use crate::config::plan::ServiceId;
-use crate::engine::api::{Command, Event, Outcome, PortHolder, Snapshot, StackInfo};
 use crate::engine::{Engine, Request};
 use crate::logs::LogHub;
 

@@ -69,6 +69,17 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
+/// How long something has run, coarsely: "3s", "5m", "2h 10m", "3d 4h".
+pub fn uptime(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +98,13 @@ mod tests {
         assert_eq!(pad_left("日本", 6), "  日本");
         assert_eq!(pad_right("api", 5), "api  ");
         assert_eq!(pad_right("toolong", 3), "toolong");
+    }
+
+    #[test]
+    fn uptimes_read_like_a_person_would_say_them() {
+        assert_eq!(uptime(Duration::from_secs(42)), "42s");
+        assert_eq!(uptime(Duration::from_secs(600)), "10m");
+        assert_eq!(uptime(Duration::from_secs(7800)), "2h 10m");
+        assert_eq!(uptime(Duration::from_secs(90_000)), "1d 1h");
     }
 }

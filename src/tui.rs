@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::engine::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
+use crate::api::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
 use crate::ids::ServiceId;
 use crate::keys::Keymap;
 use crate::session::Session;
@@ -64,17 +64,20 @@ pub enum TuiError {
 }
 
 /// Resolves the theme and keys before the engine starts, so a bad theme
-/// is reported on a normal terminal and nothing has been started yet.
+/// is reported on a normal terminal and nothing has been started yet:
+/// `theme` and `keys` are the config's `[ui]` (the command line's
+/// `--theme` in `options` wins).
 pub fn prepare(
-    plan: &crate::config::Plan,
+    theme: Option<&str>,
+    keys: &[(crate::keys::Action, Vec<crate::keys::Key>)],
     options: &TuiOptions,
 ) -> Result<(Theme, Keymap), TuiError> {
     let theme = if options.color {
-        Theme::load(options.theme.as_deref().or(plan.ui.theme.as_deref()))?
+        Theme::load(options.theme.as_deref().or(theme))?
     } else {
         Theme::monochrome()
     };
-    let keys = Keymap::with(&plan.ui.keys).map_err(TuiError::Keys)?;
+    let keys = Keymap::with(keys).map_err(TuiError::Keys)?;
     Ok((theme, keys))
 }
 
@@ -218,10 +221,7 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
 /// cold start went and, for an unhealthy run, why.
 pub fn farewell(last: &Snapshot, verdict: &Verdict) {
     if let Some(summary) = &last.summary {
-        println!(
-            "bringup: {}",
-            crate::engine::describe::summary_line(summary)
-        );
+        println!("bringup: {}", crate::api::describe::summary_line(summary));
     }
     for complaint in verdict.complaints() {
         println!("bringup: {complaint}");

@@ -13,9 +13,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bringup::api::{Command, EventKind, Exit, PortHolder};
 use bringup::config::{Plan, ServiceId};
 use bringup::engine::machine::{Input, Machine, News};
-use bringup::engine::{Command, EventKind, Exit, PortHolder};
 use bringup::keys::{Action, Key, Keymap};
 use bringup::logs::{LogHub, Stream};
 use bringup::tui::app::{App, Overlay};
@@ -360,7 +360,7 @@ fn port_conflict_popup() {
         running_for: Some(Duration::from_secs(3 * 3600 + 720)),
         started: None,
     };
-    app.on_event(&bringup::engine::Event {
+    app.on_event(&bringup::api::Event {
         at: Duration::from_millis(1500),
         kind: EventKind::PortConflict {
             service,
@@ -577,7 +577,7 @@ fn the_cold_start_summary_ends_the_progress_bar() {
     machine.handle(
         Duration::from_millis(1600),
         Input::Command {
-            ticket: bringup::engine::Ticket(0),
+            ticket: bringup::api::Ticket(0),
             command: Command::Shutdown { force: false },
         },
     );
@@ -626,7 +626,7 @@ fn a_ready_service_that_lost_its_database_says_so() {
 #[test]
 fn port_conflicts_found_together_pop_up_one_after_the_other() {
     let mut app = dark();
-    let conflict = |app: &App, name: &str, port: u16| bringup::engine::Event {
+    let conflict = |app: &App, name: &str, port: u16| bringup::api::Event {
         at: Duration::from_millis(5),
         kind: EventKind::PortConflict {
             service: app.info.find(name).expect("a demo service"),
@@ -656,12 +656,12 @@ fn port_conflicts_found_together_pop_up_one_after_the_other() {
 #[test]
 fn a_long_notice_in_the_status_line_is_cut_visibly() {
     let mut app = dark();
-    app.on_event(&bringup::engine::Event {
+    app.on_event(&bringup::api::Event {
         at: Duration::from_millis(1500),
         kind: EventKind::Notice {
             service: None,
             name: None,
-            notice: bringup::engine::api::Notice::SweepFailed {
+            notice: bringup::api::Notice::SweepFailed {
                 error: format!(
                     "permission denied reading pid 4242 `{}`",
                     "python3 -m http.server ".repeat(5)

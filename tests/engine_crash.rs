@@ -16,7 +16,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bringup::engine::{Command, Engine, EngineError, EngineOptions, EventKind, Request};
+use bringup::api::{Command, EventKind};
+use bringup::engine::{Engine, EngineError, EngineOptions, Request};
 
 #[test]
 fn a_panicking_engine_reports_its_panic_and_leaves_no_process() {

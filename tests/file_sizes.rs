@@ -33,12 +33,19 @@ fn no_source_file_is_over_600_lines() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&src, &mut files);
-    assert!(files.len() > 50, "found only {} files in {src:?}", files.len());
+    assert!(
+        files.len() > 50,
+        "found only {} files in {src:?}",
+        files.len()
+    );
     let mut long: Vec<String> = files
         .iter()
         .filter(|path| !is_tests(path))
         .filter_map(|path| {
-            let lines = std::fs::read_to_string(path).expect("a readable file").lines().count();
+            let lines = std::fs::read_to_string(path)
+                .expect("a readable file")
+                .lines()
+                .count();
             (lines > MAX_LINES).then(|| format!("{} ({lines} lines)", path.display()))
         })
         .collect();

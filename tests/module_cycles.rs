@@ -251,6 +251,29 @@ fn no_top_level_module_imports_one_that_imports_it_back() {
     }
 }
 
+/// The front ends (and the session they hold) reach the engine through
+/// its protocol only: a control socket can then stand in for a local
+/// engine without them changing. (Only `session` starts from a local
+/// [`Engine`]; the machine, the plan and port owners stay out of reach.)
+#[test]
+fn front_ends_import_the_protocol_and_the_session_not_the_engine() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let graph = imports(root, "");
+    for front_end in ["tui", "headless"] {
+        let uses = &graph[front_end];
+        assert!(
+            uses.contains("api"),
+            "{front_end} was not read: it imports {uses:?}"
+        );
+        for inside in ["engine", "config", "ports", "process", "probe"] {
+            assert!(
+                !uses.contains(inside),
+                "{front_end} imports {inside}; what it needs belongs in api (data, describe) or the session (imports: {uses:?})"
+            );
+        }
+    }
+}
+
 #[test]
 fn no_file_of_the_dashboard_imports_one_that_imports_it_back() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use bringup::engine::api::{Command, Event, EventKind, Outcome, Phase, Snapshot, StackInfo, State};
+use bringup::api::{Command, Event, EventKind, Outcome, Phase, Snapshot, StackInfo, State};
 use bringup::engine::{Engine, EngineOptions};
 use bringup::session::Session;
 use serde::Serialize;

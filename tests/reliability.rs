@@ -11,10 +11,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bringup::api::{Command, Event, EventKind, Reason, State, Then};
 use bringup::config::ServiceId;
-use bringup::engine::{
-    Command, Engine, EngineOptions, Event, EventKind, Reason, Request, State, Then,
-};
+use bringup::engine::{Engine, EngineOptions, Request};
 use tokio::sync::broadcast;
 
 /// Receives events until `pick` returns something, within `limit`.

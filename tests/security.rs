@@ -710,7 +710,7 @@ fn escape_sequences_in_a_holders_command_line_never_reach_the_terminal() {
 
 #[test]
 fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
-    use bringup::engine::{Event, EventKind};
+    use bringup::api::{Event, EventKind};
     let plan = support::config::demo();
     let machine = bringup::engine::machine::Machine::with_selection(
         plan.clone(),
@@ -755,7 +755,7 @@ fn the_dashboard_shows_a_hostile_holder_and_notice_inertly() {
         kind: EventKind::Notice {
             service: None,
             name: None,
-            notice: bringup::engine::api::Notice::NotifyRejected {
+            notice: bringup::api::Notice::NotifyRejected {
                 why: format!("a notice {HOSTILE}"),
             },
         },

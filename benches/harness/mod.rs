@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bringup::api::{Command, EventKind, State, Summary};
 use bringup::config::Plan;
-use bringup::engine::{Command, Engine, EngineOptions, EventKind, State, Summary};
+use bringup::engine::{Engine, EngineOptions};
 use bringup::fixture::monotonic_nanos;
 
 pub use support::BIN;

@@ -4,8 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use bringup::api::{Command, Verdict};
 use bringup::config::{self, Plan, ServiceId};
-use bringup::engine::{Command, Engine, EngineOptions, Verdict};
+use bringup::engine::{Engine, EngineOptions};
 use bringup::headless::{self, HeadlessOptions};
 use bringup::session::Session;
 use bringup::tui::{self, TuiOptions};
@@ -86,7 +87,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
     // Theme and keys are checked before anything starts, so a typo in a
     // theme name is reported on a normal terminal with nothing to clean up.
     let dashboard = match &show.dashboard {
-        Some(options) => match tui::prepare(&plan, options) {
+        Some(options) => match tui::prepare(plan.ui.theme.as_deref(), &plan.ui.keys, options) {
             Ok(prepared) => Some(prepared),
             Err(e) => {
                 eprintln!("error: {e}");

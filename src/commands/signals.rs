@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use bringup::engine::{Command, EventKind, Phase};
+use bringup::api::{Command, EventKind, Phase};
 use bringup::session::Session;
 use tokio::signal::unix::{SignalKind, signal};
 

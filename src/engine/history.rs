@@ -14,8 +14,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::api::Summary;
 use crate::config::Plan;
-use crate::engine::api::Summary;
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Record {
@@ -105,8 +105,8 @@ fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{State, Timing};
     use crate::config::plan::ServiceId;
-    use crate::engine::api::{State, Timing};
 
     fn plan() -> Plan {
         let (file, base) = (Path::new("history.toml"), Path::new("/tmp"));

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::api::{DependsOn, ServiceInfo, StackInfo, WantedPort};
 use crate::config::plan::{OnConflict, Plan};
-use crate::engine::api::{DependsOn, ServiceInfo, StackInfo, WantedPort};
 
 /// What front ends are told about `plan`.
 pub fn stack_info(plan: &Plan) -> StackInfo {

@@ -29,12 +29,12 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
-use crate::engine::api::{
+use crate::api::summary;
+use crate::api::{
     Cause, Command, EventKind, Exit, Lost, Need, Notice, Outcome, Phase, PortChoice, PortHow,
     Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket, WaitReason,
 };
-use crate::engine::summary;
+use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 
 /// A service that stayed ready this long has its restart streak forgiven.
 const STABLE_AFTER: Duration = Duration::from_secs(60);

@@ -14,8 +14,8 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 
+use crate::api::PortHow;
 use crate::config::plan::{OnConflict, Plan, PortSpec, ServiceId};
-use crate::engine::api::PortHow;
 use crate::ports::allocate::WayOut;
 use crate::ports::{
     Allocation, Allocator, Assignment, Conflict, Holder, Identity, PortOrigin, Reason, Tried,

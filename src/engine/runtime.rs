@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
-use crate::engine::api::{
+use crate::api::describe::Weight;
+use crate::api::{
     Command, Event, EventKind, Notice, Outcome, Phase, Snapshot, StackInfo, Stray, Ticket,
 };
+use crate::config::plan::{Check, CommandSpec, Kind, Plan, ServiceId};
 use crate::engine::crash::CrashReport;
-use crate::engine::describe::Weight;
 use crate::engine::history::History;
 use crate::engine::machine::{Effect, HolderVerdict, Input, Machine, News};
 use crate::engine::port_book::{PortBook, Start, Trouble};
@@ -142,7 +142,7 @@ struct Runtime {
 /// bringup's own log (the dashboard's orchestrator log, a log store read
 /// like a service's; and stderr with `BRINGUP_LOG`).
 fn announce(events: &broadcast::Sender<Event>, logs: &LogHub, at: Duration, kind: EventKind) {
-    if let Some(described) = crate::engine::describe::describe(&kind) {
+    if let Some(described) = crate::api::describe::describe(&kind) {
         // (Messages quote command lines and what services said.)
         let text = crate::ansi::plain(&described.to_string()).into_owned();
         let stream = match described.weight {

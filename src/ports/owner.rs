@@ -77,7 +77,7 @@ impl fmt::Display for Holder {
                     write!(f, ", effective user {}", plain(&user_name(euid)))?;
                 }
                 if let Some(running) = self.running_for {
-                    write!(f, ", running for {}", human(running))?;
+                    write!(f, ", running for {}", crate::text::uptime(running))?;
                 }
                 write!(f, ")")
             }
@@ -315,17 +315,6 @@ pub fn user_name(uid: u32) -> String {
         .map_or_else(|| uid.to_string(), |user| user.name)
 }
 
-/// "3s", "5m", "2h 10m", "3d 4h".
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
 fn seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_u64(d.as_secs()),
@@ -373,13 +362,5 @@ mod tests {
         slow.sort_by_key(|l| l.inode);
         assert!(!fast.is_empty());
         assert_eq!(fast, slow);
-    }
-
-    #[test]
-    fn durations_read_like_a_person_would_say_them() {
-        assert_eq!(human(Duration::from_secs(42)), "42s");
-        assert_eq!(human(Duration::from_secs(600)), "10m");
-        assert_eq!(human(Duration::from_secs(7800)), "2h 10m");
-        assert_eq!(human(Duration::from_secs(90_000)), "1d 1h");
     }
 }

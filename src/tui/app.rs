@@ -17,9 +17,7 @@ use std::time::Duration;
 
 use ratatui::layout::Rect;
 
-use crate::engine::{
-    Event, EventKind, Phase, PortHolder, ServiceStatus, Snapshot, StackInfo, State,
-};
+use crate::api::{Event, EventKind, Phase, PortHolder, ServiceStatus, Snapshot, StackInfo, State};
 use crate::ids::ServiceId;
 use crate::keys::Keymap;
 use crate::logs::LogHub;
@@ -58,7 +56,7 @@ pub enum Overlay {
     Conflict {
         service: ServiceId,
         port: Option<u16>,
-        holders: Vec<crate::ports::Holder>,
+        holders: Vec<crate::api::Holder>,
         message: String,
     },
 }
@@ -248,12 +246,12 @@ impl App {
             }
             // (Notices quote command lines and what services sent.)
             EventKind::Notice { name, notice, .. } => {
-                let said = crate::engine::describe::notice(name.as_deref(), notice);
+                let said = crate::api::describe::notice(name.as_deref(), notice);
                 self.say(crate::ansi::plain(&said).into_owned());
             }
             // A command that was not carried out (whoever sent it).
             EventKind::Refused { name, why, .. } => {
-                let said = crate::engine::describe::refusal(why);
+                let said = crate::api::describe::refusal(why);
                 let said = match name {
                     Some(name) => format!("{name}: {said}"),
                     None => said,

@@ -13,9 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::engine::describe;
-use crate::engine::describe::fmt_duration;
-use crate::engine::{Reason, ServiceStatus, State};
+use crate::api::describe;
+use crate::api::describe::fmt_duration;
+use crate::api::{Reason, ServiceStatus, State};
 use crate::text::{ellipsize, fit};
 use crate::tui::app::{App, Pane, Typing};
 
@@ -234,13 +234,7 @@ pub fn lost(s: &ServiceStatus) -> String {
     let lost: Vec<String> = s
         .lost
         .iter()
-        .map(|l| {
-            format!(
-                "{} {}",
-                l.name,
-                crate::engine::describe::lost_state(l.state)
-            )
-        })
+        .map(|l| format!("{} {}", l.name, crate::api::describe::lost_state(l.state)))
         .collect();
     format!("⚠ {}", lost.join(", "))
 }

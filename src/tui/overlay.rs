@@ -9,7 +9,6 @@ use ratatui::text::{Line, Span};
 
 use crate::ansi::plain;
 use crate::keys::Action;
-use crate::ports::owner::human;
 use crate::tui::app::{App, Overlay};
 use crate::tui::widgets::popup;
 
@@ -112,7 +111,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                         lines.extend(hanging("   command  ", &plain(command), inner));
                         lines.push(Line::from(format!("   user     {}", plain(&holder.user))));
                         if let Some(running) = holder.running_for {
-                            lines.push(Line::from(format!("   running  {}", human(running))));
+                            lines.push(Line::from(format!(
+                                "   running  {}",
+                                crate::api::describe::uptime(running)
+                            )));
                         }
                     }
                     _ => lines.push(Line::from(format!("   {holder}"))),

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::engine::{PortHolder, describe};
+use crate::api::{PortHolder, describe};
 use crate::tui::app::{App, Pane};
 use crate::tui::widgets::pane;
 

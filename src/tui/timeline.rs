@@ -13,14 +13,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::engine::describe::fmt_duration;
-use crate::engine::{ServiceStatus, State};
+use crate::api::describe::fmt_duration;
+use crate::api::{ServiceStatus, State};
 use crate::ids::ServiceId;
 use crate::tui::app::{App, Pane};
 use crate::tui::widgets::pane;
 
 /// The services on the critical path so far: from the one that became
-/// ready last (see [`crate::engine::summary::critical_path`]).
+/// ready last (see [`crate::api::summary::critical_path`]).
 pub fn critical_path(services: &[ServiceStatus]) -> Vec<ServiceId> {
     let last = services
         .iter()
@@ -29,7 +29,7 @@ pub fn critical_path(services: &[ServiceStatus]) -> Vec<ServiceId> {
         .max_by_key(|(at, _)| *at)
         .map(|(_, id)| id);
     let status = |id: ServiceId| services.iter().find(|s| s.id == id);
-    crate::engine::summary::critical_path(
+    crate::api::summary::critical_path(
         last,
         |id| status(id).and_then(|s| s.gated_by),
         |id| status(id).is_some_and(|s| s.ready_attempt_spawned_at.is_some()),

@@ -14,8 +14,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::engine::describe::fmt_duration;
-use crate::engine::{Phase, State};
+use crate::api::describe::fmt_duration;
+use crate::api::{Phase, State};
 use crate::keys::Action;
 use crate::tui::app::{App, LowerView, Pane, Quitting, Typing};
 use crate::tui::logview::{self, LineFormat, LogPosition, LogSource};

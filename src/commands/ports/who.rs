@@ -29,7 +29,7 @@ pub(super) fn who(port: u16, json: bool) -> ExitCode {
                         println!("  as user  {}", plain(&owner::user_name(euid)));
                     }
                     if let Some(running) = holder.running_for {
-                        println!("  running  {}", owner::human(running));
+                        println!("  running  {}", bringup::text::uptime(running));
                     }
                 }
                 _ => println!("  {holder}"),

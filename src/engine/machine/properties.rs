@@ -22,8 +22,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::api::{Command, SignalName, State};
 use crate::config::plan::{DepKind, Plan};
-use crate::engine::api::{Command, SignalName, State};
 
 const CONFIG: &str = r#"
 [services.db]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::*;
+use crate::api::SignalName;
 use crate::config::validate::Context;
-use crate::engine::api::SignalName;
 
 fn plan(text: &str) -> Arc<Plan> {
     let cx = Context::without_env(Path::new("t.toml"), Path::new("/"), "bringup");
@@ -176,7 +176,7 @@ impl Rig {
         let status = self.status(name);
         match (&status.last_check, status.state) {
             (Some(check), State::Starting) => check.clone(),
-            _ => crate::engine::describe::reason(&status.reason),
+            _ => crate::api::describe::reason(&status.reason),
         }
     }
 

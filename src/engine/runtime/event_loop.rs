@@ -221,7 +221,7 @@ impl Runtime {
     }
 
     /// Keeps the cold start's figures for the next one, off the loop.
-    pub(super) fn save_history(&self, summary: crate::engine::api::Summary) {
+    pub(super) fn save_history(&self, summary: crate::api::Summary) {
         let Some(history) = self.history.clone() else {
             return;
         };

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 
 use super::*;
+use crate::api::{Exit, Reason, State, Then};
 use crate::config::validate::Context;
-use crate::engine::api::{Exit, Reason, State, Then};
 use crate::process::launcher::Done;
 
 /// Far longer than anything here takes; only a broken runtime waits it out.
@@ -180,7 +180,7 @@ impl Drop for Rig {
     }
 }
 
-fn status<'a>(snapshot: &'a Snapshot, name: &str) -> &'a crate::engine::api::ServiceStatus {
+fn status<'a>(snapshot: &'a Snapshot, name: &str) -> &'a crate::api::ServiceStatus {
     match snapshot.services.iter().find(|s| s.name == name) {
         Some(status) => status,
         None => panic!("no service {name} in {snapshot:#?}"),

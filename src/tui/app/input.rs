@@ -8,7 +8,7 @@
 
 use ratatui::layout::Rect;
 
-use crate::engine::{Command, PortChoice, ServiceStatus, State};
+use crate::api::{Command, PortChoice, ServiceStatus, State};
 use crate::ids::ServiceId;
 use crate::keys::{Action, Code, Key};
 use crate::tui::app::{App, LowerView, Overlay, Pane, Quitting, Typing};

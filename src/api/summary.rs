@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use crate::config::plan::ServiceId;
-use crate::engine::api::{State, Summary, Timing};
+use crate::api::{State, Summary, Timing};
+use crate::ids::ServiceId;
 
 /// What the machine knows about one service at the end of a cold start.
 /// Times are relative to the start of the bring-up.

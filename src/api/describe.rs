@@ -5,11 +5,11 @@
 //! it decided and why ("api: waiting for auth (ready)", "cache: failed ·
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
-use crate::config::plan::ServiceId;
-use crate::engine::api::{
+use crate::api::{
     Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, State, Stray, Summary,
     Then, WantedPort,
 };
+use crate::ids::ServiceId;
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -536,7 +536,7 @@ pub fn summary_line(summary: &Summary) -> String {
     )
 }
 
-pub use crate::text::fmt_duration;
+pub use crate::text::{fmt_duration, uptime};
 
 #[cfg(test)]
 mod tests {
@@ -551,7 +551,7 @@ mod tests {
         };
         assert_eq!(state_line(State::Ready, &ready), "ready in 4ms (HTTP 200)");
         let exited = Reason::Exited {
-            exit: crate::engine::api::Exit::Code(1),
+            exit: crate::api::Exit::Code(1),
             cause: None,
             then: Then::StaysDown,
         };

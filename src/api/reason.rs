@@ -1,5 +1,5 @@
 //! Why a service is in its state ([`Reason`]), as data: front ends never
-//! parse the words [`crate::engine::describe`] makes of it.
+//! parse the words [`crate::api::describe`] makes of it.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use super::Exit;
 use super::State;
 
 /// Why a service is in its state: the data behind the words that
-/// [`crate::engine::describe`] makes of it. Front ends never parse those
+/// [`crate::api::describe`] makes of it. Front ends never parse those
 /// words; they look at this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
