@@ -99,9 +99,7 @@ fn restart_skip_kill_and_quit_from_the_keyboard() {
         !screen.contains("SERVICE"),
         "the dashboard's screen is gone: {screen}"
     );
-    tmux.poll("every process of the run to be gone", || {
-        tmux.survivors().is_empty().then_some(())
-    });
+    tmux.assert_no_survivors();
 }
 
 #[test]
@@ -114,9 +112,7 @@ fn closing_the_pane_stops_everything() {
     );
     // The pane closes: bringup gets SIGHUP, with no terminal left to draw on.
     tmux.tmux(&["kill-server"]);
-    tmux.poll("every process of the run to be gone", || {
-        tmux.survivors().is_empty().then_some(())
-    });
+    tmux.assert_no_survivors();
 }
 
 #[test]
@@ -164,9 +160,7 @@ fn sigterm_restores_the_terminal_and_stops_everything() {
     let screen = tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED"));
     assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
     assert_terminal_restored(&tmux);
-    tmux.poll("every process of the run to be gone", || {
-        tmux.survivors().is_empty().then_some(())
-    });
+    tmux.assert_no_survivors();
 }
 
 #[test]
@@ -181,9 +175,7 @@ fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
     assert_terminal_restored(&tmux);
     // The engine thread dies with the process: its children get their
     // parent-death signal and the watchdog ends the rest.
-    tmux.poll("every process of the run to be gone", || {
-        tmux.survivors().is_empty().then_some(())
-    });
+    tmux.assert_no_survivors();
 }
 
 /// Bytes process `pid` has read so far (bringup: the services' output).
@@ -277,7 +269,5 @@ command = ["sh", "-c", "exec yes 'flood line ...................................
     tmux.keys(&["q"]);
     let screen = tmux.wait("bringup to exit", |s| s.contains("BRINGUP-EXITED"));
     assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
-    tmux.poll("every process of the run to be gone", || {
-        tmux.survivors().is_empty().then_some(())
-    });
+    tmux.assert_no_survivors();
 }

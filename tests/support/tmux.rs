@@ -138,6 +138,34 @@ impl Tmux {
         }
     }
 
+    /// Waits until every process of the run is gone; on timeout the panic
+    /// names each survivor (pid, state, command line) and shows the screen.
+    pub fn assert_no_survivors(&self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = self.survivors();
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                let described: Vec<String> = left
+                    .iter()
+                    .map(|&pid| {
+                        let state = procfs::process::Process::new(pid)
+                            .and_then(|p| p.stat())
+                            .map_or('?', |stat| stat.state);
+                        format!("{pid} ({state}): {}", super::command_line(pid))
+                    })
+                    .collect();
+                panic!(
+                    "processes of the run survived: {described:#?}\n--- screen ---\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// The grid row of `service`.
     pub fn row(screen: &str, service: &str) -> Option<String> {
         screen
