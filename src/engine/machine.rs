@@ -31,8 +31,9 @@ use nix::sys::signal::Signal;
 
 use crate::api::summary;
 use crate::api::{
-    Cause, Command, EventKind, Exit, Lost, Need, Notice, Outcome, Phase, PortChoice, PortHow,
-    Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket, WaitReason,
+    Cause, Command, EventKind, Exit, Holder, Lost, Need, Notice, Outcome, Phase, PortChoice,
+    PortHow, Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket,
+    WaitReason,
 };
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 
@@ -125,8 +126,13 @@ pub enum HolderVerdict {
     Passes { detail: String },
     /// Nothing holds the port any more.
     Gone,
-    /// It does not pass: who it is, and why not.
-    Fails { holder: String, why: String },
+    /// It does not pass: who it is (in words, and every holder found), and
+    /// why not.
+    Fails {
+        holder: String,
+        holders: Vec<Holder>,
+        why: String,
+    },
 }
 
 /// The timers the machine arms.
@@ -192,6 +198,7 @@ pub enum Effect {
     RefuseHolder {
         id: ServiceId,
         port: u16,
+        holders: Vec<Holder>,
         why: String,
     },
     /// Give `id` any free port of the range instead of the one it wanted;

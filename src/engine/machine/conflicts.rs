@@ -103,10 +103,15 @@ impl Machine {
             HolderVerdict::Gone => Outcome::Refused {
                 why: Refusal::NothingHoldsPort { port },
             },
-            HolderVerdict::Fails { holder, why } => {
+            HolderVerdict::Fails {
+                holder,
+                holders,
+                why,
+            } => {
                 self.out.push(Effect::RefuseHolder {
                     id,
                     port,
+                    holders,
                     why: why.clone(),
                 });
                 Outcome::Refused {

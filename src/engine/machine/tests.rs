@@ -1337,6 +1337,7 @@ readiness = { log = "up" }
         ticket: None,
         verdict: HolderVerdict::Fails {
             holder: "pid 7".into(),
+            holders: Vec::new(),
             why: "HTTP 404".into(),
         },
     });

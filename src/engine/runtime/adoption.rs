@@ -77,7 +77,11 @@ impl Runtime {
                     detail: format!("{who} on port {port} ({detail})"),
                 },
                 Ok(_) => HolderVerdict::Gone,
-                Err(why) => HolderVerdict::Fails { holder: who, why },
+                Err(why) => HolderVerdict::Fails {
+                    holder: who,
+                    holders,
+                    why,
+                },
             };
             let _ = inputs
                 .send(Input::HolderChecked {

@@ -144,9 +144,13 @@ impl Runtime {
             }
             Effect::CheckHolder { id, port, ticket } => self.check_holder(id, port, ticket),
             Effect::TakeHolder { id, port } => self.ports.adopt(id, port),
-            Effect::RefuseHolder { id, port, why } => {
+            Effect::RefuseHolder {
+                id,
+                port,
+                holders,
+                why,
+            } => {
                 let plan = self.plan.clone();
-                let holders = crate::ports::owner::holders(port);
                 self.ports.refuse(&plan, id, port, holders, &why);
             }
             Effect::MovePort { id, ticket } => {
