@@ -6,7 +6,7 @@
 //! or by `sd_notify`, chatty or flooding output, exiting by itself with a chosen
 //! code, ignoring or slowly honouring SIGTERM, leaving a grandchild behind, failing
 //! its liveness probe, serving on a socket handed over by `LISTEN_FDS`, and
-//! leaving a daemon behind that wiped its environment ([`daemon`]).
+//! leaving a daemon behind that wiped its environment (`daemon`).
 //!
 //! How it works: [`run`] records `start`, does the synchronous start-up work
 //! (adopting an inherited socket, the flood, the grandchild), then drives the rest

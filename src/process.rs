@@ -12,7 +12,7 @@
 //! The parent-death signal fires when the *thread* that started the child
 //! exits, not the process. The engine therefore spawns from its own
 //! long-lived thread, which ends only after every service has stopped.
-//! How the child is started — no fork, no extra exec — is in [`launch`];
+//! How the child is started — no fork, no extra exec — is in [`mod@launch`];
 //! how it is waited for, in [`child`].
 
 pub mod child;
@@ -77,7 +77,7 @@ pub struct Spawned {
 }
 
 /// A started child whose output pipes are not tied to any runtime yet: what
-/// [`launch`] returns, on whatever thread it ran (see [`launcher`]).
+/// [`launch()`] returns, on whatever thread it ran (see [`launcher`]).
 pub struct Launched {
     pub child: Child,
     pub pid: u32,

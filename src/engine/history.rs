@@ -1,6 +1,6 @@
 //! What each service took to become ready the last time this config was
 //! brought up, so the next cold start can spawn the critical path first
-//! (see [`crate::engine::machine::Machine::expect`]).
+//! (see [`crate::engine::machine::Machine::order_by_expected`]).
 //!
 //! One small JSON file per config (`{"ready_ms": {"api": 350, …}}`) in
 //! `$XDG_STATE_HOME/bringup/history/` (else `~/.local/state/…`), named by a

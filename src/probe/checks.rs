@@ -147,7 +147,7 @@ fn describe_http_error(url: &str, error: &reqwest::Error) -> String {
 ///
 /// Its stdout and stderr are read until the check ends (a client that
 /// prints, like `redis-cli ping` or `pg_isready`, must not die of SIGPIPE),
-/// keeping the last [`OUTPUT_TAIL`] bytes of each; when the check fails,
+/// keeping the last `OUTPUT_TAIL` bytes of each; when the check fails,
 /// the last line it printed (stderr first) is the detail.
 pub async fn exec(
     command: &str,

@@ -17,7 +17,7 @@
 //! scan ever sees a child of ours before the table does. A `Child`
 //! dropped before its process was reaped (an exec check that timed out)
 //! stays in the table as *abandoned* and is reaped by its pid later
-//! ([`reap_abandoned`]), so it does not linger as a zombie.
+//! (`reap_abandoned`), so it does not linger as a zombie.
 
 use std::collections::HashMap;
 use std::io;

@@ -20,9 +20,9 @@
 //! data — then calls `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)`. The
 //! child shares bringup's memory instead of copying it (so its cost does
 //! not grow with bringup's size; this is how glibc implements
-//! `posix_spawn`), runs [`child_main`] on a small stack of its own, and the
+//! `posix_spawn`), runs `child_main` on a small stack of its own, and the
 //! calling thread sleeps until the child has called `execve` or exited.
-//! [`child_main`] only makes async-signal-safe system calls, in this order:
+//! `child_main` only makes async-signal-safe system calls, in this order:
 //!
 //! 1. every signal's disposition back to the default (bringup's handlers
 //!    live in shared memory and must never run in the child; Rust's
@@ -47,7 +47,7 @@
 //! The child shares the parent's memory *and thread-local storage*, so it
 //! must not allocate, lock, unwind or call anything that caches thread
 //! state (glibc's `raise` would signal the parent thread): only raw system
-//! call wrappers appear in [`child_main`].
+//! call wrappers appear in `child_main`.
 //!
 //! `CLONE_PIDFD` hands the parent a pidfd, which becomes readable when the
 //! child exits (Linux ≥ 5.3); see [`super::child`] for waiting on it.

@@ -5,7 +5,7 @@
 //! for the outcome, and takes up the process once the callback has said
 //! it exists (or could not be started). [`Direct`] starts it right away on
 //! the calling thread — the engine's, which lives until every service has
-//! stopped, as the parent-death signal requires (see [`super::launch`]).
+//! stopped, as the parent-death signal requires (see [`mod@super::launch`]).
 //! Starting from threads of their own, several at once, was measured on
 //! two cores: it did not start a stack any sooner (the cores are busy with
 //! the services' own start either way) and added two thread hops to every

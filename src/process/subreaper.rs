@@ -373,7 +373,7 @@ impl Subreaper {
     }
 
     /// Looks for escapees until the task is dropped: soon after a [`poke`],
-    /// then less and less often, down to once every [`SLOW`]. Each new one
+    /// then less and less often, down to once every `SLOW`. Each new one
     /// is passed to `announce`.
     pub async fn watch(self: Arc<Self>, announce: impl Fn(&Adopted)) {
         let mut interval = FAST;
