@@ -7,7 +7,7 @@
 
 use crate::api::{
     Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, State, Stray, Summary,
-    Then, WantedPort,
+    Then, WaitReason, WantedPort,
 };
 use crate::ids::ServiceId;
 
@@ -61,7 +61,7 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             service,
             name,
             reason,
-        } => (Weight::Info, about(service, name), reason.to_string()),
+        } => (Weight::Info, about(service, name), waiting(reason)),
         EventKind::Spawned {
             service,
             name,
@@ -391,6 +391,20 @@ pub fn outcome(name: Option<&str>, outcome: &Outcome) -> Option<String> {
         Some(name) => format!("{name}: {said}"),
         None => said,
     })
+}
+
+/// What a pending service is waiting for.
+pub fn waiting(reason: &WaitReason) -> String {
+    match reason {
+        WaitReason::Dependency { on, need } => format!("waiting for {on} ({need})"),
+        WaitReason::StartSlot { limit } => {
+            format!("waiting for a start slot ({limit} may start at once)")
+        }
+        WaitReason::Restart { attempt, of, .. } => {
+            format!("restart {attempt} of {of} after backoff")
+        }
+        WaitReason::Blocked { on, state } => format!("blocked: {on} is {state}"),
+    }
 }
 
 /// A notice, about the service `name` when it is about one.

@@ -88,21 +88,6 @@ pub enum WaitReason {
     Blocked { on: String, state: State },
 }
 
-impl fmt::Display for WaitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WaitReason::Dependency { on, need } => write!(f, "waiting for {on} ({need})"),
-            WaitReason::StartSlot { limit } => {
-                write!(f, "waiting for a start slot ({limit} may start at once)")
-            }
-            WaitReason::Restart { attempt, of, .. } => {
-                write!(f, "restart {attempt} of {of} after backoff")
-            }
-            WaitReason::Blocked { on, state } => write!(f, "blocked: {on} is {state}"),
-        }
-    }
-}
-
 /// What a dependent needs from a dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -199,7 +199,7 @@ fn explain(app: &App, s: &ServiceStatus) -> (String, Style) {
     let why = || describe::reason(&s.reason);
     match s.state {
         State::Pending => (
-            s.waiting.as_ref().map_or_else(why, ToString::to_string),
+            s.waiting.as_ref().map_or_else(why, describe::waiting),
             theme.dim,
         ),
         State::Failed => (why(), theme.error),

@@ -247,7 +247,10 @@ fn begin_spawns_only_services_without_dependencies() {
         })
     );
     assert_eq!(
-        rig.status("web").waiting.unwrap().to_string(),
+        rig.status("web")
+            .waiting
+            .map(|w| crate::api::describe::waiting(&w))
+            .unwrap(),
         "waiting for api (ready)"
     );
 }
@@ -390,7 +393,10 @@ depends_on = { migrate = "completed" }
     assert_eq!(rig.spawns(&effects), ["migrate"], "soft: spawned is enough");
     rig.spawned("migrate");
     assert_eq!(
-        rig.status("api").waiting.unwrap().to_string(),
+        rig.status("api")
+            .waiting
+            .map(|w| crate::api::describe::waiting(&w))
+            .unwrap(),
         "waiting for migrate (completed)"
     );
     let effects = rig.at(200).exit("migrate", 0);
