@@ -264,18 +264,11 @@ impl Printer {
                 attempt,
                 ..
             } => {
-                let attempt = if *attempt > 1 {
-                    format!(", attempt {attempt}")
-                } else {
-                    String::new()
-                };
                 let more = self.starting_notes[service.0]
                     .take()
                     .map_or_else(String::new, |m| format!("; {m}"));
-                self.say(
-                    Some(*service),
-                    &format!("starting (pid {pid}{attempt}){more}"),
-                );
+                let process = describe::process_and_attempt(*pid, *attempt);
+                self.say(Some(*service), &format!("starting {process}{more}"));
             }
             EventKind::ColdStart(summary) => self.summary(summary),
             // However it was asked for: a signal, or another client.

@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::api::{Command, Event, Outcome, PortHolder, Snapshot, StackInfo};
 use crate::config::plan::ServiceId;
@@ -58,13 +58,7 @@ impl Session {
     /// refused (and why), or no such service. A stack that has ended takes
     /// no more commands and answers `None`; that is not an error.
     pub async fn send(&self, command: Command) -> Option<Outcome> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request {
-            command,
-            reply: Some(reply),
-        };
-        self.commands.send(request).await.ok()?;
-        answer.await.ok()
+        Request::ask(&self.commands, command).await
     }
 
     /// The events: the first call gets every event since the stack

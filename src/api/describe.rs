@@ -67,18 +67,11 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             name,
             pid,
             attempt,
-        } => {
-            let attempt = if *attempt > 1 {
-                format!(", attempt {attempt}")
-            } else {
-                String::new()
-            };
-            (
-                Weight::Info,
-                about(service, name),
-                format!("started (pid {pid}{attempt})"),
-            )
-        }
+        } => (
+            Weight::Info,
+            about(service, name),
+            format!("started {}", process_and_attempt(*pid, *attempt)),
+        ),
         EventKind::Exited { .. }
         | EventKind::ShutdownStarted { .. }
         | EventKind::Probe { ok: true, .. } => {
@@ -391,6 +384,15 @@ pub fn outcome(name: Option<&str>, outcome: &Outcome) -> Option<String> {
         Some(name) => format!("{name}: {said}"),
         None => said,
     })
+}
+
+/// "(pid 4242)", or "(pid 4242, attempt 3)" once it is not the first.
+pub fn process_and_attempt(pid: u32, attempt: u32) -> String {
+    if attempt > 1 {
+        format!("(pid {pid}, attempt {attempt})")
+    } else {
+        format!("(pid {pid})")
+    }
 }
 
 /// What a pending service is waiting for.

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use crate::ansi::plain;
 use crate::keys::Action;
 use crate::tui::app::{App, Overlay};
+use crate::tui::theme::Theme;
 use crate::tui::widgets::popup;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
@@ -43,12 +44,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                     theme.dim,
                 )),
                 Line::from(""),
-                Line::from(vec![
-                    Span::styled(" y", theme.key),
-                    Span::raw(" kill   "),
-                    Span::styled("any other key", theme.key),
-                    Span::raw(" keep it"),
-                ]),
+                confirm_keys(theme, "kill", "keep it"),
             ];
             popup(frame, theme, "kill", lines, 64);
         }
@@ -75,12 +71,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                 )),
                 Line::from(" Quit and stop everything (dependents first)?"),
                 Line::from(""),
-                Line::from(vec![
-                    Span::styled(" y", theme.key),
-                    Span::raw(" quit   "),
-                    Span::styled("any other key", theme.key),
-                    Span::raw(" stay"),
-                ]),
+                confirm_keys(theme, "quit", "stay"),
             ];
             popup(frame, theme, "quit", lines, 64);
         }
@@ -267,6 +258,16 @@ fn keys(app: &App, action: Action) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The last line of a confirmation: `y` does it, any other key does not.
+fn confirm_keys(theme: &Theme, yes: &str, no: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(" y", theme.key),
+        Span::raw(format!(" {yes}   ")),
+        Span::styled("any other key", theme.key),
+        Span::raw(format!(" {no}")),
+    ])
 }
 
 #[cfg(test)]

@@ -37,6 +37,20 @@ pub struct Request {
     pub reply: Option<oneshot::Sender<Outcome>>,
 }
 
+impl Request {
+    /// Sends `command` into `commands`, waiting if the engine is busy, and
+    /// waits for its answer; a stack that has ended answers nothing.
+    pub async fn ask(commands: &mpsc::Sender<Request>, command: Command) -> Option<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            command,
+            reply: Some(reply),
+        };
+        commands.send(request).await.ok()?;
+        answer.await.ok()
+    }
+}
+
 /// A running engine, as front ends see it.
 pub struct Engine {
     plan: Arc<Plan>,
@@ -232,13 +246,7 @@ impl Engine {
     /// Sends a command, waiting if the engine is busy, and waits for the
     /// answer; a stack that has ended answers nothing (`None`).
     pub async fn send(&self, command: Command) -> Option<Outcome> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request {
-            command,
-            reply: Some(reply),
-        };
-        self.commands.send(request).await.ok()?;
-        answer.await.ok()
+        Request::ask(&self.commands, command).await
     }
 
     /// A new event receiver (sees events from now on).
