@@ -13,6 +13,12 @@ Examples:
   bringup up                   bring the whole stack up; Ctrl-C stops it
   bringup up api               only api and what it depends on
   bringup up --no-tui | tee log    plain output for CI and pipes
+  bringup up -d                background; returns once everything is ready
+  bringup status               from another terminal: every service's state
+  bringup restart api          returns once api is ready again
+  bringup logs -f api          follow api's output
+  bringup down                 stop the running stack
+  bringup run -- pytest -x     up, run the tests against it, down; exit with their status
   bringup ports who 8000       who holds port 8000, and since when
   bringup ports kill 8000      stop a stale server on 8000 (asks first)";
 
@@ -64,6 +70,57 @@ pub enum Verb {
     /// the one a running bringup gave them, and who holds it now.
     Ports(PortsArgs),
 
+    /// The running stack's services: state, port, pid and why (the
+    /// dashboard's grid as text). Exits 2 when no stack of the config runs.
+    #[command(visible_alias = "ps")]
+    Status(StatusArgs),
+
+    /// Restart services and wait until they are ready again (exit 0) or
+    /// have failed (exit 1, with why).
+    Restart(ActArgs),
+
+    /// Stop services gracefully; they stay stopped until started.
+    Stop(ActArgs),
+
+    /// Start stopped, skipped, failed or completed services and wait until
+    /// they are ready.
+    Start(ActArgs),
+
+    /// SIGKILL services' process groups; they stay stopped.
+    Kill(ActArgs),
+
+    /// Stop optional services and let their dependents run degraded.
+    Skip(ActArgs),
+
+    /// Wait until services are ready (all required ones when none is
+    /// named): exit 0 when they are, 1 with the reason when not.
+    Wait(WaitArgs),
+
+    /// The running stack's logs: the lines kept (several services merged,
+    /// each line prefixed with its service), and with -f new ones as they
+    /// come.
+    Logs(LogsArgs),
+
+    /// Bring the stack up (headless), wait until it is ready, run CMD with
+    /// the stack's ports in its environment (`BRINGUP_PORT_<NAME>`), stop the
+    /// stack however CMD ends, and exit with CMD's status.
+    ///
+    /// When the stack does not come up, CMD does not run: the failure
+    /// summary names each service that did not, why, and its last lines,
+    /// and the exit status is 125. 127: CMD could not be started.
+    #[command(
+        after_help = "Example:\n  bringup run -- pytest -x\n  bringup run api --timeout 2m -- ./e2e.sh"
+    )]
+    Run(RunArgs),
+
+    /// Stop the running stack, dependents first; returns once everything
+    /// is gone.
+    Down(DownArgs),
+
+    /// Every running bringup stack of this user: project, pid, uptime,
+    /// config.
+    Ls(LsArgs),
+
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]
     Fixture(Box<crate::fixture::FixtureArgs>),
@@ -83,6 +140,110 @@ pub struct UpArgs {
     /// is not a terminal).
     #[arg(long)]
     pub no_tui: bool,
+
+    /// Run the stack in the background: return once every required
+    /// service is ready (exit 0), or with what did not come up (exit 1; the
+    /// stack keeps running so you can look).
+    #[arg(short, long, conflicts_with = "no_tui")]
+    pub detach: bool,
+
+    /// With -d: how long to wait for the stack to come up.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Internal: this is the background bringup of `up -d`.
+    #[arg(long, hide = true, conflicts_with = "detach")]
+    pub detached: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (protocol version, pid, project, config, phase, every
+    /// service's status, the cold-start summary) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    /// The services to act on.
+    #[arg(required = true, value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// How long to wait for them to get there (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Return once the command is taken, without waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The services to wait for [default: every required one].
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// How long to wait (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The services [default: all of them].
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Keep printing new lines as they come, until the stack ends or Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines of each service.
+    #[arg(short = 'n', long = "lines", value_name = "N")]
+    pub lines: Option<usize>,
+    /// Only lines newer than this (e.g. 5m, 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// bringup's own log (what it did and why) instead.
+    #[arg(long = "bringup", conflicts_with = "services")]
+    pub own: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Bring up only these services and what they depend on.
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// How long the stack may take to come up.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// SIGKILL everything now instead of stopping it gracefully.
+    #[arg(long)]
+    pub force: bool,
+    /// How long to wait for the stack to stop.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// "30s", "2m", "1500ms": the config's duration syntax, up to a day.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let parsed = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e}; write a duration such as \"500ms\", \"30s\" or \"2m\""))?;
+    if parsed > std::time::Duration::from_secs(86_400) {
+        return Err("at most 24h".into());
+    }
+    Ok(parsed)
 }
 
 #[derive(Debug, Args)]

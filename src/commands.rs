@@ -2,10 +2,13 @@
 //! output and exit codes, and report errors with context (anyhow, miette).
 
 pub mod check;
+pub mod ctl;
+pub mod detach;
 pub mod ports;
 pub mod report;
 pub mod run;
 pub mod signals;
+pub mod with;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

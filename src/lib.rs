@@ -38,11 +38,11 @@
 //!    lifetime, the signals and the exit verdict ([`api::Verdict`]); a
 //!    front end only says "quit".
 //!
-//! The control plane (a socket per running stack, `bringup status`,
-//! `attach`, an MCP server) is one more front end beside the dashboard
-//! and headless: a session filled from the socket instead of a local
-//! engine, so those front ends run over it unchanged, and it depends only
-//! on [`api`] and [`session`].
+//! The control plane ([`control`]: a socket per running stack, the CLI
+//! verbs such as `bringup status`, later `attach` and an MCP server) is one
+//! more front end beside the dashboard and headless, and depends only on
+//! [`api`] and [`session`]; a session filled from the socket instead of a
+//! local engine lets those front ends run over it unchanged.
 //!
 //! # Module map
 //!
@@ -54,6 +54,7 @@
 //! | [`api`] | the protocol: plain data both ways; describe (the words), summary (the cold start) |
 //! | [`engine`] | machine (decides), runtime (acts) |
 //! | [`session`] | what every front end holds |
+//! | [`control`] | the control plane: a socket per running stack, its client, the registry of running stacks |
 //! | [`headless`], [`tui`] | the front ends |
 //! | [`process`] | starting, signalling, waiting for and cleaning up processes |
 //! | [`probe`] | readiness and liveness checks (tcp, http, exec, log, notify) |
@@ -75,6 +76,7 @@ pub mod api;
 pub mod cli;
 pub mod colours;
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod fixture;
 pub mod graph;

@@ -4,8 +4,10 @@ mod commands;
 
 use std::process::ExitCode;
 
+use bringup::api::Command;
 use bringup::cli::{Cli, Verb};
 use clap::Parser;
+use commands::ctl::Goal;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,8 +20,13 @@ fn main() -> ExitCode {
     let color = cli.color.enabled();
     let config = cli.config.as_deref();
     match cli.verb {
+        Verb::Up(ref args) if args.detach => {
+            commands::detach::up_detached(config, color, &args.services, args.timeout)
+        }
         Verb::Up(ref args) => {
-            commands::run::up(config, &args.services, show(&cli, color, args.no_tui))
+            let mut show = show(&cli, color, args.no_tui || args.detached);
+            show.detached = args.detached;
+            commands::run::up(config, &args.services, show)
         }
         Verb::Demo(ref args) => commands::run::demo(show(&cli, color, args.no_tui)),
         Verb::Check => {
@@ -29,6 +36,36 @@ fn main() -> ExitCode {
         Verb::Ports(args) => {
             end_quietly_on_closed_output();
             commands::ports::run(config, &args, color)
+        }
+        Verb::Status(args) => {
+            end_quietly_on_closed_output();
+            commands::ctl::status(config, color, args.json)
+        }
+        Verb::Restart(args) => act(config, color, &args, Command::Restart, Goal::Up),
+        Verb::Start(args) => act(config, color, &args, Command::Start, Goal::Up),
+        Verb::Stop(args) => act(config, color, &args, Command::Stop, Goal::Stopped),
+        Verb::Kill(args) => act(config, color, &args, Command::Kill, Goal::Stopped),
+        Verb::Skip(args) => act(config, color, &args, Command::Skip, Goal::Skipped),
+        Verb::Wait(args) => commands::ctl::wait(config, color, &args.services, args.timeout),
+        Verb::Logs(args) => {
+            end_quietly_on_closed_output();
+            let request = commands::ctl::LogsRequest {
+                services: &args.services,
+                own: args.own,
+                lines: args.lines,
+                since: args.since,
+                follow: args.follow,
+                color,
+            };
+            commands::ctl::logs(config, color, &request)
+        }
+        Verb::Run(args) => {
+            commands::with::run_command(config, color, &args.services, args.timeout, &args.command)
+        }
+        Verb::Down(args) => commands::ctl::down(config, color, args.force, args.timeout),
+        Verb::Ls(args) => {
+            end_quietly_on_closed_output();
+            commands::ctl::ls(args.json)
         }
         Verb::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Verb::Fixture(args) => match bringup::fixture::run(*args) {
@@ -41,6 +78,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// A verb that sends `make(service)` for each service and waits for `goal`.
+fn act(
+    config: Option<&std::path::Path>,
+    color: bool,
+    args: &bringup::cli::ActArgs,
+    make: fn(bringup::config::ServiceId) -> Command,
+    goal: Goal,
+) -> ExitCode {
+    commands::ctl::act(
+        config,
+        color,
+        &args.services,
+        make,
+        goal,
+        args.timeout,
+        args.no_wait,
+    )
+}
+
 /// The dashboard when wanted and possible, else plain lines.
 fn show(cli: &Cli, color: bool, no_tui: bool) -> commands::run::Show {
     let dashboard = bringup::cli::wants_dashboard(no_tui).then(|| bringup::tui::TuiOptions {
@@ -49,7 +105,11 @@ fn show(cli: &Cli, color: bool, no_tui: bool) -> commands::run::Show {
         color: cli.color != bringup::cli::ColorChoice::Never
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     });
-    commands::run::Show { color, dashboard }
+    commands::run::Show {
+        color,
+        detached: false,
+        dashboard,
+    }
 }
 
 /// `check` and `ports` print and end; when the reader of their output

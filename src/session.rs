@@ -71,6 +71,12 @@ impl Session {
             .unwrap_or_else(|| self.events.subscribe())
     }
 
+    /// The events from now on (never the first receiver's backlog, which
+    /// belongs to the front end that asks [`Session::events`] first).
+    pub fn events_from_now(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
     /// The latest snapshot, updated after every change; it closes when
     /// the stack has ended.
     pub fn snapshot(&self) -> watch::Receiver<Snapshot> {

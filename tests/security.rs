@@ -1080,3 +1080,67 @@ fn a_config_error_quoting_raw_escape_sequences_prints_them_inertly() {
     assert_no_controls("check", out.as_bytes());
     assert_no_controls("check", err.as_bytes());
 }
+
+// ----- issue 10: the control socket ---------------------------------------------
+
+/// A stack's control socket answers its own user only: root gets through
+/// the 0700 directory (file modes do not stop it) but not the peer
+/// credential check, and another user cannot even reach the socket. The
+/// stack does not notice either.
+#[test]
+fn only_the_stacks_own_user_may_use_its_control_socket_not_even_root() {
+    if !root("control socket: another user connects") {
+        return;
+    }
+    let owner = TestUser::new(true);
+    let config = shared_config(ONE_SERVICE);
+    let mut run = owner.start(&["up", "--no-tui", "-c", "bringup.toml"], config.path());
+    run.wait_for("cold start done");
+    let pid = run.bringup_pid().expect("bringup runs");
+    let listed = owner.bringup(&["ls", "--json"], config.path());
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&listed.stdout).expect("ls --json is JSON");
+    let socket = records
+        .iter()
+        .find(|r| r["pid"].as_i64() == Some(i64::from(pid)))
+        .and_then(|r| r["socket"].as_str())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("the owner's ls lists the stack: {records:?}"));
+
+    // Root reaches the socket and is hung up on without a byte.
+    use std::io::{Read, Write};
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(&socket).expect("root reaches the socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = stream.write_all(b"GET /v1/snapshot HTTP/1.1\r\nHost: bringup\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty(),
+        "root got an answer: {}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // Another user cannot reach it at all.
+    let eve = TestUser::new(false);
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({:?})\n    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)\n",
+        socket.display().to_string()
+    );
+    let out = eve.run("/usr/bin/python3", &["-c", &script], Path::new("/"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("refused"), "{said}");
+
+    // The owner's verbs still work, and the stack is undisturbed.
+    let status = owner.bringup(&["status", "-c", "bringup.toml"], config.path());
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("web") && l.contains("ready")),
+        "{text}"
+    );
+    assert_eq!(run.stop(), Some(0));
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bringup::api::{Command, Verdict};
 use bringup::config::{self, Plan, ServiceId};
+use bringup::control::registry::{self, ClaimError, Record};
 use bringup::engine::{Engine, EngineOptions};
 use bringup::headless::{self, HeadlessOptions};
 use bringup::session::Session;
@@ -16,12 +17,15 @@ use super::signals;
 /// The front end that ran, for its last words.
 enum Shown {
     Dashboard,
+    Detached,
     Headless(headless::Farewell),
 }
 
 /// How to show a run.
 pub struct Show {
     pub color: bool,
+    /// The background bringup of `up -d`: no front end on screen.
+    pub detached: bool,
     /// `Some` to open the dashboard.
     pub dashboard: Option<TuiOptions>,
 }
@@ -40,14 +44,19 @@ pub fn up(explicit: Option<&Path>, services: &[String], show: Show) -> ExitCode 
             return ExitCode::from(super::INVALID);
         }
     };
-    run(plan, only, show)
+    let identity = plan.identity();
+    run(plan, only, show, &identity)
 }
 
 /// `bringup demo`: the embedded demo stack, run from the current directory.
 pub fn demo(show: Show) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     match config::load_str(config::DEMO, Path::new("demo.toml (embedded)"), &cwd) {
-        Ok(plan) => run(plan, None, show),
+        // One demo per directory: it has no config file to be known by.
+        Ok(plan) => {
+            let identity = config::plan::identity_of(&cwd.join("(demo)"), &plan.project.name);
+            run(plan, None, show, &identity)
+        }
         Err(errors) => {
             // The demo is part of the binary; this is a bug, not user error.
             super::report::config_errors(&errors, show.color);
@@ -57,7 +66,7 @@ pub fn demo(show: Show) -> ExitCode {
 }
 
 /// Names → ids; an unknown name is an error with a suggestion.
-fn select(plan: &Plan, names: &[String]) -> Result<Option<Vec<ServiceId>>, String> {
+pub(super) fn select(plan: &Plan, names: &[String]) -> Result<Option<Vec<ServiceId>>, String> {
     if names.is_empty() {
         return Ok(None);
     }
@@ -83,7 +92,7 @@ fn select(plan: &Plan, names: &[String]) -> Result<Option<Vec<ServiceId>>, Strin
         .map(Some)
 }
 
-fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
+fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> ExitCode {
     // Theme and keys are checked before anything starts, so a typo in a
     // theme name is reported on a normal terminal with nothing to clean up.
     let dashboard = match &show.dashboard {
@@ -106,6 +115,12 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Claimed before anything starts: a second `up` of this config must
+    // not start a second stack.
+    let _claim = match claim(&plan, identity) {
+        Ok(claim) => claim,
+        Err(code) => return code,
+    };
     let options = EngineOptions {
         watchdog_exe: std::env::current_exe().ok(),
         only,
@@ -122,9 +137,22 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
     // have left saying "all ready"; this says whether it crashed.
     let crash = engine.crash_report();
     let session = Session::local(&engine, events);
+    let run_dir = engine.run_dir().to_path_buf();
     let shown = runtime.block_on(async {
-        let signals = tokio::spawn(signals::forward(session.clone()));
+        // Other processes reach the stack through it while it runs.
+        let _control = match bringup::control::server::serve(session.clone(), &run_dir) {
+            Ok(socket) => Some(socket),
+            Err(e) => {
+                tracing::warn!(target: "bringup", "cannot serve the control socket in {}: {e}; `bringup status` and the other verbs will not reach this stack", run_dir.display());
+                None
+            }
+        };
+        let signals = tokio::spawn(signals::forward_with(session.clone(), !show.detached));
         let shown = match dashboard {
+            _ if show.detached => {
+                super::detach::run_detached(&session, identity).await;
+                Ok(Shown::Detached)
+            }
             Some((theme, keys)) => tui::run(&session, theme, keys)
                 .await
                 .map(|()| Shown::Dashboard),
@@ -147,6 +175,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
     match shown {
         Ok(Shown::Headless(farewell)) => farewell.say(&verdict),
         Ok(Shown::Dashboard) => tui::farewell(&last, &verdict),
+        Ok(Shown::Detached) => {}
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -163,5 +192,46 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Registers the stack among the running ones; another bringup running the
+/// same config is an error (exit 2) that says how to reach it.
+pub(super) fn claim(plan: &Plan, identity: &str) -> Result<Option<registry::Claim>, ExitCode> {
+    let pid = std::process::id();
+    let socket = match bringup::rundir::base() {
+        Ok(base) => base
+            .join(pid.to_string())
+            .join(bringup::control::wire::SOCKET_NAME),
+        // The engine reports this one when it cannot make its directory.
+        Err(_) => return Ok(None),
+    };
+    let record = Record {
+        pid,
+        socket,
+        project: plan.project.name.clone(),
+        config: std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone()),
+        started_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    match registry::claim(identity, &record) {
+        Ok(claim) => Ok(Some(claim)),
+        Err(ClaimError::AlreadyRunning(running)) => {
+            eprintln!(
+                "error: {} is already running (bringup pid {}); bringup will not start it twice",
+                plan.source.display(),
+                running.pid
+            );
+            eprintln!("  help: `bringup status` shows it, `bringup down` stops it");
+            Err(ExitCode::from(super::INVALID))
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: {e}; `bringup status` and the other verbs will not find this stack"
+            );
+            Ok(None)
+        }
     }
 }

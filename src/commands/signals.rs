@@ -20,6 +20,12 @@ pub const SAME_REQUEST: Duration = Duration::from_millis(250);
 
 /// Turns stop signals into shutdown requests until the task is dropped.
 pub async fn forward(session: Session) {
+    forward_with(session, true).await;
+}
+
+/// As [`forward`]; `hangup_stops: false` ignores SIGHUP (a stack running
+/// in the background has no terminal whose closing it must follow).
+pub async fn forward_with(session: Session, hangup_stops: bool) {
     let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -34,7 +40,12 @@ pub async fn forward(session: Session) {
         let may_force = tokio::select! {
             _ = interrupt.recv() => true,
             _ = terminate.recv() => true,
-            _ = hangup.recv() => false,
+            _ = hangup.recv() => {
+                if !hangup_stops {
+                    continue;
+                }
+                false
+            }
         };
         let now = Instant::now();
         if last.is_some_and(|at| now.duration_since(at) < SAME_REQUEST) {

@@ -37,7 +37,25 @@ pub struct Ui {
     pub keys: Vec<(crate::keys::Action, Vec<crate::keys::Key>)>,
 }
 
+/// The identity of the config at `source` with project `project` (see
+/// [`Plan::identity`]).
+pub fn identity_of(source: &std::path::Path, project: &str) -> String {
+    let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let key = format!("{}\0{project}", source.display());
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
 impl Plan {
+    /// A stable name for this config: a hash of its canonical path and
+    /// project name (FNV-1a, the same across builds). Its cold-start
+    /// history and its entry among the running stacks go by it.
+    pub fn identity(&self) -> String {
+        identity_of(&self.source, &self.project.name)
+    }
+
     pub fn service(&self, id: ServiceId) -> &ServiceSpec {
         &self.services[id.0]
     }

@@ -41,14 +41,8 @@ pub fn default_dir() -> Option<PathBuf> {
 impl History {
     /// The history of `plan`'s config, kept in `dir`.
     pub fn of(dir: &Path, plan: &Plan) -> Self {
-        let source = std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone());
-        // FNV-1a: stable across builds, unlike std's hasher.
-        let key = format!("{}\0{}", source.display(), plan.project.name);
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
         Self {
-            path: dir.join(format!("{hash:016x}.json")),
+            path: dir.join(format!("{}.json", plan.identity())),
         }
     }
 

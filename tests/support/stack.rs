@@ -143,10 +143,15 @@ impl Stack {
     fn launch(&mut self, bin: &Path, args: &[&str], setup: impl Fn(&mut Command)) {
         let dir = self.dir.path();
         let mut command = Command::new(bin);
+        // The config after the arguments (they may start with a wrapper
+        // such as `timeout … bringup up`), but before a `--`: what follows
+        // that is a command of its own (`bringup run -- CMD`).
+        let end = args.iter().position(|a| *a == "--").unwrap_or(args.len());
         command
-            .args(args)
+            .args(&args[..end])
             .arg("-c")
             .arg(dir.join("bringup.toml"))
+            .args(&args[end..])
             .current_dir(dir)
             .env("BRINGUP_TEST_MARKER", &self.marker)
             .env("NO_COLOR", "1")
@@ -168,6 +173,16 @@ impl Stack {
     /// `bringup up --no-tui` on `config`.
     pub fn up(config: &str) -> Self {
         Self::start(config, &["up", "--no-tui"])
+    }
+
+    /// Runs `bringup -c <this stack's config> <args>` to completion, as
+    /// another terminal would: (status, stdout, stderr).
+    pub fn ctl(&self, args: &[&str]) -> (ExitStatus, String, String) {
+        let config = self.dir.path().join("bringup.toml");
+        let config = config.to_string_lossy();
+        let mut all = vec!["-c", config.as_ref()];
+        all.extend_from_slice(args);
+        super::run(&all, self.dir.path())
     }
 
     pub fn pid(&self) -> i32 {

@@ -60,6 +60,8 @@ pub struct Engine {
     snapshot: watch::Receiver<Snapshot>,
     logs: Arc<LogHub>,
     epoch: Instant,
+    /// The run directory's path (the runtime owns the directory).
+    run_dir: PathBuf,
     thread: Option<std::thread::JoinHandle<()>>,
     crash: CrashReport,
 }
@@ -82,6 +84,7 @@ impl Engine {
         launcher: Box<dyn Launcher>,
     ) -> Result<(Self, broadcast::Receiver<Event>), EngineError> {
         let rundir = RunDir::create().map_err(EngineError::RunDir)?;
+        let run_dir = rundir.path().to_path_buf();
         // Marks every process of this run, for the watchdog to find.
         let run_id = format!(
             "{}-{}",
@@ -211,6 +214,7 @@ impl Engine {
         Ok((
             Self {
                 info: crate::engine::info::stack_info(&plan),
+                run_dir,
                 plan,
                 commands: commands_tx,
                 events: events_tx,
@@ -261,6 +265,12 @@ impl Engine {
 
     pub fn logs(&self) -> &Arc<LogHub> {
         &self.logs
+    }
+
+    /// The run's private directory (where its sockets live), for as long
+    /// as the engine runs.
+    pub fn run_dir(&self) -> &std::path::Path {
+        &self.run_dir
     }
 
     /// The moment event and snapshot times are measured from.

@@ -1,0 +1,260 @@
+//! The control verbs: `status`, `restart`, `stop`, `start`, `kill`,
+//! `skip`, `wait`, `logs`, `down` and `ls`, each asking the bringup that runs the
+//! stack of the config (found the way `up` finds it) over its control
+//! socket.
+//!
+//! Exit codes: 0 done (and, for verbs that wait, the service got where it
+//! was asked to go); 1 it did not (refused, failed, timed out: the reason
+//! is printed); 2 no such stack, no such service, or bad usage.
+//!
+//! Here: finding the stack, `status`, `down` and `ls`; the verbs that act
+//! and wait are in `act`, `logs` in `logs`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bringup::api::describe;
+use bringup::api::{Command, Outcome, Snapshot, StackInfo};
+use bringup::config::ServiceId;
+use bringup::control::client::{Client, ClientError};
+use bringup::control::registry::{self, Record};
+
+use super::INVALID;
+
+mod act;
+mod logs;
+
+pub use act::{Goal, act, wait};
+pub use logs::{LogsRequest, logs};
+
+/// Exit code when the stack did not do what was asked.
+const FAILED: u8 = 1;
+
+/// The running stack of the config, or exit 2 with how to start one.
+fn connect(explicit: Option<&Path>, color: bool) -> Result<(Client, Record), ExitCode> {
+    let plan = super::load(explicit, color)?;
+    let record = match registry::find(&plan.identity()) {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            eprintln!("error: no stack of {} is running", plan.source.display());
+            eprintln!("  help: start it with `bringup up` (in another terminal or tmux pane)");
+            return Err(ExitCode::from(INVALID));
+        }
+        Err(e) => {
+            eprintln!("error: cannot look for running stacks: {e}");
+            return Err(ExitCode::from(INVALID));
+        }
+    };
+    match Client::new(&record.socket) {
+        Ok(client) => Ok((client, record)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(INVALID))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+fn unreachable(e: &ClientError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(INVALID)
+}
+
+/// Names → ids, or exit 2 naming what the stack has.
+fn resolve(info: &StackInfo, names: &[String]) -> Result<Vec<ServiceId>, ExitCode> {
+    names
+        .iter()
+        .map(|name| {
+            info.find(name).ok_or_else(|| {
+                let known: Vec<&str> = info.services.iter().map(|s| s.name.as_str()).collect();
+                eprintln!(
+                    "error: the stack has no service `{name}`; it has: {}",
+                    known.join(", ")
+                );
+                ExitCode::from(INVALID)
+            })
+        })
+        .collect()
+}
+
+/// `bringup status [--json]`.
+pub fn status(explicit: Option<&Path>, color: bool, json: bool) -> ExitCode {
+    let (client, _) = match connect(explicit, color) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let (hello, snapshot) = match tokio::try_join!(client.hello(), client.snapshot()) {
+            Ok(both) => both,
+            Err(e) => return unreachable(&e),
+        };
+        if json {
+            let value = serde_json::json!({
+                "protocol": hello.protocol,
+                "pid": hello.pid,
+                "uptime_ms": hello.uptime_ms,
+                "project": hello.info.project,
+                "config": hello.info.config,
+                "phase": snapshot.phase,
+                "services": snapshot.services,
+                "summary": snapshot.summary,
+            });
+            println!("{value}");
+        } else {
+            print_status(&hello.info, &snapshot, hello.pid);
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_status(info: &StackInfo, snapshot: &Snapshot, pid: u32) {
+    let ready = snapshot
+        .services
+        .iter()
+        .filter(|s| s.selected && s.state.is_ready())
+        .count();
+    let selected = snapshot.services.iter().filter(|s| s.selected).count();
+    println!(
+        "{} ({}): {ready}/{selected} ready, bringup pid {pid}",
+        info.project, info.config
+    );
+    let width = snapshot
+        .services
+        .iter()
+        .map(|s| bringup::text::width(&s.name))
+        .max()
+        .unwrap_or(4)
+        .max(7);
+    println!(
+        "{:width$}  {:10}  {:>5}  {:>7}  WHY",
+        "SERVICE", "STATE", "PORT", "PID"
+    );
+    for s in &snapshot.services {
+        let port = s.port.map_or_else(|| "-".to_string(), |p| p.to_string());
+        let pid = s.pid.map_or_else(|| "-".to_string(), |p| p.to_string());
+        let why = match &s.waiting {
+            Some(waiting) => describe::waiting(waiting),
+            None => describe::reason(&s.reason),
+        };
+        println!(
+            "{}  {:10}  {port:>5}  {pid:>7}  {}",
+            bringup::text::pad_right(&bringup::ansi::plain(&s.name), width),
+            s.state.as_str(),
+            bringup::ansi::plain(&why)
+        );
+    }
+}
+
+/// `bringup down [--force]`: stops the stack, dependents first, and
+/// returns once its bringup has ended.
+pub fn down(explicit: Option<&Path>, color: bool, force: bool, timeout: Duration) -> ExitCode {
+    let (client, record) = match connect(explicit, color) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let mut stream = match client.stream().await {
+            Ok(stream) => stream,
+            Err(e) => return unreachable(&e),
+        };
+        match client.command(Command::Shutdown { force }).await {
+            Ok(Outcome::Done) => {}
+            Ok(outcome) => {
+                let said = describe::outcome(None, &outcome).unwrap_or_default();
+                eprintln!("{}", bringup::ansi::plain(&said));
+                return ExitCode::from(FAILED);
+            }
+            Err(e) => return unreachable(&e),
+        }
+        // The stream ends when the stack has; then its bringup exits.
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.next()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    eprintln!(
+                        "error: the stack did not stop within {}; `bringup down --force` kills what is left",
+                        describe::fmt_duration(timeout)
+                    );
+                    return ExitCode::from(FAILED);
+                }
+            }
+        }
+        while Instant::now() < deadline && process_runs(record.pid) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        println!("stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// Whether `pid` still runs: a zombie (ended, not yet reaped by its
+/// parent) does not.
+fn process_runs(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|stat| !matches!(stat.state, 'Z' | 'X'))
+}
+
+/// `bringup ls [--json]`: every running stack of this user.
+pub fn ls(json: bool) -> ExitCode {
+    let records = match registry::list() {
+        Ok(records) => records,
+        Err(e) => {
+            eprintln!("error: cannot look for running stacks: {e}");
+            return ExitCode::from(INVALID);
+        }
+    };
+    if json {
+        match serde_json::to_string(&records) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    if records.is_empty() {
+        println!("no stack is running");
+        return ExitCode::SUCCESS;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    println!("{:<20}  {:>7}  {:>8}  CONFIG", "PROJECT", "PID", "UP FOR");
+    for r in records {
+        let up = Duration::from_millis(now.saturating_sub(r.started_unix_ms));
+        println!(
+            "{:<20}  {:>7}  {:>8}  {}",
+            bringup::ansi::plain(&r.project),
+            r.pid,
+            bringup::text::uptime(up),
+            bringup::ansi::plain(&r.config.display().to_string())
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,277 @@
+//! The verbs that change a stack and wait for it to get there
+//! (`restart`, `stop`, `start`, `kill`, `skip`), and `wait`, which only
+//! waits: both read the stack's stream of snapshots until each service is
+//! where it was sent, cannot get there any more, or the time is up.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bringup::api::describe;
+use bringup::api::{Command, Outcome, ServiceStatus, Snapshot, State};
+use bringup::config::ServiceId;
+use bringup::control::wire::StreamItem;
+
+use super::{FAILED, connect, resolve, runtime, unreachable};
+
+/// What a verb waits for after its command is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// Ready (or completed) by a start after the command.
+    Up,
+    Stopped,
+    Skipped,
+}
+
+/// `bringup restart|stop|start|kill|skip SERVICE…`: sends the command for
+/// each, then (unless `no_wait`) waits until each got where it was sent.
+pub fn act(
+    explicit: Option<&Path>,
+    color: bool,
+    names: &[String],
+    make: fn(ServiceId) -> Command,
+    goal: Goal,
+    timeout: Duration,
+    no_wait: bool,
+) -> ExitCode {
+    let (client, _) = match connect(explicit, color) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let hello = match client.hello().await {
+            Ok(hello) => hello,
+            Err(e) => return unreachable(&e),
+        };
+        let ids = match resolve(&hello.info, names) {
+            Ok(ids) => ids,
+            Err(code) => return code,
+        };
+        // The stream first: nothing that follows a command can be missed.
+        let mut stream = match client.stream().await {
+            Ok(stream) => stream,
+            Err(e) => return unreachable(&e),
+        };
+        let before = match client.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(e) => return unreachable(&e),
+        };
+        let mut failed = false;
+        for &id in &ids {
+            let name = &hello.info.services[id.0].name;
+            match client.command(make(id)).await {
+                Ok(Outcome::Done) => {}
+                Ok(outcome) => {
+                    let said = describe::outcome(Some(name), &outcome)
+                        .unwrap_or_else(|| format!("{name}: not done"));
+                    eprintln!("{}", bringup::ansi::plain(&said));
+                    failed = true;
+                }
+                Err(e) => return unreachable(&e),
+            }
+        }
+        if failed {
+            return ExitCode::from(FAILED);
+        }
+        if no_wait {
+            return ExitCode::SUCCESS;
+        }
+        let spawns: Vec<u32> = ids
+            .iter()
+            .map(|id| status_of(&before, *id).map_or(0, |s| s.spawns))
+            .collect();
+        let deadline = Instant::now() + timeout;
+        let mut latest = before;
+        loop {
+            let verdicts: Vec<Option<Result<(), String>>> = ids
+                .iter()
+                .zip(&spawns)
+                .map(|(id, spawns)| status_of(&latest, *id).and_then(|s| reached(s, goal, *spawns)))
+                .collect();
+            if verdicts.iter().all(Option::is_some) {
+                let mut code = ExitCode::SUCCESS;
+                for (id, verdict) in ids.iter().zip(verdicts) {
+                    let name = &hello.info.services[id.0].name;
+                    match verdict {
+                        Some(Ok(())) => println!("{name}: {}", goal_word(goal)),
+                        Some(Err(why)) => {
+                            eprintln!("{name}: {}", bringup::ansi::plain(&why));
+                            code = ExitCode::from(FAILED);
+                        }
+                        None => {}
+                    }
+                }
+                return code;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.next()).await {
+                Ok(Some(Ok(StreamItem::Snapshot(snapshot)))) => latest = *snapshot,
+                Ok(Some(Ok(StreamItem::Event(_)))) => {}
+                Ok(Some(Err(e))) => return unreachable(&e),
+                Ok(None) => {
+                    eprintln!("error: the stack ended while waiting");
+                    return ExitCode::from(FAILED);
+                }
+                Err(_) => {
+                    for (id, spawns) in ids.iter().zip(&spawns) {
+                        if let Some(s) = status_of(&latest, *id)
+                            && reached(s, goal, *spawns).is_none()
+                        {
+                            eprintln!(
+                                "{}: not {} after {}: {} ({})",
+                                s.name,
+                                goal_word(goal),
+                                describe::fmt_duration(timeout),
+                                s.state.as_str(),
+                                bringup::ansi::plain(&describe::reason(&s.reason))
+                            );
+                        }
+                    }
+                    return ExitCode::from(FAILED);
+                }
+            }
+        }
+    })
+}
+
+fn goal_word(goal: Goal) -> &'static str {
+    match goal {
+        Goal::Up => "ready",
+        Goal::Stopped => "stopped",
+        Goal::Skipped => "skipped",
+    }
+}
+
+fn status_of(snapshot: &Snapshot, id: ServiceId) -> Option<&ServiceStatus> {
+    snapshot.services.iter().find(|s| s.id == id)
+}
+
+/// Whether `s` got where `goal` says (`Some(Ok)`), cannot get there any
+/// more (`Some(Err(why))`), or may still (`None`). `spawns`: its starts
+/// before the command, so that the old process's "ready" does not count.
+fn reached(s: &ServiceStatus, goal: Goal, spawns: u32) -> Option<Result<(), String>> {
+    match goal {
+        Goal::Up => {
+            // The old process's "ready" does not count: a start must have
+            // happened since (or a process of the user's was adopted).
+            if s.spawns <= spawns && !s.external {
+                return None;
+            }
+            match s.state {
+                State::Ready | State::Completed if !s.stopping => Some(Ok(())),
+                _ if down_for_good(s) => Some(Err(describe::state_line(s.state, &s.reason))),
+                _ => None,
+            }
+        }
+        Goal::Stopped => match s.state {
+            State::Stopped | State::Failed | State::Completed if s.pid.is_none() => Some(Ok(())),
+            _ => None,
+        },
+        Goal::Skipped => match s.state {
+            State::Skipped if s.pid.is_none() => Some(Ok(())),
+            _ => None,
+        },
+    }
+}
+
+/// `bringup wait SERVICE… [--timeout D]`: exit 0 once every named service
+/// (every selected one, when none is named) is ready; 1 with the reason
+/// when one cannot become ready or the time is up.
+pub fn wait(explicit: Option<&Path>, color: bool, names: &[String], timeout: Duration) -> ExitCode {
+    let (client, _) = match connect(explicit, color) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let hello = match client.hello().await {
+            Ok(hello) => hello,
+            Err(e) => return unreachable(&e),
+        };
+        let mut stream = match client.stream().await {
+            Ok(stream) => stream,
+            Err(e) => return unreachable(&e),
+        };
+        let named = match resolve(&hello.info, names) {
+            Ok(ids) => ids,
+            Err(code) => return code,
+        };
+        let deadline = Instant::now() + timeout;
+        let mut latest: Option<Snapshot> = None;
+        loop {
+            if let Some(snapshot) = &latest {
+                let watched: Vec<&ServiceStatus> = snapshot
+                    .services
+                    .iter()
+                    .filter(|s| {
+                        if named.is_empty() {
+                            s.selected && !s.optional
+                        } else {
+                            named.contains(&s.id)
+                        }
+                    })
+                    .collect();
+                if watched.iter().all(|s| s.state.is_ready() && !s.stopping) {
+                    return ExitCode::SUCCESS;
+                }
+                let lost: Vec<&&ServiceStatus> =
+                    watched.iter().filter(|s| down_for_good(s)).collect();
+                if !lost.is_empty() {
+                    for s in lost {
+                        eprintln!(
+                            "{}: {}",
+                            s.name,
+                            bringup::ansi::plain(&describe::state_line(s.state, &s.reason))
+                        );
+                    }
+                    return ExitCode::from(FAILED);
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.next()).await {
+                Ok(Some(Ok(StreamItem::Snapshot(snapshot)))) => latest = Some(*snapshot),
+                Ok(Some(Ok(StreamItem::Event(_)))) => {}
+                Ok(Some(Err(e))) => return unreachable(&e),
+                Ok(None) => {
+                    eprintln!("error: the stack ended while waiting");
+                    return ExitCode::from(FAILED);
+                }
+                Err(_) => {
+                    for s in latest.iter().flat_map(|s| &s.services) {
+                        let watched = if named.is_empty() {
+                            s.selected && !s.optional
+                        } else {
+                            named.contains(&s.id)
+                        };
+                        if watched && !s.state.is_ready() {
+                            eprintln!(
+                                "{}: not ready after {}: {}",
+                                s.name,
+                                describe::fmt_duration(timeout),
+                                bringup::ansi::plain(&describe::state_line(s.state, &s.reason))
+                            );
+                        }
+                    }
+                    return ExitCode::from(FAILED);
+                }
+            }
+        }
+    })
+}
+
+/// Down and staying down: failed with no restart to come, skipped or
+/// stopped.
+fn down_for_good(s: &ServiceStatus) -> bool {
+    match s.state {
+        State::Failed => s.waiting.is_none() && s.pid.is_none(),
+        State::Skipped | State::Stopped => true,
+        _ => false,
+    }
+}

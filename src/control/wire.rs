@@ -1,0 +1,116 @@
+//! What travels on the control socket: the routes, the bodies and the
+//! error codes (see `docs/protocol.md`, which lists them for users).
+//!
+//! The protocol is HTTP/1.1 with JSON bodies over a Unix socket, so
+//! `curl --unix-socket` works for people and any HTTP client for tools;
+//! the live parts (the event stream, a followed log) are chunked responses
+//! of JSON lines. The version is the path's first segment (`/v1/…`); a
+//! route is never removed or changed within a version, only added, and an
+//! error code, once published, is never renamed or reused.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Event, Outcome, Snapshot, StackInfo};
+use crate::logs::Line;
+
+/// The protocol version this build speaks.
+pub const VERSION: u32 = 1;
+/// The prefix of every route of [`VERSION`].
+pub const PREFIX: &str = "/v1";
+/// The socket's name in the run's private directory.
+pub const SOCKET_NAME: &str = "control.sock";
+/// The largest request body the server reads (a command is ~100 bytes).
+pub const MAX_BODY: usize = 64 * 1024;
+/// The most lines one log page carries.
+pub const MAX_PAGE: usize = 5_000;
+/// The name under which bringup's own log is asked for.
+pub const OWN_LOG: &str = "bringup";
+
+/// `GET /v1/hello`: who answers, and the stack it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The protocol version the server speaks.
+    pub protocol: u32,
+    /// bringup's version.
+    pub version: String,
+    /// The pid of the bringup running the stack.
+    pub pid: u32,
+    /// How long the stack has run, in ms (times in events and snapshots
+    /// are ms since its start too).
+    pub uptime_ms: u64,
+    pub info: StackInfo,
+}
+
+/// `POST /v1/command`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandReply {
+    pub outcome: Outcome,
+}
+
+/// One line of `GET /v1/stream`: the snapshot (first, and again after
+/// every change) or an event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamItem {
+    Snapshot(Box<Snapshot>),
+    Event(Event),
+}
+
+/// One line of `GET /v1/logs/{service}?follow=1`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogItem {
+    /// Lines that were evicted before the follower got them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missed: u64,
+    #[serde(flatten)]
+    pub line: Line,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Every error's body: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Error {
+    pub code: ErrorCode,
+    /// For people; programs read `code`.
+    pub message: String,
+}
+
+/// What went wrong with a request. Codes are never renamed or reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The path's version is not one this server speaks.
+    UnsupportedVersion,
+    /// No such route (or not with this method).
+    NoSuchRoute,
+    /// The body or the query is not what the route takes.
+    BadRequest,
+    /// The body is larger than [`MAX_BODY`].
+    TooLarge,
+    /// The request names a service the stack does not have.
+    UnknownService,
+    /// The stack has ended; it takes no more commands.
+    StackEnded,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::UnsupportedVersion | ErrorCode::NoSuchRoute | ErrorCode::UnknownService => {
+                404
+            }
+            ErrorCode::BadRequest => 400,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::StackEnded => 503,
+        }
+    }
+}
