@@ -153,7 +153,13 @@ pub enum Timer {
 pub enum Effect {
     /// Spawn the service's process and start its readiness check (polled,
     /// log line or notify socket, as configured).
-    Spawn { id: ServiceId, generation: u64 },
+    /// `attempt` counts the service's starts in this run, from 1: with its
+    /// name, it tells one start from another (`BRINGUP_ATTEMPT`).
+    Spawn {
+        id: ServiceId,
+        generation: u64,
+        attempt: u32,
+    },
     /// Start the liveness probe of a ready service.
     StartLiveness { id: ServiceId, generation: u64 },
     /// Check an adopted process at `period` (its liveness check, else its

@@ -176,7 +176,7 @@ impl World {
         }
         for effect in &effects {
             match effect {
-                Effect::Spawn { id, generation } => {
+                Effect::Spawn { id, generation, .. } => {
                     prop_assert!(
                         !self.spawning.iter().any(|(s, _)| s == id)
                             && !self.running.iter().any(|(s, _)| s == id),

@@ -278,7 +278,11 @@ impl Machine {
             degraded: degraded_names,
         };
         self.set_state(now, id, State::Starting, reason);
-        self.out.push(Effect::Spawn { id, generation });
+        self.out.push(Effect::Spawn {
+            id,
+            generation,
+            attempt,
+        });
         if kind == Kind::Service && !matches!(self.plan.service(id).readiness.check, Check::None) {
             self.out.push(Effect::Arm {
                 id,

@@ -60,7 +60,7 @@ impl Rig {
     fn feed(&mut self, input: Input) -> Vec<Effect> {
         let mut effects = self.machine.handle(self.now, input);
         for effect in &effects {
-            if let Effect::Spawn { id, generation } = effect {
+            if let Effect::Spawn { id, generation, .. } = effect {
                 self.generation[id.0] = *generation;
             }
         }

@@ -97,7 +97,11 @@ impl Runtime {
 
     pub(super) fn execute(&mut self, now: Duration, effect: Effect, queue: &mut VecDeque<Input>) {
         match effect {
-            Effect::Spawn { id, generation } => self.spawn(id, generation, queue),
+            Effect::Spawn {
+                id,
+                generation,
+                attempt,
+            } => self.spawn(id, generation, attempt, queue),
             Effect::StartLiveness { id, generation } => self.start_liveness(id, generation),
             Effect::WatchAdopted { id, generation } => self.watch_adopted(id, generation),
             Effect::Disown { id } => self.ports.disown(id),

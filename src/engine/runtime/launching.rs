@@ -30,7 +30,13 @@ impl Runtime {
         env
     }
 
-    pub(super) fn spawn(&mut self, id: ServiceId, generation: u64, queue: &mut VecDeque<Input>) {
+    pub(super) fn spawn(
+        &mut self,
+        id: ServiceId,
+        generation: u64,
+        attempt: u32,
+        queue: &mut VecDeque<Input>,
+    ) {
         let plan = self.plan.clone();
         let spec = plan.service(id);
         // The port may have been taken since it was handed out.
@@ -62,6 +68,9 @@ impl Runtime {
             CommandSpec::Argv(parts) => parts.iter().map(render).collect(),
         };
         let mut env = self.base_env(id);
+        // Ties what the process writes to this start of it (the attempt
+        // number in status, events and bringup's log).
+        env.push(("BRINGUP_ATTEMPT".into(), attempt.to_string()));
         env.extend(
             spec.env
                 .iter()

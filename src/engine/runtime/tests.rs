@@ -224,6 +224,7 @@ env = { DB_URL = "postgres://127.0.0.1:${services.db.port}/app" }
         Some(format!("postgres://127.0.0.1:{db_port}/app"))
     );
     assert_eq!(cache.env("BRINGUP_SERVICE"), Some("cache"));
+    assert_eq!(cache.env("BRINGUP_ATTEMPT"), Some("1"));
     let run = cache.env(RUN_VARIABLE).map(String::from);
     assert!(
         run.is_some() && run.as_deref() == db.env(RUN_VARIABLE),
@@ -265,6 +266,11 @@ depends_on = ["api"]
     for attempt in 1..=3 {
         let asked = rig.next_start();
         assert_eq!(asked.service(), "api", "attempt {attempt}");
+        // Each start says which it is, for the service's own log.
+        assert_eq!(
+            asked.env("BRINGUP_ATTEMPT"),
+            Some(attempt.to_string().as_str())
+        );
         asked.fail("no such file or directory");
     }
     let snapshot = rig.wait_for("api to give up", |s| {
