@@ -14,6 +14,9 @@ use crate::logs::Page;
 /// How long connecting may take: the socket is local, so a stack that
 /// does not answer at once is gone or wedged.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a request (not a stream) may take: the engine answers at once,
+/// so a stack that takes longer is wedged, and the verb says so.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The longest line a stream may send (a snapshot of a big stack).
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
@@ -82,6 +85,7 @@ impl Client {
         let response = self
             .http
             .post(Self::url("/command"))
+            .timeout(REQUEST_TIMEOUT)
             .body(body)
             .send()
             .await
@@ -111,6 +115,7 @@ impl Client {
         let response = self
             .http
             .get(Self::url(route))
+            .timeout(REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
