@@ -541,6 +541,13 @@ fn up_d_returns_once_ready_and_the_stack_runs_on_in_its_own_session() {
         .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
         .collect();
     assert!(kept.contains("api"), "{kept}");
+    // The verbs work on it as on a foreground stack.
+    let (code, out, err) = stack.ctl(&["restart", "api"]);
+    assert!(code.success() && out.contains("api: ready"), "{out}{err}");
+    let (code, out, _) = stack.ctl(&["logs", "db", "-n", "1"]);
+    assert!(code.success() && out.starts_with("db "), "{out}");
+    let (code, _, err) = stack.ctl(&["wait", "--timeout", "30s"]);
+    assert!(code.success(), "{err}");
     // A second up -d of the same config is refused.
     let (code, _, err) = stack.ctl(&["up", "-d"]);
     assert_eq!(code.code(), Some(2), "{err}");
