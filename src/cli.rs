@@ -151,6 +151,11 @@ pub struct UpArgs {
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
 
+    /// With -d: when the stack does not come up, stop it (instead of
+    /// leaving it running for a look) before exiting 1.
+    #[arg(long, requires = "detach")]
+    pub down_on_failure: bool,
+
     /// Internal: this is the background bringup of `up -d`.
     #[arg(long, hide = true, conflicts_with = "detach")]
     pub detached: bool,

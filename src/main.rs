@@ -21,7 +21,12 @@ fn main() -> ExitCode {
     let config = cli.config.as_deref();
     match cli.verb {
         Verb::Up(ref args) if args.detach => {
-            commands::detach::up_detached(config, color, &args.services, args.timeout)
+            let failure = if args.down_on_failure {
+                commands::detach::OnFailure::Down
+            } else {
+                commands::detach::OnFailure::KeepRunning
+            };
+            commands::detach::up_detached(config, color, &args.services, args.timeout, failure)
         }
         Verb::Up(ref args) => {
             let mut show = show(&cli, color, args.no_tui || args.detached);

@@ -448,17 +448,7 @@ sys.exit(3)"#;
 
 #[test]
 fn run_does_not_run_the_command_when_the_stack_fails_and_says_why() {
-    let config = r#"
-[services.db]
-command = "sh -c 'echo db cannot open its data directory; exit 1'"
-restart = "never"
-readiness = { log = "db is ready" }
-
-[services.api]
-command = "sleep 600"
-depends_on = ["db"]
-"#;
-    let mut stack = Stack::start(config, &["run", "--", "touch", "ran"]);
+    let mut stack = Stack::start(FAILING, &["run", "--", "touch", "ran"]);
     let status = stack.wait_exit();
     assert_eq!(status.code(), Some(125), "{}", stack.stderr());
     let said = stack.stderr();
@@ -570,4 +560,39 @@ fn a_background_stack_killed_with_sigkill_leaves_nothing_behind() {
     stack.assert_no_survivors();
     let (code, _, err) = stack.ctl(&["status"]);
     assert_eq!(code.code(), Some(2), "no stack: {err}");
+}
+
+/// db fails for good before it is ready; api needs it.
+const FAILING: &str = r#"
+[services.db]
+command = "sh -c 'echo db cannot open its data directory; exit 1'"
+restart = "never"
+readiness = { log = "db is ready" }
+
+[services.api]
+command = "sleep 600"
+depends_on = ["db"]
+"#;
+
+#[test]
+fn up_d_of_a_stack_that_fails_says_why_and_leaves_it_running_unless_told() {
+    let mut stack = Stack::start(FAILING, &["up", "-d"]);
+    let code = stack.wait_exit();
+    assert_eq!(code.code(), Some(1), "{}", stack.stderr());
+    let said = stack.stderr();
+    assert!(
+        said.contains("did not come up") && said.contains("db cannot open its data directory"),
+        "{said}"
+    );
+    // Still running, for a look.
+    assert_eq!(service(&status(&stack), "db")["state"], "failed");
+    let (code, _, err) = stack.ctl(&["down"]);
+    assert!(code.success(), "{err}");
+    stack.assert_no_survivors();
+
+    let mut stack = Stack::start(FAILING, &["up", "-d", "--down-on-failure"]);
+    assert_eq!(stack.wait_exit().code(), Some(1), "{}", stack.stderr());
+    stack.assert_no_survivors();
+    let (code, _, _) = stack.ctl(&["status"]);
+    assert_eq!(code.code(), Some(2), "stopped: no stack");
 }

@@ -52,12 +52,22 @@ pub fn log_path(identity: &str) -> Option<PathBuf> {
     )
 }
 
+/// What `up -d` does with a stack that did not come up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Leave it running, for a look (the default).
+    KeepRunning,
+    /// Stop it (`--down-on-failure`).
+    Down,
+}
+
 /// `bringup up -d [SERVICE…]`.
 pub fn up_detached(
     explicit: Option<&Path>,
     color: bool,
     services: &[String],
     timeout: Duration,
+    on_failure: OnFailure,
 ) -> ExitCode {
     let plan = match super::load(explicit, color) {
         Ok(plan) => plan,
@@ -204,9 +214,34 @@ pub fn up_detached(
                 }
             }
         }
-        eprintln!("  `bringup status` shows it, `bringup down` stops it");
+        if on_failure == OnFailure::Down {
+            stop(&client).await;
+            eprintln!("  stopped (--down-on-failure)");
+        } else {
+            eprintln!("  `bringup status` shows it, `bringup down` stops it");
+        }
         ExitCode::from(1)
     })
+}
+
+/// Stops the stack and waits for its bringup to end.
+async fn stop(client: &Client) {
+    let Ok(mut stream) = client.stream().await else {
+        return;
+    };
+    if client
+        .command(bringup::api::Command::Shutdown { force: false })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline
+        && tokio::time::timeout(Duration::from_secs(1), stream.next())
+            .await
+            .map_or(true, |item| item.is_some())
+    {}
 }
 
 /// The snapshot with the cold start's verdict (or the latest after `timeout`).
