@@ -192,6 +192,20 @@ fn two_dashboards_see_the_same_change_and_killing_one_leaves_the_stack_alone() {
 }
 
 #[test]
+fn a_dashboard_attached_to_a_stack_that_dies_ends_and_gives_the_terminal_back() {
+    let stack = background();
+    let tmux = attach(&stack);
+    let pid = status(&stack)["pid"].as_i64().expect("the stack's pid") as i32;
+    // No shutdown, no last event: the stream just ends.
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9 the stack");
+    let screen = tmux.wait("the client to exit", |s| s.contains("BRINGUP-EXITED"));
+    assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
+    assert!(!screen.contains("SERVICE"), "the dashboard is gone: {screen}");
+    // Its watchdog stops the rest, as without a dashboard.
+    stack.assert_no_survivors();
+}
+
+#[test]
 fn attach_reaches_a_foreground_stack_too() {
     let mut stack = Stack::up(&config());
     stack.wait_for("cold start done");
