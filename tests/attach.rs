@@ -200,7 +200,10 @@ fn a_dashboard_attached_to_a_stack_that_dies_ends_and_gives_the_terminal_back() 
     kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9 the stack");
     let screen = tmux.wait("the client to exit", |s| s.contains("BRINGUP-EXITED"));
     assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
-    assert!(!screen.contains("SERVICE"), "the dashboard is gone: {screen}");
+    assert!(
+        !screen.contains("SERVICE"),
+        "the dashboard is gone: {screen}"
+    );
     // Its watchdog stops the rest, as without a dashboard.
     stack.assert_no_survivors();
 }
@@ -222,6 +225,25 @@ fn attach_reaches_a_foreground_stack_too() {
         stack.stdout()
     );
     stack.stop();
+}
+
+#[test]
+fn a_running_stack_offers_its_dashboard() {
+    let stack = background();
+    assert!(
+        stack.stdout().contains("`bringup attach`"),
+        "{}",
+        stack.stdout()
+    );
+    for up in [&["up", "--no-tui"][..], &["up", "-d"]] {
+        let (code, _, err) = stack.ctl(up);
+        assert_eq!(code.code(), Some(2), "{err}");
+        assert!(
+            err.contains("already running") && err.contains("`bringup attach`"),
+            "{err}"
+        );
+    }
+    down(&stack);
 }
 
 #[test]
