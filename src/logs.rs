@@ -273,14 +273,7 @@ impl LogHub {
             return;
         };
         let next = store.push(self, stream, texts);
-        self.changed.send_if_modified(|latest| {
-            if next > *latest {
-                *latest = next;
-                true
-            } else {
-                false
-            }
-        });
+        self.wake(next);
     }
 
     /// Appends a line read from another hub to store `index`, keeping its
@@ -295,6 +288,11 @@ impl LogHub {
         self.next_seq
             .fetch_max(next, std::sync::atomic::Ordering::Relaxed);
         store.push_line(line);
+        self.wake(next);
+    }
+
+    /// Tells the readers that lines up to (not including) `next` are in.
+    fn wake(&self, next: u64) {
         self.changed.send_if_modified(|latest| {
             if next > *latest {
                 *latest = next;

@@ -584,10 +584,6 @@ fn in_the_foreground_q_still_stops_the_stack_and_q_upper_asks_first() {
         app.on_key(Key::parse("y").unwrap()),
         [AppRequest::Quit { force: false }]
     );
-    assert_eq!(
-        app.on_key(Key::parse("q").unwrap()),
-        [AppRequest::Quit { force: true }]
-    );
 }
 
 #[test]
