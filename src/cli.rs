@@ -17,6 +17,7 @@ Examples:
   bringup status               from another terminal: every service's state
   bringup restart api          returns once api is ready again
   bringup logs -f api          follow api's output
+  bringup attach               the live dashboard of the running stack; q detaches
   bringup down                 stop the running stack
   bringup run -- pytest -x     up, run the tests against it, down; exit with their status
   bringup ports who 8000       who holds port 8000, and since when
@@ -100,6 +101,15 @@ pub enum Verb {
     /// each line prefixed with its service), and with -f new ones as they
     /// come.
     Logs(LogsArgs),
+
+    /// The live dashboard of the running stack (started with `up -d`, or
+    /// by `up` in another terminal).
+    ///
+    /// `q` detaches: the dashboard closes and the stack keeps running
+    /// (`bringup down` stops it). `Q` stops the whole stack, after asking.
+    /// Several dashboards may be attached at once; closing or killing one
+    /// never affects the stack. Exits 2 when no stack of the config runs.
+    Attach,
 
     /// Bring the stack up (headless), wait until it is ready, run CMD with
     /// the stack's ports in its environment (`BRINGUP_PORT_<NAME>`), stop the

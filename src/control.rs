@@ -6,9 +6,10 @@
 //! ([`crate::api`]) and the session. The routes and bodies are in
 //! [`wire`]; [`client`] asks them; [`registry`] is where a client finds
 //! the socket of the stack of a config (and where `bringup ls` finds them
-//! all).
+//! all); [`remote`] fills a session from the socket (`bringup attach`).
 
 pub mod client;
 pub mod registry;
+pub mod remote;
 pub mod server;
 pub mod wire;

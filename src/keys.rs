@@ -31,6 +31,7 @@ pub enum Action {
     AllLogs,
     Help,
     Quit,
+    StopStack,
     Find,
     NextMatch,
     PreviousMatch,
@@ -40,9 +41,11 @@ pub enum Action {
 }
 
 /// Everything about one action, in one row: its `[ui.keys]` name, what
-/// help says of it (long and short), its default keys, and where and with
+/// help says of it (long and short), its default keys, where and with
 /// which word the status line offers it in the services pane and in the
-/// log pane (when it is offered there at all).
+/// log pane (when it is offered there at all), and what help and the hint
+/// say instead in a dashboard attached to a stack running elsewhere
+/// (`attached`: long, short, hint word), when that differs.
 struct Row {
     action: Action,
     name: &'static str,
@@ -51,37 +54,50 @@ struct Row {
     keys: &'static [&'static str],
     hint_services: Option<(u8, &'static str)>,
     hint_logs: Option<(u8, &'static str)>,
+    attached: Option<(&'static str, &'static str, &'static str)>,
+}
+
+/// Where the dashboard runs: which words the table's rows use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// In the bringup that runs the stack (`bringup up`): quitting stops it.
+    #[default]
+    Foreground,
+    /// Attached to a stack that runs elsewhere (`bringup attach`):
+    /// quitting detaches, the stack keeps running.
+    Attached,
 }
 
 /// The table, in the order help lists the actions (and hints show).
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
-    Row { action: Action::Down, name: "down", describe: "move down", short: "down", keys: &["j", "down"], hint_services: None, hint_logs: None },
-    Row { action: Action::Up, name: "up", describe: "move up", short: "up", keys: &["k", "up"], hint_services: None, hint_logs: None },
-    Row { action: Action::Top, name: "top", describe: "first service / oldest line", short: "top / oldest", keys: &["g", "home"], hint_services: None, hint_logs: None },
-    Row { action: Action::Bottom, name: "bottom", describe: "last service / newest line (follow)", short: "bottom / follow", keys: &["G", "end"], hint_services: None, hint_logs: None },
-    Row { action: Action::PageUp, name: "page_up", describe: "page up", short: "page up", keys: &["pageup", "ctrl-b"], hint_services: None, hint_logs: None },
-    Row { action: Action::PageDown, name: "page_down", describe: "page down", short: "page down", keys: &["pagedown", "ctrl-f"], hint_services: None, hint_logs: None },
-    Row { action: Action::NextPane, name: "next_pane", describe: "switch between services and logs", short: "services ⇄ logs", keys: &["tab"], hint_services: Some((6, "logs")), hint_logs: Some((5, "services")) },
-    Row { action: Action::Zoom, name: "zoom", describe: "logs of the selected service, full size (again to go back)", short: "full-size logs", keys: &["enter"], hint_services: None, hint_logs: None },
-    Row { action: Action::Back, name: "back", describe: "close, clear, go back", short: "close / back", keys: &["esc"], hint_services: None, hint_logs: None },
-    Row { action: Action::Restart, name: "restart", describe: "restart the selected service", short: "restart", keys: &["r"], hint_services: Some((0, "restart")), hint_logs: None },
-    Row { action: Action::Kill, name: "kill", describe: "kill the selected service (SIGKILL to its group; asks first)", short: "kill (asks)", keys: &["x"], hint_services: Some((1, "kill")), hint_logs: None },
-    Row { action: Action::Skip, name: "skip", describe: "skip an optional service (its dependents run degraded); again to bring it back", short: "skip optional", keys: &["s"], hint_services: Some((2, "skip")), hint_logs: None },
-    Row { action: Action::StopStart, name: "stop_start", describe: "stop the selected service, or start it again", short: "stop / start", keys: &["S"], hint_services: Some((3, "stop/start")), hint_logs: None },
-    Row { action: Action::RestartAll, name: "restart_all", describe: "restart everything, in order", short: "restart all", keys: &["R"], hint_services: None, hint_logs: None },
-    Row { action: Action::Timeline, name: "timeline", describe: "cold-start timeline and critical path", short: "timeline", keys: &["t"], hint_services: Some((5, "timeline")), hint_logs: None },
-    Row { action: Action::Ports, name: "ports", describe: "ports: wanted, allocated, held by", short: "ports", keys: &["p"], hint_services: None, hint_logs: None },
-    Row { action: Action::OrchestratorLog, name: "orchestrator_log", describe: "bringup's own log: why things waited, started, restarted", short: "bringup's log", keys: &["l"], hint_services: None, hint_logs: None },
-    Row { action: Action::AllLogs, name: "all_logs", describe: "all services' logs, merged", short: "all logs", keys: &["a"], hint_services: None, hint_logs: None },
-    Row { action: Action::Find, name: "find", describe: "filter services / search the log", short: "filter / search", keys: &["/"], hint_services: Some((4, "filter")), hint_logs: Some((0, "search")) },
-    Row { action: Action::NextMatch, name: "next_match", describe: "next match", short: "next match", keys: &["n"], hint_services: None, hint_logs: Some((1, "next")) },
-    Row { action: Action::PreviousMatch, name: "previous_match", describe: "previous match", short: "previous match", keys: &["N"], hint_services: None, hint_logs: None },
-    Row { action: Action::Follow, name: "follow", describe: "follow new log lines", short: "follow", keys: &["f"], hint_services: None, hint_logs: Some((2, "follow")) },
-    Row { action: Action::Wrap, name: "wrap", describe: "wrap long log lines", short: "wrap", keys: &["w"], hint_services: None, hint_logs: Some((3, "wrap")) },
-    Row { action: Action::Timestamps, name: "timestamps", describe: "show log timestamps", short: "timestamps", keys: &["T"], hint_services: None, hint_logs: Some((4, "time")) },
-    Row { action: Action::Help, name: "help", describe: "this help", short: "help", keys: &["?"], hint_services: Some((7, "help")), hint_logs: Some((6, "help")) },
-    Row { action: Action::Quit, name: "quit", describe: "quit: stop everything (again while stopping: kill it all)", short: "quit", keys: &["q", "ctrl-c"], hint_services: Some((8, "quit")), hint_logs: Some((7, "quit")) },
+    Row { action: Action::Down, name: "down", describe: "move down", short: "down", keys: &["j", "down"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Up, name: "up", describe: "move up", short: "up", keys: &["k", "up"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Top, name: "top", describe: "first service / oldest line", short: "top / oldest", keys: &["g", "home"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Bottom, name: "bottom", describe: "last service / newest line (follow)", short: "bottom / follow", keys: &["G", "end"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::PageUp, name: "page_up", describe: "page up", short: "page up", keys: &["pageup", "ctrl-b"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::PageDown, name: "page_down", describe: "page down", short: "page down", keys: &["pagedown", "ctrl-f"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::NextPane, name: "next_pane", describe: "switch between services and logs", short: "services ⇄ logs", keys: &["tab"], hint_services: Some((6, "logs")), hint_logs: Some((5, "services")), attached: None },
+    Row { action: Action::Zoom, name: "zoom", describe: "logs of the selected service, full size (again to go back)", short: "full-size logs", keys: &["enter"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Back, name: "back", describe: "close, clear, go back", short: "close / back", keys: &["esc"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Restart, name: "restart", describe: "restart the selected service", short: "restart", keys: &["r"], hint_services: Some((0, "restart")), hint_logs: None, attached: None },
+    Row { action: Action::Kill, name: "kill", describe: "kill the selected service (SIGKILL to its group; asks first)", short: "kill (asks)", keys: &["x"], hint_services: Some((1, "kill")), hint_logs: None, attached: None },
+    Row { action: Action::Skip, name: "skip", describe: "skip an optional service (its dependents run degraded); again to bring it back", short: "skip optional", keys: &["s"], hint_services: Some((2, "skip")), hint_logs: None, attached: None },
+    Row { action: Action::StopStart, name: "stop_start", describe: "stop the selected service, or start it again", short: "stop / start", keys: &["S"], hint_services: Some((3, "stop/start")), hint_logs: None, attached: None },
+    Row { action: Action::RestartAll, name: "restart_all", describe: "restart everything, in order", short: "restart all", keys: &["R"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Timeline, name: "timeline", describe: "cold-start timeline and critical path", short: "timeline", keys: &["t"], hint_services: Some((5, "timeline")), hint_logs: None, attached: None },
+    Row { action: Action::Ports, name: "ports", describe: "ports: wanted, allocated, held by", short: "ports", keys: &["p"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::OrchestratorLog, name: "orchestrator_log", describe: "bringup's own log: why things waited, started, restarted", short: "bringup's log", keys: &["l"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::AllLogs, name: "all_logs", describe: "all services' logs, merged", short: "all logs", keys: &["a"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Find, name: "find", describe: "filter services / search the log", short: "filter / search", keys: &["/"], hint_services: Some((4, "filter")), hint_logs: Some((0, "search")), attached: None },
+    Row { action: Action::NextMatch, name: "next_match", describe: "next match", short: "next match", keys: &["n"], hint_services: None, hint_logs: Some((1, "next")), attached: None },
+    Row { action: Action::PreviousMatch, name: "previous_match", describe: "previous match", short: "previous match", keys: &["N"], hint_services: None, hint_logs: None, attached: None },
+    Row { action: Action::Follow, name: "follow", describe: "follow new log lines", short: "follow", keys: &["f"], hint_services: None, hint_logs: Some((2, "follow")), attached: None },
+    Row { action: Action::Wrap, name: "wrap", describe: "wrap long log lines", short: "wrap", keys: &["w"], hint_services: None, hint_logs: Some((3, "wrap")), attached: None },
+    Row { action: Action::Timestamps, name: "timestamps", describe: "show log timestamps", short: "timestamps", keys: &["T"], hint_services: None, hint_logs: Some((4, "time")), attached: None },
+    Row { action: Action::Help, name: "help", describe: "this help", short: "help", keys: &["?"], hint_services: Some((7, "help")), hint_logs: Some((6, "help")), attached: None },
+    Row { action: Action::Quit, name: "quit", describe: "quit: stop everything (again while stopping: kill it all)", short: "quit", keys: &["q", "ctrl-c"], hint_services: Some((8, "quit")), hint_logs: Some((7, "quit")), attached: Some(("detach: close this dashboard; the stack keeps running (`bringup attach` comes back)", "detach", "detach")) },
+    Row { action: Action::StopStack, name: "stop_stack", describe: "stop the whole stack, dependents first, and quit (asks first)", short: "stop the stack", keys: &["Q"], hint_services: None, hint_logs: None, attached: None },
 ];
 
 impl Action {
@@ -109,14 +125,20 @@ impl Action {
         self.row().name
     }
 
-    /// What it does, for the help overlay.
-    pub fn describe(self) -> &'static str {
-        self.row().describe
+    /// What it does, for the help overlay of a dashboard in `mode`.
+    pub fn describe(self, mode: Mode) -> &'static str {
+        match (mode, self.row().attached) {
+            (Mode::Attached, Some((describe, ..))) => describe,
+            _ => self.row().describe,
+        }
     }
 
     /// What it does in a few words, for help on a small screen.
-    pub fn short(self) -> &'static str {
-        self.row().short
+    pub fn short(self, mode: Mode) -> &'static str {
+        match (mode, self.row().attached) {
+            (Mode::Attached, Some((_, short, _))) => short,
+            _ => self.row().short,
+        }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -136,8 +158,9 @@ impl Action {
     }
 
     /// The actions the status line offers, in its order, with their
-    /// words: in the log pane (`logs`) or in the services pane.
-    pub fn hints(logs: bool) -> Vec<(Action, &'static str)> {
+    /// words: in the log pane (`logs`) or in the services pane, of a
+    /// dashboard in `mode`.
+    pub fn hints(logs: bool, mode: Mode) -> Vec<(Action, &'static str)> {
         let mut hints: Vec<(u8, Action, &'static str)> = TABLE
             .iter()
             .filter_map(|row| {
@@ -146,7 +169,11 @@ impl Action {
                 } else {
                     row.hint_services
                 };
-                hint.map(|(at, label)| (at, row.action, label))
+                let label = |label| match (mode, row.attached) {
+                    (Mode::Attached, Some((.., word))) => word,
+                    _ => label,
+                };
+                hint.map(|(at, word)| (at, row.action, label(word)))
             })
             .collect();
         hints.sort_by_key(|(at, ..)| *at);
@@ -401,6 +428,39 @@ mod tests {
             map.action(Key::parse("ctrl-c").unwrap()),
             Some(Action::Quit)
         );
+    }
+
+    #[test]
+    fn an_attached_dashboard_says_quit_detaches_and_offers_stopping_the_stack() {
+        let word = |mode| {
+            Action::hints(false, mode)
+                .into_iter()
+                .find(|(action, _)| *action == Action::Quit)
+                .map(|(_, word)| word)
+        };
+        assert_eq!(word(Mode::Foreground), Some("quit"));
+        assert_eq!(word(Mode::Attached), Some("detach"));
+        assert!(
+            Action::Quit
+                .describe(Mode::Foreground)
+                .contains("stop everything")
+        );
+        assert!(
+            Action::Quit
+                .describe(Mode::Attached)
+                .contains("keeps running")
+        );
+        // Stopping the stack is one action in both, on its own key.
+        assert_eq!(
+            Action::StopStack.describe(Mode::Attached),
+            Action::StopStack.describe(Mode::Foreground)
+        );
+        let map = Keymap::default();
+        assert_eq!(
+            map.action(Key::parse("Q").unwrap()),
+            Some(Action::StopStack)
+        );
+        assert_eq!(map.action(Key::parse("q").unwrap()), Some(Action::Quit));
     }
 
     #[test]

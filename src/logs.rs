@@ -149,6 +149,19 @@ impl LogStore {
                 text: text.into_boxed_str(),
             });
         }
+        self.trim(&mut ring);
+        first + count
+    }
+
+    /// Keeps a line as it is (its number and time come from elsewhere).
+    fn push_line(&self, line: Line) {
+        let mut ring = self.read();
+        ring.bytes += line.text.len();
+        ring.lines.push_back(line);
+        self.trim(&mut ring);
+    }
+
+    fn trim(&self, ring: &mut Ring) {
         while ring.lines.len() > self.max_lines
             || (ring.bytes > self.max_bytes && ring.lines.len() > 1)
         {
@@ -157,7 +170,6 @@ impl LogStore {
                 ring.evicted += 1;
             }
         }
-        first + count
     }
 }
 
@@ -182,6 +194,35 @@ impl LogHub {
 
     /// As [`LogHub::new`] with an explicit byte cap per store.
     pub fn with_limits(services: usize, max_lines: usize, max_bytes: usize) -> Arc<Self> {
+        Self::build(
+            services,
+            max_lines,
+            max_bytes,
+            Instant::now(),
+            SystemTime::now(),
+        )
+    }
+
+    /// A hub that mirrors another one (a stack's, read over its control
+    /// socket): line times are measured from that hub's start, `epoch`
+    /// here and `epoch_wall` on the wall clock. Fill it with
+    /// [`LogHub::append_line`].
+    pub fn mirror(
+        services: usize,
+        max_lines: usize,
+        epoch: Instant,
+        epoch_wall: SystemTime,
+    ) -> Arc<Self> {
+        Self::build(services, max_lines, STORE_BYTES, epoch, epoch_wall)
+    }
+
+    fn build(
+        services: usize,
+        max_lines: usize,
+        max_bytes: usize,
+        epoch: Instant,
+        epoch_wall: SystemTime,
+    ) -> Arc<Self> {
         let (changed, _) = watch::channel(0);
         Arc::new(Self {
             stores: (0..services)
@@ -191,8 +232,8 @@ impl LogHub {
             // Sequence numbers start at 1 so 0 can mean "before everything".
             next_seq: std::sync::atomic::AtomicU64::new(1),
             changed,
-            epoch: Instant::now(),
-            epoch_wall: SystemTime::now(),
+            epoch,
+            epoch_wall,
         })
     }
 
@@ -232,6 +273,26 @@ impl LogHub {
             return;
         };
         let next = store.push(self, stream, texts);
+        self.wake(next);
+    }
+
+    /// Appends a line read from another hub to store `index`, keeping its
+    /// number and time, and wakes the readers. Lines of one store must
+    /// come in order (as a followed log sends them); numbers stay unique
+    /// across stores because the other hub gave them.
+    pub fn append_line(&self, index: usize, line: Line) {
+        let Some(store) = self.store(index) else {
+            return;
+        };
+        let next = line.seq + 1;
+        self.next_seq
+            .fetch_max(next, std::sync::atomic::Ordering::Relaxed);
+        store.push_line(line);
+        self.wake(next);
+    }
+
+    /// Tells the readers that lines up to (not including) `next` are in.
+    fn wake(&self, next: u64) {
         self.changed.send_if_modified(|latest| {
             if next > *latest {
                 *latest = next;
@@ -316,6 +377,45 @@ mod tests {
             "only the newest 600-byte line fits in 1000 bytes"
         );
         assert!(ring.lines()[0].text.starts_with('y'));
+    }
+
+    #[test]
+    fn a_mirror_keeps_the_numbers_and_times_of_the_lines_it_is_given() {
+        let source = LogHub::new(2, 100);
+        source.append(1, Stream::Stdout, texts(0..2));
+        source.append(0, Stream::Stderr, texts(0..1));
+        let epoch = source.epoch();
+        let mirror = LogHub::mirror(2, 2, epoch, SystemTime::UNIX_EPOCH);
+        for index in 0..2 {
+            for line in source.store(index).unwrap().page(0, 10).lines {
+                mirror.append_line(index, line);
+            }
+        }
+        for index in 0..2 {
+            assert_eq!(
+                mirror.store(index).unwrap().page(0, 10).lines,
+                source.store(index).unwrap().page(0, 10).lines
+            );
+        }
+        assert_eq!(mirror.total(), 3);
+        assert_eq!(*mirror.subscribe().borrow(), 4);
+        assert_eq!(mirror.epoch(), epoch);
+        // Bounded like any store: the oldest lines fall off.
+        mirror.append_line(
+            1,
+            Line {
+                seq: 9,
+                at: Duration::ZERO,
+                stream: Stream::Stdout,
+                text: "x".into(),
+            },
+        );
+        let kept = mirror.store(1).unwrap().page(0, 10);
+        assert_eq!((seqs(&kept), kept.missed), (vec![2, 9], 1));
+        assert_eq!(
+            mirror.wall_time(Duration::from_secs(1)),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -64,6 +64,10 @@ fn main() -> ExitCode {
             };
             commands::ctl::logs(config, color, &request)
         }
+        Verb::Attach => {
+            let dashboard = show(&cli, color, false).dashboard;
+            commands::ctl::attach(config, color, dashboard)
+        }
         Verb::Run(args) => {
             commands::with::run_command(config, color, &args.services, args.timeout, &args.command)
         }

@@ -7,9 +7,11 @@
 //! [`Snapshot`] (a watch), read access to the log stores (lines by service
 //! and cursor), and questions the engine does not decide but a front end
 //! may ask, such as who holds a port. [`Session::local`] wraps an engine
-//! running in this process; a session filled from a control socket gives
-//! front ends the same, so they run unchanged over either.
+//! running in this process; [`Session::assemble`] puts one together from
+//! parts filled elsewhere (`control::remote` fills them from a control
+//! socket), so front ends run unchanged over either.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,6 +21,24 @@ use crate::api::{Command, Event, Outcome, PortHolder, Snapshot, StackInfo};
 use crate::config::plan::ServiceId;
 use crate::engine::{Engine, Request};
 use crate::logs::LogHub;
+
+/// Commands that may wait for an assembled session's answerer.
+const QUEUED_COMMANDS: usize = 64;
+
+/// What a session filled from elsewhere is made of (see
+/// [`Session::assemble`]).
+pub struct Parts {
+    pub info: StackInfo,
+    /// Where the events are published.
+    pub events: broadcast::Sender<Event>,
+    /// A receiver of `events` made before anything was published, for the
+    /// first front end that asks.
+    pub first_events: broadcast::Receiver<Event>,
+    /// The latest snapshot; its sender is dropped when the stack has ended.
+    pub snapshot: watch::Receiver<Snapshot>,
+    pub logs: Arc<LogHub>,
+    pub epoch: Instant,
+}
 
 /// A front end's view of, and line to, one running stack. Clones share it.
 #[derive(Clone)]
@@ -46,6 +66,37 @@ impl Session {
             snapshot: engine.snapshot(),
             logs: engine.logs().clone(),
             epoch: engine.epoch(),
+        }
+    }
+
+    /// A session made of `parts` whose commands `answer` carries out, one
+    /// at a time in the order they were sent (as the engine takes them);
+    /// `None` from it means the stack takes no more commands. Call from
+    /// within a tokio runtime: a task runs `answer` until every clone of
+    /// the session is gone.
+    pub fn assemble<F, Fut>(parts: Parts, mut answer: F) -> Self
+    where
+        F: FnMut(Command) -> Fut + Send + 'static,
+        Fut: Future<Output = Option<Outcome>> + Send + 'static,
+    {
+        let (commands, mut requests) = mpsc::channel::<Request>(QUEUED_COMMANDS);
+        tokio::spawn(async move {
+            while let Some(request) = requests.recv().await {
+                let outcome = answer(request.command).await;
+                // No answer drops the reply: the asker hears "ended".
+                if let (Some(reply), Some(outcome)) = (request.reply, outcome) {
+                    let _ = reply.send(outcome);
+                }
+            }
+        });
+        Self {
+            info: Arc::new(parts.info),
+            commands,
+            events: parts.events,
+            first_events: Arc::new(Mutex::new(Some(parts.first_events))),
+            snapshot: parts.snapshot,
+            logs: parts.logs,
+            epoch: parts.epoch,
         }
     }
 

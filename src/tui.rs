@@ -9,6 +9,11 @@
 //! uptime column. Keys become engine [`Command`]s; the engine runs on its
 //! own thread, so the dashboard stays responsive whatever the services do.
 //!
+//! The same loop runs attached to a stack that runs elsewhere (`bringup
+//! attach`, over a session filled from its control socket): then quitting
+//! detaches and leaves the stack as it is; stopping it is its own,
+//! confirmed key (see [`crate::keys::Mode`]).
+//!
 //! The terminal is restored on every way out: quitting, a panic (the hook
 //! restores it before the message is printed), SIGTERM, and SIGHUP (a
 //! closed tmux pane: then there is no terminal to draw on, but the stack is
@@ -33,7 +38,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::api::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
 use crate::ids::ServiceId;
-use crate::keys::Keymap;
+use crate::keys::{Keymap, Mode};
 use crate::session::Session;
 use crate::tui::app::{App, AppRequest, LowerView};
 use crate::tui::theme::Theme;
@@ -81,10 +86,36 @@ pub fn prepare(
     Ok((theme, keys))
 }
 
+/// How an attached dashboard ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The stack has stopped (or its bringup is gone).
+    Ended,
+    /// The user detached; the stack runs on.
+    Detached,
+}
+
 /// Runs the dashboard until the stack has stopped (or the engine ended).
 /// Signals, the engine's lifetime and the verdict are the caller's: this
 /// only shows and asks.
 pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), TuiError> {
+    drive(session, theme, keys, Mode::Foreground)
+        .await
+        .map(|_| ())
+}
+
+/// Runs the dashboard attached to a stack that runs elsewhere, until the
+/// user detaches or the stack has stopped.
+pub async fn attach(session: &Session, theme: Theme, keys: Keymap) -> Result<Ending, TuiError> {
+    drive(session, theme, keys, Mode::Attached).await
+}
+
+async fn drive(
+    session: &Session,
+    theme: Theme,
+    keys: Keymap,
+    mode: Mode,
+) -> Result<Ending, TuiError> {
     let mut screen = terminal::Screen::open().map_err(TuiError::Terminal)?;
     let mut events = session.events();
     let mut snapshot = session.snapshot();
@@ -97,6 +128,7 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
         keys,
     );
     app.size = screen.size();
+    app.mode = mode;
     let epoch = session.epoch();
 
     let (keys_tx, mut keys_rx) = mpsc::channel(256);
@@ -110,7 +142,7 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
     let mut seen_lines = 0u64;
     let mut holders_due: Option<Instant> = None;
     let mut keys_open = true;
-    loop {
+    let ending = 'frames: loop {
         let wake = if dirty {
             last_draw + FRAME_GAP
         } else {
@@ -143,6 +175,7 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
                             let _ = session.send(Command::Shutdown { force }).await;
                         }
                         AppRequest::RefreshHolders => holders_due = Some(Instant::now()),
+                        AppRequest::Detach => break 'frames Ending::Detached,
                     }
                 }
                 dirty = true;
@@ -153,22 +186,22 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
                     app.on_event(&event);
                     dirty = true;
                     if done {
-                        break;
+                        break 'frames Ending::Ended;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => dirty = true,
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Closed) => break 'frames Ending::Ended,
             },
             changed = snapshot.changed() => {
                 if changed.is_err() {
-                    break;
+                    break 'frames Ending::Ended;
                 }
                 app.on_snapshot(snapshot.borrow_and_update().clone());
                 dirty = true;
             }
             changed = logs.changed() => {
                 if changed.is_err() {
-                    break;
+                    break 'frames Ending::Ended;
                 }
                 // A flood on a service nobody is looking at wakes the loop,
                 // but costs no frame.
@@ -213,8 +246,8 @@ pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), Tu
                 panic!("BRINGUP_TEST_PANIC is set: panicking on purpose after the first frame");
             }
         }
-    }
-    Ok(())
+    };
+    Ok(ending)
 }
 
 /// What the dashboard says on the normal terminal once it is gone: how the

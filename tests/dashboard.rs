@@ -16,7 +16,7 @@ use std::time::Duration;
 use bringup::api::{Command, EventKind, Exit, PortHolder};
 use bringup::config::{Plan, ServiceId};
 use bringup::engine::machine::{Input, Machine, News};
-use bringup::keys::{Action, Key, Keymap};
+use bringup::keys::{Action, Key, Keymap, Mode};
 use bringup::logs::{LogHub, Stream};
 use bringup::tui::app::{App, Overlay};
 use bringup::tui::theme::Theme;
@@ -526,6 +526,67 @@ fn column_in_row(terminal: &Terminal<TestBackend>, row_with: &str, text: &str) -
 }
 
 #[test]
+fn attached_q_detaches_and_stopping_the_stack_asks_first() {
+    use bringup::tui::app::{AppRequest, Overlay};
+    let mut app = dark();
+    app.mode = Mode::Attached;
+    let main = draw(&mut app, 120, 40).backend().to_string();
+    assert!(
+        main.contains("q detach"),
+        "the hint says what q does: {main}"
+    );
+    // Mid cold start too: detaching never needs asking.
+    assert!(app.starting());
+    assert_eq!(app.on_key(Key::parse("q").unwrap()), [AppRequest::Detach]);
+    assert_eq!(
+        app.on_key(Key::parse("ctrl-c").unwrap()),
+        [AppRequest::Detach]
+    );
+    // Q asks; only y stops the stack; Q again while stopping kills it all.
+    assert!(app.on_key(Key::parse("Q").unwrap()).is_empty());
+    assert_eq!(app.overlay, Some(Overlay::ConfirmStop));
+    insta::assert_snapshot!("stop_the_stack_attached", draw(&mut app, 80, 24).backend());
+    assert!(app.on_key(Key::parse("n").unwrap()).is_empty());
+    assert_eq!(app.overlay, None);
+    app.on_key(Key::parse("Q").unwrap());
+    assert_eq!(
+        app.on_key(Key::parse("y").unwrap()),
+        [AppRequest::Quit { force: false }]
+    );
+    assert!(app.flash_now().unwrap_or("").contains("Q again"));
+    assert_eq!(
+        app.on_key(Key::parse("Q").unwrap()),
+        [AppRequest::Quit { force: true }]
+    );
+    // Stopping or not, q still only detaches.
+    assert_eq!(app.on_key(Key::parse("q").unwrap()), [AppRequest::Detach]);
+    // Quit from help detaches too; help and the hints say so.
+    key(&mut app, "?");
+    let help = draw(&mut app, 120, 40).backend().to_string();
+    assert!(help.contains("detach: close this dashboard"), "{help}");
+    assert!(help.contains("stop the whole stack"), "{help}");
+    assert_eq!(app.on_key(Key::parse("q").unwrap()), [AppRequest::Detach]);
+}
+
+#[test]
+fn in_the_foreground_q_still_stops_the_stack_and_q_upper_asks_first() {
+    use bringup::tui::app::{AppRequest, Overlay};
+    let mut app = dark();
+    assert_eq!(app.mode, Mode::Foreground);
+    app.on_key(Key::parse("Q").unwrap());
+    assert_eq!(app.overlay, Some(Overlay::ConfirmStop));
+    let popup = draw(&mut app, 80, 24).backend().to_string();
+    assert!(
+        !popup.contains("detaches"),
+        "nothing to detach from: {popup}"
+    );
+    assert_eq!(
+        app.on_key(Key::parse("y").unwrap()),
+        [AppRequest::Quit { force: false }]
+    );
+}
+
+#[test]
 fn help_lines_up_keys_that_take_two_columns() {
     // [ui.keys] takes any character; a CJK one is two columns wide.
     let plan = plan();
@@ -539,12 +600,16 @@ fn help_lines_up_keys_that_take_two_columns() {
     );
     key(&mut app, "?");
     for (width, height, say) in [
-        (120, 40, Action::describe as fn(Action) -> &'static str),
+        (
+            120,
+            40,
+            Action::describe as fn(Action, Mode) -> &'static str,
+        ),
         (80, 24, Action::short),
     ] {
         let terminal = draw(&mut app, width, height);
-        let down = column_in_row(&terminal, "↓", say(Action::Down));
-        let restart = column_in_row(&terminal, "中", say(Action::Restart));
+        let down = column_in_row(&terminal, "↓", say(Action::Down, Mode::Foreground));
+        let restart = column_in_row(&terminal, "中", say(Action::Restart, Mode::Foreground));
         assert!(down.is_some(), "{}", terminal.backend());
         assert_eq!(
             restart,

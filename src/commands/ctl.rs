@@ -1,5 +1,5 @@
 //! The control verbs: `status`, `restart`, `stop`, `start`, `kill`,
-//! `skip`, `wait`, `logs`, `down` and `ls`, each asking the bringup that runs the
+//! `skip`, `wait`, `logs`, `attach`, `down` and `ls`, each asking the bringup that runs the
 //! stack of the config (found the way `up` finds it) over its control
 //! socket.
 //!
@@ -8,7 +8,7 @@
 //! is printed); 2 no such stack, no such service, or bad usage.
 //!
 //! Here: finding the stack, `status`, `down` and `ls`; the verbs that act
-//! and wait are in `act`, `logs` in `logs`.
+//! and wait are in `act`, `logs` in `logs`, the dashboard in `attach`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,9 +23,11 @@ use bringup::control::registry::{self, Record};
 use super::INVALID;
 
 mod act;
+mod attach;
 mod logs;
 
 pub use act::{Goal, act, wait};
+pub use attach::attach;
 pub use logs::{LogsRequest, logs};
 
 /// Exit code when the stack did not do what was asked.
@@ -33,6 +35,14 @@ const FAILED: u8 = 1;
 
 /// The running stack of the config, or exit 2 with how to start one.
 fn connect(explicit: Option<&Path>, color: bool) -> Result<(Client, Record), ExitCode> {
+    connect_plan(explicit, color).map(|(client, record, _)| (client, record))
+}
+
+/// [`connect`], with the config it found (for its `[ui]`).
+fn connect_plan(
+    explicit: Option<&Path>,
+    color: bool,
+) -> Result<(Client, Record, bringup::config::Plan), ExitCode> {
     let plan = super::load(explicit, color)?;
     let record = match registry::find(&plan.identity()) {
         Ok(Some(record)) => record,
@@ -47,7 +57,7 @@ fn connect(explicit: Option<&Path>, color: bool) -> Result<(Client, Record), Exi
         }
     };
     match Client::new(&record.socket) {
-        Ok(client) => Ok((client, record)),
+        Ok(client) => Ok((client, record, plan)),
         Err(e) => {
             eprintln!("error: {e}");
             Err(ExitCode::from(INVALID))

@@ -84,7 +84,9 @@ pub fn up_detached(
             plan.source.display(),
             running.pid
         );
-        eprintln!("  help: `bringup status` shows it, `bringup down` stops it");
+        eprintln!(
+            "  help: `bringup attach` shows its dashboard, `bringup status` its state, `bringup down` stops it"
+        );
         return ExitCode::from(INVALID);
     }
     let config = std::fs::canonicalize(&plan.source).unwrap_or_else(|_| plan.source.clone());
@@ -186,7 +188,7 @@ pub fn up_detached(
                 record.project, record.pid
             );
             println!(
-                "  `bringup status` shows it, `bringup logs -f` follows it, `bringup down` stops it"
+                "  `bringup attach` shows its dashboard, `bringup status` its state, `bringup logs -f` follows it, `bringup down` stops it"
             );
             return ExitCode::SUCCESS;
         }

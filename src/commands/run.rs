@@ -224,7 +224,9 @@ pub(super) fn claim(plan: &Plan, identity: &str) -> Result<Option<registry::Clai
                 plan.source.display(),
                 running.pid
             );
-            eprintln!("  help: `bringup status` shows it, `bringup down` stops it");
+            eprintln!(
+                "  help: `bringup attach` shows its dashboard, `bringup status` its state, `bringup down` stops it"
+            );
             Err(ExitCode::from(super::INVALID))
         }
         Err(e) => {

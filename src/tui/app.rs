@@ -19,7 +19,7 @@ use ratatui::layout::Rect;
 
 use crate::api::{Event, EventKind, Phase, PortHolder, ServiceStatus, Snapshot, StackInfo, State};
 use crate::ids::ServiceId;
-use crate::keys::Keymap;
+use crate::keys::{Keymap, Mode};
 use crate::logs::LogHub;
 use crate::tui::layout::{self, Areas};
 use crate::tui::logview::{LogPosition, LogSource};
@@ -52,6 +52,9 @@ pub enum Overlay {
     Help,
     ConfirmKill(ServiceId),
     ConfirmQuit,
+    /// Stop the whole stack (asked for with its own key; attached, the
+    /// only way to stop it from the dashboard).
+    ConfirmStop,
     /// A port conflict: who holds the port and what can be done.
     Conflict {
         service: ServiceId,
@@ -93,6 +96,9 @@ pub struct App {
     pub logs: Arc<LogHub>,
     pub theme: Theme,
     pub keys: Keymap,
+    /// Whether this dashboard runs the stack or is attached to it (then
+    /// quitting detaches, and only [`Overlay::ConfirmStop`] stops it).
+    pub mode: Mode,
     /// Time of the frame, since the engine's epoch.
     pub clock: Duration,
     /// Terminal size, for page sizes and mouse hits.
@@ -130,6 +136,7 @@ impl App {
             logs,
             theme,
             keys,
+            mode: Mode::Foreground,
             clock: Duration::ZERO,
             size: (80, 24),
             focus: Pane::Services,

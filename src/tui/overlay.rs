@@ -1,5 +1,6 @@
 //! Popups drawn over the dashboard: help (every key, as currently bound),
-//! the confirmations for kill and for quitting during a cold start, and the
+//! the confirmations for kill, for quitting during a cold start and for
+//! stopping the stack (its own key; attached, quitting detaches), and the
 //! port-conflict popup with the holder and the ways out. The holder's
 //! command line and user are someone else's words: shown through
 //! [`plain`], without the escape sequences they may carry.
@@ -8,7 +9,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 
 use crate::ansi::plain;
-use crate::keys::Action;
+use crate::keys::{Action, Mode};
 use crate::tui::app::{App, Overlay};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::popup;
@@ -74,6 +75,31 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
                 confirm_keys(theme, "quit", "stay"),
             ];
             popup(frame, theme, "quit", lines, 64);
+        }
+        Overlay::ConfirmStop => {
+            let running = app
+                .snapshot
+                .services
+                .iter()
+                .filter(|s| s.pid.is_some())
+                .count();
+            let mut lines = vec![
+                Line::from(" Stop the whole stack, dependents first?"),
+                Line::from(Span::styled(
+                    format!(" {running} running now; every one is stopped."),
+                    theme.dim,
+                )),
+            ];
+            if app.mode == Mode::Attached {
+                let quit = app.keys.first(Action::Quit);
+                lines.push(Line::from(Span::styled(
+                    format!(" ({quit} detaches instead: the stack keeps running.)"),
+                    theme.dim,
+                )));
+            }
+            lines.push(Line::from(""));
+            lines.push(confirm_keys(theme, "stop it", "keep it running"));
+            popup(frame, theme, "stop the stack", lines, 64);
         }
         Overlay::Conflict {
             service,
@@ -205,7 +231,7 @@ fn help_long(app: &App) -> Vec<Line<'static>> {
                     format!(" {}", crate::text::pad_right(&keys(app, action), width)),
                     theme.key,
                 ),
-                Span::raw(action.describe()),
+                Span::raw(action.describe(app.mode)),
             ])
         })
         .collect();
@@ -230,7 +256,7 @@ fn help_short(app: &App) -> Vec<Line<'static>> {
                         format!(" {}", crate::text::fit(&keys(app, action), 13)),
                         theme.key,
                     ),
-                    Span::raw(format!("{:<23}", action.short())),
+                    Span::raw(format!("{:<23}", action.short(app.mode))),
                 ]
             }
             None => vec![Span::raw(" ".repeat(37))],

@@ -150,7 +150,7 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let message = crate::text::ellipsize(message, width);
         Line::from(Span::styled(format!(" {message}"), theme.warn))
     } else {
-        let hints = Action::hints(app.focus == Pane::Lower || app.zoomed);
+        let hints = Action::hints(app.focus == Pane::Lower || app.zoomed, app.mode);
         let mut spans = vec![Span::raw(" ")];
         for (action, label) in hints {
             spans.push(Span::styled(app.keys.first(action), theme.key));

@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 
 use crate::api::{Command, PortChoice, ServiceStatus, State};
 use crate::ids::ServiceId;
-use crate::keys::{Action, Code, Key};
+use crate::keys::{Action, Code, Key, Mode};
 use crate::tui::app::{App, LowerView, Overlay, Pane, Quitting, Typing};
 use crate::tui::logview::{self, LogPosition};
 
@@ -22,6 +22,8 @@ pub enum AppRequest {
     Quit {
         force: bool,
     },
+    /// Leave the stack running and close the dashboard (attached only).
+    Detach,
     /// Look up who holds each port (the ports view is showing).
     RefreshHolders,
 }
@@ -55,7 +57,7 @@ impl App {
         }
         match overlay {
             Some(Overlay::ConfirmKill(id)) if yes => vec![AppRequest::Send(Command::Kill(id))],
-            Some(Overlay::ConfirmQuit) if yes => self.quit(),
+            Some(Overlay::ConfirmQuit | Overlay::ConfirmStop) if yes => self.quit(),
             Some(Overlay::Conflict { service, .. }) => match key.code {
                 Code::Char('f') => vec![AppRequest::Send(Command::ResolvePort {
                     service,
@@ -211,6 +213,20 @@ impl App {
                 self.log.position = LogPosition::Follow;
             }
             Action::Help => self.overlay = Some(Overlay::Help),
+            // Attached, quitting leaves the stack as it is, whatever it does.
+            Action::Quit if self.mode == Mode::Attached => return vec![AppRequest::Detach],
+            Action::StopStack => {
+                return match self.quitting {
+                    Quitting::No => {
+                        self.overlay = Some(Overlay::ConfirmStop);
+                        Vec::new()
+                    }
+                    Quitting::Stopping | Quitting::Killing => {
+                        self.quitting = Quitting::Killing;
+                        vec![AppRequest::Quit { force: true }]
+                    }
+                };
+            }
             Action::Quit => {
                 return match self.quitting {
                     Quitting::No if self.starting() => {
@@ -242,7 +258,11 @@ impl App {
 
     fn quit(&mut self) -> Vec<AppRequest> {
         self.quitting = Quitting::Stopping;
-        let again = self.keys.first(Action::Quit);
+        // Attached, the quit key detaches: insisting is the stop key's.
+        let again = match self.mode {
+            Mode::Foreground => self.keys.first(Action::Quit),
+            Mode::Attached => self.keys.first(Action::StopStack),
+        };
         self.say(format!(
             "stopping everything, dependents first ({again} again to kill it all)"
         ));
