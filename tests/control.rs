@@ -321,6 +321,23 @@ fn the_stream_and_logs_speak_json_lines() {
     );
     let own = get(&socket, "/v1/logs/bringup?max=5");
     assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+    // All logs come only as one stream, each line saying whose it is.
+    let all = get(&socket, "/v1/logs");
+    assert!(all.contains("bad_request"), "{all}");
+    let mut all = UnixStream::connect(&socket).expect("connect");
+    all.write_all(b"GET /v1/logs?follow=1 HTTP/1.1\r\nHost: bringup\r\n\r\n")
+        .unwrap();
+    all.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut text = String::new();
+    let deadline = Instant::now() + DEADLINE;
+    let mut buffer = vec![0u8; 65536];
+    while !(text.contains("\"log\":0") && text.contains("db ")) && Instant::now() < deadline {
+        if let Ok(n) = all.read(&mut buffer) {
+            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    }
+    assert!(text.contains("\"log\":0") && text.contains("db "), "{text}");
+    drop(all);
 
     // The stream starts with the snapshot; a restart's events follow.
     let mut stream = UnixStream::connect(&socket).expect("connect");

@@ -106,6 +106,12 @@ impl Client {
             .await
     }
 
+    /// Every log's lines (each tagged with its log) from the first kept
+    /// ones on, as they come, over one connection.
+    pub async fn follow_all(&self) -> Result<Lines<LogItem>, ClientError> {
+        self.lines("/logs?follow=1").await
+    }
+
     /// The snapshot, then events and snapshots as they come.
     pub async fn stream(&self) -> Result<Lines<StreamItem>, ClientError> {
         self.lines("/stream").await

@@ -9,8 +9,10 @@
 //!   stack has ended, or its bringup is gone) the feeder drops the watch's
 //!   sender, so the snapshot closes as a local one does and front ends end;
 //! - the logs: a local [`LogHub`] mirror, fed by following every service's
-//!   log and bringup's own from their first kept line, each line keeping
-//!   its number and time (so the merged view orders them as the stack does);
+//!   log and bringup's own from their first kept line — one stream for all
+//!   of them (`GET /v1/logs?follow=1`), so a dashboard holds two
+//!   connections whatever the stack's size — each line keeping its number
+//!   and time (so the merged view orders them as the stack does);
 //! - commands: each is posted to `/v1/command`, one at a time, and the
 //!   engine's answer goes back to the sender; an unreachable stack answers
 //!   nothing, as an ended local one does;
@@ -75,13 +77,7 @@ pub async fn session(client: Client) -> Result<Session, ClientError> {
     let (snapshots, snapshot) = watch::channel(first);
     let (events, first_events) = broadcast::channel(EVENT_BACKLOG);
     let mut followers = JoinSet::new();
-    for index in 0..=services {
-        let name = match hello.info.services.get(index) {
-            Some(service) => service.name.clone(),
-            None => wire::OWN_LOG.to_string(),
-        };
-        followers.spawn(follow(client.clone(), logs.clone(), index, name));
-    }
+    followers.spawn(follow(client.clone(), logs.clone()));
     tokio::spawn(feed(stream, snapshots, events.clone(), followers));
     let parts = Parts {
         info: hello.info,
@@ -132,21 +128,25 @@ async fn feed(
     drop(followers);
 }
 
-/// Mirrors log `name` (store `index`) from its first kept line on.
-async fn follow(client: Client, hub: std::sync::Arc<LogHub>, index: usize, name: String) {
-    let mut lines = match client.follow(&name, 0).await {
+/// Mirrors every log from its first kept line on, over one connection
+/// (a dashboard must not take a connection per service: the server serves
+/// a bounded number at once).
+async fn follow(client: Client, hub: std::sync::Arc<LogHub>) {
+    let mut lines = match client.follow_all().await {
         Ok(lines) => lines,
         Err(e) => {
             // Said where the user looks for bringup's own account.
             hub.append_own(
                 Stream::Stderr,
-                format!("bringup attach: cannot follow the log of {name}: {e}"),
+                format!("bringup attach: cannot follow the logs: {e}"),
             );
             return;
         }
     };
     while let Some(item) = lines.next().await {
-        if let Ok(item) = item {
+        if let Ok(item) = item
+            && let Some(index) = item.log
+        {
             hub.append_line(index, item.line);
         }
     }

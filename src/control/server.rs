@@ -179,6 +179,7 @@ async fn route(request: Request<Incoming>, session: &Session) -> Response<Body> 
         (&Method::GET, ["snapshot"]) => json(&*session.snapshot().borrow()),
         (&Method::POST, ["command"]) => command(request, session).await,
         (&Method::GET, ["stream"]) => stream(session),
+        (&Method::GET, ["logs"]) => all_logs(session, &query),
         (&Method::GET, ["logs", service]) => logs(session, service, &query),
         _ => error(
             ErrorCode::NoSuchRoute,
@@ -321,43 +322,70 @@ fn logs(session: &Session, service: &str, query: &str) -> Response<Body> {
     if !follow {
         return json(&store.page(from, max));
     }
+    follow_logs(session, vec![(index, from)], false)
+}
+
+/// `GET /v1/logs?follow=1`: every service's log and bringup's own, from
+/// their first kept lines, in one stream (each line says whose it is): a
+/// dashboard attached over the socket needs one connection for them all.
+fn all_logs(session: &Session, query: &str) -> Response<Body> {
+    if !matches!(query, "follow=1" | "follow=true") {
+        return error(
+            ErrorCode::BadRequest,
+            "all logs come only as a stream (follow=1); a page is asked of one log: /v1/logs/{service}".into(),
+        );
+    }
+    let logs = (0..=session.logs().own_index())
+        .map(|index| (index, 0))
+        .collect();
+    follow_logs(session, logs, true)
+}
+
+/// Streams the lines of each `(log, from)` as they come, until the stack
+/// has ended or the client is gone; `tagged`: each line says its log.
+fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) -> Response<Body> {
+    let hub = session.logs().clone();
     let (lines, body) = mpsc::channel(STREAM_BACKLOG);
     let mut changed = hub.subscribe();
     let mut snapshots = session.snapshot();
     tokio::spawn(async move {
-        let mut cursor = from;
+        // What is there now, then whatever comes, until the stack is done
+        // (after which one last round sends what came meanwhile).
+        let mut last_round = false;
         loop {
-            let page = match hub.store(index) {
-                Some(store) => store.page(cursor, wire::MAX_PAGE),
-                None => return,
-            };
-            cursor = page.next;
-            let mut missed = page.missed;
-            for line in page.lines {
-                let item = LogItem { missed, line };
-                missed = 0;
-                if lines.send(self::line(&item)).await.is_err() {
-                    return;
+            let mut behind = false;
+            for (index, cursor) in &mut cursors {
+                let Some(store) = hub.store(*index) else {
+                    continue;
+                };
+                let page = store.page(*cursor, wire::MAX_PAGE);
+                *cursor = page.next;
+                behind |= page.lines.len() == wire::MAX_PAGE;
+                let mut missed = page.missed;
+                for line in page.lines {
+                    let item = LogItem {
+                        log: tagged.then_some(*index),
+                        missed,
+                        line,
+                    };
+                    missed = 0;
+                    if lines.send(self::line(&item)).await.is_err() {
+                        return;
+                    }
                 }
             }
-            if cursor < hub.store(index).map_or(0, |s| s.read().total()) {
+            if behind {
                 continue;
+            }
+            if last_round {
+                return;
             }
             tokio::select! {
                 result = changed.changed() => if result.is_err() { return },
-                // The stack ended: nothing more will be written.
                 () = async {
-                    // (The snapshot guard must not live across the sends below.)
+                    // (The snapshot guard must not live across the sends above.)
                     let _ = snapshots.wait_for(|s| s.phase == Phase::Done).await.is_ok();
-                } => {
-                    let last = hub.store(index).map(|s| s.page(cursor, wire::MAX_PAGE));
-                    for line in last.map(|p| p.lines).unwrap_or_default() {
-                        if lines.send(self::line(&LogItem { missed: 0, line })).await.is_err() {
-                            return;
-                        }
-                    }
-                    return;
-                }
+                } => last_round = true,
             }
         }
     });

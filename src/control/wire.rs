@@ -56,9 +56,14 @@ pub enum StreamItem {
     Event(Event),
 }
 
-/// One line of `GET /v1/logs/{service}?follow=1`.
+/// One line of `GET /v1/logs/{service}?follow=1` (and of `GET
+/// /v1/logs?follow=1`, which tags each with its log).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogItem {
+    /// Whose line it is, in a stream of all logs (`GET /v1/logs?follow=1`):
+    /// the service's number, or one past the last for bringup's own log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<usize>,
     /// Lines that were evicted before the follower got them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub missed: u64,
