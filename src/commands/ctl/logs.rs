@@ -1,6 +1,7 @@
 //! `bringup logs`: the lines a running stack kept, merged in the order
 //! they were read, then (with `-f`) new ones as they come.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,12 +45,19 @@ pub fn logs(explicit: Option<&Path>, color: bool, request: &LogsRequest<'_>) -> 
             hello.info.services.iter().map(|s| s.name.clone()).collect()
         } else {
             match resolve(&hello.info, request.services) {
-                Ok(ids) => ids.iter().map(|id| hello.info.services[id.0].name.clone()).collect(),
+                Ok(ids) => ids
+                    .iter()
+                    .map(|id| hello.info.services[id.0].name.clone())
+                    .collect(),
                 Err(code) => return code,
             }
         };
         let prefixed = names.len() > 1;
-        let width = names.iter().map(|n| bringup::text::width(n)).max().unwrap_or(0);
+        let width = names
+            .iter()
+            .map(|n| bringup::text::width(n))
+            .max()
+            .unwrap_or(0);
         let cutoff = request
             .since
             .map(|since| Duration::from_millis(hello.uptime_ms).saturating_sub(since));
@@ -60,7 +68,10 @@ pub fn logs(explicit: Option<&Path>, color: bool, request: &LogsRequest<'_>) -> 
             let mut from = 0;
             let mut lines = Vec::new();
             loop {
-                let page = match client.logs(name, from, bringup::control::wire::MAX_PAGE).await {
+                let page = match client
+                    .logs(name, from, bringup::control::wire::MAX_PAGE)
+                    .await
+                {
                     Ok(page) => page,
                     Err(e) => return unreachable(&e),
                 };
@@ -82,18 +93,22 @@ pub fn logs(explicit: Option<&Path>, color: bool, request: &LogsRequest<'_>) -> 
             cursors.push(from);
         }
         kept.sort_by_key(|(_, l)| l.seq);
-        let print = |i: usize, text: &str| {
-            let text = bringup::ansi::terminal_safe(text, request.color);
-            if prefixed {
-                println!("{} | {text}", bringup::text::pad_right(&names[i], width));
-            } else {
-                println!("{text}");
-            }
+        // One write per batch, not per line: a follower keeps up with a
+        // flood only if printing is cheap. (A closed stdout ends quietly.)
+        let mut out = Printer {
+            out: std::io::BufWriter::new(std::io::stdout().lock()),
+            names: &names,
+            prefixed,
+            width,
+            color: request.color,
         };
         for (i, line) in &kept {
-            print(*i, &line.text);
+            if out.line(*i, &line.text).is_err() {
+                return ExitCode::SUCCESS;
+            }
         }
         if !request.follow {
+            let _ = out.out.flush();
             return ExitCode::SUCCESS;
         }
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
@@ -112,20 +127,62 @@ pub fn logs(explicit: Option<&Path>, color: bool, request: &LogsRequest<'_>) -> 
             });
         }
         drop(tx);
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         loop {
-            tokio::select! {
-                item = rx.recv() => match item {
-                    Some((i, item)) => {
-                        if item.missed > 0 {
-                            print(i, &format!("… {} lines not shown (they came faster than they could be read)", item.missed));
-                        }
-                        print(i, &item.line.text);
+            let first = tokio::select! {
+                item = rx.recv() => item,
+                _ = &mut interrupted => None,
+            };
+            // Every stream ended (so did the stack), or Ctrl-C.
+            let Some(mut item) = first else {
+                break;
+            };
+            // What has come meanwhile goes out in the same write.
+            loop {
+                let (i, line) = item;
+                if line.missed > 0 {
+                    let said = format!(
+                        "… {} lines not shown (they came faster than they could be read)",
+                        line.missed
+                    );
+                    if out.line(i, &said).is_err() {
+                        return ExitCode::SUCCESS;
                     }
-                    // Every stream ended: so did the stack.
-                    None => return ExitCode::SUCCESS,
-                },
-                _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+                }
+                if out.line(i, &line.line.text).is_err() {
+                    return ExitCode::SUCCESS;
+                }
+                match rx.try_recv() {
+                    Ok(next) => item = next,
+                    Err(_) => break,
+                }
+            }
+            if out.out.flush().is_err() {
+                return ExitCode::SUCCESS;
             }
         }
+        ExitCode::SUCCESS
     })
+}
+
+/// Writes log lines, prefixed with their service when there are several.
+struct Printer<'a, W: Write> {
+    out: W,
+    names: &'a [String],
+    prefixed: bool,
+    width: usize,
+    color: bool,
+}
+
+impl<W: Write> Printer<'_, W> {
+    fn line(&mut self, log: usize, text: &str) -> std::io::Result<()> {
+        let text = bringup::ansi::terminal_safe(text, self.color);
+        if self.prefixed {
+            let name = bringup::text::pad_right(&self.names[log], self.width);
+            writeln!(self.out, "{name} | {text}")
+        } else {
+            writeln!(self.out, "{text}")
+        }
+    }
 }
