@@ -37,3 +37,15 @@ pub fn load(explicit: Option<&Path>, color: bool) -> Result<Plan, ExitCode> {
         ExitCode::from(INVALID)
     })
 }
+
+/// The single-threaded async runtime a command runs on, or exit 1 saying
+/// why there is none.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}

@@ -20,7 +20,7 @@ use bringup::config::ServiceId;
 use bringup::control::client::{Client, ClientError};
 use bringup::control::registry::{self, Record};
 
-use super::INVALID;
+use super::{INVALID, runtime};
 
 mod act;
 mod attach;
@@ -65,19 +65,27 @@ fn connect_plan(
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        })
-}
-
 fn unreachable(e: &ClientError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(INVALID)
+}
+
+/// Runs `verb` with a client of the config's running stack (exit 2, with
+/// how to start one, when none runs), on a runtime of its own.
+fn on_stack<Verb, Done>(explicit: Option<&Path>, color: bool, verb: Verb) -> ExitCode
+where
+    Verb: FnOnce(Client, Record) -> Done,
+    Done: std::future::Future<Output = ExitCode>,
+{
+    let (client, record) = match connect(explicit, color) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(verb(client, record))
 }
 
 /// Names → ids, or exit 2 naming what the stack has.
@@ -99,15 +107,7 @@ fn resolve(info: &StackInfo, names: &[String]) -> Result<Vec<ServiceId>, ExitCod
 
 /// `bringup status [--json]`.
 pub fn status(explicit: Option<&Path>, color: bool, json: bool) -> ExitCode {
-    let (client, _) = match connect(explicit, color) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
+    on_stack(explicit, color, |client, _| async move {
         let (hello, snapshot) = match tokio::try_join!(client.hello(), client.snapshot()) {
             Ok(both) => both,
             Err(e) => return unreachable(&e),
@@ -172,15 +172,7 @@ fn print_status(info: &StackInfo, snapshot: &Snapshot, pid: u32) {
 /// `bringup down [--force]`: stops the stack, dependents first, and
 /// returns once its bringup has ended.
 pub fn down(explicit: Option<&Path>, color: bool, force: bool, timeout: Duration) -> ExitCode {
-    let (client, record) = match connect(explicit, color) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
+    on_stack(explicit, color, |client, record| async move {
         let mut stream = match client.stream().await {
             Ok(stream) => stream,
             Err(e) => return unreachable(&e),

@@ -105,15 +105,9 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> 
         },
         None => None,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     // Claimed before anything starts: a second `up` of this config must
     // not start a second stack.

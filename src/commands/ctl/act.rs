@@ -12,7 +12,7 @@ use bringup::api::{Command, Outcome, ServiceStatus, Snapshot, State};
 use bringup::config::ServiceId;
 use bringup::control::wire::StreamItem;
 
-use super::{FAILED, connect, resolve, runtime, unreachable};
+use super::{FAILED, on_stack, resolve, unreachable};
 
 /// What a verb waits for after its command is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,15 +34,7 @@ pub fn act(
     timeout: Duration,
     no_wait: bool,
 ) -> ExitCode {
-    let (client, _) = match connect(explicit, color) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
+    on_stack(explicit, color, |client, _| async move {
         let hello = match client.hello().await {
             Ok(hello) => hello,
             Err(e) => return unreachable(&e),
@@ -182,15 +174,7 @@ fn reached(s: &ServiceStatus, goal: Goal, spawns: u32) -> Option<Result<(), Stri
 /// (every selected one, when none is named) is ready; 1 with the reason
 /// when one cannot become ready or the time is up.
 pub fn wait(explicit: Option<&Path>, color: bool, names: &[String], timeout: Duration) -> ExitCode {
-    let (client, _) = match connect(explicit, color) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
+    on_stack(explicit, color, |client, _| async move {
         let hello = match client.hello().await {
             Ok(hello) => hello,
             Err(e) => return unreachable(&e),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::{connect, resolve, runtime, unreachable};
+use super::{on_stack, resolve, unreachable};
 
 /// What `bringup logs` shows.
 pub struct LogsRequest<'a> {
@@ -26,15 +26,7 @@ pub struct LogsRequest<'a> {
 /// its service), then with `-f` new lines as they come, until the stack
 /// ends or Ctrl-C.
 pub fn logs(explicit: Option<&Path>, color: bool, request: &LogsRequest<'_>) -> ExitCode {
-    let (client, _) = match connect(explicit, color) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
+    on_stack(explicit, color, |client, _| async move {
         let hello = match client.hello().await {
             Ok(hello) => hello,
             Err(e) => return unreachable(&e),
