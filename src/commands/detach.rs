@@ -295,9 +295,13 @@ pub async fn run_detached(session: &Session, identity: &str) {
     let mut file = log_path(identity).and_then(|path| open_log(&path).ok().map(|f| (path, f)));
     let logs = session.logs().clone();
     let own = logs.own_index();
-    let mut changed = logs.subscribe();
+    // bringup's own lines are written as its events are published: woken
+    // by those, not by every line a service prints (which would cost a
+    // wake-up per line in a stack nobody watches).
+    let mut events = session.events_from_now();
     let mut cursor = 0;
     let mut ended = Box::pin(super::signals::wait_ended(session));
+    let mut last = false;
     loop {
         if let (Some((path, f)), Some(store)) = (file.as_mut(), logs.store(own)) {
             let page = store.page(cursor, 1000);
@@ -311,9 +315,17 @@ pub async fn run_detached(session: &Session, identity: &str) {
                 *f = reopened;
             }
         }
+        if last {
+            break;
+        }
         tokio::select! {
-            () = &mut ended => break,
-            result = changed.changed() => if result.is_err() { break },
+            // One more round for what the shutdown said.
+            () = &mut ended => last = true,
+            event = events.recv() => {
+                if matches!(event, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    last = true;
+                }
+            }
         }
     }
 }
