@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use bringup::fixture::monotonic_nanos;
 use harness::support::stack::Stack;
+use harness::support::tmux::Tmux;
 use harness::support::{DEADLINE, command_line, fixture, poll, processes_with_marker};
 use harness::{BIN, Reaped, cpu_time, recorded, stats};
 use nix::sys::signal::{Signal, kill};
@@ -61,6 +62,7 @@ fn main() {
     restart_to_sigterm();
     follow_flood();
     idle_detached();
+    attach_figures();
 }
 
 fn ms(nanos: u64) -> f64 {
@@ -581,6 +583,70 @@ fn idle_detached() {
     }
     down(&ticking.stack);
     down(&silent.stack);
+}
+
+/// How many times the first frame of `bringup attach` is timed.
+const ATTACHES: usize = 10;
+
+/// `bringup attach` → its first full frame, tmux round trip included (the
+/// floor: tmux showing an `echo`, in turns with it); then a detached stack
+/// of 10 ticking services with one dashboard attached, idle for 20 s.
+fn attach_figures() {
+    let idle = Idle::start("--log-every 1s");
+    let dir = idle.stack.dir.path();
+    let attach = format!("'{BIN}' attach -c bringup.toml");
+    let framed = |screen: &str| Tmux::row(screen, "s9").is_some_and(|row| row.contains("ready"));
+    let (mut first, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..ATTACHES {
+        let started = Instant::now();
+        let echo = Tmux::run_in(dir, "echo shown; sleep 60", 120, 34);
+        echo.wait("the echo", |s| s.contains("shown"));
+        floor.push(started.elapsed().as_secs_f64() * 1e3);
+        drop(echo);
+        let started = Instant::now();
+        let tmux = Tmux::run_in(dir, &attach, 120, 34);
+        tmux.wait("the first frame", framed);
+        first.push(started.elapsed().as_secs_f64() * 1e3);
+        drop(tmux);
+    }
+    let (median, p90, _) = stats(&mut first);
+    let (floor_median, floor_p90, _) = stats(&mut floor);
+    println!(
+        "\nattach → first full frame ({ATTACHES} runs, tmux included): median {median:.1} ms, p90 {p90:.1} ms (limit ≤ 50 ms)"
+    );
+    println!(
+        "  floor, tmux showing an echo in the same run: median {floor_median:.1} ms, p90 {floor_p90:.1} ms"
+    );
+
+    let tmux = Tmux::run_in(dir, &attach, 120, 34);
+    tmux.wait("the first frame", framed);
+    std::thread::sleep(Duration::from_secs(2));
+    let client = tmux
+        .bringup_pid()
+        .map(|p| p as u32)
+        .expect("the attached bringup");
+    let mut ours = idle.ours.clone();
+    ours.push((client, "attached dashboard"));
+    let before: Vec<Duration> = ours.iter().map(|&(p, _)| cpu_time(p)).collect();
+    let wall = Instant::now();
+    std::thread::sleep(IDLE);
+    let scale = IDLE.as_secs_f64() / wall.elapsed().as_secs_f64();
+    let used: Vec<(&str, f64)> = ours
+        .iter()
+        .zip(before)
+        .map(|(&(p, role), before)| (role, (cpu_time(p) - before).as_secs_f64() * scale))
+        .collect();
+    println!(
+        "idle, up -d, 10 services printing a line a second, one dashboard attached: {:.4} CPU-s per {} s (limit ≤ 0.03); {}",
+        used.iter().map(|(_, cpu)| cpu).sum::<f64>(),
+        IDLE.as_secs(),
+        used.iter()
+            .map(|(role, cpu)| format!("{role} {cpu:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    drop(tmux);
+    down(&idle.stack);
 }
 
 /// A detached stack of 10 fixtures, and bringup's own processes in it.
