@@ -228,5 +228,13 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
         kill_marked(&self.marker);
+        // A server that is killed leaves its socket file behind.
+        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+        let uid = nix::unistd::getuid().as_raw();
+        let _ = std::fs::remove_file(
+            Path::new(&dir)
+                .join(format!("tmux-{uid}"))
+                .join(&self.socket),
+        );
     }
 }
