@@ -237,6 +237,13 @@ impl LogHub {
         })
     }
 
+    /// How many lines each service's store keeps (the config's `log_lines`).
+    pub fn max_lines(&self) -> usize {
+        self.stores
+            .first()
+            .map_or(self.own.max_lines, |s| s.max_lines)
+    }
+
     /// The store of service `index`; [`LogHub::own_index`] is bringup's own.
     pub fn store(&self, index: usize) -> Option<&LogStore> {
         if index == self.stores.len() {

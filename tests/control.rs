@@ -233,6 +233,8 @@ fn bad_requests_get_an_error_and_leave_the_stack_undisturbed() {
     let hello = get(&socket, "/v1/hello");
     assert!(hello.starts_with("HTTP/1.1 200"), "{hello}");
     assert!(hello.contains("\"protocol\":1"), "{hello}");
+    // How many lines it keeps, for a mirror of its logs.
+    assert!(hello.contains("\"log_lines\":"), "{hello}");
 
     let answer = get(&socket, "/v2/hello");
     assert!(

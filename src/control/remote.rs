@@ -33,8 +33,8 @@ use crate::control::wire::{self, StreamItem};
 use crate::logs::{LogHub, Stream};
 use crate::session::{Parts, Session};
 
-/// Lines the mirror keeps per service (a stack keeps 10,000 unless its
-/// config says otherwise; the mirror's byte cap bounds it too).
+/// Lines the mirror keeps per service when the stack does not say how many
+/// it keeps (an older bringup); the mirror's byte cap bounds it too.
 const MIRROR_LINES: usize = 10_000;
 /// Events that may wait for a slow front end before it lags (and then
 /// catches up from the snapshot, as over a local session).
@@ -73,7 +73,8 @@ pub async fn session(client: Client) -> Result<Session, ClientError> {
         }
     };
     let services = hello.info.services.len();
-    let logs = LogHub::mirror(services, MIRROR_LINES, epoch, epoch_wall);
+    let kept = hello.log_lines.unwrap_or(MIRROR_LINES);
+    let logs = LogHub::mirror(services, kept, epoch, epoch_wall);
     let (snapshots, snapshot) = watch::channel(first);
     let (events, first_events) = broadcast::channel(EVENT_BACKLOG);
     let mut followers = JoinSet::new();

@@ -194,6 +194,7 @@ fn hello(session: &Session) -> Hello {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
         uptime_ms: u64::try_from(session.epoch().elapsed().as_millis()).unwrap_or(u64::MAX),
+        log_lines: Some(session.logs().max_lines()),
         info: (**session.info()).clone(),
     }
 }

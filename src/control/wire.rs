@@ -38,6 +38,9 @@ pub struct Hello {
     /// How long the stack has run, in ms (times in events and snapshots
     /// are ms since its start too).
     pub uptime_ms: u64,
+    /// How many lines the stack keeps per service (its `log_lines`).
+    #[serde(default)]
+    pub log_lines: Option<usize>,
     pub info: StackInfo,
 }
 
