@@ -99,6 +99,16 @@ pub struct Verdict {
     pub failed: Vec<String>,
 }
 
+impl Snapshot {
+    /// How many of the services this run brings up are ready (or
+    /// completed), and how many it brings up: the header's "4/5 ready".
+    pub fn ready_of_selected(&self) -> (usize, usize) {
+        let selected = self.services.iter().filter(|s| s.selected);
+        let ready = selected.clone().filter(|s| s.state.is_ready()).count();
+        (ready, selected.count())
+    }
+}
+
 impl Verdict {
     pub fn of(snapshot: &Snapshot) -> Self {
         let required = || {

@@ -132,12 +132,7 @@ pub fn status(explicit: Option<&Path>, color: bool, json: bool) -> ExitCode {
 }
 
 fn print_status(info: &StackInfo, snapshot: &Snapshot, pid: u32) {
-    let ready = snapshot
-        .services
-        .iter()
-        .filter(|s| s.selected && s.state.is_ready())
-        .count();
-    let selected = snapshot.services.iter().filter(|s| s.selected).count();
+    let (ready, selected) = snapshot.ready_of_selected();
     println!(
         "{} ({}): {ready}/{selected} ready, bringup pid {pid}",
         info.project, info.config

@@ -166,12 +166,7 @@ pub fn up_detached(
                 return ExitCode::from(1);
             }
         };
-        let ready = snapshot
-            .services
-            .iter()
-            .filter(|s| s.selected && s.state.is_ready())
-            .count();
-        let selected = snapshot.services.iter().filter(|s| s.selected).count();
+        let (ready, selected) = snapshot.ready_of_selected();
         let healthy = snapshot
             .summary
             .as_ref()
