@@ -117,7 +117,8 @@ pub enum Verb {
     ///
     /// When the stack does not come up, CMD does not run: the failure
     /// summary names each service that did not, why, and its last lines,
-    /// and the exit status is 125. 127: CMD could not be started.
+    /// and the exit status is 125. 127: CMD could not be started; 130:
+    /// bringup was stopped (Ctrl-C, SIGTERM) before the stack was up.
     #[command(
         after_help = "Example:\n  bringup run -- pytest -x\n  bringup run api --timeout 2m -- ./e2e.sh"
     )]

@@ -615,3 +615,65 @@ fn up_d_of_a_stack_that_fails_says_why_and_leaves_it_running_unless_told() {
     let (code, _, _) = stack.ctl(&["status"]);
     assert_eq!(code.code(), Some(2), "stopped: no stack");
 }
+
+/// A stack registers before it opens its socket: a verb that finds the
+/// record but no socket waits for it a moment (a script asking right after
+/// `bringup up` began), and if it never comes says what to do. Here the
+/// record is planted by the test and no bringup ever opens the socket.
+#[test]
+fn a_registered_stack_without_a_socket_is_waited_for_then_explained() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bringup.toml");
+    std::fs::write(
+        &file,
+        "[project]\nname = \"planted\"\n\n[services.a]\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let identity = bringup::config::plan::identity_of(&file, "planted");
+    let record = bringup::control::registry::Record {
+        pid: std::process::id(),
+        socket: dir.path().join("no.sock"),
+        project: "planted".into(),
+        config: std::fs::canonicalize(&file).unwrap(),
+        started_unix_ms: 0,
+        version: "test".into(),
+    };
+    // Held (and removed when dropped) as a starting bringup holds it.
+    let _claim = bringup::control::registry::claim(&identity, &record).expect("claim");
+    let started = Instant::now();
+    let (code, _, err) = support::run(&["-c", &file.to_string_lossy(), "status"], dir.path());
+    assert_eq!(code.code(), Some(2), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "it waited for the socket"
+    );
+    assert!(
+        err.contains("does not answer") && err.contains("bringup ls"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_stopped_before_the_stack_is_up_says_so_and_exits_130() {
+    let config = r#"
+[services.slow]
+command = "sleep 600"
+readiness = { log = "never said" }
+"#;
+    let mut stack = Stack::start(config, &["run", "--", "touch", "ran"]);
+    stack.wait_until("the service to start", |_| {
+        support::processes_with_marker(&stack.marker)
+            .iter()
+            .any(|&p| support::command_line(p).starts_with("sleep 600"))
+    });
+    stack.signal(nix::sys::signal::Signal::SIGINT);
+    let status = stack.wait_exit();
+    assert_eq!(status.code(), Some(130), "{status:?} {}", stack.stderr());
+    assert!(
+        stack.stderr().contains("the command did not run"),
+        "{}",
+        stack.stderr()
+    );
+    assert!(!stack.dir.path().join("ran").exists(), "CMD ran");
+    stack.assert_no_survivors();
+}

@@ -30,6 +30,10 @@ pub use act::{Goal, act, wait};
 pub use attach::attach;
 pub use logs::{LogsRequest, logs};
 
+/// How long a stack that is registered but has not opened its socket yet
+/// (it has just started) is waited for.
+const STARTING: Duration = Duration::from_secs(5);
+
 /// Exit code when the stack did not do what was asked.
 const FAILED: u8 = 1;
 
@@ -56,6 +60,12 @@ fn connect_plan(
             return Err(ExitCode::from(INVALID));
         }
     };
+    // A stack registers before it starts its engine and opens its socket:
+    // one asked right after `bringup up` began is given a moment.
+    let deadline = std::time::Instant::now() + STARTING;
+    while !record.socket.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     match Client::new(&record.socket) {
         Ok(client) => Ok((client, record, plan)),
         Err(e) => {
@@ -67,6 +77,11 @@ fn connect_plan(
 
 fn unreachable(e: &ClientError) -> ExitCode {
     eprintln!("error: {e}");
+    if matches!(e, ClientError::Unreachable { .. }) {
+        eprintln!(
+            "  help: the stack's bringup is registered but does not answer: `bringup ls` lists what runs; if it is wedged, stop it with `kill` on its pid (its watchdog stops the services)"
+        );
+    }
     ExitCode::from(INVALID)
 }
 

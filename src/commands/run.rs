@@ -213,10 +213,13 @@ pub(super) fn claim(plan: &Plan, identity: &str) -> Result<Option<registry::Clai
     match registry::claim(identity, &record) {
         Ok(claim) => Ok(Some(claim)),
         Err(ClaimError::AlreadyRunning(running)) => {
+            let by = running.map_or_else(
+                || "by a bringup that is just starting".to_string(),
+                |r| format!("bringup pid {}", r.pid),
+            );
             eprintln!(
-                "error: {} is already running (bringup pid {}); bringup will not start it twice",
-                plan.source.display(),
-                running.pid
+                "error: {} is already running ({by}); bringup will not start it twice",
+                plan.source.display()
             );
             eprintln!(
                 "  help: `bringup attach` shows its dashboard, `bringup status` its state, `bringup down` stops it"

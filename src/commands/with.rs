@@ -6,7 +6,7 @@
 //! If the stack does not come up, CMD does not run: the failure summary
 //! names each service that did not become ready, why, and its last lines,
 //! and the exit status is [`STACK_FAILED`] — distinct from anything CMD
-//! says, since CMD never ran. Ctrl-C in a terminal reaches CMD directly
+//! says, since CMD never ran (130 when bringup itself was stopped first). Ctrl-C in a terminal reaches CMD directly
 //! (it is in bringup's process group); SIGTERM and SIGHUP sent to bringup
 //! are passed on to CMD. Either way the stack is stopped once CMD has
 //! ended, and nothing is left behind.
@@ -26,6 +26,9 @@ use super::{INVALID, run, signals};
 
 /// The exit status when the stack did not come up (CMD did not run).
 pub const STACK_FAILED: u8 = 125;
+/// The exit status when bringup was stopped (Ctrl-C, SIGTERM) before the
+/// stack was up, as a shell says for an interrupted command.
+const INTERRUPTED: u8 = 130;
 /// The exit status when CMD could not be started (as a shell says).
 const NOT_STARTED: u8 = 127;
 /// Log lines shown per service that did not come up.
@@ -95,7 +98,10 @@ pub fn run_command(
                 failure_summary(&session, &snapshot, timeout);
                 STACK_FAILED
             }
-            Up::Interrupted => STACK_FAILED,
+            Up::Interrupted => {
+                eprintln!("bringup: stopped before the stack was up; the command did not run");
+                INTERRUPTED
+            }
         };
         session.send(Command::Shutdown { force: false }).await;
         let stopping = tokio::spawn(signals::forward(session.clone()));

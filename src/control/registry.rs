@@ -44,8 +44,10 @@ pub struct Record {
 /// Why a stack could not be registered.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
-    #[error("this config is already running (bringup pid {}, project {})", .0.pid, .0.project)]
-    AlreadyRunning(Record),
+    /// Another bringup holds the record; what it says about itself, unless
+    /// it is so new it has not written it yet.
+    #[error("this config is already running{}", .0.as_ref().map(|r| format!(" (bringup pid {})", r.pid)).unwrap_or_default())]
+    AlreadyRunning(Option<Record>),
     #[error("the registry of running stacks ({path}): {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error(transparent)]
@@ -102,15 +104,7 @@ pub fn claim(identity: &str, record: &Record) -> Result<Claim, ClaimError> {
         let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => lock,
             Err((file, Errno::EWOULDBLOCK)) => {
-                let running = read_record(file).unwrap_or_else(|| Record {
-                    pid: 0,
-                    socket: PathBuf::new(),
-                    project: "?".into(),
-                    config: PathBuf::new(),
-                    started_unix_ms: 0,
-                    version: String::new(),
-                });
-                return Err(ClaimError::AlreadyRunning(running));
+                return Err(ClaimError::AlreadyRunning(read_record(file)));
             }
             Err((_, errno)) => return Err(io(errno.into())),
         };
