@@ -376,6 +376,9 @@ impl Drop for Stack {
         for pid in self.tracked_alive() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
+        // A bringup killed here cannot remove its entry among the running
+        // stacks; listing them removes the entries of dead ones.
+        let _ = bringup::control::registry::list();
     }
 }
 

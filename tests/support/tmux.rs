@@ -228,6 +228,8 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
         kill_marked(&self.marker);
+        // Entries of stacks killed here (see the Stack rig's drop).
+        let _ = bringup::control::registry::list();
         // A server that is killed leaves its socket file behind.
         let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
         let uid = nix::unistd::getuid().as_raw();
