@@ -7,6 +7,7 @@
 //! - [`stack::Stack`]: the real `bringup` binary on a config, headless,
 //!   its output collected.
 //! - [`tmux::Tmux`]: the same in a real terminal, for the dashboard.
+//! - [`tools`]: validators and clients from the package registries.
 //! - here: markers, polling, fixture records, and one-shot runs ([`run`]).
 //!
 //! Every run gets a unique marker in its environment (`BRINGUP_TEST_MARKER`),
@@ -21,6 +22,7 @@
 pub mod config;
 pub mod stack;
 pub mod tmux;
+pub mod tools;
 
 use std::path::Path;
 use std::process::{Command, ExitStatus};
