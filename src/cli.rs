@@ -50,6 +50,10 @@ pub enum Verb {
     /// Bring the stack up in dependency order and keep it running until
     /// Ctrl-C, SIGTERM or SIGHUP; then stop it in reverse order.
     ///
+    /// In a terminal it shows the dashboard, whose `d` key detaches: the
+    /// stack keeps running in the background and `bringup attach` comes back.
+    /// `-d` starts it in the background from the start.
+    ///
     /// Exits 0 when every required service became ready, 1 when not, and 2
     /// when the config is invalid.
     Up(UpArgs),

@@ -8,6 +8,7 @@ pub mod ports;
 pub mod report;
 pub mod run;
 pub mod signals;
+pub mod waiter;
 pub mod with;
 
 use std::path::{Path, PathBuf};

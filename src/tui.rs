@@ -86,7 +86,7 @@ pub fn prepare(
     Ok((theme, keys))
 }
 
-/// How an attached dashboard ended.
+/// How a dashboard ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     /// The stack has stopped (or its bringup is gone).
@@ -98,16 +98,22 @@ pub enum Ending {
 /// Runs the dashboard until the stack has stopped (or the engine ended).
 /// Signals, the engine's lifetime and the verdict are the caller's: this
 /// only shows and asks.
-pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), TuiError> {
-    drive(session, theme, keys, Mode::Foreground)
-        .await
-        .map(|_| ())
+/// `detachable`: the caller can keep the stack running without the
+/// terminal; then the detach key ends the dashboard with
+/// [`Ending::Detached`].
+pub async fn run(
+    session: &Session,
+    theme: Theme,
+    keys: Keymap,
+    detachable: bool,
+) -> Result<Ending, TuiError> {
+    drive(session, theme, keys, Mode::Foreground, detachable).await
 }
 
 /// Runs the dashboard attached to a stack that runs elsewhere, until the
 /// user detaches or the stack has stopped.
 pub async fn attach(session: &Session, theme: Theme, keys: Keymap) -> Result<Ending, TuiError> {
-    drive(session, theme, keys, Mode::Attached).await
+    drive(session, theme, keys, Mode::Attached, true).await
 }
 
 async fn drive(
@@ -115,6 +121,7 @@ async fn drive(
     theme: Theme,
     keys: Keymap,
     mode: Mode,
+    detachable: bool,
 ) -> Result<Ending, TuiError> {
     let mut screen = terminal::Screen::open().map_err(TuiError::Terminal)?;
     let mut events = session.events();
@@ -129,6 +136,7 @@ async fn drive(
     );
     app.size = screen.size();
     app.mode = mode;
+    app.detachable = detachable;
     let epoch = session.epoch();
 
     let (keys_tx, mut keys_rx) = mpsc::channel(256);

@@ -99,6 +99,10 @@ pub struct App {
     /// Whether this dashboard runs the stack or is attached to it (then
     /// quitting detaches, and only [`Overlay::ConfirmStop`] stops it).
     pub mode: Mode,
+    /// Whether the detach key may close the dashboard and leave the stack
+    /// running: always when attached; in the foreground, when the stack's
+    /// bringup can go on without the terminal (see `commands::waiter`).
+    pub detachable: bool,
     /// Time of the frame, since the engine's epoch.
     pub clock: Duration,
     /// Terminal size, for page sizes and mouse hits.
@@ -137,6 +141,7 @@ impl App {
             theme,
             keys,
             mode: Mode::Foreground,
+            detachable: false,
             clock: Duration::ZERO,
             size: (80, 24),
             focus: Pane::Services,

@@ -204,17 +204,36 @@ impl Tmux {
             })
     }
 
-    /// bringup itself: the process of the run the pane's shell started
-    /// (its services and its watchdog are bringup's children).
-    pub fn bringup_pid(&self) -> Option<i32> {
+    /// The process the pane's shell started: bringup, or the waiter of
+    /// a foreground dashboard (which runs the stack in its child).
+    pub fn job_pid(&self) -> Option<i32> {
         let pane = self.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
         let shell: i32 = String::from_utf8_lossy(&pane.stdout).trim().parse().ok()?;
+        self.child_of(shell)
+    }
+
+    /// bringup itself, the process that runs the stack (its services and
+    /// its watchdog are its children): the job, or the child of a waiter.
+    pub fn bringup_pid(&self) -> Option<i32> {
+        let job = self.job_pid()?;
+        let engine = self.child_of(job).filter(|&child| {
+            procfs::process::Process::new(child)
+                .and_then(|process| process.cmdline())
+                .is_ok_and(|argv| {
+                    argv.get(1)
+                        .is_some_and(|verb| verb == "up" || verb == "demo")
+                })
+        });
+        Some(engine.unwrap_or(job))
+    }
+
+    fn child_of(&self, parent: i32) -> Option<i32> {
         processes_with_marker(&self.marker)
             .into_iter()
             .find(|&pid| {
                 procfs::process::Process::new(pid)
                     .and_then(|process| process.stat())
-                    .is_ok_and(|stat| stat.ppid == shell)
+                    .is_ok_and(|stat| stat.ppid == parent)
             })
     }
 
