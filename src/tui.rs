@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
+use crate::api::{Command, EventKind, PortHolder, Snapshot, Verdict};
 use crate::ids::ServiceId;
 use crate::keys::{Keymap, Mode};
 use crate::session::Session;
@@ -294,18 +294,10 @@ fn on_input(app: &mut App, input: TermEvent) -> Vec<AppRequest> {
     }
 }
 
-/// When a clock on screen next changes: tenths while the cold start runs
-/// (its elapsed time and growing timeline), seconds after (uptimes).
+/// When a clock on screen next changes its text (see
+/// [`App::next_clock_change`]).
 fn next_tick(app: &App, epoch: Instant) -> Instant {
-    let step = if app.snapshot.summary.is_none() && app.snapshot.phase == Phase::Running {
-        Duration::from_millis(100)
-    } else {
-        Duration::from_secs(1)
-    };
-    let now = epoch.elapsed();
-    let next =
-        Duration::from_nanos(((now.as_nanos() / step.as_nanos() + 1) * step.as_nanos()) as u64);
-    epoch + next
+    epoch + app.next_clock_change(epoch.elapsed())
 }
 
 /// A number that changes when the lines on screen change.
