@@ -44,12 +44,7 @@ impl Tmux {
     pub fn run_in(dir: &Path, command: &str, width: u16, height: u16) -> Self {
         let marker = unique_marker();
         let socket = format!("bringup-{marker}");
-        // The shell waits after bringup so the pane (and the status) stay.
-        let script = format!(
-            "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {command}; echo BRINGUP-EXITED $?; sleep 600",
-            dir.display(),
-            dir.join("state").display()
-        );
+        let script = script(dir, &marker, command);
         let status = Command::new("tmux")
             .args([
                 "-L",
@@ -73,6 +68,14 @@ impl Tmux {
             dir: dir.to_path_buf(),
             _owned: None,
         }
+    }
+
+    /// Replaces what the pane runs with `command` (killing what ran), in
+    /// the same server: a new terminal program without a new tmux.
+    pub fn respawn(&self, command: &str) {
+        let script = script(&self.dir, &self.marker, command);
+        let out = self.tmux(&["respawn-pane", "-k", "-t", "main", &script]);
+        assert!(out.status.success(), "tmux respawn-pane failed");
     }
 
     pub fn tmux(&self, args: &[&str]) -> Output {
@@ -258,4 +261,14 @@ impl Drop for Tmux {
                 .join(&self.socket),
         );
     }
+}
+
+/// The pane's shell script: `command` in `dir`, marked; the shell waits
+/// after it so the pane (and the exit status) stay.
+fn script(dir: &Path, marker: &str, command: &str) -> String {
+    format!(
+        "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {command}; echo BRINGUP-EXITED $?; sleep 600",
+        dir.display(),
+        dir.join("state").display()
+    )
 }
