@@ -57,7 +57,8 @@ pub fn load_file(path: &Path) -> Result<Plan, LoadError> {
 /// Turns another tool's file into bringup.toml text and warnings, or
 /// `Ok(None)` for a bringup file (`formats::load_foreign`; passed in, as
 /// `formats` builds on `config`).
-pub type Translate = dyn Fn(&Path, &str) -> Result<Option<(String, Vec<ConfigError>)>, ConfigErrors>;
+pub type Translate =
+    dyn Fn(&Path, &str) -> Result<Option<(String, Vec<ConfigError>)>, ConfigErrors>;
 
 /// Reads the config at `path`, translating it first when `translate` says
 /// it is another tool's file, and validates it; the translation's

@@ -197,9 +197,8 @@ impl Names {
         if name == wanted {
             Ok(name)
         } else if name.len() < wanted.len() || base != wanted {
-            let why = format!(
-                "`{wanted}` is not a valid bringup service name; imported as `{name}`"
-            );
+            let why =
+                format!("`{wanted}` is not a valid bringup service name; imported as `{name}`");
             Err((name, why))
         } else {
             let why = format!("`{wanted}` is taken by another entry; imported as `{name}`");
@@ -228,10 +227,19 @@ mod tests {
         assert_eq!(d("Procfile", ""), Some(Format::Procfile));
         assert_eq!(d("Procfile.dev", ""), Some(Format::Procfile));
         assert_eq!(d("mprocs.json", "{}"), Some(Format::Mprocs));
-        assert_eq!(d("process-compose.override.yml", ""), Some(Format::ProcessCompose));
-        assert_eq!(d("compose.yaml", "processes: {}\n"), Some(Format::ProcessCompose));
+        assert_eq!(
+            d("process-compose.override.yml", ""),
+            Some(Format::ProcessCompose)
+        );
+        assert_eq!(
+            d("compose.yaml", "processes: {}\n"),
+            Some(Format::ProcessCompose)
+        );
         assert_eq!(d("compose.yaml", "services: {}\n"), Some(Format::Compose));
-        assert_eq!(d("docker-compose.yml", "services:\n  a: {}\n"), Some(Format::Compose));
+        assert_eq!(
+            d("docker-compose.yml", "services:\n  a: {}\n"),
+            Some(Format::Compose)
+        );
         assert_eq!(d("bringup.toml", "[services.a]\n"), None);
         assert_eq!(d("stack.yaml", "other: 1\n"), None);
     }

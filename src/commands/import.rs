@@ -50,7 +50,8 @@ pub fn run(args: &ImportArgs, color: bool) -> ExitCode {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if let Err(errors) = bringup::config::load_str(&toml, Path::new("bringup.toml (imported)"), base)
+    if let Err(errors) =
+        bringup::config::load_str(&toml, Path::new("bringup.toml (imported)"), base)
     {
         report::config_errors(&errors, color);
         eprintln!("  help: this is a bug in the importer; please report it with the file");
@@ -63,7 +64,13 @@ pub fn run(args: &ImportArgs, color: bool) -> ExitCode {
             Err(_) => ExitCode::FAILURE,
         };
     }
-    write(&args.output, &toml, args.force, imported.services.len(), format)
+    write(
+        &args.output,
+        &toml,
+        args.force,
+        imported.services.len(),
+        format,
+    )
 }
 
 fn write(

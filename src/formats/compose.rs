@@ -38,23 +38,42 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let root = load_yaml(path, text)?;
     let mut out = Imported::new(path, "docker compose");
     let Some(services) = root.get("services").and_then(Node::as_map) else {
-        return Err(error(path, text, root.at.line, root.at.column, "expected `services:` with one entry per service".into()));
+        return Err(error(
+            path,
+            text,
+            root.at.line,
+            root.at.column,
+            "expected `services:` with one entry per service".into(),
+        ));
     };
     for entry in root.as_map().unwrap_or_default() {
         match entry.key.as_str() {
             "name" => out.project.name = entry.value.as_str().map(str::to_string),
-            "include" => out.warn("include", entry.key_at.line, entry.key_at.column, "`include`d files are not imported; import each one too".into()),
+            "include" => out.warn(
+                "include",
+                entry.key_at.line,
+                entry.key_at.column,
+                "`include`d files are not imported; import each one too".into(),
+            ),
             _ => {}
         }
     }
-    let file = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut names = Names::default();
     let mut renamed = Vec::new();
     for entry in services {
         let name = match names.claim(&entry.key) {
             Ok(n) => n,
             Err((n, why)) => {
-                out.warn(format!("services.{n}"), entry.key_at.line, entry.key_at.column, why);
+                out.warn(
+                    format!("services.{n}"),
+                    entry.key_at.line,
+                    entry.key_at.column,
+                    why,
+                );
                 n
             }
         };
@@ -88,15 +107,32 @@ fn service(
     let prefix = format!("services.{name}");
     let node = &entry.value;
     if node.as_map().is_none() {
-        out.warn(prefix, node.at.line, node.at.column, format!("expected a mapping, found {}; kept as a service that is not started", node.kind()));
+        out.warn(
+            prefix,
+            node.at.line,
+            node.at.column,
+            format!(
+                "expected a mapping, found {}; kept as a service that is not started",
+                node.kind()
+            ),
+        );
         return placeholder(name);
     }
     let compose = |args: &[&str]| -> Vec<String> {
-        ["docker", "compose", "-f", file].iter().chain(args).map(|s| s.to_string()).collect()
+        ["docker", "compose", "-f", file]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect()
     };
     let original = entry.key.as_str();
     let mut service = Service {
-        command: Some(Command::argv(&compose(&["up", "--no-deps", "--no-log-prefix", original]))),
+        command: Some(Command::argv(&compose(&[
+            "up",
+            "--no-deps",
+            "--no-log-prefix",
+            original,
+        ]))),
         stop_signal: Some("SIGINT".into()),
         restart: Some("never"),
         ..Service::default()
@@ -117,24 +153,49 @@ fn service(
     if let Some(grace) = node.get("stop_grace_period").and_then(Node::as_str) {
         match humantime::parse_duration(grace) {
             Ok(d) => service.stop_grace = Some(seconds(d.as_secs_f64() + 5.0)),
-            Err(_) => warn("stop_grace_period", node, format!("`{grace}` is not a duration; not carried over")),
+            Err(_) => warn(
+                "stop_grace_period",
+                node,
+                format!("`{grace}` is not a duration; not carried over"),
+            ),
         }
     }
-    if node.get("profiles").is_some_and(|p| p.as_seq().is_some_and(|s| !s.is_empty())) {
+    if node
+        .get("profiles")
+        .is_some_and(|p| p.as_seq().is_some_and(|s| !s.is_empty()))
+    {
         service.autostart = Some(false);
     }
     if let Some(ext) = node.get("extends") {
         warn("extends", ext, "the extended service's ports, healthcheck and depends_on are not read (compose still applies them when it runs the container)".into());
     }
     if let Some(deploy) = node.get("deploy").and_then(|d| d.get("replicas")) {
-        warn("deploy.replicas", deploy, "replicas run inside one `compose up`; bringup sees them as one service".into());
+        warn(
+            "deploy.replicas",
+            deploy,
+            "replicas run inside one `compose up`; bringup sees them as one service".into(),
+        );
     }
-    let published = node.get("ports").and_then(Node::as_seq).and_then(|ports| ports.iter().find_map(published_port));
+    let published = node
+        .get("ports")
+        .and_then(Node::as_seq)
+        .and_then(|ports| ports.iter().find_map(published_port));
     let health = node.get("healthcheck");
     let mut probe = match (published, health) {
-        (Some(port), _) => Some(Probe { tcp: Some(Tcp::Address(format!("127.0.0.1:{port}"))), ..Probe::default() }),
+        (Some(port), _) => Some(Probe {
+            tcp: Some(Tcp::Address(format!("127.0.0.1:{port}"))),
+            ..Probe::default()
+        }),
         (None, Some(h)) => health_test(h).map(|test| Probe {
-            exec: Some(Command::argv(&compose(&["exec", "-T", original]).into_iter().chain(test).collect::<Vec<_>>()).into_shell()),
+            exec: Some(
+                Command::argv(
+                    &compose(&["exec", "-T", original])
+                        .into_iter()
+                        .chain(test)
+                        .collect::<Vec<_>>(),
+                )
+                .into_shell(),
+            ),
             ..Probe::default()
         }),
         (None, None) => None,
@@ -145,7 +206,10 @@ fn service(
     if let Some(h) = health
         && h.get("disable").and_then(Node::as_bool) == Some(true)
     {
-        probe = published.map(|port| Probe { tcp: Some(Tcp::Address(format!("127.0.0.1:{port}"))), ..Probe::default() });
+        probe = published.map(|port| Probe {
+            tcp: Some(Tcp::Address(format!("127.0.0.1:{port}"))),
+            ..Probe::default()
+        });
     }
     service.readiness = probe;
     service
@@ -158,15 +222,27 @@ fn depends_on(
     tasks: &mut Vec<String>,
     warn: &mut dyn FnMut(&str, &Node, String),
 ) {
-    let lookup = |original: &str| renamed.iter().find(|(o, _)| o == original).map(|(_, n)| n.clone());
-    let mut add = |dep: &str, at: &Node, kind: &'static str, warn: &mut dyn FnMut(&str, &Node, String)| match lookup(dep) {
+    let lookup = |original: &str| {
+        renamed
+            .iter()
+            .find(|(o, _)| o == original)
+            .map(|(_, n)| n.clone())
+    };
+    let mut add = |dep: &str,
+                   at: &Node,
+                   kind: &'static str,
+                   warn: &mut dyn FnMut(&str, &Node, String)| match lookup(dep) {
         Some(target) => {
             if kind == "completed" && !tasks.contains(&target) {
                 tasks.push(target.clone());
             }
             service.depends_on.insert(target, kind);
         }
-        None => warn("depends_on", at, format!("`{dep}` is not a service in this file; dropped")),
+        None => warn(
+            "depends_on",
+            at,
+            format!("`{dep}` is not a service in this file; dropped"),
+        ),
     };
     if let Some(list) = deps.as_seq() {
         for item in list {
@@ -177,7 +253,11 @@ fn depends_on(
         return;
     }
     for dep in deps.as_map().unwrap_or_default() {
-        let condition = dep.value.get("condition").and_then(Node::as_str).unwrap_or("service_started");
+        let condition = dep
+            .value
+            .get("condition")
+            .and_then(Node::as_str)
+            .unwrap_or("service_started");
         let optional = dep.value.get("required").and_then(Node::as_bool) == Some(false);
         let kind = match condition {
             _ if optional => "optional",
@@ -185,12 +265,23 @@ fn depends_on(
             "service_completed_successfully" => "completed",
             "service_started" => "soft",
             other => {
-                warn("depends_on", &dep.value, format!("unknown condition `{other}`; imported as soft"));
+                warn(
+                    "depends_on",
+                    &dep.value,
+                    format!("unknown condition `{other}`; imported as soft"),
+                );
                 "soft"
             }
         };
         if let Some(r) = dep.value.get("restart") {
-            warn("depends_on", r, format!("`restart` of the dependency on `{}` (restart this one when it restarts) is not carried over", dep.key));
+            warn(
+                "depends_on",
+                r,
+                format!(
+                    "`restart` of the dependency on `{}` (restart this one when it restarts) is not carried over",
+                    dep.key
+                ),
+            );
         }
         add(&dep.key, &dep.value, kind, warn);
     }
@@ -209,7 +300,11 @@ fn published_port(entry: &Node) -> Option<u16> {
         let host = parts.get(1)?;
         return host.parse().ok();
     }
-    if entry.get("protocol").and_then(Node::as_str).is_some_and(|p| p != "tcp") {
+    if entry
+        .get("protocol")
+        .and_then(Node::as_str)
+        .is_some_and(|p| p != "tcp")
+    {
         return None;
     }
     entry.get("published")?.as_str()?.parse().ok()
@@ -229,13 +324,28 @@ fn health_test(health: &Node) -> Option<Vec<String>> {
 }
 
 fn health_timings(health: &Node, probe: &mut Probe, warn: &mut dyn FnMut(&str, &Node, String)) {
-    let duration = |key: &str| health.get(key).and_then(Node::as_str).and_then(|d| humantime::parse_duration(d).ok());
+    let duration = |key: &str| {
+        health
+            .get(key)
+            .and_then(Node::as_str)
+            .and_then(|d| humantime::parse_duration(d).ok())
+    };
     probe.period = duration("interval").map(|d| seconds(d.as_secs_f64()));
     probe.timeout = duration("timeout").map(|d| seconds(d.as_secs_f64()));
-    probe.failure_threshold = health.get("retries").and_then(Node::as_u64).and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0);
+    probe.failure_threshold = health
+        .get("retries")
+        .and_then(Node::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0);
     for key in ["start_period", "start_interval"] {
         if let Some(v) = health.get(key) {
-            warn(&format!("healthcheck.{key}"), v, format!("healthcheck `{key}` is not carried over (bringup checks from the start, until ready_timeout)"));
+            warn(
+                &format!("healthcheck.{key}"),
+                v,
+                format!(
+                    "healthcheck `{key}` is not carried over (bringup checks from the start, until ready_timeout)"
+                ),
+            );
         }
     }
 }

@@ -113,7 +113,8 @@ impl Command {
 /// A service whose command could not be imported: it is kept (nothing is
 /// dropped) but not started, and says why when started by hand.
 pub fn placeholder(name: &str) -> Service {
-    let message = format!("{name}: no command could be imported; see the comments above it in bringup.toml");
+    let message =
+        format!("{name}: no command could be imported; see the comments above it in bringup.toml");
     Service {
         command: Some(Command::Argv(vec![
             "sh".into(),
@@ -273,7 +274,9 @@ mod tests {
         imported.warn("services.web", 3, 1, "odd\nthing".into());
         let text = imported.to_toml().unwrap();
         assert!(
-            text.contains("# NOT CARRIED OVER: line 3: odd\n# NOT CARRIED OVER: thing\n[services.web]"),
+            text.contains(
+                "# NOT CARRIED OVER: line 3: odd\n# NOT CARRIED OVER: thing\n[services.web]"
+            ),
             "{text}"
         );
         let parsed: toml::Table = toml::from_str(&text).unwrap();

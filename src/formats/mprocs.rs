@@ -22,7 +22,13 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let root = load_yaml(path, text)?;
     let mut out = Imported::new(path, "mprocs");
     let Some(top) = root.as_map() else {
-        return Err(error(path, text, root.at.line, root.at.column, "expected a mapping with `procs`".into()));
+        return Err(error(
+            path,
+            text,
+            root.at.line,
+            root.at.column,
+            "expected a mapping with `procs`".into(),
+        ));
     };
     let mut procs = None;
     for entry in top {
@@ -39,14 +45,25 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     }
     let Some(entries) = procs.and_then(Node::as_map) else {
         let at = procs.map_or(root.at, |p| p.at);
-        return Err(error(path, text, at.line, at.column, "expected `procs:` with one entry per process".into()));
+        return Err(error(
+            path,
+            text,
+            at.line,
+            at.column,
+            "expected `procs:` with one entry per process".into(),
+        ));
     };
     let mut names = Names::default();
     for entry in entries {
         let name = match names.claim(&entry.key) {
             Ok(name) => name,
             Err((name, why)) => {
-                out.warn(format!("services.{name}"), entry.key_at.line, entry.key_at.column, why);
+                out.warn(
+                    format!("services.{name}"),
+                    entry.key_at.line,
+                    entry.key_at.column,
+                    why,
+                );
                 name
             }
         };
@@ -73,7 +90,10 @@ fn proc(out: &mut Imported, name: &str, entry: &Entry) -> Service {
             prefix,
             node.at.line,
             node.at.column,
-            format!("expected a command or a mapping, found {}; kept as a service that is not started", node.kind()),
+            format!(
+                "expected a command or a mapping, found {}; kept as a service that is not started",
+                node.kind()
+            ),
         );
         return placeholder(name);
     };
@@ -142,20 +162,35 @@ fn proc(out: &mut Imported, name: &str, entry: &Entry) -> Service {
             },
             other => {
                 let other = other.to_string();
-                bad(out, &format!("(unknown to the importer: `{other}`) is not a bringup key"));
+                bad(
+                    out,
+                    &format!("(unknown to the importer: `{other}`) is not a bringup key"),
+                );
             }
         }
     }
     let Some(command) = service.command.take() else {
-        out.warn(prefix, entry.key_at.line, entry.key_at.column, "has no `shell` or `cmd`; kept as a service that is not started".into());
+        out.warn(
+            prefix,
+            entry.key_at.line,
+            entry.key_at.column,
+            "has no `shell` or `cmd`; kept as a service that is not started".into(),
+        );
         return placeholder(name);
     };
     service.command = Some(if unset.is_empty() {
         command
     } else {
         // bringup's `env` only sets variables; the shell unsets them.
-        let names: Vec<String> = unset.iter().map(|n| shell_words::quote(n).into_owned()).collect();
-        Command::Shell(format!("unset {}; {}", names.join(" "), command.into_shell()))
+        let names: Vec<String> = unset
+            .iter()
+            .map(|n| shell_words::quote(n).into_owned())
+            .collect();
+        Command::Shell(format!(
+            "unset {}; {}",
+            names.join(" "),
+            command.into_shell()
+        ))
     });
     service
 }

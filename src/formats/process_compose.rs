@@ -40,26 +40,43 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let mode = |m: Expand| if off { Expand::Off } else { m };
     let global_vars = vars::vars(root.get("vars"));
     let Some(processes) = root.get("processes").and_then(Node::as_map) else {
-        return Err(error(path, text, root.at.line, root.at.column, "expected `processes:` with one entry per process".into()));
+        return Err(error(
+            path,
+            text,
+            root.at.line,
+            root.at.column,
+            "expected `processes:` with one entry per process".into(),
+        ));
     };
     for entry in root.as_map().unwrap_or_default() {
         match entry.key.as_str() {
             "processes" | "vars" | "version" | "disable_env_expansion" | "extends" => {}
+            // Extension fields hold anchors for the rest of the file.
+            other if other.starts_with("x-") => {}
             "name" => out.project.name = entry.value.as_str().map(str::to_string),
             "environment" => {
                 for (k, v) in env_list(&entry.value, &BTreeMap::new(), &mut Vec::new()) {
-                    out.project.env.insert(k, vars::expand_env(&v, mode(Expand::Template), &env_now));
+                    out.project
+                        .env
+                        .insert(k, vars::expand_env(&v, mode(Expand::Template), &env_now));
                 }
             }
             other => {
-                let message = format!("process-compose setting `{other}` has no bringup equivalent");
+                let message =
+                    format!("process-compose setting `{other}` has no bringup equivalent");
                 out.warn(other, entry.key_at.line, entry.key_at.column, message);
             }
         }
     }
     // process-compose reads ./.env into the variables it substitutes;
     // bringup's `${env.VAR}` reads the project's env_file first.
-    if !off && path.parent().unwrap_or(Path::new(".")).join(".env").is_file() {
+    if !off
+        && path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".env")
+            .is_file()
+    {
         out.project.env_file = Some(vec![".env".into()]);
     }
 
@@ -69,7 +86,11 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let mut instances: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut plan = Vec::new();
     for (entry, node) in processes.iter().zip(&resolved) {
-        let replicas = node.get("replicas").and_then(Node::as_u64).unwrap_or(1).clamp(1, 100);
+        let replicas = node
+            .get("replicas")
+            .and_then(Node::as_u64)
+            .unwrap_or(1)
+            .clamp(1, 100);
         let width = replicas.to_string().len();
         for replica in 0..replicas {
             let wanted = if replicas > 1 {
@@ -80,15 +101,27 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
             let name = match names.claim(&wanted) {
                 Ok(n) => n,
                 Err((n, why)) => {
-                    out.warn(format!("services.{n}"), entry.key_at.line, entry.key_at.column, why);
+                    out.warn(
+                        format!("services.{n}"),
+                        entry.key_at.line,
+                        entry.key_at.column,
+                        why,
+                    );
                     n
                 }
             };
-            instances.entry(entry.key.clone()).or_default().push(name.clone());
+            instances
+                .entry(entry.key.clone())
+                .or_default()
+                .push(name.clone());
             plan.push((name, entry, node, replica));
         }
     }
     let mut tasks = Vec::new();
+    let lines: BTreeMap<String, usize> = plan
+        .iter()
+        .map(|(n, e, _, _)| (n.clone(), e.key_at.line))
+        .collect();
     for (name, entry, node, replica) in plan {
         let mut process_vars = global_vars.clone();
         process_vars.extend(vars::vars(node.get("vars")));
@@ -105,13 +138,23 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
         let service = cx.process(&name, entry, node);
         out.services.push((name, service));
     }
+    let mut dropped = Vec::new();
     for (name, service) in &mut out.services {
         if tasks.contains(name) {
             service.kind = Some("task");
             if service.restart == Some("always") {
                 service.restart = Some("on-failure");
             }
+            // A task is done when it exits 0; it has no readiness of its own.
+            if service.readiness.take().is_some() | service.liveness.take().is_some() {
+                dropped.push(name.clone());
+            }
         }
+    }
+    for name in dropped {
+        let message = "its probes are not carried over: others wait for it to complete, so it is a task, and a task is done when it exits 0".to_string();
+        let line = lines.get(&name).copied().unwrap_or(1);
+        out.warn(format!("services.{name}"), line, 1, message);
     }
     Ok(out)
 }
@@ -124,11 +167,23 @@ fn load_with_extends(path: &Path, text: &str, depth: usize) -> Result<Node, Conf
     };
     let at = root.get("extends").map(|n| n.at).unwrap_or_default();
     if depth >= MAX_EXTENDS {
-        return Err(error(path, text, at.line, at.column, format!("`extends` chains deeper than {MAX_EXTENDS} files (a loop?)")));
+        return Err(error(
+            path,
+            text,
+            at.line,
+            at.column,
+            format!("`extends` chains deeper than {MAX_EXTENDS} files (a loop?)"),
+        ));
     }
     let base_path = path.parent().unwrap_or(Path::new(".")).join(base);
     let base_text = std::fs::read_to_string(&base_path).map_err(|e| {
-        error(path, text, at.line, at.column, format!("cannot read {}: {e}", base_path.display()))
+        error(
+            path,
+            text,
+            at.line,
+            at.column,
+            format!("cannot read {}: {e}", base_path.display()),
+        )
     })?;
     let base_root = load_with_extends(&base_path, &base_text, depth + 1)?;
     Ok(vars::merge(&base_root, &root))
@@ -160,7 +215,11 @@ fn resolve_extends(processes: &[Entry]) -> Vec<Node> {
 }
 
 /// `environment` as (name, value) pairs, templates rendered.
-fn env_list(node: &Node, vars: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Vec<(String, String)> {
+fn env_list(
+    node: &Node,
+    vars: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     for item in node.as_seq().unwrap_or_default() {
         match item.as_str().and_then(|s| s.split_once('=')) {
@@ -169,7 +228,10 @@ fn env_list(node: &Node, vars: &BTreeMap<String, String>, problems: &mut Vec<Str
                 problems.extend(p);
                 pairs.push((k.to_string(), v));
             }
-            None => problems.push(format!("environment entry at line {} is not `NAME=value`", item.at.line)),
+            None => problems.push(format!(
+                "environment entry at line {} is not `NAME=value`",
+                item.at.line
+            )),
         }
     }
     pairs
@@ -187,7 +249,11 @@ struct Process<'a> {
 
 impl Process<'_> {
     fn warn(&mut self, key: &str, node: &Node, message: String) {
-        let key = if key.is_empty() { self.prefix.clone() } else { format!("{}.{key}", self.prefix) };
+        let key = if key.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
         self.out.warn(key, node.at.line, node.at.column, message);
     }
 
@@ -205,10 +271,20 @@ impl Process<'_> {
 
     fn process(&mut self, name: &str, entry: &Entry, node: &Node) -> Service {
         let Some(keys) = node.as_map() else {
-            self.warn("", &entry.value, format!("expected a mapping, found {}; kept as a service that is not started", node.kind()));
+            self.warn(
+                "",
+                &entry.value,
+                format!(
+                    "expected a mapping, found {}; kept as a service that is not started",
+                    node.kind()
+                ),
+            );
             return placeholder(name);
         };
-        let mut service = Service { restart: Some("never"), ..Service::default() };
+        let mut service = Service {
+            restart: Some("never"),
+            ..Service::default()
+        };
         let mut entrypoint = None;
         let mut executable = None;
         let mut command = None;
@@ -220,20 +296,32 @@ impl Process<'_> {
                 "entrypoint" => entrypoint = strings(v),
                 "executable" => executable = self.text(k, v, self.mode),
                 "args" => {}
-                "working_dir" => service.cwd = self.text(k, v, self.now).map(|s| crate::formats::escape_templates(&s)),
+                "working_dir" => {
+                    service.cwd = self
+                        .text(k, v, self.now)
+                        .map(|s| crate::formats::escape_templates(&s))
+                }
                 "environment" => {
                     let mut problems = Vec::new();
                     let env_now = |n: &str| std::env::var(n).ok();
                     for (name, value) in env_list(v, &self.vars, &mut problems) {
-                        service.env.insert(name, vars::expand_env(&value, self.mode, &env_now));
+                        service
+                            .env
+                            .insert(name, vars::expand_env(&value, self.mode, &env_now));
                     }
                     for p in problems {
                         self.warn(k, v, p);
                     }
                 }
                 "env_file" => match v.as_str() {
-                    Some(file) => service.env_file.push(crate::formats::escape_templates(file)),
-                    None => self.warn(k, v, "`env_file` is not a file name; not carried over".into()),
+                    Some(file) => service
+                        .env_file
+                        .push(crate::formats::escape_templates(file)),
+                    None => self.warn(
+                        k,
+                        v,
+                        "`env_file` is not a file name; not carried over".into(),
+                    ),
                 },
                 "depends_on" => self.depends_on(&mut service, v),
                 "readiness_probe" => service.readiness = self.probe(k, v),
@@ -242,7 +330,10 @@ impl Process<'_> {
                     if node.get("readiness_probe").is_some() {
                         self.warn(k, v, "`ready_log_line` beside `readiness_probe`: bringup has one readiness check; the probe is kept".into());
                     } else {
-                        service.readiness = self.text(k, v, Expand::Off).map(|line| Probe { log: Some(line), ..Probe::default() });
+                        service.readiness = self.text(k, v, Expand::Off).map(|line| Probe {
+                            log: Some(line),
+                            ..Probe::default()
+                        });
                     }
                 }
                 "availability" => self.availability(&mut service, v),
@@ -258,22 +349,42 @@ impl Process<'_> {
                         self.warn(k, v, "`is_daemon`: imported as a task (its launcher's exit 0 completes it); bringup does not track or stop the daemon it leaves behind".into());
                     }
                 }
-                "namespace" => self.warn(k, v, "`namespace` has no bringup equivalent (no groups); not carried over".into()),
+                "namespace" => self.warn(
+                    k,
+                    v,
+                    "`namespace` has no bringup equivalent (no groups); not carried over".into(),
+                ),
                 "replicas" | "vars" | "extends" => {}
-                other => self.warn(k, v, format!("`{other}` has no bringup equivalent; not carried over")),
+                other => self.warn(
+                    k,
+                    v,
+                    format!("`{other}` has no bringup equivalent; not carried over"),
+                ),
             }
         }
         let command = match (executable, entrypoint, command) {
             (Some(exe), _, _) => {
                 let mut argv = vec![exe];
-                argv.extend(node.get("args").and_then(strings).unwrap_or_default().iter().map(|a| {
-                    let (text, _) = vars::render(&vars::expand_env(a, self.mode, &|n| std::env::var(n).ok()), &self.vars);
-                    text
-                }));
+                argv.extend(
+                    node.get("args")
+                        .and_then(strings)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| {
+                            let (text, _) = vars::render(
+                                &vars::expand_env(a, self.mode, &|n| std::env::var(n).ok()),
+                                &self.vars,
+                            );
+                            text
+                        }),
+                );
                 Some(Command::Argv(argv))
             }
             (None, Some(mut entry), command) if !entry.is_empty() => {
-                entry = entry.iter().map(|a| crate::formats::escape_templates(a)).collect();
+                entry = entry
+                    .iter()
+                    .map(|a| crate::formats::escape_templates(a))
+                    .collect();
                 entry.extend(command);
                 Some(Command::Argv(entry))
             }
@@ -283,7 +394,11 @@ impl Process<'_> {
         match command {
             Some(c) => service.command = Some(c),
             None => {
-                self.warn("", &entry.value, "no `command`; kept as a service that is not started".into());
+                self.warn(
+                    "",
+                    &entry.value,
+                    "no `command`; kept as a service that is not started".into(),
+                );
                 let keep = service.autostart;
                 service = placeholder(name);
                 service.autostart = keep.or(Some(false));
@@ -295,7 +410,14 @@ impl Process<'_> {
     fn depends_on(&mut self, service: &mut Service, node: &Node) {
         for dep in node.as_map().unwrap_or_default() {
             let Some(targets) = self.instances.get(&dep.key).cloned() else {
-                self.warn("depends_on", &dep.value, format!("depends on `{}`, which is not a process in this file; dropped", dep.key));
+                self.warn(
+                    "depends_on",
+                    &dep.value,
+                    format!(
+                        "depends on `{}`, which is not a process in this file; dropped",
+                        dep.key
+                    ),
+                );
                 continue;
             };
             let condition = dep.value.get("condition").and_then(Node::as_str);
@@ -312,7 +434,11 @@ impl Process<'_> {
                     "completed"
                 }
                 Some(other) => {
-                    self.warn("depends_on", &dep.value, format!("unknown condition `{other}`; imported as required"));
+                    self.warn(
+                        "depends_on",
+                        &dep.value,
+                        format!("unknown condition `{other}`; imported as required"),
+                    );
                     "required"
                 }
             };
@@ -341,7 +467,11 @@ impl Process<'_> {
             }
         }
         if probe.exec.is_none() && probe.http.is_none() {
-            self.warn(key, node, "a probe without `exec` or `http_get`; not carried over".into());
+            self.warn(
+                key,
+                node,
+                "a probe without `exec` or `http_get`; not carried over".into(),
+            );
             return None;
         }
         Some(probe)
@@ -349,19 +479,30 @@ impl Process<'_> {
 
     fn http(&mut self, key: &str, node: &Node) -> String {
         let field = |this: &mut Self, name: &str, default: &str| {
-            node.get(name).and_then(|v| this.text(key, v, this.now)).filter(|s| !s.is_empty()).unwrap_or_else(|| default.to_string())
+            node.get(name)
+                .and_then(|v| this.text(key, v, this.now))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| default.to_string())
         };
         let scheme = field(self, "scheme", "http");
         let host = field(self, "host", "127.0.0.1");
         let port = field(self, "port", "");
-        let port = if port.is_empty() { field(self, "num_port", "80") } else { port };
+        let port = if port.is_empty() {
+            field(self, "num_port", "80")
+        } else {
+            port
+        };
         let path = field(self, "path", "/");
         for extra in ["headers", "status_code"] {
             if let Some(v) = node.get(extra) {
                 self.warn(key, v, format!("http_get `{extra}` is not carried over"));
             }
         }
-        let path = if path.starts_with('/') { path } else { format!("/{path}") };
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
         format!("{scheme}://{host}:{port}{path}")
     }
 
@@ -381,12 +522,21 @@ impl Process<'_> {
                     _ => self.warn(&k, v, "unknown restart policy; not carried over".into()),
                 },
                 "backoff_seconds" => {
-                    service.backoff = v.as_f64().filter(|s| *s > 0.0).map(|s| Backoff { initial: seconds(s) });
+                    service.backoff = v.as_f64().filter(|s| *s > 0.0).map(|s| Backoff {
+                        initial: seconds(s),
+                    });
                 }
                 "max_restarts" => {
-                    service.max_restarts = v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0);
+                    service.max_restarts = v
+                        .as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|n| *n > 0);
                 }
-                other => self.warn(&k, v, format!("availability `{other}` has no bringup equivalent")),
+                other => self.warn(
+                    &k,
+                    v,
+                    format!("availability `{other}` has no bringup equivalent"),
+                ),
             }
         }
     }

@@ -56,10 +56,11 @@ pub fn expand_env(text: &str, mode: Expand, env: &dyn Fn(&str) -> Option<String>
             match inner.find('}') {
                 Some(end) => {
                     let body = &inner[..end];
-                    let (name, default) = match body.split_once(":-").or_else(|| body.split_once('-')) {
-                        Some((n, d)) => (n, Some(d)),
-                        None => (body, None),
-                    };
+                    let (name, default) =
+                        match body.split_once(":-").or_else(|| body.split_once('-')) {
+                            Some((n, d)) => (n, Some(d)),
+                            None => (body, None),
+                        };
                     (name, default, end + 2)
                 }
                 None => ("", None, 0),
@@ -80,8 +81,8 @@ pub fn expand_env(text: &str, mode: Expand, env: &dyn Fn(&str) -> Option<String>
         }
         match mode {
             Expand::Template => {
-                let default = crate::formats::escape_templates(default.unwrap_or(""))
-                    .replace('}', "");
+                let default =
+                    crate::formats::escape_templates(default.unwrap_or("")).replace('}', "");
                 out.push_str(&format!("${{env.{name}:-{default}}}"));
             }
             _ => {
@@ -105,9 +106,8 @@ fn literal_dollar(out: &mut String, next: &str, mode: Expand) {
     }
 }
 
-static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{\{-?\s*([^{}]*?)\s*-?\}\}").unwrap_or_else(|_| unreachable!())
-});
+static TEMPLATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{\{-?\s*([^{}]*?)\s*-?\}\}").unwrap_or_else(|_| unreachable!()));
 
 /// Renders `{{.NAME}}` from `vars`; returns the text and the problems
 /// (templates not rendered, names not defined).
@@ -139,7 +139,12 @@ pub fn vars(node: Option<&Node>) -> BTreeMap<String, String> {
         .map(|entries| {
             entries
                 .iter()
-                .map(|e| (e.key.clone(), e.value.as_str().unwrap_or_default().to_string()))
+                .map(|e| {
+                    (
+                        e.key.clone(),
+                        e.value.as_str().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -172,7 +177,10 @@ pub fn merge(base: &Node, over: &Node) -> Node {
 
 /// Two `environment` lists merged by variable name, `over` winning.
 fn merge_env(base: &Node, over: &Node) -> Node {
-    let key = |n: &Node| n.as_str().map(|s| s.split('=').next().unwrap_or(s).to_string());
+    let key = |n: &Node| {
+        n.as_str()
+            .map(|s| s.split('=').next().unwrap_or(s).to_string())
+    };
     let mut items: Vec<Node> = base.as_seq().map(<[Node]>::to_vec).unwrap_or_default();
     for item in over.as_seq().unwrap_or_default() {
         match items.iter_mut().find(|i| key(i) == key(item)) {
@@ -194,7 +202,10 @@ mod tests {
     fn env_expansion_as_templates_or_values() {
         let env = |n: &str| (n == "HOME").then(|| "/home/u".to_string());
         let t = |s| expand_env(s, Expand::Template, &env);
-        assert_eq!(t("echo $HOME ${X:-a} $$HOME $${Y} 5$"), "echo ${env.HOME:-} ${env.X:-a} $HOME $${Y} 5$");
+        assert_eq!(
+            t("echo $HOME ${X:-a} $$HOME $${Y} 5$"),
+            "echo ${env.HOME:-} ${env.X:-a} $HOME $${Y} 5$"
+        );
         let n = |s| expand_env(s, Expand::Now, &env);
         assert_eq!(n("$HOME/x ${NOPE:-d} $$"), "/home/u/x d $");
         assert_eq!(expand_env("${A}", Expand::Off, &env), "$${A}");

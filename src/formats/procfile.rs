@@ -69,7 +69,7 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
             );
         }
         let (env, command) = env_prefix(command);
-        let uses_port = command.contains("$PORT") || command.contains("${PORT}");
+        let uses_port = uses_port(command);
         let mut service = Service {
             command: Some(Command::shell(command)),
             env,
@@ -144,6 +144,17 @@ fn env_prefix(command: &str) -> (std::collections::BTreeMap<String, String>, &st
     (env, rest)
 }
 
+/// `$PORT`, `${PORT}` or `${PORT:-5000}`, but not `$PORTS`.
+fn uses_port(command: &str) -> bool {
+    command.match_indices('$').any(|(at, _)| {
+        let rest = &command[at + 1..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        rest.strip_prefix("PORT").is_some_and(|after| {
+            !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })
+}
+
 fn shorten(text: &str) -> String {
     let short: String = text.chars().take(60).collect();
     if short.len() < text.len() {
@@ -156,6 +167,12 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_uses() {
+        assert!(uses_port("x -p $PORT") && uses_port("x ${PORT:-5000}") && uses_port("${PORT}"));
+        assert!(!uses_port("x $PORTS") && !uses_port("PORT=1 x"));
+    }
 
     #[test]
     fn env_prefixes_move_only_when_plain() {

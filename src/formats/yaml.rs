@@ -44,7 +44,10 @@ pub struct Node {
 pub enum Value {
     /// A scalar as written; `plain` when it had no quotes (only then is it
     /// a number, boolean or null).
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<Entry>),
 }
@@ -199,8 +202,8 @@ impl Builder {
         let at = pos(&span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let quoted = !matches!(style, ScalarStyle::Plain)
-                    || tag.is_some_and(|t| t.suffix == "str");
+                let quoted =
+                    !matches!(style, ScalarStyle::Plain) || tag.is_some_and(|t| t.suffix == "str");
                 let node = Node {
                     at,
                     value: Value::Scalar {
@@ -415,7 +418,10 @@ mod tests {
         assert_eq!(err.at.line, 3);
         assert!(err.message.contains("first on line 1"), "{}", err.message);
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for (i, prev) in ["b", "c", "d", "e", "f", "g"].iter().zip(["a", "b", "c", "d", "e", "f"]) {
+        for (i, prev) in ["b", "c", "d", "e", "f", "g"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f"])
+        {
             bomb.push_str(&format!("{i}: &{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         assert!(load(&bomb).unwrap_err().message.contains("aliases"));

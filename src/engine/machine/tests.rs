@@ -1571,7 +1571,11 @@ fn autostart_false_stays_stopped_and_required_dependents_wait() {
     assert_eq!(started, vec!["web".to_string()]);
     assert_eq!(rig.state("db"), State::Stopped);
     assert_eq!(rig.status("db").reason, Reason::AwaitingStart);
-    assert!(rig.note("db").contains("bringup start"), "{}", rig.note("db"));
+    assert!(
+        rig.note("db").contains("bringup start"),
+        "{}",
+        rig.note("db")
+    );
     assert_eq!(rig.state("api"), State::Pending);
     assert_eq!(rig.state("worker"), State::Pending);
     assert!(!rig.status("db").selected, "not counted against ready");
