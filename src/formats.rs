@@ -160,7 +160,9 @@ pub fn escape_templates(text: &str) -> String {
 /// Hands out valid, distinct service names.
 #[derive(Debug, Default)]
 pub struct Names {
-    taken: Vec<String>,
+    /// The port variables of the names handed out (two names clash when
+    /// theirs do).
+    taken: std::collections::HashSet<String>,
 }
 
 impl Names {
@@ -185,15 +187,11 @@ impl Names {
         }
         let mut name = base.clone();
         let mut n = 2;
-        while self
-            .taken
-            .iter()
-            .any(|t| port_variable(t) == port_variable(&name))
-        {
+        while self.taken.contains(&port_variable(&name)) {
             name = format!("{base}-{n}");
             n += 1;
         }
-        self.taken.push(name.clone());
+        self.taken.insert(port_variable(&name));
         if name == wanted {
             Ok(name)
         } else if name.len() < wanted.len() || base != wanted {
@@ -205,6 +203,48 @@ impl Names {
             Err((name, why))
         }
     }
+}
+
+impl Names {
+    /// [`Names::claim`], warning in `out` at `line:column` when the name
+    /// had to change.
+    pub fn claim_for(
+        &mut self,
+        out: &mut Imported,
+        wanted: &str,
+        line: usize,
+        column: usize,
+    ) -> String {
+        match self.claim(wanted) {
+            Ok(name) => name,
+            Err((name, why)) => {
+                out.warn(format!("services.{name}"), line, column, why);
+                name
+            }
+        }
+    }
+}
+
+/// The mapping under `key` of a YAML file's root (`services`, `procs`,
+/// `processes`), or a located error saying what was expected.
+pub(crate) fn section<'a>(
+    path: &Path,
+    text: &str,
+    root: &'a yaml::Node,
+    key: &str,
+    what: &str,
+) -> Result<&'a [yaml::Entry], ConfigErrors> {
+    let node = root.get(key);
+    node.and_then(yaml::Node::as_map).ok_or_else(|| {
+        let at = node.map_or(root.at, |n| n.at);
+        error(
+            path,
+            text,
+            at.line,
+            at.column,
+            format!("expected `{key}:` with one entry per {what}"),
+        )
+    })
 }
 
 #[cfg(test)]

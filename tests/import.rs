@@ -372,10 +372,18 @@ fn state(stack: &Stack, name: &str) -> String {
 #[test]
 fn up_c_procfile_brings_real_processes_up() {
     let procfile = format!(
-        "# real processes\nweb: {BIN} fixture --name web --port $PORT --ready-after 50ms\nrelease: echo migrated\nworker: RUST_LOG=info sleep 30\n"
+        "# real processes\nweb: {BIN} fixture --name web --port $PORT --ready-after 50ms\nrelease: echo migrated\nworker: RUST_LOG=info sleep 30\noops\n"
     );
     let mut stack = Stack::start_named("Procfile", &procfile, &["up", "--no-tui"]);
     stack.wait_for("cold start done");
+    // The same warnings as `bringup import`, at their place.
+    assert!(
+        stack
+            .stderr()
+            .contains("Procfile:5:1: not a `name: command` entry"),
+        "{}",
+        stack.stderr()
+    );
     assert_eq!(state(&stack, "web"), "ready");
     assert_eq!(state(&stack, "release"), "completed");
     assert_eq!(state(&stack, "worker"), "ready");
@@ -419,6 +427,25 @@ processes:
     stack.assert_no_survivors();
 }
 
+#[test]
+fn process_compose_file_extends_and_detection_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "processes:\n  db:\n    command: sleep 1\n    availability:\n      restart: always\n  api:\n    command: old\n    environment: [\"A=1\", \"B=2\"]\n";
+    std::fs::write(dir.path().join("base.yaml"), base).unwrap();
+    let top =
+        "extends: base.yaml\nprocesses:\n  api:\n    command: new\n    environment: [\"B=3\"]\n";
+    // A compose.yaml with `processes:` is process-compose's.
+    std::fs::write(dir.path().join("compose.yaml"), top).unwrap();
+    let (code, out, err) = run(&["import", "compose.yaml", "-o", "-"], dir.path());
+    assert!(code.success(), "{err}");
+    assert!(err.is_empty(), "no warnings: {err}");
+    let config: toml::Table = toml::from_str(&out).unwrap();
+    assert_eq!(s(&config, "services.db.restart"), "always");
+    assert_eq!(s(&config, "services.api.command"), "new");
+    assert_eq!(s(&config, "services.api.env.A"), "1");
+    assert_eq!(s(&config, "services.api.env.B"), "3");
+}
+
 /// The figure for the notes: how long importing the largest input takes.
 /// `cargo test --release --test import -- import_time --nocapture`.
 #[test]
@@ -440,4 +467,27 @@ fn import_time_of_the_largest_input() {
         text.len()
     );
     assert!(each.as_millis() < 100, "{each:?}");
+
+    // And a generated file of 500 processes, each depending on the last.
+    let mut big = String::from("processes:\n");
+    for i in 0..500 {
+        big.push_str(&format!("  p{i}:\n    command: \"sleep {i}\"\n    readiness_probe:\n      http_get: {{port: {}, path: /h}}\n", 20000 + i));
+        if i > 0 {
+            big.push_str(&format!(
+                "    depends_on:\n      p{}:\n        condition: process_healthy\n",
+                i - 1
+            ));
+        }
+    }
+    let began = Instant::now();
+    let imported =
+        bringup::formats::import(&path, &big, bringup::formats::Format::ProcessCompose).unwrap();
+    let toml = imported.to_toml().unwrap();
+    println!(
+        "import of 500 processes ({} bytes): {:?}",
+        big.len(),
+        began.elapsed()
+    );
+    assert_eq!(imported.services.len(), 500);
+    assert!(toml.contains("[services.p499.depends_on]"));
 }

@@ -32,20 +32,12 @@ use crate::formats::model::{Command, Imported, Probe, Service, Tcp, placeholder,
 use crate::formats::mprocs::strings;
 use crate::formats::process_compose_vars::{Expand, expand_env};
 use crate::formats::yaml::{Entry, Node};
-use crate::formats::{Names, error, load_yaml};
+use crate::formats::{Names, load_yaml, section};
 
 pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let root = load_yaml(path, text)?;
     let mut out = Imported::new(path, "docker compose");
-    let Some(services) = root.get("services").and_then(Node::as_map) else {
-        return Err(error(
-            path,
-            text,
-            root.at.line,
-            root.at.column,
-            "expected `services:` with one entry per service".into(),
-        ));
-    };
+    let services = section(path, text, &root, "services", "service")?;
     for entry in root.as_map().unwrap_or_default() {
         match entry.key.as_str() {
             "name" => out.project.name = entry.value.as_str().map(str::to_string),
@@ -65,18 +57,7 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let mut names = Names::default();
     let mut renamed = Vec::new();
     for entry in services {
-        let name = match names.claim(&entry.key) {
-            Ok(n) => n,
-            Err((n, why)) => {
-                out.warn(
-                    format!("services.{n}"),
-                    entry.key_at.line,
-                    entry.key_at.column,
-                    why,
-                );
-                n
-            }
-        };
+        let name = names.claim_for(&mut out, &entry.key, entry.key_at.line, entry.key_at.column);
         renamed.push((entry.key.clone(), name));
     }
     let mut tasks = Vec::new();

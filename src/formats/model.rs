@@ -173,7 +173,7 @@ pub struct Probe {
 /// Seconds as a bringup duration ("1500ms", "10s").
 pub fn seconds(value: f64) -> String {
     let millis = (value * 1000.0).round().clamp(0.0, 86_400_000.0) as u64;
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")

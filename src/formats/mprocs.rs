@@ -16,25 +16,14 @@ use std::path::Path;
 use crate::config::ConfigErrors;
 use crate::formats::model::{Command, Imported, Service, placeholder};
 use crate::formats::yaml::{Entry, Node, Value};
-use crate::formats::{Names, error, load_yaml};
+use crate::formats::{Names, load_yaml, section};
 
 pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let root = load_yaml(path, text)?;
     let mut out = Imported::new(path, "mprocs");
-    let Some(top) = root.as_map() else {
-        return Err(error(
-            path,
-            text,
-            root.at.line,
-            root.at.column,
-            "expected a mapping with `procs`".into(),
-        ));
-    };
-    let mut procs = None;
-    for entry in top {
-        if entry.key == "procs" {
-            procs = Some(&entry.value);
-        } else {
+    let entries = section(path, text, &root, "procs", "process")?;
+    for entry in root.as_map().unwrap_or_default() {
+        if entry.key != "procs" {
             out.warn(
                 entry.key.clone(),
                 entry.key_at.line,
@@ -43,30 +32,9 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
             );
         }
     }
-    let Some(entries) = procs.and_then(Node::as_map) else {
-        let at = procs.map_or(root.at, |p| p.at);
-        return Err(error(
-            path,
-            text,
-            at.line,
-            at.column,
-            "expected `procs:` with one entry per process".into(),
-        ));
-    };
     let mut names = Names::default();
     for entry in entries {
-        let name = match names.claim(&entry.key) {
-            Ok(name) => name,
-            Err((name, why)) => {
-                out.warn(
-                    format!("services.{name}"),
-                    entry.key_at.line,
-                    entry.key_at.column,
-                    why,
-                );
-                name
-            }
-        };
+        let name = names.claim_for(&mut out, &entry.key, entry.key_at.line, entry.key_at.column);
         let service = proc(&mut out, &name, entry);
         out.services.push((name, service));
     }

@@ -27,7 +27,7 @@ use crate::formats::model::{Backoff, Command, Imported, Probe, Service, placehol
 use crate::formats::mprocs::strings;
 use crate::formats::process_compose_vars::{self as vars, Expand};
 use crate::formats::yaml::{Entry, Node};
-use crate::formats::{Names, error, load_yaml};
+use crate::formats::{Names, error, load_yaml, section};
 
 /// How deep file-level `extends` may chain.
 const MAX_EXTENDS: usize = 8;
@@ -39,15 +39,7 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
     let off = root.get("disable_env_expansion").and_then(Node::as_bool) == Some(true);
     let mode = |m: Expand| if off { Expand::Off } else { m };
     let global_vars = vars::vars(root.get("vars"));
-    let Some(processes) = root.get("processes").and_then(Node::as_map) else {
-        return Err(error(
-            path,
-            text,
-            root.at.line,
-            root.at.column,
-            "expected `processes:` with one entry per process".into(),
-        ));
-    };
+    let processes = section(path, text, &root, "processes", "process")?;
     for entry in root.as_map().unwrap_or_default() {
         match entry.key.as_str() {
             "processes" | "vars" | "version" | "disable_env_expansion" | "extends" => {}
@@ -98,18 +90,7 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
             } else {
                 entry.key.clone()
             };
-            let name = match names.claim(&wanted) {
-                Ok(n) => n,
-                Err((n, why)) => {
-                    out.warn(
-                        format!("services.{n}"),
-                        entry.key_at.line,
-                        entry.key_at.column,
-                        why,
-                    );
-                    n
-                }
-            };
+            let name = names.claim_for(&mut out, &wanted, entry.key_at.line, entry.key_at.column);
             instances
                 .entry(entry.key.clone())
                 .or_default()

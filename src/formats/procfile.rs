@@ -52,13 +52,7 @@ pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
             out.warn("", line_no, 1, format!("`{name}` has no command, skipped"));
             continue;
         }
-        let service_name = match names.claim(name) {
-            Ok(n) => n,
-            Err((n, why)) => {
-                out.warn(format!("services.{n}"), line_no, 1, why);
-                n
-            }
-        };
+        let service_name = names.claim_for(&mut out, name, line_no, 1);
         if let Some(column) = command.find(NBSP) {
             let column = line.find(command).unwrap_or(0) + command[..column].chars().count() + 1;
             out.warn(
