@@ -4,6 +4,7 @@
 pub mod check;
 pub mod ctl;
 pub mod detach;
+pub mod import;
 pub mod ports;
 pub mod report;
 pub mod run;
@@ -22,7 +23,8 @@ pub const INVALID: u8 = 2;
 /// Finds and loads the config, printing every problem when it fails.
 pub fn load(explicit: Option<&Path>, color: bool) -> Result<Plan, ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let loaded = config::discover(explicit, &cwd).and_then(|path| config::load_file(&path));
+    let loaded =
+        config::discover(explicit, &cwd).and_then(|path| bringup::formats::load_file(&path));
     if let Ok(plan) = &loaded {
         report::config_warnings(&plan.warnings);
     }
