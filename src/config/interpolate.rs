@@ -485,6 +485,47 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_local_addresses_here_and_names_in_an_export() {
+        let services = vec!["api".to_string(), "db".to_string()];
+        let env = |_: &str| None;
+        let hosts = ["127.0.0.1".to_string(), "::1".to_string()];
+        let scope = Scope {
+            hosts: &hosts,
+            ..scope_with(&env, &services, &[true, true])
+        };
+        let t = Template::parse(
+            "--bind ${services.api.host}:${port} --db ${services.db.host}:${services.db.port}",
+            &scope,
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(Some(8000), |_| Some(5432)),
+            "--bind 127.0.0.1:8000 --db ::1:5432"
+        );
+        let port_of = |_: ServiceId| Some(5432);
+        let host_of = |id: ServiceId| ["0.0.0.0", "db"][id.0].to_string();
+        let targets = Targets {
+            own_port: Some(80),
+            port_of: &port_of,
+            host_of: &host_of,
+        };
+        assert_eq!(
+            t.render_for(&targets, true),
+            "--bind 0.0.0.0:80 --db db:5432"
+        );
+        // A host needs no port; another field is refused with a hint.
+        let scope = scope_with(&env, &services, &[true, false]);
+        assert!(Template::parse("${services.db.host}", &scope).is_ok());
+        let err = Template::parse("${services.db.url}", &scope).unwrap_err();
+        assert!(err.help.unwrap().contains("${services.db.host}"));
+        let err = Template::parse("${services.dv.host}", &scope).unwrap_err();
+        assert_eq!(
+            err.help.as_deref(),
+            Some("did you mean `${services.db.host}`?")
+        );
+    }
+
+    #[test]
     fn unknown_names_are_errors_with_hints() {
         let services = vec!["api".to_string(), "database".to_string()];
         let env = |_: &str| None;
