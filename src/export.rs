@@ -406,7 +406,7 @@ fn is_own(host: &str) -> bool {
 /// A duration as compose and `kubectl` read it: "2s", "1500ms", "1m30s".
 pub(crate) fn duration_text(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 != 0 {
+    if !millis.is_multiple_of(1000) {
         return format!("{millis}ms");
     }
     let secs = duration.as_secs();

@@ -5,6 +5,9 @@
 //! dependency conditions, probes and rewritten hosts are the ones the
 //! config means. Also `${services.NAME.host}` in a real local run.
 
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};
