@@ -423,6 +423,13 @@ pub(crate) fn seconds(duration: Duration, min: u64) -> i64 {
     i64::try_from(secs.max(min)).unwrap_or(i64::MAX)
 }
 
+/// Text as compose and Kubernetes pass it on: both read `$` as the start
+/// of their own interpolation (`${VAR}`, `$(VAR)`) and `$$` as one `$`,
+/// so every `$` is doubled and the container gets exactly this text.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
 /// Serializes `value` as YAML.
 pub(crate) fn yaml<T: serde::Serialize>(value: &T) -> Result<String, ExportError> {
     serde_saphyr::to_string(value).map_err(|e| ExportError::Yaml(e.to_string()))

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use super::{ExportError, Exported, Options, Prepared, ProbeTarget, Target, Warning};
+use super::{ExportError, Exported, Options, Prepared, ProbeTarget, Target, Warning, escape};
 use crate::config::{DepKind, Kind, Plan, RestartPolicy};
 
 /// Writes `plan` as a compose file.
@@ -261,11 +261,6 @@ fn test(probe: &ProbeTarget) -> Vec<String> {
         Target::Exec { script } => script.clone(),
     };
     vec!["CMD-SHELL".to_string(), escape(&script)]
-}
-
-/// Text compose passes on as written: `$` doubled.
-fn escape(text: &str) -> String {
-    text.replace('$', "$$")
 }
 
 /// A compose project name: lower case letters, digits, `-` and `_`,

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{ExportError, Exported, Options, Prepared, ProbeTarget, Target, Warning};
+use super::{ExportError, Exported, Options, Prepared, ProbeTarget, Target, Warning, escape};
 use crate::config::{DepKind, Kind, Plan, RestartPolicy};
 
 /// The image of the init containers that wait for a Service.
@@ -388,11 +388,6 @@ fn job_waiter(name: &str, project: &str, namespace: &str) -> Result<Vec<String>,
             }],
         })?,
     ])
-}
-
-/// Text Kubernetes passes on as written: `$` doubled (`$$` reads as `$`).
-fn escape(text: &str) -> String {
-    text.replace('$', "$$")
 }
 
 #[derive(Serialize)]
