@@ -151,6 +151,31 @@ pub enum Verb {
     )]
     Import(ImportArgs),
 
+    /// Write the stack as a docker compose file or Kubernetes objects, with
+    /// the same dependencies and readiness checks.
+    ///
+    /// Every service needs `image = "NAME:TAG"` (for compose, or `build =
+    /// "DIR"`); leave one out with --skip NAME. What the target cannot
+    /// express is printed as a warning. Exits 2 when the config is invalid
+    /// or a service has no image.
+    #[command(
+        after_help = "Examples:\n  bringup export compose -o compose.yaml && docker compose up\n  bringup export k8s -o stack.yaml && kubectl apply -f stack.yaml"
+    )]
+    Export(ExportArgs),
+
+    /// Print the JSON Schema of bringup.toml, for editors (taplo, Even
+    /// Better TOML) and validators.
+    Schema,
+
+    /// Print a shell completion script: bash, zsh or fish.
+    #[command(
+        after_help = "Examples:\n  bringup completions bash > ~/.local/share/bash-completion/completions/bringup\n  bringup completions zsh > ~/.zfunc/_bringup\n  bringup completions fish > ~/.config/fish/completions/bringup.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff): `bringup man | man -l -`.
+    Man,
+
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]
     Fixture(Box<crate::fixture::FixtureArgs>),
@@ -285,6 +310,39 @@ pub struct LsArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to write.
+    #[arg(value_enum)]
+    pub target: ExportTarget,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Leave this service out (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// k8s: the namespace the objects are applied in (named by the
+    /// RoleBinding that lets pods wait for Jobs).
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+}
+
+/// What `bringup export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportTarget {
+    /// A docker compose file (the compose specification).
+    Compose,
+    /// Kubernetes Deployments, Services and Jobs.
+    K8s,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// "30s", "2m", "1500ms": the config's duration syntax, up to a day.

@@ -2,12 +2,15 @@
 //! output and exit codes, and report errors with context (anyhow, miette).
 
 pub mod check;
+pub mod completions;
 pub mod ctl;
 pub mod detach;
+pub mod export;
 pub mod import;
 pub mod ports;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod signals;
 pub mod waiter;
 pub mod with;

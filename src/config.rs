@@ -18,6 +18,7 @@
 //! variables ([`names`]), every duration is within its key's range
 //! (`durations`), and nothing that reaches a spawn holds a NUL byte.
 
+mod container;
 mod context;
 mod defaults;
 mod deps;
@@ -33,6 +34,7 @@ mod probe;
 mod project;
 pub mod quoting;
 pub mod raw;
+pub mod schema;
 mod service;
 mod templates;
 mod ui;

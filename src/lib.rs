@@ -78,6 +78,7 @@ pub mod colours;
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod export;
 pub mod fixture;
 pub mod formats;
 pub mod graph;

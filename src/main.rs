@@ -77,6 +77,22 @@ fn main() -> ExitCode {
             commands::ctl::ls(args.json)
         }
         Verb::Import(args) => commands::import::run(&args, color),
+        Verb::Export(args) => {
+            end_quietly_on_closed_output();
+            commands::export::run(config, color, &args)
+        }
+        Verb::Schema => {
+            end_quietly_on_closed_output();
+            commands::schema::run()
+        }
+        Verb::Completions(args) => {
+            end_quietly_on_closed_output();
+            commands::completions::completions(args.shell)
+        }
+        Verb::Man => {
+            end_quietly_on_closed_output();
+            commands::completions::man()
+        }
         Verb::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Verb::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),

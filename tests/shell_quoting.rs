@@ -59,6 +59,7 @@ fn render(place: &str, value: &str) -> String {
     let scope = Scope {
         services: &services,
         has_port: &[],
+        hosts: &[],
         own: None,
         env: &env,
         bringup: "/usr/bin/bringup",

@@ -21,12 +21,18 @@ use crate::config::interpolate::{Scope, Template};
 use crate::config::raw::{OneOrMany, RawProject, RawService};
 use crate::config::templates::template;
 
+/// The services a template may name, as [`Scope`] wants them.
+pub(crate) struct Names<'a> {
+    pub services: &'a [String],
+    pub has_port: &'a [bool],
+    pub hosts: &'a [String],
+}
+
 /// `[project]`'s env files and `env` table, in that order.
 pub(crate) fn project(
     raw: &RawProject,
     cx: &Context<'_>,
-    services: &[String],
-    has_port: &[bool],
+    names: &Names<'_>,
     errors: &mut Collector<'_>,
 ) -> Vec<(String, Template)> {
     let mut env: Vec<(String, Template)> = Vec::new();
@@ -36,8 +42,9 @@ pub(crate) fn project(
     let file_values = values(&env);
     let lookup = |var: &str| file_values.get(var).cloned().or_else(|| (cx.env)(var));
     let scope = Scope {
-        services,
-        has_port,
+        services: names.services,
+        has_port: names.has_port,
+        hosts: names.hosts,
         own: None,
         env: &lookup,
         bringup: cx.bringup,

@@ -6,10 +6,16 @@
 //! known when a service starts (its port, other services' ports, which the
 //! port allocator may move) stays a placeholder until [`Template::render`].
 //!
-//! Syntax: `${port}`, `${services.NAME.port}`, `${env.VAR}`,
-//! `${env.VAR:-default}`, `${bringup}`. `$${` writes a literal `${`; a `$`
+//! Syntax: `${port}`, `${services.NAME.port}`, `${services.NAME.host}`,
+//! `${env.VAR}`, `${env.VAR:-default}`, `${bringup}`. `$${` writes a literal `${`; a `$`
 //! not followed by `{` is left alone, so shell variables such as `$HOME`
 //! pass through to `sh -c` untouched.
+//!
+//! `${services.NAME.host}` is where NAME is reached: locally its loopback
+//! address (its `host`, or the loopback of its family when it listens on
+//! a wildcard), known at load time; in an export, its DNS name on the
+//! container network ([`Template::render_for`] with [`Targets`]), so one
+//! config works in both places.
 //!
 //! Values are data, never code. `${env.VAR}` and `${bringup}` come from
 //! outside the file, so where a shell parses the text (a shell-string
@@ -48,6 +54,23 @@ enum Part {
     },
     OwnPort,
     PortOf(ServiceId),
+    /// `${services.NAME.host}`, with the address it has when bringup runs
+    /// the stack here.
+    HostOf {
+        id: ServiceId,
+        local: String,
+    },
+}
+
+/// Where ports and hosts point when a template is rendered for another
+/// platform (an export) instead of this machine.
+pub struct Targets<'a> {
+    /// `${port}`.
+    pub own_port: Option<u16>,
+    /// `${services.NAME.port}`.
+    pub port_of: &'a dyn Fn(ServiceId) -> Option<u16>,
+    /// `${services.NAME.host}`.
+    pub host_of: &'a dyn Fn(ServiceId) -> String,
 }
 
 /// Everything a template may refer to while it is being resolved.
@@ -56,6 +79,8 @@ pub struct Scope<'a> {
     pub services: &'a [String],
     /// Which services have a port.
     pub has_port: &'a [bool],
+    /// Where each service is reached on this machine (`${services.NAME.host}`).
+    pub hosts: &'a [String],
     /// The service the template belongs to, if any (`${port}`).
     pub own: Option<ServiceId>,
     /// Looks up `${env.VAR}`.
@@ -124,7 +149,7 @@ impl Template {
                     *script = scanner.in_script();
                     scanner.value();
                 }
-                Part::OwnPort | Part::PortOf(_) => scanner.value(),
+                Part::OwnPort | Part::PortOf(_) | Part::HostOf { .. } => scanner.value(),
             }
         }
         Ok(Self { parts })
@@ -185,14 +210,35 @@ impl Template {
         self.parts.iter().any(|part| match part {
             Part::Literal(text) | Part::Data { value: text, .. } => text.contains('\0'),
             Part::OwnPort | Part::PortOf(_) => false,
+            Part::HostOf { local, .. } => local.contains('\0'),
         })
+    }
+
+    /// The `${env.VAR}` names whose values were filled in from bringup's
+    /// environment when the config loaded (an export writes the values).
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Data { name, .. } if name.starts_with("env.") => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The text as it reads on another platform: ports and hosts from
+    /// `targets`; with `shell`, values quoted as in [`Template::render_shell`].
+    pub fn render_for(&self, targets: &Targets<'_>, shell: bool) -> String {
+        self.render_with(
+            targets.own_port,
+            targets.port_of,
+            Some(targets.host_of),
+            shell,
+        )
     }
 
     /// The text with ports filled in. A port that is not known renders as
     /// an empty string; validation guarantees every referenced service has
     /// a port, so this only happens if a caller passes incomplete ports.
     pub fn render(&self, own: Option<u16>, port_of: impl Fn(ServiceId) -> Option<u16>) -> String {
-        self.render_with(own, port_of, false)
+        self.render_with(own, &port_of, None, false)
     }
 
     /// As [`Template::render`], for text a shell will parse: values from
@@ -203,13 +249,14 @@ impl Template {
         own: Option<u16>,
         port_of: impl Fn(ServiceId) -> Option<u16>,
     ) -> String {
-        self.render_with(own, port_of, true)
+        self.render_with(own, &port_of, None, true)
     }
 
     fn render_with(
         &self,
         own: Option<u16>,
-        port_of: impl Fn(ServiceId) -> Option<u16>,
+        port_of: &dyn Fn(ServiceId) -> Option<u16>,
+        host_of: Option<&dyn Fn(ServiceId) -> String>,
         shell: bool,
     ) -> String {
         let mut out = String::new();
@@ -230,6 +277,10 @@ impl Template {
                         out.push_str(&port.to_string());
                     }
                 }
+                Part::HostOf { id, local } => match host_of {
+                    Some(host_of) => out.push_str(&host_of(*id)),
+                    None => out.push_str(local),
+                },
             }
         }
         out
@@ -280,10 +331,14 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
     }
     if let Some(rest) = name.strip_prefix("services.") {
         let (service, field) = rest.rsplit_once('.').unwrap_or((rest, ""));
-        if field != "port" {
+        if field != "port" && field != "host" {
             return Err(TemplateError {
-                message: format!("`${{{name}}}`: only `.port` can be read from another service"),
-                help: Some(format!("write `${{services.{service}.port}}`")),
+                message: format!(
+                    "`${{{name}}}`: only `.port` and `.host` can be read from another service"
+                ),
+                help: Some(format!(
+                    "write `${{services.{service}.port}}` or `${{services.{service}.host}}`"
+                )),
             });
         }
         let Some(index) = scope.services.iter().position(|s| s == service) else {
@@ -291,9 +346,20 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
             return Err(TemplateError {
                 message: format!("`${{{name}}}` names no service `{service}`"),
                 help: crate::config::error::nearest(service, known)
-                    .map(|n| format!("did you mean `${{services.{n}.port}}`?")),
+                    .map(|n| format!("did you mean `${{services.{n}.{field}}}`?")),
             });
         };
+        if field == "host" {
+            let local = scope
+                .hosts
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| std::net::Ipv4Addr::LOCALHOST.to_string());
+            return Ok(Part::HostOf {
+                id: ServiceId(index),
+                local,
+            });
+        }
         if !scope.has_port[index] {
             return Err(TemplateError {
                 message: format!("`${{{name}}}`: service `{service}` has no port"),
@@ -306,7 +372,7 @@ fn resolve(name: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
         .map(|n| format!("did you mean `${{{n}}}`?"))
         .unwrap_or_else(|| {
             format!(
-                "known names: `${{port}}`, `${{services.NAME.port}}`, `${{env.VAR}}`, `${{bringup}}`; \
+                "known names: `${{port}}`, `${{services.NAME.port}}`, `${{services.NAME.host}}`, `${{env.VAR}}`, `${{bringup}}`; \
                  for a shell variable write `${name}` or `$${{{name}}}`"
             )
         });
@@ -328,6 +394,7 @@ mod tests {
         Scope {
             services,
             has_port,
+            hosts: &[],
             own: Some(ServiceId(0)),
             env,
             bringup: "/bin/bringup",
@@ -415,6 +482,47 @@ mod tests {
         let t = Template::parse("echo ${env.V}; sh -c '${bringup} x'", &scope).unwrap();
         assert!(t.script_problem(false).is_none());
         assert!(t.script_problem(true).is_some());
+    }
+
+    #[test]
+    fn hosts_are_local_addresses_here_and_names_in_an_export() {
+        let services = vec!["api".to_string(), "db".to_string()];
+        let env = |_: &str| None;
+        let hosts = ["127.0.0.1".to_string(), "::1".to_string()];
+        let scope = Scope {
+            hosts: &hosts,
+            ..scope_with(&env, &services, &[true, true])
+        };
+        let t = Template::parse(
+            "--bind ${services.api.host}:${port} --db ${services.db.host}:${services.db.port}",
+            &scope,
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(Some(8000), |_| Some(5432)),
+            "--bind 127.0.0.1:8000 --db ::1:5432"
+        );
+        let port_of = |_: ServiceId| Some(5432);
+        let host_of = |id: ServiceId| ["0.0.0.0", "db"][id.0].to_string();
+        let targets = Targets {
+            own_port: Some(80),
+            port_of: &port_of,
+            host_of: &host_of,
+        };
+        assert_eq!(
+            t.render_for(&targets, true),
+            "--bind 0.0.0.0:80 --db db:5432"
+        );
+        // A host needs no port; another field is refused with a hint.
+        let scope = scope_with(&env, &services, &[true, false]);
+        assert!(Template::parse("${services.db.host}", &scope).is_ok());
+        let err = Template::parse("${services.db.url}", &scope).unwrap_err();
+        assert!(err.help.unwrap().contains("${services.db.host}"));
+        let err = Template::parse("${services.dv.host}", &scope).unwrap_err();
+        assert_eq!(
+            err.help.as_deref(),
+            Some("did you mean `${services.db.host}`?")
+        );
     }
 
     #[test]

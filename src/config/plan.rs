@@ -113,6 +113,36 @@ pub struct ServiceSpec {
     pub stop_signal: nix::sys::signal::Signal,
     pub stop_grace: Duration,
     pub port: Option<PortSpec>,
+    /// How the service runs in a container: read by `bringup export` only.
+    pub container: ContainerSpec,
+}
+
+/// What `bringup export` needs besides what bringup runs: the image, and
+/// where the environment came from (compose reads env files itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// `image`.
+    pub image: Option<String>,
+    /// `build` (compose only).
+    pub build: Option<BuildSpec>,
+    /// Every `env_file`, the project's then the service's, resolved
+    /// against the config file's directory.
+    pub env_files: Vec<PathBuf>,
+    /// Variables an `env` table sets (the project's or the service's);
+    /// the others in [`ServiceSpec::env`] come from env files only.
+    pub env_set: std::collections::BTreeSet<String>,
+    /// The service has its own `cwd`, which a container does not have.
+    pub cwd_given: bool,
+}
+
+/// `build`: a context directory and, optionally, its Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    /// The directory, resolved against the config file's directory.
+    pub context: PathBuf,
+    /// As written in the file.
+    pub written: String,
+    pub dockerfile: Option<String>,
 }
 
 /// Which port a service wants and what to do when it is taken.

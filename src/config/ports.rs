@@ -151,6 +151,30 @@ pub(crate) fn port_spec(
     })
 }
 
+/// Where a service is reached on this machine (`${services.NAME.host}`):
+/// its `host`, or the loopback address of its family when that is a
+/// wildcard. A `host` that is no address is reported by [`port_spec`];
+/// the loopback address stands in for it.
+pub(crate) fn reach_address(raw: &RawService) -> String {
+    let host = raw
+        .host
+        .as_ref()
+        .and_then(|text| {
+            let value = text.get_ref().trim();
+            value
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok()
+        })
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    match host {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.to_string(),
+        IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.to_string(),
+        host => host.to_string(),
+    }
+}
+
 fn parse_host(text: &Spanned<String>, path: &str, errors: &mut Collector<'_>) -> IpAddr {
     let value = text.get_ref().trim();
     if value == "localhost" {

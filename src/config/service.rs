@@ -29,7 +29,7 @@ use crate::config::names::shown;
 use crate::config::plan::{CommandSpec, Kind, ServiceSpec};
 use crate::config::raw::RawCommand;
 use crate::config::templates::{shell_template, template};
-use crate::config::{env, ports, probe};
+use crate::config::{container, env, ports, probe};
 
 /// What every service is validated against: the project's environment and
 /// defaults, and the world outside the file.
@@ -37,6 +37,8 @@ pub(crate) struct Shared<'a> {
     pub project_env: &'a [(String, Template)],
     pub defaults: &'a Defaults,
     pub cx: &'a Context<'a>,
+    /// `[project]` as written (its env files and env keys, for export).
+    pub project: &'a crate::config::raw::RawProject,
 }
 
 /// Validates one service of kind `kind`; `scope` resolves its templates.
@@ -85,6 +87,7 @@ pub(crate) fn service(
         max_restarts,
         backoff,
     } = shared.defaults.service(&path, raw, kind, errors);
+    let container = container::container(&path, raw, shared.project, shared.cx, errors);
 
     Some(ServiceSpec {
         name,
@@ -104,6 +107,7 @@ pub(crate) fn service(
         stop_signal,
         stop_grace: timing.stop_grace,
         port,
+        container,
     })
 }
 

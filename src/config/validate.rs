@@ -45,6 +45,11 @@ pub(crate) fn validate(
         .map(|s| s.name.get_ref().clone())
         .collect();
     let has_port: Vec<bool> = doc.services.iter().map(|s| s.raw.port.is_some()).collect();
+    let hosts: Vec<String> = doc
+        .services
+        .iter()
+        .map(|s| ports::reach_address(&s.raw))
+        .collect();
     let kinds: Vec<Kind> = doc
         .services
         .iter()
@@ -64,7 +69,12 @@ pub(crate) fn validate(
     }
     names::check(&doc.services, errors);
 
-    let project_env = env::project(&doc.project, cx, &names, &has_port, errors);
+    let template_names = env::Names {
+        services: &names,
+        has_port: &has_port,
+        hosts: &hosts,
+    };
+    let project_env = env::project(&doc.project, cx, &template_names, errors);
     // Services see the project env through `${env.VAR}` too.
     let project_values = env::values(&project_env);
     let service_lookup = |var: &str| project_values.get(var).cloned().or_else(|| (cx.env)(var));
@@ -73,6 +83,7 @@ pub(crate) fn validate(
         project_env: &project_env,
         defaults: &defaults,
         cx,
+        project: &doc.project,
     };
 
     let mut services = Vec::new();
@@ -81,6 +92,7 @@ pub(crate) fn validate(
         let scope = Scope {
             services: &names,
             has_port: &has_port,
+            hosts: &hosts,
             own: Some(ServiceId(index)),
             env: &service_lookup,
             bringup: cx.bringup,
