@@ -21,7 +21,8 @@ Examples:
   bringup down                 stop the running stack
   bringup run -- pytest -x     up, run the tests against it, down; exit with their status
   bringup ports who 8000       who holds port 8000, and since when
-  bringup ports kill 8000      stop a stale server on 8000 (asks first)";
+  bringup ports kill 8000      stop a stale server on 8000 (asks first)
+  bringup mcp -c FILE          an MCP server (stdio) for coding agents";
 
 /// Bring a local multi-service stack up in dependency order and keep it running.
 #[derive(Debug, Parser)]
@@ -131,6 +132,11 @@ pub enum Verb {
     /// Every running bringup stack of this user: project, pid, uptime,
     /// config.
     Ls(LsArgs),
+
+    /// Serve the running stack to coding agents: a Model Context Protocol
+    /// server on stdin/stdout (status, why, logs, restart, wait_ready, up,
+    /// down, … as tools). Register it with an agent as `bringup mcp -c FILE`.
+    Mcp,
 
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]

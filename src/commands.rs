@@ -4,6 +4,7 @@
 pub mod check;
 pub mod ctl;
 pub mod detach;
+pub mod mcp;
 pub mod ports;
 pub mod report;
 pub mod run;

@@ -76,6 +76,7 @@ fn main() -> ExitCode {
             end_quietly_on_closed_output();
             commands::ctl::ls(args.json)
         }
+        Verb::Mcp => commands::mcp::run(config, color),
         Verb::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Verb::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),
