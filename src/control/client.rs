@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::api::{Command, Outcome, Snapshot};
-use crate::control::wire::{
-    self, CommandReply, ErrorBody, Hello, LogItem, PortReport, StreamItem,
-};
+use crate::control::wire::{self, CommandReply, ErrorBody, Hello, LogItem, PortReport, StreamItem};
 use crate::logs::Page;
 
 /// How long connecting may take: the socket is local, so a stack that

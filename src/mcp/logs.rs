@@ -124,7 +124,12 @@ pub async fn read(client: &Client, hello: &Hello, ask: &Ask<'_>) -> Result<LogsR
         kept.extend(newest);
     }
     kept.sort_by_key(|(seq, _)| *seq);
-    Ok(bound(kept.into_iter().map(|(_, l)| l).collect(), matched, want, budget))
+    Ok(bound(
+        kept.into_iter().map(|(_, l)| l).collect(),
+        matched,
+        want,
+        budget,
+    ))
 }
 
 /// The newest lines of `lines` (oldest first) within `want` lines and
@@ -165,7 +170,12 @@ fn bound(lines: Vec<LogLine>, matched: usize, want: usize, budget: usize) -> Log
 }
 
 fn known(hello: &Hello) -> String {
-    let mut names: Vec<&str> = hello.info.services.iter().map(|s| s.name.as_str()).collect();
+    let mut names: Vec<&str> = hello
+        .info
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     names.push(wire::OWN_LOG);
     names.join(", ")
 }

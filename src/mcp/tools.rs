@@ -207,7 +207,10 @@ impl Bringup {
         description = "Why one service is where it is: its status, what it waits for link by link down to the root cause, its last failed readiness check, how its last process ended, what bringup said about it lately (state changes, checks, exits, restarts) and its last output lines.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn why(&self, Parameters(params): Parameters<WhyParams>) -> Result<Json<WhyReport>, Failed> {
+    async fn why(
+        &self,
+        Parameters(params): Parameters<WhyParams>,
+    ) -> Result<Json<WhyReport>, Failed> {
         let (client, hello) = self.stack().await?;
         let ids = act::resolve(&hello, std::slice::from_ref(&params.service)).map_err(failed)?;
         let snapshot = client.snapshot().await.map_err(failed)?;
@@ -280,7 +283,11 @@ impl Bringup {
 
     #[tool(
         description = "Restart services (stop, start again, reset their restart count) and return once each is ready again, or with why it could not become ready.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn restart(
         &self,
@@ -291,7 +298,11 @@ impl Bringup {
 
     #[tool(
         description = "Stop services gracefully (their stop signal, then SIGKILL after their grace); they stay stopped until started. Returns once each has stopped.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn stop(
         &self,
@@ -302,7 +313,11 @@ impl Bringup {
 
     #[tool(
         description = "Start stopped, skipped, failed or completed services and return once each is ready, or with why it could not become ready.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn start(
         &self,
@@ -313,7 +328,11 @@ impl Bringup {
 
     #[tool(
         description = "SIGKILL services' process groups at once (no graceful stop: work in flight is lost); they stay stopped until started. Returns once each is gone.",
-        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn kill(
         &self,
@@ -324,7 +343,11 @@ impl Bringup {
 
     #[tool(
         description = "Skip optional services: stop them and let their dependents run degraded. Refused (with why) for a required service.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn skip(
         &self,
@@ -352,7 +375,11 @@ impl Bringup {
 
     #[tool(
         description = "Start the stack of this config in the background (`bringup up -d`) and return once every required service is ready, or with what did not come up and why (the stack keeps running so it can be looked at). Does nothing when it runs already.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn up(&self, Parameters(params): Parameters<UpParams>) -> Result<Json<UpReport>, Failed> {
         let timeout = duration(params.timeout.as_deref(), DEFAULT_UP)?;
@@ -385,7 +412,11 @@ impl Bringup {
 
     #[tool(
         description = "Stop the whole stack, dependents first (force: SIGKILL everything now), and return once every service is down and the stack's bringup has ended.",
-        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn down(
         &self,
