@@ -338,3 +338,116 @@ pub fn ports(report: PortReport) -> PortsReport {
         summary,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// A status as the protocol carries it.
+    fn service_status(
+        id: usize,
+        name: &str,
+        state: &str,
+        waiting: Value,
+        reason: Value,
+    ) -> ServiceStatus {
+        serde_json::from_value(json!({
+            "id": id, "name": name, "kind": "service", "optional": false,
+            "state": state, "since": 0.0, "pid": null, "port": null, "port_how": null,
+            "external": false, "ever_ready": false, "ready_attempt_spawned_at": null,
+            "first_ready_at": null, "gated_by": null, "selected": true, "spawns": 1,
+            "restarts": 0, "max_restarts": 3, "waiting": waiting, "degraded": [],
+            "lost": [], "last_exit": null, "reason": reason, "last_check": null,
+            "spawned_at": null, "ready_at": null, "stopping": false
+        }))
+        .expect("a status")
+    }
+
+    fn snapshot(services: Vec<ServiceStatus>) -> Snapshot {
+        Snapshot {
+            phase: crate::api::Phase::Running,
+            began_at: Duration::ZERO,
+            services,
+            summary: None,
+        }
+    }
+
+    #[test]
+    fn why_follows_what_a_service_waits_for_down_to_the_root_cause() {
+        let failed = json!({"reason": "could_not_start", "why": "no port"});
+        let snapshot = snapshot(vec![
+            service_status(0, "db", "failed", Value::Null, failed),
+            service_status(
+                1,
+                "auth",
+                "failed",
+                json!({"waiting_for": "blocked", "on": "db", "state": "failed"}),
+                json!({"reason": "blocked", "on": "db", "state": "failed"}),
+            ),
+            service_status(
+                2,
+                "api",
+                "pending",
+                json!({"waiting_for": "dependency", "on": "auth", "need": "ready"}),
+                json!({"reason": "waiting_to_start"}),
+            ),
+        ]);
+        let links = chain(&snapshot, &snapshot.services[2]);
+        let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["auth", "db"]);
+        assert_eq!(links[1].state, "failed");
+        assert!(links[1].why.contains("no port"), "{}", links[1].why);
+        assert!(chain(&snapshot, &snapshot.services[0]).is_empty());
+    }
+
+    #[test]
+    fn a_chain_that_loops_ends() {
+        let wait_on = |on: &str| json!({"waiting_for": "dependency", "on": on, "need": "ready"});
+        let reason = || json!({"reason": "waiting_to_start"});
+        let snapshot = snapshot(vec![
+            service_status(0, "a", "pending", wait_on("b"), reason()),
+            service_status(1, "b", "pending", wait_on("a"), reason()),
+        ]);
+        let links = chain(&snapshot, &snapshot.services[0]);
+        assert!(links.len() <= 2, "{}", links.len());
+    }
+
+    #[test]
+    fn status_filters_by_name_and_state_and_counts_the_ready() {
+        let ready = json!({"reason": "ready_in", "took": 12.0, "detail": "HTTP 200"});
+        let snapshot = snapshot(vec![
+            service_status(0, "db", "ready", Value::Null, ready),
+            service_status(
+                1,
+                "api",
+                "starting",
+                Value::Null,
+                json!({"reason": "starting", "attempt": 1, "degraded": []}),
+            ),
+        ]);
+        let hello: Hello = serde_json::from_value(json!({
+            "protocol": 1, "version": "0", "pid": 7, "uptime_ms": 1000,
+            "info": {"project": "p", "config": "c", "services": []}
+        }))
+        .expect("a hello");
+        let all = status(&hello, &snapshot, &Filter::default());
+        assert_eq!(
+            (all.ready, all.total, all.all_required_ready),
+            (1, 2, false)
+        );
+        assert_eq!(all.phase, "running");
+        let starting = [String::from("starting")];
+        let some = status(
+            &hello,
+            &snapshot,
+            &Filter {
+                names: &[],
+                states: &starting,
+            },
+        );
+        let names: Vec<&str> = some.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["api"]);
+        assert_eq!(all.services[0].why, "ready in 12ms (HTTP 200)");
+    }
+}
