@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use harness::support::fixture;
 use harness::support::stack::Stack;
-use harness::{BIN, Reaped, stats};
+use harness::{BIN, Reaped, stats, wall_ms};
 use serde_json::{Value, json};
 
 /// Calls timed (and runs of `status --json`).
@@ -44,19 +44,6 @@ fn ask(input: &mut ChildStdin, output: &mut BufReader<ChildStdout>, request: &Va
             return answer;
         }
     }
-}
-
-fn wall_ms(args: &[&str]) -> f64 {
-    let started = Instant::now();
-    let output = Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run bringup");
-    let took = started.elapsed();
-    assert!(output.status.success(), "bringup {args:?}");
-    took.as_secs_f64() * 1e3
 }
 
 fn main() {
