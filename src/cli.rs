@@ -20,6 +20,8 @@ Examples:
   bringup attach               the live dashboard of the running stack; q detaches
   bringup down                 stop the running stack
   bringup run -- pytest -x     up, run the tests against it, down; exit with their status
+  bringup import Procfile      write bringup.toml from a Procfile, mprocs, process-compose or compose file
+  bringup up -c Procfile       bring up another tool's file directly
   bringup ports who 8000       who holds port 8000, and since when
   bringup ports kill 8000      stop a stale server on 8000 (asks first)
   bringup mcp -c FILE          an MCP server (stdio) for coding agents";
@@ -50,6 +52,10 @@ pub struct Cli {
 pub enum Verb {
     /// Bring the stack up in dependency order and keep it running until
     /// Ctrl-C, SIGTERM or SIGHUP; then stop it in reverse order.
+    ///
+    /// In a terminal it shows the dashboard, whose `d` key detaches: the
+    /// stack keeps running in the background and `bringup attach` comes back.
+    /// `-d` starts it in the background from the start.
     ///
     /// Exits 0 when every required service became ready, 1 when not, and 2
     /// when the config is invalid.
@@ -137,6 +143,18 @@ pub enum Verb {
     /// server on stdin/stdout (status, why, logs, restart, wait_ready, up,
     /// down, … as tools). Register it with an agent as `bringup mcp -c FILE`.
     Mcp,
+    /// Write a bringup.toml from a Procfile, mprocs.yaml, process-compose.yaml
+    /// or docker compose file.
+    ///
+    /// Every entry becomes a service; every key that cannot be carried over
+    /// is printed as a warning with its line and left as a comment in the
+    /// written file. The format is told by the file's name and content
+    /// unless --from says it. `bringup up -c FILE` imports the same way in
+    /// memory, without writing anything.
+    #[command(
+        after_help = "Examples:\n  bringup import Procfile\n  bringup import process-compose.yaml -o bringup.toml --force\n  bringup import docker-compose.yml -o -        print instead of writing\n  bringup up -c mprocs.yaml                    no file written"
+    )]
+    Import(ImportArgs),
 
     /// Run a small real HTTP service used by the demo stack and the tests.
     #[command(hide = true)]
@@ -176,6 +194,22 @@ pub struct UpArgs {
     /// Internal: this is the background bringup of `up -d`.
     #[arg(long, hide = true, conflicts_with = "detach")]
     pub detached: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where to write the config; `-` prints it.
+    #[arg(short, long, value_name = "FILE", default_value = "bringup.toml")]
+    pub output: PathBuf,
+    /// The format of FILE [default: told by its name and content].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub from: Option<crate::formats::Format>,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

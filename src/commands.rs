@@ -4,11 +4,13 @@
 pub mod check;
 pub mod ctl;
 pub mod detach;
+pub mod import;
 pub mod mcp;
 pub mod ports;
 pub mod report;
 pub mod run;
 pub mod signals;
+pub mod waiter;
 pub mod with;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +24,8 @@ pub const INVALID: u8 = 2;
 /// Finds and loads the config, printing every problem when it fails.
 pub fn load(explicit: Option<&Path>, color: bool) -> Result<Plan, ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let loaded = config::discover(explicit, &cwd).and_then(|path| config::load_file(&path));
+    let loaded =
+        config::discover(explicit, &cwd).and_then(|path| bringup::formats::load_file(&path));
     if let Ok(plan) = &loaded {
         report::config_warnings(&plan.warnings);
     }

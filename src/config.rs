@@ -51,16 +51,36 @@ pub const DEMO: &str = include_str!("../config/demo.toml");
 
 /// Reads and validates the config at `path`.
 pub fn load_file(path: &Path) -> Result<Plan, LoadError> {
+    load_file_with(path, &|_, _| Ok(None))
+}
+
+/// Turns another tool's file into bringup.toml text and warnings, or
+/// `Ok(None)` for a bringup file (`formats::load_foreign`; passed in, as
+/// `formats` builds on `config`).
+pub type Translate =
+    dyn Fn(&Path, &str) -> Result<Option<(String, Vec<ConfigError>)>, ConfigErrors>;
+
+/// Reads the config at `path`, translating it first when `translate` says
+/// it is another tool's file, and validates it; the translation's
+/// warnings come first in the plan's.
+pub fn load_file_with(path: &Path, translate: &Translate) -> Result<Plan, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
+    let (text, mut warnings) = match translate(path, &text)? {
+        Some((toml, warnings)) => (toml, warnings),
+        None => (text, Vec::new()),
+    };
     let base_dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let base_dir = base_dir.canonicalize().unwrap_or(base_dir);
-    Ok(load_str(&text, path, &base_dir)?)
+    let mut plan = load_str(&text, path, &base_dir)?;
+    warnings.append(&mut plan.warnings);
+    plan.warnings = warnings;
+    Ok(plan)
 }
 
 /// Validates config `text` as if it were the file `file` in `base_dir`,

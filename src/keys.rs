@@ -31,6 +31,7 @@ pub enum Action {
     AllLogs,
     Help,
     Quit,
+    Detach,
     StopStack,
     Find,
     NextMatch,
@@ -97,6 +98,7 @@ const TABLE: &[Row] = &[
     Row { action: Action::Timestamps, name: "timestamps", describe: "show log timestamps", short: "timestamps", keys: &["T"], hint_services: None, hint_logs: Some((4, "time")), attached: None },
     Row { action: Action::Help, name: "help", describe: "this help", short: "help", keys: &["?"], hint_services: Some((7, "help")), hint_logs: Some((6, "help")), attached: None },
     Row { action: Action::Quit, name: "quit", describe: "quit: stop everything (again while stopping: kill it all)", short: "quit", keys: &["q", "ctrl-c"], hint_services: Some((8, "quit")), hint_logs: Some((7, "quit")), attached: Some(("detach: close this dashboard; the stack keeps running (`bringup attach` comes back)", "detach", "detach")) },
+    Row { action: Action::Detach, name: "detach", describe: "detach: close this dashboard; the stack keeps running in the background (`bringup attach` comes back)", short: "detach", keys: &["d"], hint_services: None, hint_logs: None, attached: None },
     Row { action: Action::StopStack, name: "stop_stack", describe: "stop the whole stack, dependents first, and quit (asks first)", short: "stop the stack", keys: &["Q"], hint_services: None, hint_logs: None, attached: None },
 ];
 

@@ -80,6 +80,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod fixture;
+pub mod formats;
 pub mod graph;
 pub mod headless;
 pub mod ids;

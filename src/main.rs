@@ -77,6 +77,7 @@ fn main() -> ExitCode {
             commands::ctl::ls(args.json)
         }
         Verb::Mcp => commands::mcp::run(config, color),
+        Verb::Import(args) => commands::import::run(&args, color),
         Verb::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Verb::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),

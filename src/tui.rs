@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::{Command, EventKind, Phase, PortHolder, Snapshot, Verdict};
+use crate::api::{Command, EventKind, PortHolder, Snapshot, Verdict};
 use crate::ids::ServiceId;
 use crate::keys::{Keymap, Mode};
 use crate::session::Session;
@@ -86,7 +86,7 @@ pub fn prepare(
     Ok((theme, keys))
 }
 
-/// How an attached dashboard ended.
+/// How a dashboard ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     /// The stack has stopped (or its bringup is gone).
@@ -98,16 +98,22 @@ pub enum Ending {
 /// Runs the dashboard until the stack has stopped (or the engine ended).
 /// Signals, the engine's lifetime and the verdict are the caller's: this
 /// only shows and asks.
-pub async fn run(session: &Session, theme: Theme, keys: Keymap) -> Result<(), TuiError> {
-    drive(session, theme, keys, Mode::Foreground)
-        .await
-        .map(|_| ())
+/// `detachable`: the caller can keep the stack running without the
+/// terminal; then the detach key ends the dashboard with
+/// [`Ending::Detached`].
+pub async fn run(
+    session: &Session,
+    theme: Theme,
+    keys: Keymap,
+    detachable: bool,
+) -> Result<Ending, TuiError> {
+    drive(session, theme, keys, Mode::Foreground, detachable).await
 }
 
 /// Runs the dashboard attached to a stack that runs elsewhere, until the
 /// user detaches or the stack has stopped.
 pub async fn attach(session: &Session, theme: Theme, keys: Keymap) -> Result<Ending, TuiError> {
-    drive(session, theme, keys, Mode::Attached).await
+    drive(session, theme, keys, Mode::Attached, true).await
 }
 
 async fn drive(
@@ -115,6 +121,7 @@ async fn drive(
     theme: Theme,
     keys: Keymap,
     mode: Mode,
+    detachable: bool,
 ) -> Result<Ending, TuiError> {
     let mut screen = terminal::Screen::open().map_err(TuiError::Terminal)?;
     let mut events = session.events();
@@ -129,6 +136,7 @@ async fn drive(
     );
     app.size = screen.size();
     app.mode = mode;
+    app.detachable = detachable;
     let epoch = session.epoch();
 
     let (keys_tx, mut keys_rx) = mpsc::channel(256);
@@ -286,18 +294,10 @@ fn on_input(app: &mut App, input: TermEvent) -> Vec<AppRequest> {
     }
 }
 
-/// When a clock on screen next changes: tenths while the cold start runs
-/// (its elapsed time and growing timeline), seconds after (uptimes).
+/// When a clock on screen next changes its text (see
+/// [`App::next_clock_change`]).
 fn next_tick(app: &App, epoch: Instant) -> Instant {
-    let step = if app.snapshot.summary.is_none() && app.snapshot.phase == Phase::Running {
-        Duration::from_millis(100)
-    } else {
-        Duration::from_secs(1)
-    };
-    let now = epoch.elapsed();
-    let next =
-        Duration::from_nanos(((now.as_nanos() / step.as_nanos() + 1) * step.as_nanos()) as u64);
-    epoch + next
+    epoch + app.next_clock_change(epoch.elapsed())
 }
 
 /// A number that changes when the lines on screen change.

@@ -261,3 +261,116 @@ fn attach_without_a_running_stack_says_how_to_start_one() {
         "{err}"
     );
 }
+
+/// `bringup status --json` of the stack a terminal started, from outside.
+fn status_in(tmux: &Tmux) -> Value {
+    let (code, out, err) = support::run(&["-c", "bringup.toml", "status", "--json"], &tmux.dir);
+    assert!(code.success(), "status: {err}");
+    serde_json::from_str(&out).expect("status --json is JSON")
+}
+
+fn pid_in(status: &Value, name: &str) -> Option<u64> {
+    status["services"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name)?["pid"]
+        .as_u64()
+}
+
+#[test]
+fn the_foreground_dashboard_detaches_with_d_and_the_stack_outlives_its_terminal() {
+    let tmux = Tmux::start(&config(), 110, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    let engine = tmux.bringup_pid().expect("the stack's bringup");
+    assert_ne!(
+        Some(engine),
+        tmux.job_pid(),
+        "the terminal's job waits for it"
+    );
+    let before = status_in(&tmux);
+    tmux.keys(&["d"]);
+    let screen = tmux.wait("the terminal's job to end", |s| {
+        s.contains("BRINGUP-EXITED")
+    });
+    assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
+    assert!(
+        screen.contains("keeps running in the background") && screen.contains("bringup attach"),
+        "says how to come back: {screen}"
+    );
+    assert!(
+        !screen.contains("SERVICE"),
+        "the dashboard is gone: {screen}"
+    );
+
+    // The terminal closes: the stack does not notice.
+    tmux.tmux(&["kill-server"]);
+    let after = status_in(&tmux);
+    assert_eq!(after["pid"].as_i64(), Some(i64::from(engine)));
+    for name in ["db", "api"] {
+        assert_eq!(
+            pid_in(&after, name),
+            pid_in(&before, name),
+            "{name} untouched"
+        );
+    }
+
+    // `attach` brings the dashboard back; `down` then leaves nothing.
+    let again = Tmux::run_in(
+        &tmux.dir,
+        &format!("'{BIN}' attach -c bringup.toml"),
+        110,
+        30,
+    );
+    again.wait("the attached dashboard's grid", |s| {
+        Tmux::row(s, "api").is_some_and(|row| row.contains("ready"))
+    });
+    let (code, out, err) = support::run(&["-c", "bringup.toml", "down"], &tmux.dir);
+    assert!(code.success(), "down: {out}{err}");
+    again.wait("the attached client to end", |s| {
+        s.contains("BRINGUP-EXITED 0")
+    });
+    tmux.assert_no_survivors();
+}
+
+#[test]
+fn the_foreground_dashboards_terminal_job_stops_the_stack_when_signalled_or_killed() {
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        let tmux = Tmux::start(&config(), 110, 30);
+        tmux.wait("the cold start to finish", |s| s.contains("up in"));
+        let job = tmux.job_pid().expect("the terminal's job");
+        kill(Pid::from_raw(job), signal).expect("signal the terminal's job");
+        if signal == Signal::SIGTERM {
+            // Passed on: the stack stops as if it had been signalled.
+            let screen = tmux.wait("the terminal's job to end", |s| {
+                s.contains("BRINGUP-EXITED")
+            });
+            assert!(screen.contains("BRINGUP-EXITED 0"), "{screen}");
+            assert!(screen.contains("every service has stopped"), "{screen}");
+        }
+        // As before the split: the job's end is the stack's end (a killed
+        // job: its child hears SIGTERM, its parent-death signal).
+        tmux.assert_no_survivors();
+    }
+}
+
+#[test]
+fn a_detached_demo_is_reached_from_the_directory_it_was_started_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tmux = Tmux::run_in(dir.path(), &format!("'{BIN}' demo"), 110, 30);
+    tmux.wait("the demo's cold start", |s| s.contains("up in"));
+    tmux.keys(&["d"]);
+    tmux.wait("the terminal's job to end", |s| {
+        s.contains("BRINGUP-EXITED 0")
+    });
+    // No config file here: the verbs find the demo started here.
+    let (code, out, err) = support::run(&["status"], dir.path());
+    assert!(code.success(), "status: {out}{err}");
+    assert!(out.contains("frontend"), "{out}");
+    let (code, out, err) = support::run(&["down"], dir.path());
+    assert!(code.success(), "down: {out}{err}");
+    tmux.assert_no_survivors();
+    // Elsewhere, no stack is found.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let (code, _, err) = support::run(&["status"], elsewhere.path());
+    assert_eq!(code.code(), Some(2), "{err}");
+}

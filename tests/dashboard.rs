@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bringup::api::{Command, EventKind, Exit, PortHolder};
+use bringup::api::{Command, EventKind, Exit, Phase, PortHolder};
 use bringup::config::{Plan, ServiceId};
 use bringup::engine::machine::{Input, Machine, News};
 use bringup::keys::{Action, Key, Keymap, Mode};
@@ -790,4 +790,46 @@ fn bringups_own_log_scrolls_searches_and_wraps_like_a_service_log() {
     key(&mut app, "f");
     let end = format!("{}", draw(&mut app, 80, 24).backend());
     assert!(end.contains("worker45"), "{end}");
+}
+
+#[test]
+fn an_idle_dashboard_redraws_its_clocks_only_when_their_text_changes() {
+    let mut app = dark();
+    // While the cold start runs: tenths (its elapsed time, the timeline).
+    let now = Duration::from_millis(1_534);
+    assert_eq!(app.next_clock_change(now), Duration::from_millis(1_600));
+
+    // After it, clocks show seconds in their first minute…
+    app.snapshot.phase = Phase::Done;
+    let began = app.snapshot.began_at;
+    let young = began + Duration::from_millis(10_250);
+    let next = app.next_clock_change(young);
+    assert!(
+        next > young && next <= young + Duration::from_secs(1),
+        "{next:?} after {young:?}"
+    );
+
+    // … then minutes: a stack that has run for a while asks for a frame a
+    // minute, at the minute its youngest clock turns.
+    let youngest = app
+        .snapshot
+        .services
+        .iter()
+        .filter(|s| s.pid.is_some())
+        .filter_map(|s| s.spawned_at)
+        .chain([began])
+        .max()
+        .expect("a clock");
+    let later = youngest + Duration::from_secs(5 * 60 + 7);
+    let next = app.next_clock_change(later);
+    assert!(
+        next >= later + Duration::from_secs(50) && next <= later + Duration::from_secs(60),
+        "{next:?} after {later:?}"
+    );
+
+    // A passing message's end is a change too.
+    app.clock = later;
+    key(&mut app, "d"); // "cannot detach": a flash for a few seconds
+    let next = app.next_clock_change(later);
+    assert!(next <= later + Duration::from_secs(5), "{next:?}");
 }

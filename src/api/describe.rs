@@ -226,6 +226,9 @@ pub fn reason(reason: &Reason) -> String {
         Reason::StartingOnRequest => "starting on request".into(),
         Reason::NotSelected => "not selected".into(),
         Reason::NotStarted => "not started".into(),
+        Reason::AwaitingStart => {
+            "waiting to be started (autostart = false): S or `bringup start`".into()
+        }
         Reason::Starting { attempt, degraded } => {
             let mut line = if *attempt > 1 {
                 format!("starting (attempt {attempt})")

@@ -24,6 +24,9 @@ pub enum Reason {
     NotSelected,
     /// The stack stopped before it started.
     NotStarted,
+    /// `autostart = false`: it starts only when asked (`bringup start`, the
+    /// start key).
+    AwaitingStart,
     /// Spawned; `attempt` counts every spawn of this bring-up.
     Starting {
         attempt: u32,

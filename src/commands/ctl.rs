@@ -47,8 +47,8 @@ fn connect_plan(
     explicit: Option<&Path>,
     color: bool,
 ) -> Result<(Client, Record, bringup::config::Plan), ExitCode> {
-    let plan = super::load(explicit, color)?;
-    let record = match registry::find(&plan.identity()) {
+    let (plan, identity) = find_plan(explicit, color)?;
+    let record = match registry::find(&identity) {
         Ok(Some(record)) => record,
         Ok(None) => {
             eprintln!("error: no stack of {} is running", plan.source.display());
@@ -73,6 +73,26 @@ fn connect_plan(
             Err(ExitCode::from(INVALID))
         }
     }
+}
+
+/// The config (found the way `up` finds it) and its identity. With no
+/// `-c` and no config file here, a demo started in this directory
+/// (`bringup demo`, then detached) is the stack meant.
+fn find_plan(
+    explicit: Option<&Path>,
+    color: bool,
+) -> Result<(bringup::config::Plan, String), ExitCode> {
+    if explicit.is_none()
+        && let Ok(cwd) = std::env::current_dir()
+        && bringup::config::load::discover(None, &cwd).is_err()
+        && let Ok((plan, identity)) = super::run::demo_plan(&cwd)
+        && matches!(registry::find(&identity), Ok(Some(_)))
+    {
+        return Ok((plan, identity));
+    }
+    let plan = super::load(explicit, color)?;
+    let identity = plan.identity();
+    Ok((plan, identity))
 }
 
 fn unreachable(e: &ClientError) -> ExitCode {

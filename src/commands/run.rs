@@ -10,7 +10,7 @@ use bringup::control::registry::{self, ClaimError, Record};
 use bringup::engine::{Engine, EngineOptions};
 use bringup::headless::{self, HeadlessOptions};
 use bringup::session::Session;
-use bringup::tui::{self, TuiOptions};
+use bringup::tui::{self, Ending, TuiOptions};
 
 use super::signals;
 
@@ -51,18 +51,22 @@ pub fn up(explicit: Option<&Path>, services: &[String], show: Show) -> ExitCode 
 /// `bringup demo`: the embedded demo stack, run from the current directory.
 pub fn demo(show: Show) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    match config::load_str(config::DEMO, Path::new("demo.toml (embedded)"), &cwd) {
-        // One demo per directory: it has no config file to be known by.
-        Ok(plan) => {
-            let identity = config::plan::identity_of(&cwd.join("(demo)"), &plan.project.name);
-            run(plan, None, show, &identity)
-        }
+    match demo_plan(&cwd) {
+        Ok((plan, identity)) => run(plan, None, show, &identity),
         Err(errors) => {
             // The demo is part of the binary; this is a bug, not user error.
             super::report::config_errors(&errors, show.color);
             ExitCode::from(super::INVALID)
         }
     }
+}
+
+/// The embedded demo stack run from `cwd`, and its identity: one demo per
+/// directory, as it has no config file to be known by.
+pub(super) fn demo_plan(cwd: &Path) -> Result<(Plan, String), config::error::ConfigErrors> {
+    let plan = config::load_str(config::DEMO, Path::new("demo.toml (embedded)"), cwd)?;
+    let identity = config::plan::identity_of(&cwd.join("(demo)"), &plan.project.name);
+    Ok((plan, identity))
 }
 
 /// Names → ids; an unknown name is an error with a suggestion.
@@ -104,6 +108,18 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> 
             }
         },
         None => None,
+    };
+    // Split before the runtime starts its threads: the dashboard's stack
+    // runs in a child the terminal's job waits for, so it can detach.
+    let mut detachable = match &dashboard {
+        Some(_) if !show.detached => match super::waiter::split() {
+            Ok(detachable) => Some(detachable),
+            Err(e) => {
+                tracing::warn!(target: "bringup", "cannot split off the terminal's process ({e}); this dashboard cannot detach");
+                None
+            }
+        },
+        _ => None,
     };
     let runtime = match super::runtime() {
         Ok(runtime) => runtime,
@@ -147,9 +163,17 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> 
                 super::detach::run_detached(&session, identity).await;
                 Ok(Shown::Detached)
             }
-            Some((theme, keys)) => tui::run(&session, theme, keys)
-                .await
-                .map(|()| Shown::Dashboard),
+            Some((theme, keys)) => {
+                match tui::run(&session, theme, keys, detachable.is_some()).await {
+                    Ok(Ending::Detached) => {
+                        detach(detachable.take(), &session);
+                        super::detach::run_detached(&session, identity).await;
+                        Ok(Shown::Detached)
+                    }
+                    Ok(Ending::Ended) => Ok(Shown::Dashboard),
+                    Err(e) => Err(e),
+                }
+            }
             None => Ok(Shown::Headless(
                 headless::run(&session, HeadlessOptions { color: show.color }).await,
             )),
@@ -186,6 +210,22 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> 
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The foreground dashboard was closed with the detach key: say how to
+/// come back, then let the terminal go (see `super::waiter`).
+fn detach(detachable: Option<super::waiter::Detachable>, session: &Session) {
+    println!(
+        "bringup: detached; {} keeps running in the background (pid {}): `bringup attach` comes back, `bringup down` stops it",
+        bringup::ansi::plain(&session.info().project),
+        std::process::id()
+    );
+    if let Some(detachable) = detachable
+        && let Err(e) = detachable.detach()
+    {
+        // The stack runs on either way; the terminal may stay busy.
+        tracing::warn!(target: "bringup", "detaching from the terminal: {e}");
     }
 }
 

@@ -98,6 +98,9 @@ pub struct ServiceSpec {
     pub env: Vec<(String, Template)>,
     pub kind: Kind,
     pub optional: bool,
+    /// Started with the stack (`autostart = true`, the default), or only
+    /// when asked (`bringup start NAME`, the start key).
+    pub autostart: bool,
     pub readiness: Probe,
     pub liveness: Option<Probe>,
     /// After this long in `starting` the service is `not_ready` (still probed).

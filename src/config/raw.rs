@@ -43,6 +43,8 @@ pub struct RawService {
     pub env_file: Option<Spanned<OneOrMany>>,
     pub kind: Option<RawKind>,
     pub optional: Option<bool>,
+    /// `false`: defined but not started with the stack (`bringup start NAME`).
+    pub autostart: Option<bool>,
     pub depends_on: Option<DependsOn>,
     pub readiness: Option<Spanned<RawProbe>>,
     pub liveness: Option<Spanned<RawProbe>>,

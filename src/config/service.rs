@@ -93,6 +93,7 @@ pub(crate) fn service(
         env,
         kind,
         optional: raw.optional.unwrap_or(false),
+        autostart: raw.autostart.unwrap_or(true),
         readiness: readiness?,
         liveness,
         ready_timeout: timing.ready_timeout,

@@ -45,6 +45,16 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lines of a stream that may wait for a slow reader.
 const STREAM_BACKLOG: usize = 256;
+/// A log stream sends its lines in chunks of about this many bytes (one
+/// write, one wake of the client, for all the lines of a round) …
+const LOG_CHUNK: usize = 64 * 1024;
+/// … of which this many may wait to be written to a slow client (then the
+/// stream waits, and the store's ring tells it what it missed).
+const LOG_BACKLOG: usize = 16;
+/// Rounds of a log stream are at least this far apart: lines that come
+/// closer together (ten services ticking, a burst) go out together, at the
+/// cost of this much delay at most; a lone line goes out at once.
+const LOG_ROUND_GAP: Duration = Duration::from_millis(100);
 
 /// A serving control socket; dropping it stops serving and removes it.
 pub struct ControlSocket {
@@ -370,14 +380,16 @@ fn all_logs(session: &Session, query: &str) -> Response<Body> {
 /// has ended or the client is gone; `tagged`: each line says its log.
 fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) -> Response<Body> {
     let hub = session.logs().clone();
-    let (lines, body) = mpsc::channel(STREAM_BACKLOG);
+    let (lines, body) = mpsc::channel(LOG_BACKLOG);
     let mut changed = hub.subscribe();
     let mut snapshots = session.snapshot();
     tokio::spawn(async move {
         // What is there now, then whatever comes, until the stack is done
         // (after which one last round sends what came meanwhile).
         let mut last_round = false;
+        let mut chunk = Vec::with_capacity(LOG_CHUNK);
         loop {
+            let round = tokio::time::Instant::now();
             let mut behind = false;
             for (index, cursor) in &mut cursors {
                 let Some(store) = hub.store(*index) else {
@@ -394,9 +406,19 @@ fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) 
                         line,
                     };
                     missed = 0;
-                    if lines.send(self::line(&item)).await.is_err() {
-                        return;
+                    append_line(&mut chunk, &item);
+                    if chunk.len() >= LOG_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(LOG_CHUNK));
+                        if lines.send(Bytes::from(full)).await.is_err() {
+                            return;
+                        }
                     }
+                }
+            }
+            if !chunk.is_empty() {
+                let rest = std::mem::replace(&mut chunk, Vec::with_capacity(LOG_CHUNK));
+                if lines.send(Bytes::from(rest)).await.is_err() {
+                    return;
                 }
             }
             if behind {
@@ -412,15 +434,29 @@ fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) 
                     let _ = snapshots.wait_for(|s| s.phase == Phase::Done).await.is_ok();
                 } => last_round = true,
             }
+            // A line soon after the last round waits for the lines that
+            // come with it; one after a quiet spell goes at once.
+            tokio::time::sleep_until(round + LOG_ROUND_GAP).await;
         }
     });
     lines_response(body)
 }
 
 fn line<T: Serialize>(item: &T) -> Bytes {
-    let mut text = serde_json::to_vec(item).unwrap_or_default();
-    text.push(b'\n');
+    let mut text = Vec::new();
+    append_line(&mut text, item);
     Bytes::from(text)
+}
+
+/// `item` as one JSON line at the end of `out` (nothing, if it cannot be
+/// serialized, which plain protocol data always can).
+fn append_line<T: Serialize>(out: &mut Vec<u8>, item: &T) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, item).is_ok() {
+        out.push(b'\n');
+    } else {
+        out.truncate(start);
+    }
 }
 
 fn lines_response(body: mpsc::Receiver<Bytes>) -> Response<Body> {

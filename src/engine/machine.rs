@@ -309,6 +309,9 @@ struct Slot {
     lost: Vec<ServiceId>,
     /// Its port's holder is being checked: it does not start meanwhile.
     holder_check: bool,
+    /// `autostart = false` and not started by hand yet: it stays stopped
+    /// with the stack, its required dependents wait for it.
+    manual: bool,
 }
 
 impl Slot {
@@ -346,6 +349,7 @@ impl Slot {
             external: false,
             lost: Vec::new(),
             holder_check: false,
+            manual: false,
         }
     }
 
@@ -415,7 +419,10 @@ impl Machine {
 
     /// A machine that only brings up the services marked in `selected`.
     pub fn with_selection(plan: Arc<Plan>, seed: u64, selected: Vec<bool>) -> Self {
-        let slots = vec![Slot::new(); plan.services.len()];
+        let mut slots = vec![Slot::new(); plan.services.len()];
+        for (slot, spec) in slots.iter_mut().zip(&plan.services) {
+            slot.manual = !spec.autostart;
+        }
         let plan_order = plan.graph.order().to_vec();
         Self {
             plan,

@@ -99,6 +99,10 @@ pub struct App {
     /// Whether this dashboard runs the stack or is attached to it (then
     /// quitting detaches, and only [`Overlay::ConfirmStop`] stops it).
     pub mode: Mode,
+    /// Whether the detach key may close the dashboard and leave the stack
+    /// running: always when attached; in the foreground, when the stack's
+    /// bringup can go on without the terminal (see `commands::waiter`).
+    pub detachable: bool,
     /// Time of the frame, since the engine's epoch.
     pub clock: Duration,
     /// Terminal size, for page sizes and mouse hits.
@@ -137,6 +141,7 @@ impl App {
             theme,
             keys,
             mode: Mode::Foreground,
+            detachable: false,
             clock: Duration::ZERO,
             size: (80, 24),
             focus: Pane::Services,
@@ -211,6 +216,44 @@ impl App {
 
     fn say(&mut self, message: impl Into<String>) {
         self.flash = Some((message.into(), self.clock + Duration::from_secs(4)));
+    }
+
+    /// When (since the epoch, at or after `now`) a clock on screen next
+    /// changes its text: tenths while the cold start runs (its elapsed
+    /// time and growing timeline); after it, the soonest of the header's
+    /// running time, the grid's uptimes and the end of a passing message.
+    /// Those show seconds only in their first minute, so a stack that has
+    /// run a while costs a frame a minute, not a second, when nothing else
+    /// changes (an idle attached dashboard is meant to cost almost
+    /// nothing).
+    pub fn next_clock_change(&self, now: Duration) -> Duration {
+        if self.snapshot.summary.is_none() && self.snapshot.phase == Phase::Running {
+            return next_multiple(now, Duration::from_millis(100));
+        }
+        let uptimes = self
+            .snapshot
+            .services
+            .iter()
+            .filter(|s| s.pid.is_some())
+            .filter_map(|s| s.spawned_at);
+        let soonest_clock = std::iter::once(self.snapshot.began_at)
+            .chain(uptimes)
+            .map(|since| {
+                let age = now.saturating_sub(since);
+                since + next_multiple(age, coarse_step(age))
+            })
+            .min();
+        let flash_ends = self
+            .flash
+            .as_ref()
+            .map(|(_, until)| *until)
+            .filter(|until| *until > now);
+        [soonest_clock, flash_ends]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + Duration::from_secs(60))
+            .max(now)
     }
 
     /// The flash message, if it is still due.
@@ -312,4 +355,21 @@ impl App {
             self.selected = visible.first().copied();
         }
     }
+}
+
+/// How often a coarse clock ("12s", "5m", "2h 10m", "3d") of this age
+/// changes its text (never less often than this).
+fn coarse_step(age: Duration) -> Duration {
+    match age.as_secs() {
+        0..60 => Duration::from_secs(1),
+        60..86_400 => Duration::from_secs(60),
+        _ => Duration::from_secs(3600),
+    }
+}
+
+/// The first multiple of `step` after `d`.
+fn next_multiple(d: Duration, step: Duration) -> Duration {
+    let step_ns = step.as_nanos().max(1);
+    let next = (d.as_nanos() / step_ns + 1) * step_ns;
+    Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX))
 }

@@ -108,8 +108,9 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 theme.warn
             };
             spans.push(Span::styled(took, style));
+            // Coarse, like the uptimes: seconds only in the first minute.
             spans.push(Span::styled(
-                format!(" running {} ", fmt_duration(elapsed)),
+                format!(" running {} ", crate::text::uptime(elapsed)),
                 theme.header,
             ));
         }

@@ -30,6 +30,8 @@ pub struct Stack {
     closed: Vec<mpsc::Receiver<()>>,
     /// Processes of the run without the marker: (pid, start time).
     tracked: Mutex<Vec<(i32, u64)>>,
+    /// The config's file name in `dir` (`bringup.toml`, or a `Procfile`).
+    config_file: String,
 }
 
 impl Stack {
@@ -89,12 +91,28 @@ impl Stack {
         })
     }
 
+    /// As [`Stack::start`], with the config in a file named `file`
+    /// (another tool's: `up -c Procfile`).
+    pub fn start_named(file: &str, config: &str, args: &[&str]) -> Self {
+        Self::start_file(Path::new(BIN), file, config, args, |_| {})
+    }
+
     fn start_setup(bin: &Path, config: &str, args: &[&str], setup: impl Fn(&mut Command)) -> Self {
+        Self::start_file(bin, "bringup.toml", config, args, setup)
+    }
+
+    fn start_file(
+        bin: &Path,
+        file: &str,
+        config: &str,
+        args: &[&str],
+        setup: impl Fn(&mut Command),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config
             .replace("{record}", &dir.path().join("record").display().to_string())
             .replace("{dir}", &dir.path().display().to_string());
-        std::fs::write(dir.path().join("bringup.toml"), config).expect("write config");
+        std::fs::write(dir.path().join(file), config).expect("write config");
         let mut stack = Self {
             dir,
             marker: unique_marker(),
@@ -103,6 +121,7 @@ impl Stack {
             stderr: Arc::default(),
             closed: Vec::new(),
             tracked: Mutex::default(),
+            config_file: file.to_string(),
         };
         stack.launch(bin, args, setup);
         stack
@@ -150,7 +169,7 @@ impl Stack {
         command
             .args(&args[..end])
             .arg("-c")
-            .arg(dir.join("bringup.toml"))
+            .arg(dir.join(&self.config_file))
             .args(&args[end..])
             .current_dir(dir)
             .env("BRINGUP_TEST_MARKER", &self.marker)
@@ -178,7 +197,7 @@ impl Stack {
     /// Runs `bringup -c <this stack's config> <args>` to completion, as
     /// another terminal would: (status, stdout, stderr).
     pub fn ctl(&self, args: &[&str]) -> (ExitStatus, String, String) {
-        let config = self.dir.path().join("bringup.toml");
+        let config = self.dir.path().join(&self.config_file);
         let config = config.to_string_lossy();
         let mut all = vec!["-c", config.as_ref()];
         all.extend_from_slice(args);

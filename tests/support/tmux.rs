@@ -44,12 +44,7 @@ impl Tmux {
     pub fn run_in(dir: &Path, command: &str, width: u16, height: u16) -> Self {
         let marker = unique_marker();
         let socket = format!("bringup-{marker}");
-        // The shell waits after bringup so the pane (and the status) stay.
-        let script = format!(
-            "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {command}; echo BRINGUP-EXITED $?; sleep 600",
-            dir.display(),
-            dir.join("state").display()
-        );
+        let script = script(dir, &marker, command);
         let status = Command::new("tmux")
             .args([
                 "-L",
@@ -73,6 +68,14 @@ impl Tmux {
             dir: dir.to_path_buf(),
             _owned: None,
         }
+    }
+
+    /// Replaces what the pane runs with `command` (killing what ran), in
+    /// the same server: a new terminal program without a new tmux.
+    pub fn respawn(&self, command: &str) {
+        let script = script(&self.dir, &self.marker, command);
+        let out = self.tmux(&["respawn-pane", "-k", "-t", "main", &script]);
+        assert!(out.status.success(), "tmux respawn-pane failed");
     }
 
     pub fn tmux(&self, args: &[&str]) -> Output {
@@ -204,17 +207,36 @@ impl Tmux {
             })
     }
 
-    /// bringup itself: the process of the run the pane's shell started
-    /// (its services and its watchdog are bringup's children).
-    pub fn bringup_pid(&self) -> Option<i32> {
+    /// The process the pane's shell started: bringup, or the waiter of
+    /// a foreground dashboard (which runs the stack in its child).
+    pub fn job_pid(&self) -> Option<i32> {
         let pane = self.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
         let shell: i32 = String::from_utf8_lossy(&pane.stdout).trim().parse().ok()?;
+        self.child_of(shell)
+    }
+
+    /// bringup itself, the process that runs the stack (its services and
+    /// its watchdog are its children): the job, or the child of a waiter.
+    pub fn bringup_pid(&self) -> Option<i32> {
+        let job = self.job_pid()?;
+        let engine = self.child_of(job).filter(|&child| {
+            procfs::process::Process::new(child)
+                .and_then(|process| process.cmdline())
+                .is_ok_and(|argv| {
+                    argv.get(1)
+                        .is_some_and(|verb| verb == "up" || verb == "demo")
+                })
+        });
+        Some(engine.unwrap_or(job))
+    }
+
+    fn child_of(&self, parent: i32) -> Option<i32> {
         processes_with_marker(&self.marker)
             .into_iter()
             .find(|&pid| {
                 procfs::process::Process::new(pid)
                     .and_then(|process| process.stat())
-                    .is_ok_and(|stat| stat.ppid == shell)
+                    .is_ok_and(|stat| stat.ppid == parent)
             })
     }
 
@@ -239,4 +261,14 @@ impl Drop for Tmux {
                 .join(&self.socket),
         );
     }
+}
+
+/// The pane's shell script: `command` in `dir`, marked; the shell waits
+/// after it so the pane (and the exit status) stay.
+fn script(dir: &Path, marker: &str, command: &str) -> String {
+    format!(
+        "cd '{}' && env BRINGUP_TEST_MARKER={marker} XDG_STATE_HOME='{}' {command}; echo BRINGUP-EXITED $?; sleep 600",
+        dir.display(),
+        dir.join("state").display()
+    )
 }

@@ -1,6 +1,6 @@
 //! `bringup attach`: the live dashboard of a stack that runs elsewhere
-//! (`up -d`, or a foreground `up` in another terminal), over a session
-//! filled from its control socket.
+//! (`up -d`, a foreground `up` in another terminal, or one whose dashboard
+//! detached), over a session filled from its control socket.
 //!
 //! `q` detaches: the dashboard closes, the stack runs on, and one line
 //! says how to stop it. Stopping it from here is its own key and asks

@@ -21,7 +21,7 @@ pub(super) fn free_ports(
         // The project's range when there is a config to read, quietly.
         let cwd = std::env::current_dir().unwrap_or_default();
         bringup::config::discover(explicit, &cwd)
-            .and_then(|path| bringup::config::load_file(&path))
+            .and_then(|path| bringup::formats::load_file(&path))
             .map(|plan| *plan.project.port_range.start())
             .unwrap_or(*bringup::config::DEFAULT_PORT_RANGE.start())
     });

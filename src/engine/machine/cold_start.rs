@@ -38,7 +38,7 @@ impl Machine {
             .graph
             .order()
             .iter()
-            .filter(|id| self.selected[id.0])
+            .filter(|id| self.selected[id.0] && !self.slots[id.0].manual)
             .map(|&id| {
                 let slot = &self.slots[id.0];
                 summary::Record {

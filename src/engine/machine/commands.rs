@@ -155,6 +155,7 @@ impl Machine {
     pub(super) fn revive(&mut self, now: Duration, id: ServiceId, reason: Reason) {
         let slot = &mut self.slots[id.0];
         slot.want = Want::Up;
+        slot.manual = false;
         slot.restarts = 0;
         slot.restart_pending = false;
         self.make_pending(now, id, reason);

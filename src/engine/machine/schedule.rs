@@ -26,6 +26,12 @@ impl Machine {
                 // an adopted one is not ours to start.
                 continue;
             }
+            if slot.manual {
+                // `autostart = false`: defined, started only when asked.
+                slot.want = Want::Stopped;
+                self.set_state(now, id, State::Stopped, Reason::AwaitingStart);
+                continue;
+            }
             slot.want = Want::Up;
             slot.restarts = 0;
             slot.restart_pending = false;
@@ -180,6 +186,9 @@ impl Machine {
                 DepKind::Required => {
                     if d.up() {
                         true
+                    } else if d.manual {
+                        // Not started yet, by design: wait for someone to.
+                        false
                     } else if d.down_for_good() || d.state == State::Failed {
                         return Eligibility::Blocked(dep.on);
                     } else {
@@ -189,6 +198,8 @@ impl Machine {
                 DepKind::Completed => {
                     if d.state == State::Completed {
                         true
+                    } else if d.manual {
+                        false
                     } else if d.down_for_good() || d.state == State::Failed {
                         return Eligibility::Blocked(dep.on);
                     } else {

@@ -1541,3 +1541,79 @@ fn the_cold_start_summary_is_saved_by_an_effect() {
     assert_eq!(saved.len(), 1);
     assert_eq!(saved, published);
 }
+
+const MANUAL: &str = r#"
+[services.seed]
+kind = "task"
+command = "seed"
+autostart = false
+[services.db]
+command = "db"
+autostart = false
+[services.api]
+command = "api"
+depends_on = { db = "required" }
+[services.worker]
+command = "worker"
+depends_on = { db = "optional", seed = "completed" }
+[services.web]
+command = "web"
+depends_on = { db = "soft" }
+"#;
+
+#[test]
+fn autostart_false_stays_stopped_and_required_dependents_wait() {
+    let mut rig = Rig::new(MANUAL);
+    let effects = rig.begin();
+    let started = rig.spawns(&effects);
+    // Soft dependents of a service nobody started go ahead; required and
+    // completed ones wait instead of failing.
+    assert_eq!(started, vec!["web".to_string()]);
+    assert_eq!(rig.state("db"), State::Stopped);
+    assert_eq!(rig.status("db").reason, Reason::AwaitingStart);
+    assert!(
+        rig.note("db").contains("bringup start"),
+        "{}",
+        rig.note("db")
+    );
+    assert_eq!(rig.state("api"), State::Pending);
+    assert_eq!(rig.state("worker"), State::Pending);
+    assert!(!rig.status("db").selected, "not counted against ready");
+    rig.up("web");
+    // The cold start is over: nothing else will happen by itself.
+    assert!(rig.machine.summary.is_some());
+
+    // Started by hand: its dependents follow once it is ready.
+    let db = rig.id("db");
+    let effects = rig.at(1000).command(Command::Start(db));
+    assert_eq!(rig.spawns(&effects), vec!["db".to_string()]);
+    assert_eq!(rig.state("api"), State::Pending);
+    // db has no readiness check: spawned is ready.
+    let effects = rig.spawned("db");
+    assert_eq!(rig.spawns(&effects), vec!["api".to_string()]);
+    assert_eq!(rig.state("worker"), State::Pending, "still waits for seed");
+    let seed = rig.id("seed");
+    let effects = rig.command(Command::Start(seed));
+    assert_eq!(rig.spawns(&effects), vec!["seed".to_string()]);
+}
+
+#[test]
+fn optional_dependents_of_a_manual_service_start_degraded() {
+    let mut rig = Rig::new(
+        r#"
+[services.db]
+command = "db"
+autostart = false
+[services.api]
+command = "api"
+depends_on = { db = "optional" }
+"#,
+    );
+    let effects = rig.begin();
+    let started = rig.spawns(&effects);
+    assert_eq!(started, vec!["api".to_string()]);
+    match rig.status("api").reason {
+        Reason::Starting { degraded, .. } => assert_eq!(degraded, vec!["db".to_string()]),
+        other => panic!("{other:?}"),
+    }
+}

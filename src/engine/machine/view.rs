@@ -44,7 +44,9 @@ impl Machine {
             ready_attempt_spawned_at: slot.ready_attempt_spawned_at,
             first_ready_at: slot.first_ready_at,
             gated_by: slot.gated_by,
-            selected: self.selected[id.0],
+            // A service waiting to be started by hand is not one this run
+            // brings up: it does not count against "ready".
+            selected: self.selected[id.0] && !self.slots[id.0].manual,
             spawns: slot.spawns,
             restarts: slot.restarts,
             max_restarts: spec.max_restarts,

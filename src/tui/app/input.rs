@@ -215,6 +215,12 @@ impl App {
             Action::Help => self.overlay = Some(Overlay::Help),
             // Attached, quitting leaves the stack as it is, whatever it does.
             Action::Quit if self.mode == Mode::Attached => return vec![AppRequest::Detach],
+            Action::Detach if self.detachable => return vec![AppRequest::Detach],
+            Action::Detach => {
+                self.say(
+                    "this dashboard cannot detach (its stack runs in this process); q stops the stack",
+                );
+            }
             Action::StopStack => {
                 return match self.quitting {
                     Quitting::No => {
