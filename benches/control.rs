@@ -42,7 +42,7 @@ use bringup::fixture::monotonic_nanos;
 use harness::support::stack::Stack;
 use harness::support::tmux::Tmux;
 use harness::support::{DEADLINE, command_line, fixture, poll, processes_with_marker};
-use harness::{BIN, Reaped, cpu_time, recorded, stats};
+use harness::{BIN, Reaped, cpu_time, recorded, stats, wall_ms};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -103,25 +103,6 @@ fn registered(stack: &Stack) -> Value {
                 || r["config"].as_str() == config.to_str()
         })
         .unwrap_or_else(|| panic!("the stack is listed: {out}"))
-}
-
-/// Whole-process wall time of `bringup <args>`, spawn to exit, its output
-/// read (as `$(bringup status --json)` in a script would); milliseconds.
-fn wall_ms(args: &[&str]) -> f64 {
-    let started = Instant::now();
-    let output = Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run bringup");
-    let took = started.elapsed();
-    assert!(
-        output.status.success(),
-        "bringup {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    took.as_secs_f64() * 1e3
 }
 
 fn status_json() {

@@ -19,6 +19,7 @@
 mod command;
 pub mod describe;
 mod event;
+pub mod goal;
 mod notice;
 mod reason;
 mod stack;

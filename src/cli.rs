@@ -23,7 +23,8 @@ Examples:
   bringup import Procfile      write bringup.toml from a Procfile, mprocs, process-compose or compose file
   bringup up -c Procfile       bring up another tool's file directly
   bringup ports who 8000       who holds port 8000, and since when
-  bringup ports kill 8000      stop a stale server on 8000 (asks first)";
+  bringup ports kill 8000      stop a stale server on 8000 (asks first)
+  bringup mcp -c FILE          an MCP server (stdio) for coding agents";
 
 /// Bring a local multi-service stack up in dependency order and keep it running.
 #[derive(Debug, Parser)]
@@ -138,6 +139,10 @@ pub enum Verb {
     /// config.
     Ls(LsArgs),
 
+    /// Serve the running stack to coding agents: a Model Context Protocol
+    /// server on stdin/stdout (status, why, logs, restart, wait_ready, up,
+    /// down, … as tools). Register it with an agent as `bringup mcp -c FILE`.
+    Mcp,
     /// Write a bringup.toml from a Procfile, mprocs.yaml, process-compose.yaml
     /// or docker compose file.
     ///

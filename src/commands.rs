@@ -7,6 +7,7 @@ pub mod ctl;
 pub mod detach;
 pub mod export;
 pub mod import;
+pub mod mcp;
 pub mod ports;
 pub mod report;
 pub mod run;

@@ -60,6 +60,7 @@
 //! | [`probe`] | readiness and liveness checks (tcp, http, exec, log, notify) |
 //! | [`ports`] | race-free port allocation, holders, `bringup ports` data |
 //! | [`logs`] | bounded per-service line stores, read by cursor |
+//! | [`mcp`] | `bringup mcp`: a Model Context Protocol server (stdio), a client of the control plane |
 //! | [`rundir`] | the run's private directory (sockets), safe against other users |
 //! | [`keys`] | the dashboard's actions and their keys, one table |
 //! | leaves | [`ids`] (service ids), [`millis`] (durations on the wire), [`text`] (display-width fitting), [`colours`] (one palette), [`ansi`] (making output inert) |
@@ -86,6 +87,7 @@ pub mod headless;
 pub mod ids;
 pub mod keys;
 pub mod logs;
+pub mod mcp;
 pub mod millis;
 pub mod ports;
 pub mod probe;

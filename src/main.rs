@@ -76,6 +76,7 @@ fn main() -> ExitCode {
             end_quietly_on_closed_output();
             commands::ctl::ls(args.json)
         }
+        Verb::Mcp => commands::mcp::run(config, color),
         Verb::Import(args) => commands::import::run(&args, color),
         Verb::Export(args) => {
             end_quietly_on_closed_output();

@@ -159,4 +159,12 @@ impl Session {
         .await
         .unwrap_or_default()
     }
+
+    /// Every process listening on `port` (any address), looked up off the
+    /// caller's thread: it reads /proc.
+    pub async fn port_holders(&self, port: u16) -> Vec<crate::api::Holder> {
+        tokio::task::spawn_blocking(move || crate::ports::owner::holders(port))
+            .await
+            .unwrap_or_default()
+    }
 }

@@ -258,6 +258,19 @@ fn bad_requests_get_an_error_and_leave_the_stack_undisturbed() {
     assert!(answer.contains("unknown_service"), "{answer}");
     let answer = get(&socket, "/v1/logs/db?from=x");
     assert!(answer.contains("bad_request"), "{answer}");
+    // Who holds a port: a port, or a bad request; db's port is db's.
+    let answer = get(&socket, "/v1/ports/70000");
+    assert!(answer.contains("bad_request"), "{answer}");
+    let db = service(&status(&stack), "db").clone();
+    let answer = get(&socket, &format!("/v1/ports/{}", db["port"]));
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains(r#""service":"db""#),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(&format!(r#""pid":{}"#, db["pid"])),
+        "{answer}"
+    );
     let big = "x".repeat(200 * 1024);
     let answer = post(&socket, "/v1/command", &big);
     assert!(

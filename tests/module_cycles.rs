@@ -251,7 +251,8 @@ fn no_top_level_module_imports_one_that_imports_it_back() {
     }
 }
 
-/// The front ends (the dashboard, headless output and the control server)
+/// The front ends (the dashboard, headless output, the control server and
+/// the MCP server)
 /// reach the engine through
 /// its protocol only: a control socket can then stand in for a local
 /// engine without them changing. (Only `session` starts from a local
@@ -260,7 +261,7 @@ fn no_top_level_module_imports_one_that_imports_it_back() {
 fn front_ends_import_the_protocol_and_the_session_not_the_engine() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let graph = imports(root, "");
-    for front_end in ["tui", "headless", "control"] {
+    for front_end in ["tui", "headless", "control", "mcp"] {
         let uses = &graph[front_end];
         assert!(
             uses.contains("api"),

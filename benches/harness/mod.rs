@@ -214,3 +214,22 @@ impl Drop for Reaped {
         }
     }
 }
+
+/// Whole-process wall time of `bringup <args>`, spawn to exit, its output
+/// read (as `$(bringup status --json)` in a script would); milliseconds.
+pub fn wall_ms(args: &[&str]) -> f64 {
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run bringup");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "bringup {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    took.as_secs_f64() * 1e3
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::api::{Command, Outcome, Snapshot};
-use crate::control::wire::{self, CommandReply, ErrorBody, Hello, LogItem, StreamItem};
+use crate::control::wire::{self, CommandReply, ErrorBody, Hello, LogItem, PortReport, StreamItem};
 use crate::logs::Page;
 
 /// How long connecting may take: the socket is local, so a stack that
@@ -98,6 +98,11 @@ impl Client {
     pub async fn logs(&self, service: &str, from: u64, max: usize) -> Result<Page, ClientError> {
         self.get(&format!("/logs/{service}?from={from}&max={max}"))
             .await
+    }
+
+    /// Who listens on `port`, and which service of the stack has it.
+    pub async fn port(&self, port: u16) -> Result<PortReport, ClientError> {
+        self.get(&format!("/ports/{port}")).await
     }
 
     /// `service`'s log lines from `from` on, as they come.

@@ -191,6 +191,7 @@ async fn route(request: Request<Incoming>, session: &Session) -> Response<Body> 
         (&Method::GET, ["stream"]) => stream(session),
         (&Method::GET, ["logs"]) => all_logs(session, &query),
         (&Method::GET, ["logs", service]) => logs(session, service, &query),
+        (&Method::GET, ["ports", port]) => ports(session, port).await,
         _ => error(
             ErrorCode::NoSuchRoute,
             format!("no route {} {path}", request.method()),
@@ -207,6 +208,29 @@ fn hello(session: &Session) -> Hello {
         log_lines: Some(session.logs().max_lines()),
         info: (**session.info()).clone(),
     }
+}
+
+/// Who listens on `port`, and which service of the stack was given it.
+async fn ports(session: &Session, port: &str) -> Response<Body> {
+    let Ok(port) = port.parse::<u16>() else {
+        return error(
+            ErrorCode::BadRequest,
+            format!("{port:?} is not a port (1-65535)"),
+        );
+    };
+    let service = session
+        .snapshot()
+        .borrow()
+        .services
+        .iter()
+        .find(|s| s.port == Some(port))
+        .map(|s| s.name.clone());
+    let holders = session.port_holders(port).await;
+    json(&wire::PortReport {
+        port,
+        service,
+        holders,
+    })
 }
 
 async fn command(request: Request<Incoming>, session: &Session) -> Response<Body> {

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Event, Outcome, Snapshot, StackInfo};
+use crate::api::{Event, Holder, Outcome, Snapshot, StackInfo};
 use crate::logs::Line;
 
 /// The protocol version this build speaks.
@@ -48,6 +48,17 @@ pub struct Hello {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandReply {
     pub outcome: Outcome,
+}
+
+/// `GET /v1/ports/{port}`: who listens on a port now, and which of the
+/// stack's services has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortReport {
+    pub port: u16,
+    /// The stack's service that was given the port, if one was.
+    pub service: Option<String>,
+    /// Every process listening on it (none: it is free).
+    pub holders: Vec<Holder>,
 }
 
 /// One line of `GET /v1/stream`: the snapshot (first, and again after

@@ -8,20 +8,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bringup::api::describe;
-use bringup::api::{Command, Outcome, ServiceStatus, Snapshot, State};
+use bringup::api::{Command, Outcome, ServiceStatus, Snapshot};
 use bringup::config::ServiceId;
 use bringup::control::wire::StreamItem;
 
 use super::{FAILED, on_stack, resolve, unreachable};
 
-/// What a verb waits for after its command is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Goal {
-    /// Ready (or completed) by a start after the command.
-    Up,
-    Stopped,
-    Skipped,
-}
+pub use bringup::api::goal::Goal;
+use bringup::api::goal::{down_for_good, reached};
 
 /// `bringup restart|stop|start|kill|skip SERVICE…`: sends the command for
 /// each, then (unless `no_wait`) waits until each got where it was sent.
@@ -89,7 +83,7 @@ pub fn act(
                 for (id, verdict) in ids.iter().zip(verdicts) {
                     let name = &hello.info.services[id.0].name;
                     match verdict {
-                        Some(Ok(())) => println!("{name}: {}", goal_word(goal)),
+                        Some(Ok(())) => println!("{name}: {}", goal.word()),
                         Some(Err(why)) => {
                             eprintln!("{name}: {}", bringup::ansi::plain(&why));
                             code = ExitCode::from(FAILED);
@@ -116,7 +110,7 @@ pub fn act(
                             eprintln!(
                                 "{}: not {} after {}: {} ({})",
                                 s.name,
-                                goal_word(goal),
+                                goal.word(),
                                 describe::fmt_duration(timeout),
                                 s.state.as_str(),
                                 bringup::ansi::plain(&describe::reason(&s.reason))
@@ -130,44 +124,8 @@ pub fn act(
     })
 }
 
-fn goal_word(goal: Goal) -> &'static str {
-    match goal {
-        Goal::Up => "ready",
-        Goal::Stopped => "stopped",
-        Goal::Skipped => "skipped",
-    }
-}
-
 fn status_of(snapshot: &Snapshot, id: ServiceId) -> Option<&ServiceStatus> {
     snapshot.services.iter().find(|s| s.id == id)
-}
-
-/// Whether `s` got where `goal` says (`Some(Ok)`), cannot get there any
-/// more (`Some(Err(why))`), or may still (`None`). `spawns`: its starts
-/// before the command, so that the old process's "ready" does not count.
-fn reached(s: &ServiceStatus, goal: Goal, spawns: u32) -> Option<Result<(), String>> {
-    match goal {
-        Goal::Up => {
-            // The old process's "ready" does not count: a start must have
-            // happened since (or a process of the user's was adopted).
-            if s.spawns <= spawns && !s.external {
-                return None;
-            }
-            match s.state {
-                State::Ready | State::Completed if !s.stopping => Some(Ok(())),
-                _ if down_for_good(s) => Some(Err(describe::state_line(s.state, &s.reason))),
-                _ => None,
-            }
-        }
-        Goal::Stopped => match s.state {
-            State::Stopped | State::Failed | State::Completed if s.pid.is_none() => Some(Ok(())),
-            _ => None,
-        },
-        Goal::Skipped => match s.state {
-            State::Skipped if s.pid.is_none() => Some(Ok(())),
-            _ => None,
-        },
-    }
 }
 
 /// `bringup wait SERVICE… [--timeout D]`: exit 0 once every named service
@@ -248,14 +206,4 @@ pub fn wait(explicit: Option<&Path>, color: bool, names: &[String], timeout: Dur
             }
         }
     })
-}
-
-/// Down and staying down: failed with no restart to come, skipped or
-/// stopped.
-fn down_for_good(s: &ServiceStatus) -> bool {
-    match s.state {
-        State::Failed => s.waiting.is_none() && s.pid.is_none(),
-        State::Skipped | State::Stopped => true,
-        _ => false,
-    }
 }
