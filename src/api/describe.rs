@@ -6,8 +6,8 @@
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
 use crate::api::{
-    Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, State, Stray, Summary,
-    Then, WaitReason, WantedPort,
+    Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, RestartWhy, State,
+    Stray, Summary, Then, WaitReason, WantedPort,
 };
 use crate::ids::ServiceId;
 
@@ -215,6 +215,7 @@ fn names_its_state(reason: &Reason) -> bool {
             | Reason::Stopped { .. }
             | Reason::SkippedOnRequest
             | Reason::Skipped
+            | Reason::RestartingBecause { .. }
     )
 }
 
@@ -299,6 +300,20 @@ pub fn reason(reason: &Reason) -> String {
         Reason::KillingAfter { grace } => {
             format!("did not stop within {}; killing", fmt_duration(*grace))
         }
+        Reason::RestartingBecause { why } => format!("restarting: {}", restart_why(why)),
+    }
+}
+
+/// "db restarted", "src/app.py changed": why bringup restarts a service.
+pub fn restart_why(why: &RestartWhy) -> String {
+    match why {
+        RestartWhy::DependencyRestarted { on } => format!("{on} restarted"),
+        RestartWhy::FileChanged { path, more: 0 } => format!("{path} changed"),
+        RestartWhy::FileChanged { path, more } => format!(
+            "{path} and {more} other file{} changed",
+            if *more == 1 { "" } else { "s" }
+        ),
+        RestartWhy::ConfigChanged => "its config changed".into(),
     }
 }
 

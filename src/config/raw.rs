@@ -106,13 +106,14 @@ impl OneOrMany {
 }
 
 /// `depends_on = { db = "required" }`, or the short list form
-/// `depends_on = ["db", "cache"]` meaning all required.
+/// `depends_on = ["db", "cache"]` meaning all required. An entry of the
+/// table may also be long: `db = { kind = "required", restart = true }`.
 ///
 /// Deserialized by hand: serde's untagged enums buffer their input, which
 /// loses the spans the names need for error messages.
 #[derive(Debug)]
 pub enum DependsOn {
-    Table(Vec<(Spanned<String>, Spanned<RawDepKind>)>),
+    Table(Vec<(Spanned<String>, Spanned<RawDep>)>),
     List(Vec<Spanned<String>>),
 }
 
@@ -148,6 +149,56 @@ impl<'de> Deserialize<'de> for DependsOn {
                     names.push(name);
                 }
                 Ok(DependsOn::List(names))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// One entry of the `depends_on` table: `"required"`, or the long form
+/// `{ kind = "required", restart = true }` (`restart`: restart the
+/// dependent once this dependency restarted and is ready again).
+#[derive(Debug, Clone, Copy)]
+pub struct RawDep {
+    pub kind: RawDepKind,
+    pub restart: bool,
+}
+
+/// The long form of a `depends_on` entry, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDepLong {
+    kind: Option<RawDepKind>,
+    restart: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for RawDep {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawDep;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "one of \"required\", \"optional\", \"soft\", \"completed\", or a table such as { kind = \"required\", restart = true }",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<RawDep, E> {
+                let kind = RawDepKind::deserialize(serde::de::value::StrDeserializer::new(word))?;
+                Ok(RawDep {
+                    kind,
+                    restart: false,
+                })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawDep, A::Error> {
+                let long =
+                    RawDepLong::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawDep {
+                    kind: long.kind.unwrap_or(RawDepKind::Required),
+                    restart: long.restart.unwrap_or(false),
+                })
             }
         }
         deserializer.deserialize_any(Visitor)

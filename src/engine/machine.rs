@@ -14,8 +14,9 @@
 //!
 //! The parts: `schedule` (who may start now), `lifecycle` (spawned,
 //! ready, alive, exited, restart policy, timers, adoption), `stop`,
-//! `commands`, `cold_start` (the summary) and `view` (snapshot,
-//! status).
+//! `commands`, `cascade` (restarts that are not failures: a dependency
+//! restarted, a watched file changed), `cold_start` (the summary) and
+//! `view` (snapshot, status).
 //!
 //! After every input the machine re-runs `schedule`, which walks the
 //! services in start order (within a wave, what took longest last time
@@ -32,8 +33,8 @@ use nix::sys::signal::Signal;
 use crate::api::summary;
 use crate::api::{
     Cause, Command, EventKind, Exit, Holder, Lost, Need, Notice, Outcome, Phase, PortChoice,
-    PortHow, Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket,
-    WaitReason,
+    PortHow, Reason, Refusal, RestartWhy, ServiceStatus, Snapshot, State, Stray, Summary, Then,
+    Ticket, WaitReason,
 };
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 
@@ -85,6 +86,9 @@ pub enum Input {
         ticket: Ticket,
         result: Result<(u16, PortHow), String>,
     },
+    /// Something other than a failure wants `id` restarted (a watched file
+    /// changed, say); the machine decides whether it is (see `cascade`).
+    Restart { id: ServiceId, why: RestartWhy },
 }
 
 /// What happened to a service's current process.
@@ -309,6 +313,13 @@ struct Slot {
     lost: Vec<ServiceId>,
     /// Its port's holder is being checked: it does not start meanwhile.
     holder_check: bool,
+    /// When its current (or last) process was spawned, in the machine's
+    /// count of spawns: a dependent spawned before its dependency's
+    /// current process still talks to the old one (see `cascade`).
+    spawn_seq: u64,
+    /// Why the restart under way was asked for, said again once it is
+    /// back in line (`None`: a user's restart).
+    restart_reason: Option<Reason>,
 }
 
 impl Slot {
@@ -346,6 +357,8 @@ impl Slot {
             external: false,
             lost: Vec::new(),
             holder_check: false,
+            spawn_seq: 0,
+            restart_reason: None,
         }
     }
 
@@ -404,6 +417,8 @@ pub struct Machine {
     /// Shutting down, every service stopped: the look for what they left
     /// behind was asked for, and shutdown completes when it is answered.
     sweeping: bool,
+    /// Spawns so far, for [`Slot::spawn_seq`].
+    spawn_seq: u64,
 }
 
 impl Machine {
@@ -431,6 +446,7 @@ impl Machine {
             selected,
             spawn_order: plan_order,
             sweeping: false,
+            spawn_seq: 0,
         }
     }
 
@@ -475,6 +491,11 @@ impl Machine {
             } => self.holder_checked(now, id, port, ticket, verdict),
             Input::PortMoved { id, ticket, result } => self.port_moved(now, id, ticket, result),
             Input::Swept { result } => self.swept(result),
+            Input::Restart { id, why } => {
+                if id.0 < self.slots.len() {
+                    self.restart_for(now, id, why);
+                }
+            }
         }
         match self.phase {
             Phase::Running => self.schedule(now),
@@ -562,6 +583,7 @@ fn kind_effect(kind: EventKind) -> Effect {
     Effect::Publish(kind)
 }
 
+mod cascade;
 mod cold_start;
 mod commands;
 mod conflicts;

@@ -93,6 +93,7 @@ impl Machine {
                 if self.slots[id.0].alive() {
                     self.slots[id.0].want = Want::Up;
                     self.slots[id.0].restarts = 0;
+                    self.slots[id.0].restart_reason = None;
                     self.begin_stop(now, id, StopIntent::Restart);
                 } else {
                     self.revive(now, id, Reason::Restarting);

@@ -100,6 +100,7 @@ impl Machine {
         slot.last_check = None;
         let took = now.saturating_sub(slot.spawned_at.unwrap_or(now));
         self.set_state(now, id, State::Ready, Reason::ReadyIn { took, detail });
+        self.cascade(now, id);
         // Once per process: a not_ready → ready recovery keeps the loop it has.
         if self.plan.service(id).liveness.is_some() && !self.slots[id.0].liveness_started {
             self.slots[id.0].liveness_started = true;
@@ -190,7 +191,10 @@ impl Machine {
             Some(StopIntent::Restart) if self.phase != Phase::Running => {
                 self.set_state(now, id, State::Stopped, Reason::Stopped { exit });
             }
-            Some(StopIntent::Restart) => self.make_pending(now, id, Reason::Restarting),
+            Some(StopIntent::Restart) => {
+                let reason = self.slots[id.0].restart_reason.take();
+                self.make_pending(now, id, reason.unwrap_or(Reason::Restarting));
+            }
             Some(StopIntent::Failure) | None => self.crashed(now, id, exit),
         }
     }
@@ -208,6 +212,7 @@ impl Machine {
             slot.first_ready_at.get_or_insert(now);
             slot.ready_at = Some(now);
             self.set_state(now, id, State::Completed, Reason::CompletedIn { took });
+            self.cascade(now, id);
             return;
         }
         let slot = &mut self.slots[id.0];

@@ -1541,3 +1541,5 @@ fn the_cold_start_summary_is_saved_by_an_effect() {
     assert_eq!(saved.len(), 1);
     assert_eq!(saved, published);
 }
+
+mod cascade;
