@@ -37,6 +37,7 @@ mod service;
 mod templates;
 mod ui;
 pub mod validate;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

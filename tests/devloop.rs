@@ -78,3 +78,79 @@ fn a_misspelt_key_of_the_long_form_is_located() {
     assert!(shown.contains("5:23"), "{shown}");
     assert!(shown.contains("unknown key `kidn`"), "{shown}");
 }
+
+/// A service that watches `src/**` but not `src/gen/**`, in a directory
+/// whose `.gitignore` leaves out `*.log`.
+fn watching_stack() -> Stack {
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+readiness = {{ log = "api is up" }}
+watch = ["src/**"]
+watch_ignore = ["src/gen/**"]
+"#,
+        support::recorded("api", "--ready-line 'api is up'"),
+    );
+    let stack = Stack::start_prepared(&config, &["up", "--no-tui"], |dir| {
+        std::fs::create_dir_all(dir.join("src/gen")).unwrap();
+        std::fs::create_dir_all(dir.join("src/.cache")).unwrap();
+        std::fs::write(dir.join(".gitignore"), "*.log\n").unwrap();
+    });
+    stack.wait_for("every required service is ready");
+    stack
+}
+
+#[test]
+fn a_watched_file_restarts_the_service_and_ignored_ones_do_not() {
+    let mut stack = watching_stack();
+    let dir = stack.dir.path().to_path_buf();
+    // In one burst: first what must not count, then the file that does.
+    std::fs::write(dir.join("src/gen/models.py"), "generated").unwrap();
+    std::fs::write(dir.join("src/debug.log"), "ignored by .gitignore").unwrap();
+    std::fs::write(dir.join("src/.cache/x.py"), "hidden").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not watched").unwrap();
+    std::fs::write(dir.join("src/app.py"), "print('hi')").unwrap();
+    stack.wait_for("api: restarting: src/app.py changed");
+    stack.wait_records("api ready again", |r| all(r, "api", "ready").len() == 2);
+    let out = stack.stdout();
+    assert!(
+        !out.contains("other file"),
+        "an ignored file counted: {out}"
+    );
+    // Only ignored or unwatched files change: no restart. The watched one
+    // written after them is the next restart's first file.
+    std::fs::write(dir.join("src/gen/models.py"), "again").unwrap();
+    std::fs::write(dir.join("notes.txt"), "again").unwrap();
+    std::fs::write(dir.join("src/main.py"), "x").unwrap();
+    stack.wait_for("api: restarting: src/main.py changed");
+    stack.wait_records("api ready a third time", |r| {
+        all(r, "api", "ready").len() == 3
+    });
+    assert_eq!(all(&stack.records(), "api", "start").len(), 3);
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn a_burst_of_changes_is_one_restart() {
+    let mut stack = watching_stack();
+    let dir = stack.dir.path().to_path_buf();
+    std::fs::create_dir_all(dir.join("src/pkg")).unwrap();
+    for i in 0..50 {
+        std::fs::write(dir.join(format!("src/pkg/m{i}.py")), "x").unwrap();
+    }
+    stack.wait_until("the restart", |out| out.contains("api: restarting: src/"));
+    stack.wait_records("api ready again", |r| all(r, "api", "ready").len() == 2);
+    let out = stack.stdout();
+    let line = stack.line("api: restarting: src/");
+    assert!(
+        line.contains("and 49 other files changed") || line.contains("and 50 other files changed"),
+        "{line}\n{out}"
+    );
+    assert_eq!(
+        out.matches("api: restarting:").count(),
+        1,
+        "one restart for the burst: {out}"
+    );
+    stack.stop_expecting(0);
+}

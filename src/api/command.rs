@@ -24,6 +24,8 @@ pub enum Command {
     RestartAll,
     /// Stop everything in reverse dependency order; `force` SIGKILLs now.
     Shutdown { force: bool },
+    /// Pause watching files (changes restart nothing) or resume it.
+    Watching { paused: bool },
     /// A service whose port is taken: take another port, or adopt the
     /// holder (if it passes the service's readiness check).
     ResolvePort {
@@ -106,7 +108,7 @@ impl Command {
             | Command::Start(id)
             | Command::Skip(id) => Some(id),
             Command::ResolvePort { service, .. } => Some(service),
-            Command::RestartAll | Command::Shutdown { .. } => None,
+            Command::RestartAll | Command::Shutdown { .. } | Command::Watching { .. } => None,
         }
     }
 }

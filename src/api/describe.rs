@@ -167,6 +167,14 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
         }
         EventKind::ShutdownComplete => (Weight::Info, None, "every service has stopped".into()),
         EventKind::RestartingAll => (Weight::Info, None, "restarting everything".into()),
+        EventKind::Watching { paused: true } => (
+            Weight::Info,
+            None,
+            "watching files paused: changes restart nothing".into(),
+        ),
+        EventKind::Watching { paused: false } => {
+            (Weight::Info, None, "watching files again".into())
+        }
     };
     Some(Described {
         weight,
@@ -428,6 +436,7 @@ pub fn waiting(reason: &WaitReason) -> String {
 pub fn notice(name: Option<&str>, notice: &Notice) -> String {
     let said = match notice {
         Notice::EngineFailed { error } => format!("cannot start the engine: {error}"),
+        Notice::WatchTrouble { why } => why.clone(),
         Notice::NoWatchdog { error } => format!(
             "could not start the watchdog ({error}); if bringup is killed with SIGKILL, grandchildren of services may survive"
         ),

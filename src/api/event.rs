@@ -113,6 +113,8 @@ pub enum EventKind {
     ColdStart(Summary),
     /// Everything is being stopped, to be started again in order.
     RestartingAll,
+    /// Watching files was paused (changes restart nothing) or resumed.
+    Watching { paused: bool },
     /// Shutdown began.
     ShutdownStarted { force: bool },
     /// Every process is gone.

@@ -59,4 +59,6 @@ pub enum Notice {
     SignalFailed { signal: SignalName, error: String },
     /// The notify socket received something it could not use, and why.
     NotifyRejected { why: String },
+    /// Files cannot be watched (all, or some): why.
+    WatchTrouble { why: String },
 }

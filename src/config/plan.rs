@@ -110,6 +110,8 @@ pub struct ServiceSpec {
     pub stop_signal: nix::sys::signal::Signal,
     pub stop_grace: Duration,
     pub port: Option<PortSpec>,
+    /// The files whose changes restart it (`watch`), if any.
+    pub watch: Option<crate::config::watch::WatchSpec>,
 }
 
 /// Which port a service wants and what to do when it is taken.

@@ -59,6 +59,9 @@ pub struct RawService {
     pub on_conflict: Option<RawOnConflict>,
     pub listen: Option<Spanned<bool>>,
     pub check_port_owner: Option<Spanned<bool>>,
+    /// Globs (relative to `cwd`) whose changes restart the service.
+    pub watch: Option<Spanned<Vec<Spanned<String>>>>,
+    pub watch_ignore: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `port = 8000` or `port = "auto"`.

@@ -317,9 +317,6 @@ struct Slot {
     /// count of spawns: a dependent spawned before its dependency's
     /// current process still talks to the old one (see `cascade`).
     spawn_seq: u64,
-    /// Why the restart under way was asked for, said again once it is
-    /// back in line (`None`: a user's restart).
-    restart_reason: Option<Reason>,
 }
 
 impl Slot {
@@ -358,7 +355,6 @@ impl Slot {
             lost: Vec::new(),
             holder_check: false,
             spawn_seq: 0,
-            restart_reason: None,
         }
     }
 
@@ -419,6 +415,8 @@ pub struct Machine {
     sweeping: bool,
     /// Spawns so far, for [`Slot::spawn_seq`].
     spawn_seq: u64,
+    /// Changed files restart nothing for now (the user paused watching).
+    watch_paused: bool,
 }
 
 impl Machine {
@@ -447,6 +445,7 @@ impl Machine {
             spawn_order: plan_order,
             sweeping: false,
             spawn_seq: 0,
+            watch_paused: false,
         }
     }
 

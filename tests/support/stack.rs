@@ -89,8 +89,26 @@ impl Stack {
         })
     }
 
+    /// As [`Stack::start`], with `prepare` laying out files in the
+    /// stack's directory before bringup starts.
+    pub fn start_prepared(config: &str, args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        prepare(dir.path());
+        Self::start_in(dir, Path::new(BIN), config, args, |_| {})
+    }
+
     fn start_setup(bin: &Path, config: &str, args: &[&str], setup: impl Fn(&mut Command)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, bin, config, args, setup)
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        bin: &Path,
+        config: &str,
+        args: &[&str],
+        setup: impl Fn(&mut Command),
+    ) -> Self {
         let config = config
             .replace("{record}", &dir.path().join("record").display().to_string())
             .replace("{dir}", &dir.path().display().to_string());

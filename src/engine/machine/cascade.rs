@@ -48,10 +48,13 @@ impl Machine {
     }
 
     /// Restarts `id` for `why`, unless it is meant to stay down (stopped or
-    /// skipped by the user, not selected) or is on its way up anyway.
+    /// skipped by the user, not selected), is on its way up anyway, or
+    /// `why` is a changed file and watching is paused.
     pub(super) fn restart_for(&mut self, now: Duration, id: ServiceId, why: RestartWhy) {
         let slot = &self.slots[id.0];
-        if self.phase != Phase::Running
+        let paused = self.watch_paused && matches!(why, RestartWhy::FileChanged { .. });
+        if paused
+            || self.phase != Phase::Running
             || !self.selected[id.0]
             || slot.want != Want::Up
             || slot.external
@@ -64,9 +67,9 @@ impl Machine {
                 // Being stopped already; it comes back as that stop says.
                 return;
             }
+            // Said while it stops; once down it is "restarting" like any.
             let state = slot.state;
-            self.set_state(now, id, state, reason.clone());
-            self.slots[id.0].restart_reason = Some(reason);
+            self.set_state(now, id, state, reason);
             self.begin_stop(now, id, StopIntent::Restart);
             return;
         }

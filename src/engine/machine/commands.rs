@@ -82,6 +82,13 @@ impl Machine {
                 self.publish(EventKind::ShutdownStarted { force });
                 self.stop_everything(now, Phase::ShuttingDown { force });
             }
+            Command::Watching { paused } => {
+                // Asking for what already is, is done too.
+                if self.watch_paused != paused {
+                    self.watch_paused = paused;
+                    self.publish(EventKind::Watching { paused });
+                }
+            }
             Command::RestartAll => {
                 if self.phase == Phase::Restarting {
                     return refused(Refusal::AlreadyRestartingAll);
@@ -93,7 +100,6 @@ impl Machine {
                 if self.slots[id.0].alive() {
                     self.slots[id.0].want = Want::Up;
                     self.slots[id.0].restarts = 0;
-                    self.slots[id.0].restart_reason = None;
                     self.begin_stop(now, id, StopIntent::Restart);
                 } else {
                     self.revive(now, id, Reason::Restarting);

@@ -191,10 +191,7 @@ impl Machine {
             Some(StopIntent::Restart) if self.phase != Phase::Running => {
                 self.set_state(now, id, State::Stopped, Reason::Stopped { exit });
             }
-            Some(StopIntent::Restart) => {
-                let reason = self.slots[id.0].restart_reason.take();
-                self.make_pending(now, id, reason.unwrap_or(Reason::Restarting));
-            }
+            Some(StopIntent::Restart) => self.make_pending(now, id, Reason::Restarting),
             Some(StopIntent::Failure) | None => self.crashed(now, id, exit),
         }
     }

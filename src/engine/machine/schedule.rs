@@ -252,7 +252,6 @@ impl Machine {
         let spawn_seq = self.spawn_seq;
         let slot = &mut self.slots[id.0];
         slot.spawn_seq = spawn_seq;
-        slot.restart_reason = None;
         slot.generation += 1;
         slot.spawns += 1;
         slot.process = Process::Spawning;

@@ -39,6 +39,7 @@ impl Runtime {
                 },
             )));
         }
+        let _watching = self.watch_files();
         let mut queue = self.allocate_ports();
         queue.push_back(Input::Begin);
         let mut commands_open = true;
@@ -89,6 +90,20 @@ impl Runtime {
         if let Some(watchdog) = self.watchdog.take().and_then(|w| Arc::try_unwrap(w).ok()) {
             watchdog.finish();
         }
+    }
+
+    /// Changes of watched files become restarts (see [`crate::engine::watch`]);
+    /// what cannot be watched is a notice.
+    fn watch_files(&self) -> Option<AbortOnDrop> {
+        let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
+        crate::engine::watch::start(&self.plan, self.inputs.clone(), move |why| {
+            let notice = EventKind::Notice {
+                service: None,
+                name: None,
+                notice: Notice::WatchTrouble { why },
+            };
+            announce(&events, &logs, epoch.elapsed(), notice);
+        })
     }
 
     pub(super) fn publish(&self, at: Duration, kind: EventKind) {

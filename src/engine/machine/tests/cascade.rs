@@ -242,3 +242,27 @@ fn a_changed_file_leaves_a_stopped_service_stopped() {
     assert!(rig.spawns(&effects).is_empty());
     assert_eq!(rig.state("worker"), State::Stopped);
 }
+
+#[test]
+fn paused_watching_restarts_nothing_until_resumed() {
+    let mut rig = Rig::new(FOLLOWERS);
+    all_up(&mut rig);
+    let effects = rig.command(Command::Watching { paused: true });
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Publish(EventKind::Watching { paused: true })))
+    );
+    assert!(rig.machine.snapshot().watch_paused);
+    let effects = file_changed(&mut rig, "worker");
+    assert!(signalled(&rig, &effects).is_empty());
+    // A cascade is not a watch: it still happens.
+    rig.command(Command::Restart(rig.id("db")));
+    rig.exit("db", 0);
+    rig.spawned("db");
+    let effects = rig.ready("db");
+    assert_eq!(signalled(&rig, &effects), ["api"]);
+    rig.command(Command::Watching { paused: false });
+    let effects = file_changed(&mut rig, "worker");
+    assert_eq!(signalled(&rig, &effects), ["worker"]);
+}
