@@ -21,6 +21,7 @@
 mod context;
 mod defaults;
 mod deps;
+pub mod diff;
 mod durations;
 mod env;
 pub mod error;

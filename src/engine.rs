@@ -7,8 +7,9 @@
 //! each service's port for the run, [`info`] derives the
 //! [`crate::api::StackInfo`] front ends are told, and [`crash`] records an
 //! engine panic for the verdict. [`watch`] turns changes of watched files
-//! into restarts.
+//! into restarts, and [`config_watch`] edits of the config into reloads.
 
+pub mod config_watch;
 pub mod crash;
 pub mod history;
 pub mod info;

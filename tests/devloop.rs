@@ -154,3 +154,89 @@ fn a_burst_of_changes_is_one_restart() {
     );
     stack.stop_expecting(0);
 }
+
+const RELOADING: &str = r#"
+[services.db]
+command = "DB"
+readiness = { log = "db is up" }
+[services.api]
+command = "API"
+depends_on = ["db"]
+readiness = { log = "api is up" }
+[services.web]
+command = "WEB"
+env = { GREETING = "hello" }
+readiness = { log = "web is up" }
+"#;
+
+fn reloading_config(extra: &str) -> String {
+    format!("{extra}{RELOADING}")
+        .replace("DB", &support::recorded("db", "--ready-line 'db is up'"))
+        .replace("API", &support::recorded("api", "--ready-line 'api is up'"))
+        .replace("WEB", &support::recorded("web", "--ready-line 'web is up'"))
+}
+
+fn starts(stack: &Stack, name: &str) -> usize {
+    all(&stack.records(), name, "start").len()
+}
+
+#[test]
+fn an_edit_restarts_what_changed_and_a_broken_one_changes_nothing() {
+    let config = reloading_config("");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+
+    // A broken edit: nothing changes, the error is shown where it is.
+    let broken = text.replace("env = { GREETING", "evn = { GREETING");
+    std::fs::write(&file, &broken).unwrap();
+    stack.wait_for("the edited config is not valid");
+    let out = stack.stdout();
+    assert!(out.contains("bringup.toml:11:1"), "{out}");
+
+    // Fixed and changed: only web restarts.
+    std::fs::write(&file, text.replace("\"hello\"", "\"hi\"")).unwrap();
+    stack.wait_for("config reloaded: web restarts; the rest keep running");
+    stack.wait_for("web: restarting: its config changed");
+    stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
+    assert_eq!(starts(&stack, "db"), 1, "db kept its process");
+    assert_eq!(starts(&stack, "api"), 1, "api kept its process");
+    assert_eq!(starts(&stack, "web"), 2);
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn with_reload_off_only_bringup_reload_applies_an_edit() {
+    let config = reloading_config("[project]\nreload = false\n");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("\"hello\"", "\"hi\"")).unwrap();
+    let (status, out, err) = stack.ctl(&["reload"]);
+    assert!(status.success(), "{out}{err}");
+    stack.wait_for("config reloaded: web restarts");
+    stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
+    assert!(
+        !stack
+            .stdout()
+            .contains("config reloaded: no service changed"),
+        "the edit was not applied by itself before `bringup reload`"
+    );
+    assert_eq!(starts(&stack, "api"), 1);
+
+    // A broken file: `bringup reload` says where and fails (the config is
+    // read by the command itself first, to find its stack).
+    std::fs::write(
+        &file,
+        text.replace("depends_on = [\"db\"]", "depends_on = [\"dbb\"]"),
+    )
+    .unwrap();
+    let (status, _, err) = stack.ctl(&["reload"]);
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("bringup.toml:9:15"), "{err}");
+    assert!(err.contains("unknown service `dbb`"), "{err}");
+    assert_eq!(starts(&stack, "api"), 1, "nothing changed");
+    stack.stop_expecting(0);
+}

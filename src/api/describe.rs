@@ -166,6 +166,7 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             (weight, None, summary_line(summary))
         }
         EventKind::ShutdownComplete => (Weight::Info, None, "every service has stopped".into()),
+        EventKind::Reloaded { changed, ui } => (Weight::Info, None, reloaded(changed, *ui)),
         EventKind::RestartingAll => (Weight::Info, None, "restarting everything".into()),
         EventKind::Watching { paused: true } => (
             Weight::Info,
@@ -312,6 +313,19 @@ pub fn reason(reason: &Reason) -> String {
     }
 }
 
+/// "config reloaded: api and web restart; the rest keep running".
+pub fn reloaded(changed: &[String], ui: bool) -> String {
+    let ui = if ui { "; [ui] applied" } else { "" };
+    match changed {
+        [] => format!("config reloaded: no service changed{ui}"),
+        [one] => format!("config reloaded: {one} restarts; the rest keep running{ui}"),
+        many => format!(
+            "config reloaded: {} restart; the rest keep running{ui}",
+            many.join(", ")
+        ),
+    }
+}
+
 /// "db restarted", "src/app.py changed": why bringup restarts a service.
 pub fn restart_why(why: &RestartWhy) -> String {
     match why {
@@ -392,6 +406,12 @@ pub fn refusal(why: &Refusal) -> String {
         Refusal::HolderFailsCheck { holder, why } => format!(
             "not adopted: the holder does not pass the readiness check ({why}); it is {holder}"
         ),
+        Refusal::ConfigInvalid { errors } => {
+            format!("the config is not valid; nothing changed:\n{errors}")
+        }
+        Refusal::ReloadNotApplicable { why } => {
+            format!("the config cannot be applied while the stack runs ({why}); nothing changed")
+        }
     }
 }
 
@@ -437,6 +457,12 @@ pub fn notice(name: Option<&str>, notice: &Notice) -> String {
     let said = match notice {
         Notice::EngineFailed { error } => format!("cannot start the engine: {error}"),
         Notice::WatchTrouble { why } => why.clone(),
+        Notice::ConfigInvalid { errors } => {
+            format!("the edited config is not valid; nothing changed until it is:\n{errors}")
+        }
+        Notice::ReloadNotApplicable { why } => format!(
+            "the edited config cannot be applied while the stack runs ({why}); nothing changed: restart the stack to apply it"
+        ),
         Notice::NoWatchdog { error } => format!(
             "could not start the watchdog ({error}); if bringup is killed with SIGKILL, grandchildren of services may survive"
         ),

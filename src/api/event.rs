@@ -119,6 +119,9 @@ pub enum EventKind {
     ShutdownStarted { force: bool },
     /// Every process is gone.
     ShutdownComplete,
+    /// An edit of the config was applied: these services restart (the
+    /// rest keep their processes); `ui`: `[ui]` changed.
+    Reloaded { changed: Vec<String>, ui: bool },
 }
 
 /// How a service came by its port, when that is worth saying.

@@ -61,4 +61,9 @@ pub enum Notice {
     NotifyRejected { why: String },
     /// Files cannot be watched (all, or some): why.
     WatchTrouble { why: String },
+    /// The edited config does not validate; the stack runs on as it was.
+    ConfigInvalid { errors: String },
+    /// The edited config cannot be applied while the stack runs; it runs
+    /// on as it was.
+    ReloadNotApplicable { why: String },
 }

@@ -82,6 +82,9 @@ pub struct Project {
     pub log_lines: usize,
     /// Where `port = "auto"` takes ports from.
     pub port_range: RangeInclusive<u16>,
+    /// Edits of the config (and its env files) are applied while the
+    /// stack runs (`reload = false` leaves that to `bringup reload`).
+    pub reload: bool,
 }
 
 /// One service or task, fully resolved. What it depends on is not here

@@ -31,6 +31,8 @@ pub struct RawProject {
     pub backoff: Option<RawBackoff>,
     pub log_lines: Option<usize>,
     pub port_range: Option<Spanned<String>>,
+    /// Apply edits of the config while the stack runs (default true).
+    pub reload: Option<bool>,
 }
 
 /// `[services.NAME]`.

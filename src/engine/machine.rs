@@ -15,8 +15,8 @@
 //! The parts: `schedule` (who may start now), `lifecycle` (spawned,
 //! ready, alive, exited, restart policy, timers, adoption), `stop`,
 //! `commands`, `cascade` (restarts that are not failures: a dependency
-//! restarted, a watched file changed), `cold_start` (the summary) and
-//! `view` (snapshot, status).
+//! restarted, a watched file changed), `reload` (an edited config),
+//! `cold_start` (the summary) and `view` (snapshot, status).
 //!
 //! After every input the machine re-runs `schedule`, which walks the
 //! services in start order (within a wave, what took longest last time
@@ -89,6 +89,29 @@ pub enum Input {
     /// Something other than a failure wants `id` restarted (a watched file
     /// changed, say); the machine decides whether it is (see `cascade`).
     Restart { id: ServiceId, why: RestartWhy },
+    /// The config file (or an env file it reads) changed on disk.
+    ConfigTouched,
+    /// The config was read again (asked by [`Effect::LoadConfig`]) and
+    /// compared with the running one (see `reload`).
+    Reload {
+        ticket: Option<Ticket>,
+        outcome: Reload,
+    },
+}
+
+/// A config read again, as the runtime found it.
+#[derive(Debug, Clone)]
+pub enum Reload {
+    /// Valid and applicable: the new plan (the runtime uses it already)
+    /// and what changed.
+    Applied {
+        plan: Arc<Plan>,
+        diff: crate::config::diff::PlanDiff,
+    },
+    /// Valid, but not while the stack runs: why.
+    NotApplicable { why: String },
+    /// Not valid: its errors (file:line:col).
+    Invalid { errors: String },
 }
 
 /// What happened to a service's current process.
@@ -221,6 +244,9 @@ pub enum Effect {
     /// Keep what this cold start took, for the next one's start order
     /// (off the loop: it writes a file).
     SaveHistory(Summary),
+    /// Read the config again and compare it with the running one; answer
+    /// with [`Input::Reload`] (with `ticket`, when a command asked).
+    LoadConfig { ticket: Option<Ticket> },
 }
 
 /// What happens when a process we are stopping exits.
@@ -495,6 +521,8 @@ impl Machine {
                     self.restart_for(now, id, why);
                 }
             }
+            Input::ConfigTouched => self.config_touched(),
+            Input::Reload { ticket, outcome } => self.reload(now, ticket, outcome),
         }
         match self.phase {
             Phase::Running => self.schedule(now),
@@ -587,6 +615,7 @@ mod cold_start;
 mod commands;
 mod conflicts;
 mod lifecycle;
+mod reload;
 mod schedule;
 mod stop;
 mod view;

@@ -82,6 +82,12 @@ impl Machine {
                 self.publish(EventKind::ShutdownStarted { force });
                 self.stop_everything(now, Phase::ShuttingDown { force });
             }
+            Command::Reload => {
+                self.out.push(Effect::LoadConfig {
+                    ticket: Some(ticket),
+                });
+                return None;
+            }
             Command::Watching { paused } => {
                 // Asking for what already is, is done too.
                 if self.watch_paused != paused {

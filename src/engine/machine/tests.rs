@@ -1543,3 +1543,4 @@ fn the_cold_start_summary_is_saved_by_an_effect() {
 }
 
 mod cascade;
+mod reload;

@@ -210,6 +210,10 @@ impl App {
                 });
                 return vec![AppRequest::Send(Command::Watching { paused })];
             }
+            Action::Reload => {
+                self.say("reading the config again");
+                return vec![AppRequest::Send(Command::Reload)];
+            }
             Action::Timeline => self.toggle_lower(LowerView::Timeline),
             Action::Ports => {
                 self.toggle_lower(LowerView::Ports);
