@@ -135,6 +135,17 @@ pub enum Verb {
     /// is gone.
     Down(DownArgs),
 
+    /// Read the running stack's config again and apply what changed:
+    /// changed services restart, the others keep their processes.
+    ///
+    /// A running stack does this by itself when its config or an env file
+    /// it reads is saved, unless `[project] reload = false`. An edit that
+    /// does not validate changes nothing: its errors are printed and the
+    /// exit status is 1. Adding or removing services, or changing a port,
+    /// needs a restart of the stack (`bringup down`, then `up`).
+    #[command(after_help = "Example:\n  bringup reload")]
+    Reload,
+
     /// Every running bringup stack of this user: project, pid, uptime,
     /// config.
     Ls(LsArgs),

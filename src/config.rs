@@ -22,6 +22,7 @@ mod container;
 mod context;
 mod defaults;
 mod deps;
+pub mod diff;
 mod durations;
 mod env;
 pub mod error;
@@ -39,6 +40,7 @@ mod service;
 mod templates;
 mod ui;
 pub mod validate;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

@@ -25,6 +25,9 @@ use crate::ids::ServiceId;
 pub struct Dependency {
     pub on: ServiceId,
     pub kind: DepKind,
+    /// Restart the dependent once this dependency restarted and is ready
+    /// again (`{ kind = "required", restart = true }`).
+    pub restart: bool,
 }
 
 /// How a dependent waits for a dependency (see DESIGN.md, Dependencies).
@@ -84,6 +87,7 @@ impl Graph {
                 dependents[edge.on.0].push(Dependency {
                     on: ServiceId(from),
                     kind: edge.kind,
+                    restart: edge.restart,
                 });
             }
         }
@@ -307,6 +311,7 @@ mod tests {
         Dependency {
             on: ServiceId(on),
             kind: DepKind::Required,
+            restart: false,
         }
     }
 

@@ -72,6 +72,7 @@ fn main() -> ExitCode {
             commands::with::run_command(config, color, &args.services, args.timeout, &args.command)
         }
         Verb::Down(args) => commands::ctl::down(config, color, args.force, args.timeout),
+        Verb::Reload => commands::ctl::reload(config, color),
         Verb::Ls(args) => {
             end_quietly_on_closed_output();
             commands::ctl::ls(args.json)

@@ -24,6 +24,10 @@ pub enum Command {
     RestartAll,
     /// Stop everything in reverse dependency order; `force` SIGKILLs now.
     Shutdown { force: bool },
+    /// Pause watching files (changes restart nothing) or resume it.
+    Watching { paused: bool },
+    /// Read the config again and apply what changed.
+    Reload,
     /// A service whose port is taken: take another port, or adopt the
     /// holder (if it passes the service's readiness check).
     ResolvePort {
@@ -94,6 +98,14 @@ pub enum Refusal {
         holder: String,
         why: String,
     },
+    /// The edited config does not validate: its errors (file:line:col).
+    ConfigInvalid {
+        errors: String,
+    },
+    /// The edit cannot be applied while the stack runs: why.
+    ReloadNotApplicable {
+        why: String,
+    },
 }
 
 impl Command {
@@ -106,7 +118,10 @@ impl Command {
             | Command::Start(id)
             | Command::Skip(id) => Some(id),
             Command::ResolvePort { service, .. } => Some(service),
-            Command::RestartAll | Command::Shutdown { .. } => None,
+            Command::RestartAll
+            | Command::Shutdown { .. }
+            | Command::Watching { .. }
+            | Command::Reload => None,
         }
     }
 }

@@ -6,8 +6,8 @@
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
 use crate::api::{
-    Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, State, Stray, Summary,
-    Then, WaitReason, WantedPort,
+    Cause, EventKind, Notice, Outcome, PortHolder, PortHow, Reason, Refusal, RestartWhy, State,
+    Stray, Summary, Then, WaitReason, WantedPort,
 };
 use crate::ids::ServiceId;
 
@@ -166,7 +166,16 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             (weight, None, summary_line(summary))
         }
         EventKind::ShutdownComplete => (Weight::Info, None, "every service has stopped".into()),
+        EventKind::Reloaded { changed, ui } => (Weight::Info, None, reloaded(changed, *ui)),
         EventKind::RestartingAll => (Weight::Info, None, "restarting everything".into()),
+        EventKind::Watching { paused: true } => (
+            Weight::Info,
+            None,
+            "watching files paused: changes restart nothing".into(),
+        ),
+        EventKind::Watching { paused: false } => {
+            (Weight::Info, None, "watching files again".into())
+        }
     };
     Some(Described {
         weight,
@@ -215,6 +224,7 @@ fn names_its_state(reason: &Reason) -> bool {
             | Reason::Stopped { .. }
             | Reason::SkippedOnRequest
             | Reason::Skipped
+            | Reason::RestartingBecause { .. }
     )
 }
 
@@ -302,6 +312,33 @@ pub fn reason(reason: &Reason) -> String {
         Reason::KillingAfter { grace } => {
             format!("did not stop within {}; killing", fmt_duration(*grace))
         }
+        Reason::RestartingBecause { why } => format!("restarting: {}", restart_why(why)),
+    }
+}
+
+/// "config reloaded: api and web restart; the rest keep running".
+pub fn reloaded(changed: &[String], ui: bool) -> String {
+    let ui = if ui { "; [ui] applied" } else { "" };
+    match changed {
+        [] => format!("config reloaded: no service changed{ui}"),
+        [one] => format!("config reloaded: {one} restarts; the rest keep running{ui}"),
+        many => format!(
+            "config reloaded: {} restart; the rest keep running{ui}",
+            many.join(", ")
+        ),
+    }
+}
+
+/// "db restarted", "src/app.py changed": why bringup restarts a service.
+pub fn restart_why(why: &RestartWhy) -> String {
+    match why {
+        RestartWhy::DependencyRestarted { on } => format!("{on} restarted"),
+        RestartWhy::FileChanged { path, more: 0 } => format!("{path} changed"),
+        RestartWhy::FileChanged { path, more } => format!(
+            "{path} and {more} other file{} changed",
+            if *more == 1 { "" } else { "s" }
+        ),
+        RestartWhy::ConfigChanged => "its config changed".into(),
     }
 }
 
@@ -372,6 +409,12 @@ pub fn refusal(why: &Refusal) -> String {
         Refusal::HolderFailsCheck { holder, why } => format!(
             "not adopted: the holder does not pass the readiness check ({why}); it is {holder}"
         ),
+        Refusal::ConfigInvalid { errors } => {
+            format!("the config is not valid; nothing changed:\n{errors}")
+        }
+        Refusal::ReloadNotApplicable { why } => {
+            format!("the config cannot be applied while the stack runs ({why}); nothing changed")
+        }
     }
 }
 
@@ -416,6 +459,13 @@ pub fn waiting(reason: &WaitReason) -> String {
 pub fn notice(name: Option<&str>, notice: &Notice) -> String {
     let said = match notice {
         Notice::EngineFailed { error } => format!("cannot start the engine: {error}"),
+        Notice::WatchTrouble { why } => why.clone(),
+        Notice::ConfigInvalid { errors } => {
+            format!("the edited config is not valid; nothing changed until it is:\n{errors}")
+        }
+        Notice::ReloadNotApplicable { why } => format!(
+            "the edited config cannot be applied while the stack runs ({why}); nothing changed: restart the stack to apply it"
+        ),
         Notice::NoWatchdog { error } => format!(
             "could not start the watchdog ({error}); if bringup is killed with SIGKILL, grandchildren of services may survive"
         ),

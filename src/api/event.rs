@@ -113,10 +113,15 @@ pub enum EventKind {
     ColdStart(Summary),
     /// Everything is being stopped, to be started again in order.
     RestartingAll,
+    /// Watching files was paused (changes restart nothing) or resumed.
+    Watching { paused: bool },
     /// Shutdown began.
     ShutdownStarted { force: bool },
     /// Every process is gone.
     ShutdownComplete,
+    /// An edit of the config was applied: these services restart (the
+    /// rest keep their processes); `ui`: `[ui]` changed.
+    Reloaded { changed: Vec<String>, ui: bool },
 }
 
 /// How a service came by its port, when that is worth saying.

@@ -59,4 +59,11 @@ pub enum Notice {
     SignalFailed { signal: SignalName, error: String },
     /// The notify socket received something it could not use, and why.
     NotifyRejected { why: String },
+    /// Files cannot be watched (all, or some): why.
+    WatchTrouble { why: String },
+    /// The edited config does not validate; the stack runs on as it was.
+    ConfigInvalid { errors: String },
+    /// The edited config cannot be applied while the stack runs; it runs
+    /// on as it was.
+    ReloadNotApplicable { why: String },
 }

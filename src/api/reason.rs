@@ -95,6 +95,24 @@ pub enum Reason {
         #[serde(with = "crate::millis")]
         grace: Duration,
     },
+    /// bringup restarts it by itself (not its restart policy): `why`.
+    RestartingBecause {
+        why: RestartWhy,
+    },
+}
+
+/// Why bringup restarts a service that did not fail. These restarts do
+/// not count toward `max_restarts` and do not back off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum RestartWhy {
+    /// A dependency it follows (`restart = true`) restarted and is ready
+    /// again.
+    DependencyRestarted { on: String },
+    /// A watched file changed; `more` others changed with it.
+    FileChanged { path: String, more: usize },
+    /// Its entry in the config changed.
+    ConfigChanged,
 }
 
 /// Why bringup ended a process itself, when checks failed.

@@ -67,6 +67,9 @@ pub struct ServiceStatus {
     pub ready_at: Option<Duration>,
     /// A stop has been asked for and the process has not exited yet.
     pub stopping: bool,
+    /// It has `watch` globs: changes of those files restart it.
+    #[serde(default)]
+    pub watching: bool,
 }
 
 /// A required dependency a running service does without, and its state.
@@ -87,6 +90,9 @@ pub struct Snapshot {
     pub services: Vec<ServiceStatus>,
     /// The latest cold-start summary, once there is one.
     pub summary: Option<Summary>,
+    /// Watching files is paused: changes restart nothing.
+    #[serde(default)]
+    pub watch_paused: bool,
 }
 
 /// How a run ended, judged by its last snapshot: what the exit status says.

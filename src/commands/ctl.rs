@@ -240,6 +240,25 @@ pub fn down(explicit: Option<&Path>, color: bool, force: bool, timeout: Duration
     })
 }
 
+/// `bringup reload`: the running stack reads its config again and
+/// applies what changed; its refusal (errors, or why not) is printed.
+pub fn reload(explicit: Option<&Path>, color: bool) -> ExitCode {
+    on_stack(explicit, color, |client, _record| async move {
+        match client.command(Command::Reload).await {
+            Ok(Outcome::Done) => {
+                println!("reloaded");
+                ExitCode::SUCCESS
+            }
+            Ok(outcome) => {
+                let said = describe::outcome(None, &outcome).unwrap_or_default();
+                eprintln!("{}", bringup::ansi::plain(&said));
+                ExitCode::from(FAILED)
+            }
+            Err(e) => unreachable(&e),
+        }
+    })
+}
+
 /// Whether `pid` still runs: a zombie (ended, not yet reaped by its
 /// parent) does not.
 fn process_runs(pid: u32) -> bool {

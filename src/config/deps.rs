@@ -28,24 +28,27 @@ pub(crate) fn edges(
     errors: &mut Collector<'_>,
 ) -> Vec<Dependency> {
     let path = format!("services.{}", shown(entry.name.get_ref()));
-    let entries: Vec<(&Spanned<String>, DepKind)> = match entry.raw.depends_on.as_ref() {
+    let entries: Vec<(&Spanned<String>, DepKind, bool)> = match entry.raw.depends_on.as_ref() {
         None => Vec::new(),
-        Some(DependsOn::List(list)) => list.iter().map(|name| (name, DepKind::Required)).collect(),
+        Some(DependsOn::List(list)) => list
+            .iter()
+            .map(|name| (name, DepKind::Required, false))
+            .collect(),
         Some(DependsOn::Table(table)) => table
             .iter()
-            .map(|(name, kind)| {
-                let kind = match kind.get_ref() {
+            .map(|(name, dep)| {
+                let kind = match dep.get_ref().kind {
                     RawDepKind::Required => DepKind::Required,
                     RawDepKind::Optional => DepKind::Optional,
                     RawDepKind::Soft => DepKind::Soft,
                     RawDepKind::Completed => DepKind::Completed,
                 };
-                (name, kind)
+                (name, kind, dep.get_ref().restart)
             })
             .collect(),
     };
     let mut out = Vec::new();
-    for (name, kind) in entries {
+    for (name, kind, restart) in entries {
         let Some(index) = names.iter().position(|n| n == name.get_ref()) else {
             errors.push(
                 Some(name.span()),
@@ -81,6 +84,7 @@ pub(crate) fn edges(
         out.push(Dependency {
             on: ServiceId(index),
             kind,
+            restart,
         });
     }
     out

@@ -82,6 +82,9 @@ pub struct Project {
     pub log_lines: usize,
     /// Where `port = "auto"` takes ports from.
     pub port_range: RangeInclusive<u16>,
+    /// Edits of the config (and its env files) are applied while the
+    /// stack runs (`reload = false` leaves that to `bringup reload`).
+    pub reload: bool,
 }
 
 /// One service or task, fully resolved. What it depends on is not here
@@ -113,6 +116,8 @@ pub struct ServiceSpec {
     pub stop_signal: nix::sys::signal::Signal,
     pub stop_grace: Duration,
     pub port: Option<PortSpec>,
+    /// The files whose changes restart it (`watch`), if any.
+    pub watch: Option<crate::config::watch::WatchSpec>,
     /// How the service runs in a container: read by `bringup export` only.
     pub container: ContainerSpec,
 }

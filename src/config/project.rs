@@ -34,6 +34,7 @@ pub(crate) fn project(raw: &RawProject, base_dir: &Path, errors: &mut Collector<
         max_parallel_starts,
         log_lines,
         port_range,
+        reload: raw.reload.unwrap_or(true),
     }
 }
 

@@ -44,6 +44,8 @@ pub struct RawProject {
     pub log_lines: Option<usize>,
     #[schemars(with = "Option<String>")]
     pub port_range: Option<Spanned<String>>,
+    /// Apply edits of the config while the stack runs (default true).
+    pub reload: Option<bool>,
 }
 
 /// `[services.NAME]`.
@@ -89,6 +91,12 @@ pub struct RawService {
     pub listen: Option<Spanned<bool>>,
     #[schemars(with = "Option<bool>")]
     pub check_port_owner: Option<Spanned<bool>>,
+    /// Globs (relative to `cwd`) whose changes restart the service.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub watch: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Globs (relative to `cwd`) whose changes never restart it.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub watch_ignore: Option<Spanned<Vec<Spanned<String>>>>,
     /// The container image `bringup export` runs the service in (e.g.
     /// "postgres:16"); ignored when bringup runs the service itself.
     #[schemars(with = "Option<String>")]
@@ -165,13 +173,14 @@ impl OneOrMany {
 }
 
 /// `depends_on = { db = "required" }`, or the short list form
-/// `depends_on = ["db", "cache"]` meaning all required.
+/// `depends_on = ["db", "cache"]` meaning all required. An entry of the
+/// table may also be long: `db = { kind = "required", restart = true }`.
 ///
 /// Deserialized by hand: serde's untagged enums buffer their input, which
 /// loses the spans the names need for error messages.
 #[derive(Debug)]
 pub enum DependsOn {
-    Table(Vec<(Spanned<String>, Spanned<RawDepKind>)>),
+    Table(Vec<(Spanned<String>, Spanned<RawDep>)>),
     List(Vec<Spanned<String>>),
 }
 
@@ -221,12 +230,89 @@ impl JsonSchema for DependsOn {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let kind = generator.subschema_for::<RawDepKind>();
+        let kind = generator.subschema_for::<RawDep>();
         schemars::json_schema!({
             "description": "The services this one waits for: { db = \"required\" }, or a list of names (all required).",
             "anyOf": [
                 { "type": "object", "additionalProperties": kind },
                 { "type": "array", "items": { "type": "string" } }
+            ]
+        })
+    }
+}
+
+/// One entry of the `depends_on` table: `"required"`, or the long form
+/// `{ kind = "required", restart = true }` (`restart`: restart the
+/// dependent once this dependency restarted and is ready again).
+#[derive(Debug, Clone, Copy)]
+pub struct RawDep {
+    pub kind: RawDepKind,
+    pub restart: bool,
+}
+
+/// The long form of a `depends_on` entry, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDepLong {
+    kind: Option<RawDepKind>,
+    restart: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for RawDep {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawDep;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "one of \"required\", \"optional\", \"soft\", \"completed\", or a table such as { kind = \"required\", restart = true }",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<RawDep, E> {
+                let kind = RawDepKind::deserialize(serde::de::value::StrDeserializer::new(word))?;
+                Ok(RawDep {
+                    kind,
+                    restart: false,
+                })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawDep, A::Error> {
+                let long =
+                    RawDepLong::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawDep {
+                    kind: long.kind.unwrap_or(RawDepKind::Required),
+                    restart: long.restart.unwrap_or(false),
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The schema of one `depends_on` entry: a kind, or the long form.
+impl JsonSchema for RawDep {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RawDep".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kind = generator.subschema_for::<RawDepKind>();
+        schemars::json_schema!({
+            "anyOf": [
+                kind,
+                {
+                    "type": "object",
+                    "properties": {
+                        "kind": kind,
+                        "restart": {
+                            "type": "boolean",
+                            "description": "Restart this service after the dependency restarted and is ready again."
+                        }
+                    },
+                    "additionalProperties": false
+                }
             ]
         })
     }

@@ -29,7 +29,7 @@ use crate::config::names::shown;
 use crate::config::plan::{CommandSpec, Kind, ServiceSpec};
 use crate::config::raw::RawCommand;
 use crate::config::templates::{shell_template, template};
-use crate::config::{container, env, ports, probe};
+use crate::config::{container, env, ports, probe, watch};
 
 /// What every service is validated against: the project's environment and
 /// defaults, and the world outside the file.
@@ -81,6 +81,7 @@ pub(crate) fn service(
     let readiness = probe::readiness(&owner, raw.readiness.as_ref(), errors);
     let liveness = probe::liveness(&owner, raw.liveness.as_ref(), errors);
     let stop_signal = stop_signal(&path, raw.stop_signal.as_ref(), errors);
+    let watch = watch::watch_spec(&path, raw.watch.as_ref(), raw.watch_ignore.as_ref(), errors);
     let Lifecycle {
         timing,
         restart,
@@ -108,6 +109,7 @@ pub(crate) fn service(
         stop_grace: timing.stop_grace,
         port,
         container,
+        watch,
     })
 }
 

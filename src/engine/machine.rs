@@ -14,8 +14,9 @@
 //!
 //! The parts: `schedule` (who may start now), `lifecycle` (spawned,
 //! ready, alive, exited, restart policy, timers, adoption), `stop`,
-//! `commands`, `cold_start` (the summary) and `view` (snapshot,
-//! status).
+//! `commands`, `cascade` (restarts that are not failures: a dependency
+//! restarted, a watched file changed), `reload` (an edited config),
+//! `cold_start` (the summary) and `view` (snapshot, status).
 //!
 //! After every input the machine re-runs `schedule`, which walks the
 //! services in start order (within a wave, what took longest last time
@@ -32,8 +33,8 @@ use nix::sys::signal::Signal;
 use crate::api::summary;
 use crate::api::{
     Cause, Command, EventKind, Exit, Holder, Lost, Need, Notice, Outcome, Phase, PortChoice,
-    PortHow, Reason, Refusal, ServiceStatus, Snapshot, State, Stray, Summary, Then, Ticket,
-    WaitReason,
+    PortHow, Reason, Refusal, RestartWhy, ServiceStatus, Snapshot, State, Stray, Summary, Then,
+    Ticket, WaitReason,
 };
 use crate::config::plan::{Check, DepKind, Kind, Plan, RestartPolicy, ServiceId};
 
@@ -85,6 +86,32 @@ pub enum Input {
         ticket: Ticket,
         result: Result<(u16, PortHow), String>,
     },
+    /// Something other than a failure wants `id` restarted (a watched file
+    /// changed, say); the machine decides whether it is (see `cascade`).
+    Restart { id: ServiceId, why: RestartWhy },
+    /// The config file (or an env file it reads) changed on disk.
+    ConfigTouched,
+    /// The config was read again (asked by [`Effect::LoadConfig`]) and
+    /// compared with the running one (see `reload`).
+    Reload {
+        ticket: Option<Ticket>,
+        outcome: Reload,
+    },
+}
+
+/// A config read again, as the runtime found it.
+#[derive(Debug, Clone)]
+pub enum Reload {
+    /// Valid and applicable: the new plan (the runtime uses it already)
+    /// and what changed.
+    Applied {
+        plan: Arc<Plan>,
+        diff: crate::config::diff::PlanDiff,
+    },
+    /// Valid, but not while the stack runs: why.
+    NotApplicable { why: String },
+    /// Not valid: its errors (file:line:col).
+    Invalid { errors: String },
 }
 
 /// What happened to a service's current process.
@@ -217,6 +244,9 @@ pub enum Effect {
     /// Keep what this cold start took, for the next one's start order
     /// (off the loop: it writes a file).
     SaveHistory(Summary),
+    /// Read the config again and compare it with the running one; answer
+    /// with [`Input::Reload`] (with `ticket`, when a command asked).
+    LoadConfig { ticket: Option<Ticket> },
 }
 
 /// What happens when a process we are stopping exits.
@@ -312,6 +342,10 @@ struct Slot {
     /// `autostart = false` and not started by hand yet: it stays stopped
     /// with the stack, its required dependents wait for it.
     manual: bool,
+    /// When its current (or last) process was spawned, in the machine's
+    /// count of spawns: a dependent spawned before its dependency's
+    /// current process still talks to the old one (see `cascade`).
+    spawn_seq: u64,
 }
 
 impl Slot {
@@ -350,6 +384,7 @@ impl Slot {
             lost: Vec::new(),
             holder_check: false,
             manual: false,
+            spawn_seq: 0,
         }
     }
 
@@ -408,6 +443,10 @@ pub struct Machine {
     /// Shutting down, every service stopped: the look for what they left
     /// behind was asked for, and shutdown completes when it is answered.
     sweeping: bool,
+    /// Spawns so far, for [`Slot::spawn_seq`].
+    spawn_seq: u64,
+    /// Changed files restart nothing for now (the user paused watching).
+    watch_paused: bool,
 }
 
 impl Machine {
@@ -438,6 +477,8 @@ impl Machine {
             selected,
             spawn_order: plan_order,
             sweeping: false,
+            spawn_seq: 0,
+            watch_paused: false,
         }
     }
 
@@ -482,6 +523,13 @@ impl Machine {
             } => self.holder_checked(now, id, port, ticket, verdict),
             Input::PortMoved { id, ticket, result } => self.port_moved(now, id, ticket, result),
             Input::Swept { result } => self.swept(result),
+            Input::Restart { id, why } => {
+                if id.0 < self.slots.len() {
+                    self.restart_for(now, id, why);
+                }
+            }
+            Input::ConfigTouched => self.config_touched(),
+            Input::Reload { ticket, outcome } => self.reload(now, ticket, outcome),
         }
         match self.phase {
             Phase::Running => self.schedule(now),
@@ -569,10 +617,12 @@ fn kind_effect(kind: EventKind) -> Effect {
     Effect::Publish(kind)
 }
 
+mod cascade;
 mod cold_start;
 mod commands;
 mod conflicts;
 mod lifecycle;
+mod reload;
 mod schedule;
 mod stop;
 mod view;

@@ -53,6 +53,7 @@ mod checks;
 mod event_loop;
 mod handle;
 mod launching;
+mod reload;
 
 pub use handle::{Engine, EngineError, EngineOptions, Request};
 
@@ -135,6 +136,8 @@ struct Runtime {
     launches: mpsc::UnboundedSender<LaunchDone>,
     /// Where the answers to commands go, by ticket.
     replies: std::collections::HashMap<Ticket, oneshot::Sender<Outcome>>,
+    /// The watch of the services' files (started again with each plan).
+    watching: Option<AbortOnDrop>,
     next_ticket: u64,
 }
 

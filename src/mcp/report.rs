@@ -370,6 +370,7 @@ mod tests {
             began_at: Duration::ZERO,
             services,
             summary: None,
+            watch_paused: false,
         }
     }
 

@@ -97,6 +97,14 @@ impl Stack {
         Self::start_file(Path::new(BIN), file, config, args, |_| {})
     }
 
+    /// As [`Stack::start`], with `prepare` laying out files in the
+    /// stack's directory before bringup starts.
+    pub fn start_prepared(config: &str, args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        prepare(dir.path());
+        Self::start_in(dir, Path::new(BIN), "bringup.toml", config, args, |_| {})
+    }
+
     fn start_setup(bin: &Path, config: &str, args: &[&str], setup: impl Fn(&mut Command)) -> Self {
         Self::start_file(bin, "bringup.toml", config, args, setup)
     }
@@ -109,6 +117,17 @@ impl Stack {
         setup: impl Fn(&mut Command),
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, bin, file, config, args, setup)
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        bin: &Path,
+        file: &str,
+        config: &str,
+        args: &[&str],
+        setup: impl Fn(&mut Command),
+    ) -> Self {
         let config = config
             .replace("{record}", &dir.path().join("record").display().to_string())
             .replace("{dir}", &dir.path().display().to_string());

@@ -82,6 +82,19 @@ impl Machine {
                 self.publish(EventKind::ShutdownStarted { force });
                 self.stop_everything(now, Phase::ShuttingDown { force });
             }
+            Command::Reload => {
+                self.out.push(Effect::LoadConfig {
+                    ticket: Some(ticket),
+                });
+                return None;
+            }
+            Command::Watching { paused } => {
+                // Asking for what already is, is done too.
+                if self.watch_paused != paused {
+                    self.watch_paused = paused;
+                    self.publish(EventKind::Watching { paused });
+                }
+            }
             Command::RestartAll => {
                 if self.phase == Phase::Restarting {
                     return refused(Refusal::AlreadyRestartingAll);

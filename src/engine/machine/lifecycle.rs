@@ -100,6 +100,7 @@ impl Machine {
         slot.last_check = None;
         let took = now.saturating_sub(slot.spawned_at.unwrap_or(now));
         self.set_state(now, id, State::Ready, Reason::ReadyIn { took, detail });
+        self.cascade(now, id);
         // Once per process: a not_ready → ready recovery keeps the loop it has.
         if self.plan.service(id).liveness.is_some() && !self.slots[id.0].liveness_started {
             self.slots[id.0].liveness_started = true;
@@ -208,6 +209,7 @@ impl Machine {
             slot.first_ready_at.get_or_insert(now);
             slot.ready_at = Some(now);
             self.set_state(now, id, State::Completed, Reason::CompletedIn { took });
+            self.cascade(now, id);
             return;
         }
         let slot = &mut self.slots[id.0];

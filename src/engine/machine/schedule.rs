@@ -259,7 +259,10 @@ impl Machine {
         let spec = self.plan.service(id);
         let ready_timeout = spec.ready_timeout;
         let kind = spec.kind;
+        self.spawn_seq += 1;
+        let spawn_seq = self.spawn_seq;
         let slot = &mut self.slots[id.0];
+        slot.spawn_seq = spawn_seq;
         slot.generation += 1;
         slot.spawns += 1;
         slot.process = Process::Spawning;

@@ -1617,3 +1617,6 @@ depends_on = { db = "optional" }
         other => panic!("{other:?}"),
     }
 }
+
+mod cascade;
+mod reload;

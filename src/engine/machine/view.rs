@@ -19,6 +19,7 @@ impl Machine {
             began_at: self.began_at,
             services,
             summary: self.summary.clone(),
+            watch_paused: self.watch_paused,
         }
     }
 
@@ -66,6 +67,7 @@ impl Machine {
             spawned_at: slot.spawned_at,
             ready_at: slot.ready_at,
             stopping: slot.stop.is_some() && slot.alive(),
+            watching: spec.watch.is_some(),
         }
     }
 

@@ -39,6 +39,9 @@ impl Runtime {
                 },
             )));
         }
+        self.watching = self.watch_files();
+        let _config_watch =
+            crate::engine::config_watch::start(&self.plan.source, self.inputs.clone());
         let mut queue = self.allocate_ports();
         queue.push_back(Input::Begin);
         let mut commands_open = true;
@@ -71,6 +74,13 @@ impl Runtime {
                     continue;
                 }
             };
+            if let Input::Reload {
+                outcome: crate::engine::machine::Reload::Applied { plan, .. },
+                ..
+            } = &input
+            {
+                self.use_plan(plan.clone());
+            }
             let now = self.epoch.elapsed();
             for effect in self.machine.handle(now, input) {
                 self.execute(now, effect, &mut queue);
@@ -89,6 +99,20 @@ impl Runtime {
         if let Some(watchdog) = self.watchdog.take().and_then(|w| Arc::try_unwrap(w).ok()) {
             watchdog.finish();
         }
+    }
+
+    /// Changes of watched files become restarts (see [`crate::engine::watch`]);
+    /// what cannot be watched is a notice.
+    pub(super) fn watch_files(&self) -> Option<AbortOnDrop> {
+        let (events, logs, epoch) = (self.events.clone(), self.logs.clone(), self.epoch);
+        crate::engine::watch::start(&self.plan, self.inputs.clone(), move |why| {
+            let notice = EventKind::Notice {
+                service: None,
+                name: None,
+                notice: Notice::WatchTrouble { why },
+            };
+            announce(&events, &logs, epoch.elapsed(), notice);
+        })
     }
 
     pub(super) fn publish(&self, at: Duration, kind: EventKind) {
@@ -140,6 +164,7 @@ impl Runtime {
             }
             Effect::SweepLeftovers => self.sweep_leftovers(),
             Effect::SaveHistory(summary) => self.save_history(summary),
+            Effect::LoadConfig { ticket } => self.load_config(ticket),
             Effect::Publish(kind) => self.publish(now, kind),
             Effect::Reply { ticket, outcome } => {
                 if let Some(reply) = self.replies.remove(&ticket) {

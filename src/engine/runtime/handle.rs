@@ -163,6 +163,7 @@ impl Engine {
         let runtime = Runtime {
             launcher,
             replies: std::collections::HashMap::new(),
+            watching: None,
             next_ticket: 0,
             launches,
             subreaper,

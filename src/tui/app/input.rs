@@ -197,6 +197,23 @@ impl App {
                 self.say("restarting everything: dependents stop first, then all start in order");
                 return vec![AppRequest::Send(Command::RestartAll)];
             }
+            Action::PauseWatch => {
+                let paused = !self.snapshot.watch_paused;
+                if !self.snapshot.services.iter().any(|s| s.watching) {
+                    self.say("no service watches files (`watch = [\"src/**\"]` in its table)");
+                    return Vec::new();
+                }
+                self.say(if paused {
+                    "watching files paused: changes restart nothing"
+                } else {
+                    "watching files again"
+                });
+                return vec![AppRequest::Send(Command::Watching { paused })];
+            }
+            Action::Reload => {
+                self.say("reading the config again");
+                return vec![AppRequest::Send(Command::Reload)];
+            }
             Action::Timeline => self.toggle_lower(LowerView::Timeline),
             Action::Ports => {
                 self.toggle_lower(LowerView::Ports);

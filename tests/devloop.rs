@@ -1,0 +1,242 @@
+//! The dev loop with real processes and real files: restart cascades
+//! (`depends_on = { db = { restart = true } }`), watched files, config
+//! reload.
+
+// A test fails by panicking; `expect` says why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use nix::sys::signal::Signal;
+use support::stack::Stack;
+use support::{all, first};
+
+fn pid_of(stack: &Stack, name: &str) -> i32 {
+    stack
+        .records()
+        .iter()
+        .rev()
+        .find(|r| r.name == name && r.event == "start")
+        .map(|r| r.pid)
+        .unwrap_or_else(|| panic!("{name} never started"))
+}
+
+#[test]
+fn killing_a_dependency_restarts_only_the_dependents_that_follow_it_once_it_is_ready() {
+    let config = format!(
+        r#"
+[services.db]
+command = "{}"
+readiness = {{ log = "db is up" }}
+backoff = {{ initial = "100ms", max = "100ms" }}
+[services.api]
+command = "{}"
+depends_on = {{ db = {{ kind = "required", restart = true }} }}
+readiness = {{ log = "api is up" }}
+[services.worker]
+command = "{}"
+depends_on = ["db"]
+readiness = {{ log = "worker is up" }}
+"#,
+        // db takes a while to be ready again, so a restart of api before
+        // that would show.
+        support::recorded("db", "--ready-after 300ms --ready-line 'db is up'"),
+        support::recorded("api", "--ready-line 'api is up'"),
+        support::recorded("worker", "--ready-line 'worker is up'"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let db = pid_of(&stack, "db");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(db), Signal::SIGKILL);
+    stack.wait_for("api: restarting: db restarted");
+    stack.wait_records("api started again and is ready", |records| {
+        all(records, "api", "ready").len() == 2
+    });
+    let records = stack.records();
+    let db_ready_again = all(&records, "db", "ready")[1];
+    let api_starts = all(&records, "api", "start");
+    assert_eq!(api_starts.len(), 2, "api restarted once: {records:#?}");
+    assert!(
+        first(&records, "api", "sigterm").expect("api was asked to stop") > db_ready_again,
+        "api was restarted before db was ready again: {records:#?}"
+    );
+    assert_eq!(
+        all(&records, "worker", "start").len(),
+        1,
+        "the short form keeps its process: {records:#?}"
+    );
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn a_misspelt_key_of_the_long_form_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bringup.toml");
+    let text = "[services.db]\ncommand = \"x\"\n[services.api]\ncommand = \"x\"\ndepends_on = { db = { kidn = \"required\", restart = true } }\n";
+    let errors = support::config::load_in(text, &file, dir.path()).expect_err("invalid");
+    let shown = errors.to_string();
+    assert!(shown.contains("5:23"), "{shown}");
+    assert!(shown.contains("unknown key `kidn`"), "{shown}");
+}
+
+/// A service that watches `src/**` but not `src/gen/**`, in a directory
+/// whose `.gitignore` leaves out `*.log`.
+fn watching_stack() -> Stack {
+    let config = format!(
+        r#"
+[services.api]
+command = "{}"
+readiness = {{ log = "api is up" }}
+watch = ["src/**"]
+watch_ignore = ["src/gen/**"]
+"#,
+        support::recorded("api", "--ready-line 'api is up'"),
+    );
+    let stack = Stack::start_prepared(&config, &["up", "--no-tui"], |dir| {
+        std::fs::create_dir_all(dir.join("src/gen")).unwrap();
+        std::fs::create_dir_all(dir.join("src/.cache")).unwrap();
+        std::fs::write(dir.join(".gitignore"), "*.log\n").unwrap();
+    });
+    stack.wait_for("every required service is ready");
+    stack
+}
+
+#[test]
+fn a_watched_file_restarts_the_service_and_ignored_ones_do_not() {
+    let mut stack = watching_stack();
+    let dir = stack.dir.path().to_path_buf();
+    // In one burst: first what must not count, then the file that does.
+    std::fs::write(dir.join("src/gen/models.py"), "generated").unwrap();
+    std::fs::write(dir.join("src/debug.log"), "ignored by .gitignore").unwrap();
+    std::fs::write(dir.join("src/.cache/x.py"), "hidden").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not watched").unwrap();
+    std::fs::write(dir.join("src/app.py"), "print('hi')").unwrap();
+    stack.wait_for("api: restarting: src/app.py changed");
+    stack.wait_records("api ready again", |r| all(r, "api", "ready").len() == 2);
+    let out = stack.stdout();
+    assert!(
+        !out.contains("other file"),
+        "an ignored file counted: {out}"
+    );
+    // Only ignored or unwatched files change: no restart. The watched one
+    // written after them is the next restart's first file.
+    std::fs::write(dir.join("src/gen/models.py"), "again").unwrap();
+    std::fs::write(dir.join("notes.txt"), "again").unwrap();
+    std::fs::write(dir.join("src/main.py"), "x").unwrap();
+    stack.wait_for("api: restarting: src/main.py changed");
+    stack.wait_records("api ready a third time", |r| {
+        all(r, "api", "ready").len() == 3
+    });
+    assert_eq!(all(&stack.records(), "api", "start").len(), 3);
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn a_burst_of_changes_is_one_restart() {
+    let mut stack = watching_stack();
+    let dir = stack.dir.path().to_path_buf();
+    std::fs::create_dir_all(dir.join("src/pkg")).unwrap();
+    for i in 0..50 {
+        std::fs::write(dir.join(format!("src/pkg/m{i}.py")), "x").unwrap();
+    }
+    stack.wait_until("the restart", |out| out.contains("api: restarting: src/"));
+    stack.wait_records("api ready again", |r| all(r, "api", "ready").len() == 2);
+    let out = stack.stdout();
+    let line = stack.line("api: restarting: src/");
+    assert!(
+        line.contains("and 49 other files changed") || line.contains("and 50 other files changed"),
+        "{line}\n{out}"
+    );
+    assert_eq!(
+        out.matches("api: restarting:").count(),
+        1,
+        "one restart for the burst: {out}"
+    );
+    stack.stop_expecting(0);
+}
+
+const RELOADING: &str = r#"
+[services.db]
+command = "DB"
+readiness = { log = "db is up" }
+[services.api]
+command = "API"
+depends_on = ["db"]
+readiness = { log = "api is up" }
+[services.web]
+command = "WEB"
+env = { GREETING = "hello" }
+readiness = { log = "web is up" }
+"#;
+
+fn reloading_config(extra: &str) -> String {
+    format!("{extra}{RELOADING}")
+        .replace("DB", &support::recorded("db", "--ready-line 'db is up'"))
+        .replace("API", &support::recorded("api", "--ready-line 'api is up'"))
+        .replace("WEB", &support::recorded("web", "--ready-line 'web is up'"))
+}
+
+fn starts(stack: &Stack, name: &str) -> usize {
+    all(&stack.records(), name, "start").len()
+}
+
+#[test]
+fn an_edit_restarts_what_changed_and_a_broken_one_changes_nothing() {
+    let config = reloading_config("");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+
+    // A broken edit: nothing changes, the error is shown where it is.
+    let broken = text.replace("env = { GREETING", "evn = { GREETING");
+    std::fs::write(&file, &broken).unwrap();
+    stack.wait_for("the edited config is not valid");
+    let out = stack.stdout();
+    assert!(out.contains("bringup.toml:11:1"), "{out}");
+
+    // Fixed and changed: only web restarts.
+    std::fs::write(&file, text.replace("\"hello\"", "\"hi\"")).unwrap();
+    stack.wait_for("config reloaded: web restarts; the rest keep running");
+    stack.wait_for("web: restarting: its config changed");
+    stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
+    assert_eq!(starts(&stack, "db"), 1, "db kept its process");
+    assert_eq!(starts(&stack, "api"), 1, "api kept its process");
+    assert_eq!(starts(&stack, "web"), 2);
+    stack.stop_expecting(0);
+}
+
+#[test]
+fn with_reload_off_only_bringup_reload_applies_an_edit() {
+    let config = reloading_config("[project]\nreload = false\n");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("\"hello\"", "\"hi\"")).unwrap();
+    let (status, out, err) = stack.ctl(&["reload"]);
+    assert!(status.success(), "{out}{err}");
+    stack.wait_for("config reloaded: web restarts");
+    stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
+    assert!(
+        !stack
+            .stdout()
+            .contains("config reloaded: no service changed"),
+        "the edit was not applied by itself before `bringup reload`"
+    );
+    assert_eq!(starts(&stack, "api"), 1);
+
+    // A broken file: `bringup reload` says where and fails (the config is
+    // read by the command itself first, to find its stack).
+    std::fs::write(
+        &file,
+        text.replace("depends_on = [\"db\"]", "depends_on = [\"dbb\"]"),
+    )
+    .unwrap();
+    let (status, _, err) = stack.ctl(&["reload"]);
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("bringup.toml:9:15"), "{err}");
+    assert!(err.contains("unknown service `dbb`"), "{err}");
+    assert_eq!(starts(&stack, "api"), 1, "nothing changed");
+    stack.stop_expecting(0);
+}
