@@ -167,8 +167,10 @@ fn the_man_page_is_roff_that_groff_renders() {
         page.starts_with(".ie") || page.contains(".TH bringup"),
         "{page}"
     );
+    // -k: UTF-8 input through preconv, as `man` reads a page (help text
+    // has "…" and "→").
     let mut groff = Command::new("groff")
-        .args(["-man", "-Tutf8", "-ww"])
+        .args(["-k", "-man", "-Tutf8", "-ww"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
