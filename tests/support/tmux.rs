@@ -111,6 +111,18 @@ impl Tmux {
 
     /// [`Tmux::wait`] with a deadline of `limit`.
     pub fn wait_up_to(&self, limit: Duration, what: &str, check: impl Fn(&str) -> bool) -> String {
+        self.wait_every(POLL * 5, limit, what, check)
+    }
+
+    /// [`Tmux::wait_up_to`], looking at the screen every `every` (a
+    /// benchmark timing a frame wants a fine grain; tests spare the CPU).
+    pub fn wait_every(
+        &self,
+        every: Duration,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen();
@@ -121,7 +133,7 @@ impl Tmux {
                 Instant::now() < deadline,
                 "timed out waiting for {what}; the screen:\n{screen}"
             );
-            std::thread::sleep(POLL * 5);
+            std::thread::sleep(every);
         }
     }
 
