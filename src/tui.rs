@@ -261,13 +261,21 @@ async fn drive(
 /// What the dashboard says on the normal terminal once it is gone: how the
 /// cold start went and, for an unhealthy run, why.
 pub fn farewell(last: &Snapshot, verdict: &Verdict) {
+    use std::io::Write as _;
+    // The terminal may be gone (closed with the stack running): what
+    // cannot be said is not a reason to fail.
+    let mut out = std::io::stdout().lock();
     if let Some(summary) = &last.summary {
-        println!("bringup: {}", crate::api::describe::summary_line(summary));
+        let _ = writeln!(
+            out,
+            "bringup: {}",
+            crate::api::describe::summary_line(summary)
+        );
     }
     for complaint in verdict.complaints() {
-        println!("bringup: {complaint}");
+        let _ = writeln!(out, "bringup: {complaint}");
     }
-    println!("bringup: every service has stopped");
+    let _ = writeln!(out, "bringup: every service has stopped");
 }
 
 /// A key, mouse or resize event.

@@ -302,8 +302,10 @@ fn the_foreground_dashboard_detaches_with_d_and_the_stack_outlives_its_terminal(
         "the dashboard is gone: {screen}"
     );
 
-    // The terminal closes: the stack does not notice.
+    // The terminal closes, and a hangup comes anyway: the stack does not
+    // notice, like one started with `up -d`.
     tmux.tmux(&["kill-server"]);
+    kill(Pid::from_raw(engine), Signal::SIGHUP).expect("SIGHUP the stack");
     let after = status_in(&tmux);
     assert_eq!(after["pid"].as_i64(), Some(i64::from(engine)));
     for name in ["db", "api"] {

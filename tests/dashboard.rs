@@ -833,3 +833,21 @@ fn an_idle_dashboard_redraws_its_clocks_only_when_their_text_changes() {
     let next = app.next_clock_change(later);
     assert!(next <= later + Duration::from_secs(5), "{next:?}");
 }
+
+#[test]
+fn detaching_is_refused_once_the_stack_is_stopping() {
+    use bringup::tui::app::{AppRequest, Quitting};
+    let mut app = dark();
+    app.detachable = true;
+    assert_eq!(
+        app.on_key(Key::parse("d").expect("a key")),
+        [AppRequest::Detach]
+    );
+    // Stopping (asked here, by a signal or by another client): there is
+    // no stack to leave running.
+    app.quitting = Quitting::Stopping;
+    assert!(app.on_key(Key::parse("d").expect("a key")).is_empty());
+    app.clock = Duration::from_millis(1500);
+    let text = draw(&mut app, 100, 30).backend().to_string();
+    assert!(text.contains("stack is stopping"), "{text}");
+}

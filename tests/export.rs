@@ -448,3 +448,12 @@ fn exporting_200_services_is_fast() {
         assert!(took < Duration::from_secs(2), "{what} took {took:?}");
     }
 }
+
+#[test]
+fn dash_as_the_output_is_standard_output() {
+    let dir = shop_dir();
+    let (ok, stdout, stderr) = export(dir.path(), &["export", "compose", "-o", "-"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("services:"), "{stdout}");
+    assert!(!dir.path().join("-").exists(), "no file named `-`");
+}

@@ -246,6 +246,16 @@ fn with_no_stack_the_tools_say_so_and_up_starts_one_that_down_stops() {
     // `check` only validates: the rig's directory and config, no stack.
     let mut stack = Stack::start(&config(), &["check"]);
     assert!(stack.wait_exit().success(), "{}", stack.stderr());
+    // Another config beside it, which `up` must never be steered to.
+    let touched = stack.dir.path().join("EVIL");
+    std::fs::write(
+        stack.dir.path().join("evil.toml"),
+        format!(
+            "[services.evil]\ncommand = \"touch '{}'; sleep 600\"\n",
+            touched.display()
+        ),
+    )
+    .unwrap();
     let report = client(&stack, "nostack");
     let statuses = calls(&report, "status");
 
@@ -254,8 +264,13 @@ fn with_no_stack_the_tools_say_so_and_up_starts_one_that_down_stops() {
     let text = statuses[0]["text"].as_str().unwrap();
     assert!(text.contains("no stack") && text.contains("`up`"), "{text}");
 
+    // Names that look like options are names: no such service.
+    let injected = &calls(&report, "up")[0];
+    assert_ne!(injected["structured"]["ok"], true, "{injected}");
+    assert!(!touched.exists(), "up was steered to another config");
+
     // up starts it in the background and returns once it is ready.
-    let up = &calls(&report, "up")[0];
+    let up = &calls(&report, "up")[1];
     assert_eq!(up["is_error"], false, "{up}");
     assert_eq!(up["structured"]["ok"], true, "{up}");
     assert_eq!(up["structured"]["already_running"], false, "{up}");

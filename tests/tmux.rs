@@ -104,7 +104,10 @@ fn restart_skip_kill_and_quit_from_the_keyboard() {
 
 #[test]
 fn closing_the_pane_stops_everything() {
-    let tmux = Tmux::start(&config(), 100, 30);
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("bringup.toml"), config()).expect("config");
+    let command = format!("'{}' up -c bringup.toml 2>stderr.txt", support::BIN);
+    let tmux = Tmux::run_in(dir.path(), &command, 100, 30);
     tmux.wait("the cold start to finish", |s| s.contains("up in"));
     assert!(
         tmux.survivors().len() >= 6,
@@ -113,6 +116,9 @@ fn closing_the_pane_stops_everything() {
     // The pane closes: bringup gets SIGHUP, with no terminal left to draw on.
     tmux.tmux(&["kill-server"]);
     tmux.assert_no_survivors();
+    // Its last words go nowhere, quietly: no panic for a vanished terminal.
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

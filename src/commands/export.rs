@@ -14,7 +14,12 @@ pub fn run(config: Option<&Path>, color: bool, args: &ExportArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let output_dir = args.output.as_deref().map(|file| {
+    // `-o -` is standard output, as for `bringup import`.
+    let output = args
+        .output
+        .as_deref()
+        .filter(|file| *file != Path::new("-"));
+    let output_dir = output.map(|file| {
         file.parent()
             .filter(|dir| !dir.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
@@ -39,7 +44,7 @@ pub fn run(config: Option<&Path>, color: bool, args: &ExportArgs) -> ExitCode {
     for warning in &exported.warnings {
         eprintln!("warning: {warning}");
     }
-    match &args.output {
+    match output {
         Some(file) => {
             if let Err(error) = std::fs::write(file, &exported.text) {
                 eprintln!("error: cannot write {}: {error}", file.display());

@@ -157,7 +157,7 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> 
                 None
             }
         };
-        let signals = tokio::spawn(signals::forward_with(session.clone(), !show.detached));
+        let mut signals = tokio::spawn(signals::forward_with(session.clone(), !show.detached));
         let shown = match dashboard {
             _ if show.detached => {
                 super::detach::run_detached(&session, identity).await;
@@ -166,6 +166,10 @@ fn run(plan: Plan, only: Option<Vec<ServiceId>>, show: Show, identity: &str) -> 
             Some((theme, keys)) => {
                 match tui::run(&session, theme, keys, detachable.is_some()).await {
                     Ok(Ending::Detached) => {
+                        // From now on a hangup is not the terminal's: the
+                        // stack runs on like one started with `up -d`.
+                        signals.abort();
+                        signals = tokio::spawn(signals::forward_with(session.clone(), false));
                         detach(detachable.take(), &session);
                         super::detach::run_detached(&session, identity).await;
                         Ok(Shown::Detached)

@@ -76,6 +76,9 @@ impl Target {
             .arg(&self.config)
             .args(["--color", "never", "up", "-d", "--timeout"])
             .arg(format!("{}ms", timeout.as_millis()))
+            // Names only: a "service" such as `-c OTHER.toml` must not
+            // become an option (it would start another config).
+            .arg("--")
             .args(services)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)

@@ -91,6 +91,9 @@ async def main():
                 await call(session, calls, "status", {"states": ["ready"]})
             elif scenario == "nostack":
                 await call(session, calls, "status", {})
+                # Service names that look like options stay names.
+                evil = os.path.join(os.path.dirname(os.path.abspath(config)), "evil.toml")
+                await call(session, calls, "up", {"services": ["-c", evil], "timeout": "20s"})
                 await call(session, calls, "up", {"timeout": "60s"})
                 await call(session, calls, "status", {})
                 await call(session, calls, "down", {})

@@ -8,7 +8,7 @@
 
 use ratatui::layout::Rect;
 
-use crate::api::{Command, PortChoice, ServiceStatus, State};
+use crate::api::{Command, Phase, PortChoice, ServiceStatus, State};
 use crate::ids::ServiceId;
 use crate::keys::{Action, Code, Key, Mode};
 use crate::tui::app::{App, LowerView, Overlay, Pane, Quitting, Typing};
@@ -232,6 +232,15 @@ impl App {
             Action::Help => self.overlay = Some(Overlay::Help),
             // Attached, quitting leaves the stack as it is, whatever it does.
             Action::Quit if self.mode == Mode::Attached => return vec![AppRequest::Detach],
+            Action::Detach
+                if self.quitting != Quitting::No
+                    || matches!(
+                        self.snapshot.phase,
+                        Phase::ShuttingDown { .. } | Phase::Done
+                    ) =>
+            {
+                self.say("the stack is stopping: there is nothing left to detach from");
+            }
             Action::Detach if self.detachable => return vec![AppRequest::Detach],
             Action::Detach => {
                 self.say(
