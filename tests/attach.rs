@@ -353,6 +353,27 @@ fn the_foreground_dashboards_terminal_job_stops_the_stack_when_signalled_or_kill
         // job: its child hears SIGTERM, its parent-death signal).
         tmux.assert_no_survivors();
     }
+
+    // The stack's own bringup killed: the job says so and gives the
+    // terminal back as it was (the child could not).
+    let tmux = Tmux::start(&config(), 110, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    let engine = tmux.bringup_pid().expect("the stack's bringup");
+    kill(Pid::from_raw(engine), Signal::SIGKILL).expect("kill -9 the stack's bringup");
+    let screen = tmux.wait("the terminal's job to end", |s| {
+        s.contains("BRINGUP-EXITED")
+    });
+    assert!(screen.contains("BRINGUP-EXITED 137"), "{screen}");
+    tmux.type_text("echo typed-after");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("the terminal to echo what is typed", |s| {
+        s.contains("typed-after")
+    });
+    assert!(
+        !screen.contains("SERVICE"),
+        "the dashboard is gone: {screen}"
+    );
+    tmux.assert_no_survivors();
 }
 
 #[test]

@@ -320,6 +320,11 @@ fn bad_input_is_a_located_error_and_output_is_never_overwritten() {
         ),
         ("compose.yaml", "services: [a, b]\n", "compose.yaml:1:"),
         ("Procfile", "# only comments\n", "Procfile:1:1:"),
+        (
+            "Procfile",
+            "web: echo ok\napi: echo a\0b\n",
+            "Procfile:2:12:",
+        ),
     ];
     for (name, text, place) in cases {
         std::fs::write(dir.path().join(name), text).unwrap();

@@ -14,9 +14,13 @@
 //! terminal's session and tells the parent, which exits 0: the shell gets
 //! its prompt back and the stack runs on, reachable with `bringup attach`.
 //!
-//! A parent killed with SIGKILL gives the shell its terminal back while the
-//! child still shows the dashboard of the stopping stack; the child gives
-//! the terminal back (restored) once the stack has stopped.
+//! A child killed by a signal cannot give the terminal back; the parent
+//! saved the terminal's modes before the split and restores them (and the
+//! normal screen) before it exits. A parent killed with SIGKILL cannot:
+//! the shell gets its terminal back while the child still shows the
+//! stopping stack's dashboard, and the child, now in an orphaned process
+//! group, is refused the terminal's modes (EIO) — the stack stops cleanly,
+//! but the terminal may need a `reset`.
 //!
 //! The parent reads its signals from a signalfd, which says who sent each:
 //! only the child may say "detached", and a SIGINT or SIGQUIT is passed on
@@ -25,8 +29,11 @@
 
 use std::process::exit;
 
+use std::io::Write as _;
+
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, raise};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::termios::{SetArg, Termios, tcgetattr, tcsetattr};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{
     ForkResult, Pid, dup2_stderr, dup2_stdin, dup2_stdout, fork, getpid, getppid, setsid,
@@ -58,6 +65,9 @@ pub struct Detachable {
 /// detached). Must be called while the process has one thread.
 pub fn split() -> nix::Result<Detachable> {
     let handled: SigSet = HANDLED.into_iter().collect();
+    // The terminal as it is before the dashboard takes it: a child that
+    // dies without giving it back (killed) leaves it to the parent.
+    let terminal = tcgetattr(std::io::stdin()).ok();
     let previous = handled.thread_swap_mask(SigmaskHow::SIG_BLOCK)?;
     let parent = getpid();
     // SAFETY: the caller guarantees one thread (no runtime, no engine yet),
@@ -67,7 +77,7 @@ pub fn split() -> nix::Result<Detachable> {
             let _ = previous.thread_set_mask();
             Err(errno)
         }
-        Ok(ForkResult::Parent { child }) => wait_for(child, &handled),
+        Ok(ForkResult::Parent { child }) => wait_for(child, &handled, terminal.as_ref()),
         Ok(ForkResult::Child) => {
             nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
             previous.thread_set_mask()?;
@@ -107,7 +117,14 @@ impl Detachable {
 }
 
 /// The parent: waits for the child and mirrors it, then exits.
-fn wait_for(child: Pid, handled: &SigSet) -> ! {
+fn wait_for(child: Pid, handled: &SigSet, terminal: Option<&Termios>) -> ! {
+    let end = |code: i32| -> ! {
+        // Killed by a signal, the child could not give the terminal back.
+        if code > 128 {
+            restore(terminal);
+        }
+        exit(code)
+    };
     let signals = match SignalFd::with_flags(handled, SfdFlags::SFD_CLOEXEC) {
         Ok(fd) => fd,
         Err(errno) => {
@@ -116,7 +133,7 @@ fn wait_for(child: Pid, handled: &SigSet) -> ! {
             eprintln!("bringup: cannot watch signals ({errno}); detaching will end the stack");
             loop {
                 if let Some(code) = reap(child, WaitPidFlag::empty()) {
-                    exit(code);
+                    end(code);
                 }
             }
         }
@@ -127,7 +144,7 @@ fn wait_for(child: Pid, handled: &SigSet) -> ! {
             Ok(None) | Err(nix::Error::EINTR) => continue,
             Err(_) => {
                 if let Some(code) = reap(child, WaitPidFlag::empty()) {
-                    exit(code);
+                    end(code);
                 }
                 continue;
             }
@@ -140,7 +157,7 @@ fn wait_for(child: Pid, handled: &SigSet) -> ! {
             Signal::SIGUSR1 if from_child => exit(0),
             Signal::SIGCHLD => {
                 if let Some(code) = reap(child, WaitPidFlag::WNOHANG) {
-                    exit(code);
+                    end(code);
                 }
             }
             Signal::SIGTERM | Signal::SIGHUP => {
@@ -164,4 +181,15 @@ fn reap(child: Pid, flags: WaitPidFlag) -> Option<i32> {
         Err(nix::Error::ECHILD) => Some(1),
         Err(_) => None,
     }
+}
+
+/// Gives the terminal back as it was before the dashboard: its modes, the
+/// normal screen, the cursor, no mouse reports.
+fn restore(terminal: Option<&Termios>) {
+    if let Some(saved) = terminal {
+        let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
+    }
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[?1049l");
+    let _ = out.flush();
 }

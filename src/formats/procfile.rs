@@ -29,6 +29,21 @@ use crate::formats::{Names, error};
 const NBSP: char = '\u{a0}';
 
 pub fn import(path: &Path, text: &str) -> Result<Imported, ConfigErrors> {
+    // No command, argument or environment value can hold a NUL byte: say
+    // where it is, as the YAML formats do.
+    if let Some((index, line)) = text.lines().enumerate().find(|(_, l)| l.contains('\0')) {
+        let column = line
+            .find('\0')
+            .map_or(0, |byte| line[..byte].chars().count())
+            + 1;
+        return Err(error(
+            path,
+            text,
+            index + 1,
+            column,
+            "contains a NUL byte (\\0), which no command or value can hold".into(),
+        ));
+    }
     let mut out = Imported::new(path, "Procfile");
     let mut names = Names::default();
     let mut release: Option<String> = None;

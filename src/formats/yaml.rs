@@ -23,6 +23,10 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// More nodes than this (after expanding aliases) and loading stops.
 pub const MAX_NODES: usize = 200_000;
+/// Aliases copying more text than this (bytes of keys and scalars) and
+/// loading stops: a few large anchored strings aliased many times stay
+/// under [`MAX_NODES`] yet would take gigabytes.
+pub const MAX_ALIAS_BYTES: usize = 16 * 1024 * 1024;
 /// Deeper nesting than this and loading stops.
 const MAX_DEPTH: usize = 64;
 
@@ -187,6 +191,8 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     nodes: usize,
+    /// Bytes of text copied by aliases so far.
+    alias_bytes: usize,
 }
 
 fn pos(span: &Span) -> Pos {
@@ -294,18 +300,40 @@ impl Builder {
     }
 
     fn count(&mut self, node: &Node, at: Pos) -> Result<(), YamlError> {
-        fn size(node: &Node) -> usize {
+        /// (nodes, bytes of text) in `node`.
+        fn size(node: &Node) -> (usize, usize) {
             match &node.value {
-                Value::Scalar { .. } => 1,
-                Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
-                Value::Map(entries) => 1 + entries.iter().map(|e| size(&e.value)).sum::<usize>(),
+                Value::Scalar { text, .. } => (1, text.len()),
+                Value::Seq(items) => items.iter().map(size).fold((1, 0), |(n, b), (m, c)| {
+                    (n.saturating_add(m), b.saturating_add(c))
+                }),
+                Value::Map(entries) => entries
+                    .iter()
+                    .map(|e| {
+                        let (n, b) = size(&e.value);
+                        (n, b.saturating_add(e.key.len()))
+                    })
+                    .fold((1, 0), |(n, b), (m, c)| {
+                        (n.saturating_add(m), b.saturating_add(c))
+                    }),
             }
         }
-        self.nodes += size(node);
+        let (nodes, bytes) = size(node);
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.alias_bytes = self.alias_bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             return Err(YamlError {
                 at,
                 message: format!("more than {MAX_NODES} values once aliases are expanded"),
+            });
+        }
+        if self.alias_bytes > MAX_ALIAS_BYTES {
+            return Err(YamlError {
+                at,
+                message: format!(
+                    "aliases copy more than {} MiB of text once expanded",
+                    MAX_ALIAS_BYTES / (1024 * 1024)
+                ),
             });
         }
         Ok(())
@@ -425,6 +453,14 @@ mod tests {
             bomb.push_str(&format!("{i}: &{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         assert!(load(&bomb).unwrap_err().message.contains("aliases"));
+        // Few values, but a large string aliased many times.
+        let mut wide = format!("big: &s \"{}\"\nall:\n", "A".repeat(1 << 20));
+        for i in 0..40 {
+            wide.push_str(&format!("  v{i}: *s\n"));
+        }
+        let err = load(&wide).unwrap_err();
+        assert!(err.message.contains("MiB"), "{}", err.message);
+        assert_eq!(err.at.line, 19, "at the alias that went over");
         let syntax = load("a: [1, 2\n").unwrap_err();
         assert!(syntax.message.starts_with("YAML syntax"));
     }
