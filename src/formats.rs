@@ -181,7 +181,11 @@ impl Names {
                 }
             })
             .take(MAX_NAME_LEN - 4)
-            .collect();
+            .collect::<String>()
+            // A name that starts with `-` reads as an option on the
+            // command line (`bringup restart -n-`).
+            .trim_start_matches('-')
+            .to_string();
         if base.is_empty() {
             base = "service".into();
         }
@@ -259,6 +263,9 @@ mod tests {
         assert_eq!(names.claim("my app.v1").unwrap_err().0, "my-app-v1");
         // `WEB-2` would share `web-2`'s port variable.
         assert_eq!(names.claim("WEB").unwrap_err().0, "WEB-3");
+        // Never a name that reads as an option.
+        assert_eq!(names.claim("ünï").unwrap_err().0, "n-");
+        assert_eq!(names.claim("--").unwrap_err().0, "service");
     }
 
     #[test]
