@@ -85,8 +85,12 @@ pub enum ExportError {
         wanted: &'static str,
         example: &'static str,
     },
-    #[error("--skip {name}: no service has that name{}", .near.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default())]
-    UnknownSkip { name: String, near: Option<String> },
+    #[error("--skip {name}: no service has that name; {}", match .near { Some(n) => format!("did you mean `{n}`?"), None => format!("services: {}", .known.join(", ")) })]
+    UnknownSkip {
+        name: String,
+        near: Option<String>,
+        known: Vec<String>,
+    },
     #[error(
         "these names give the same Kubernetes name ({0}); rename one of them (Kubernetes names are lower case, with `-` for `_`)"
     )]
@@ -158,6 +162,7 @@ pub(crate) fn prepare(
             return Err(ExportError::UnknownSkip {
                 name: name.clone(),
                 near: near.map(str::to_string),
+                known: plan.services.iter().map(|s| s.name.clone()).collect(),
             });
         }
     }

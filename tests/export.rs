@@ -367,6 +367,10 @@ fn services_without_an_image_are_all_named_and_can_be_skipped() {
     let (ok, _, stderr) = export(dir.path(), &["export", "compose", "--skip", "bb"]);
     assert!(!ok);
     assert!(stderr.contains("did you mean `b`?"), "{stderr}");
+    // Nothing near: the names there are.
+    let (ok, _, stderr) = export(dir.path(), &["export", "compose", "--skip", "database"]);
+    assert!(!ok);
+    assert!(stderr.contains("services: a, b, c"), "{stderr}");
     // A bad image name is a config error, found by `check` too.
     std::fs::write(
         dir.path().join("bringup.toml"),
