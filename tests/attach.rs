@@ -397,3 +397,22 @@ fn a_detached_demo_is_reached_from_the_directory_it_was_started_in() {
     let (code, _, err) = support::run(&["status"], elsewhere.path());
     assert_eq!(code.code(), Some(2), "{err}");
 }
+
+#[test]
+fn a_stack_detached_with_d_and_then_killed_leaves_nothing_behind() {
+    let tmux = Tmux::start(&config(), 110, 30);
+    tmux.wait("the cold start to finish", |s| s.contains("up in"));
+    let engine = tmux.bringup_pid().expect("the stack's bringup");
+    tmux.keys(&["d"]);
+    tmux.wait("the terminal's job to end", |s| s.contains("BRINGUP-EXITED 0"));
+    assert!(
+        tmux.survivors().len() >= 4,
+        "the stack runs on: {:?}",
+        tmux.survivors()
+    );
+    // No terminal, no parent to follow: its watchdog is what is left.
+    kill(Pid::from_raw(engine), Signal::SIGKILL).expect("kill -9 the detached stack");
+    tmux.assert_no_survivors();
+    let (code, _, err) = support::run(&["-c", "bringup.toml", "status"], &tmux.dir);
+    assert_eq!(code.code(), Some(2), "no stack is listed any more: {err}");
+}
