@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bringup::api::describe;
 use bringup::api::{Command, Outcome, ServiceStatus, Snapshot};
 use bringup::config::ServiceId;
+use bringup::control::client::Lines;
 use bringup::control::wire::StreamItem;
 
 use super::{FAILED, on_stack, resolve, unreachable};
@@ -93,16 +94,11 @@ pub fn act(
                 }
                 return code;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, stream.next()).await {
-                Ok(Some(Ok(StreamItem::Snapshot(snapshot)))) => latest = *snapshot,
-                Ok(Some(Ok(StreamItem::Event(_)))) => {}
-                Ok(Some(Err(e))) => return unreachable(&e),
-                Ok(None) => {
-                    eprintln!("error: the stack ended while waiting");
-                    return ExitCode::from(FAILED);
-                }
-                Err(_) => {
+            match next_snapshot(&mut stream, deadline).await {
+                Next::Snapshot(snapshot) => latest = snapshot,
+                Next::Nothing => {}
+                Next::Over(code) => return code,
+                Next::TimedOut => {
                     for (id, spawns) in ids.iter().zip(&spawns) {
                         if let Some(s) = status_of(&latest, *id)
                             && reached(s, goal, *spawns).is_none()
@@ -122,6 +118,30 @@ pub fn act(
             }
         }
     })
+}
+
+/// What the stack's stream gave before the deadline.
+enum Next {
+    Snapshot(Snapshot),
+    /// An event: the snapshot after it says what changed.
+    Nothing,
+    TimedOut,
+    /// The stream broke or ended: said, with this exit code.
+    Over(ExitCode),
+}
+
+async fn next_snapshot(stream: &mut Lines<StreamItem>, deadline: Instant) -> Next {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, stream.next()).await {
+        Ok(Some(Ok(StreamItem::Snapshot(snapshot)))) => Next::Snapshot(*snapshot),
+        Ok(Some(Ok(StreamItem::Event(_)))) => Next::Nothing,
+        Ok(Some(Err(e))) => Next::Over(unreachable(&e)),
+        Ok(None) => {
+            eprintln!("error: the stack ended while waiting");
+            Next::Over(ExitCode::from(FAILED))
+        }
+        Err(_) => Next::TimedOut,
+    }
 }
 
 fn status_of(snapshot: &Snapshot, id: ServiceId) -> Option<&ServiceStatus> {
@@ -176,16 +196,11 @@ pub fn wait(explicit: Option<&Path>, color: bool, names: &[String], timeout: Dur
                     return ExitCode::from(FAILED);
                 }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, stream.next()).await {
-                Ok(Some(Ok(StreamItem::Snapshot(snapshot)))) => latest = Some(*snapshot),
-                Ok(Some(Ok(StreamItem::Event(_)))) => {}
-                Ok(Some(Err(e))) => return unreachable(&e),
-                Ok(None) => {
-                    eprintln!("error: the stack ended while waiting");
-                    return ExitCode::from(FAILED);
-                }
-                Err(_) => {
+            match next_snapshot(&mut stream, deadline).await {
+                Next::Snapshot(snapshot) => latest = Some(snapshot),
+                Next::Nothing => {}
+                Next::Over(code) => return code,
+                Next::TimedOut => {
                     for s in latest.iter().flat_map(|s| &s.services) {
                         let watched = if named.is_empty() {
                             s.selected && !s.optional
