@@ -336,12 +336,14 @@ fn the_foreground_dashboard_detaches_with_d_and_the_stack_outlives_its_terminal(
 
 #[test]
 fn the_foreground_dashboards_terminal_job_stops_the_stack_when_signalled_or_killed() {
-    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+    // SIGINT from a process (not the terminal's Ctrl-C, which the child
+    // hears itself) is passed on like SIGTERM.
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGKILL] {
         let tmux = Tmux::start(&config(), 110, 30);
         tmux.wait("the cold start to finish", |s| s.contains("up in"));
         let job = tmux.job_pid().expect("the terminal's job");
         kill(Pid::from_raw(job), signal).expect("signal the terminal's job");
-        if signal == Signal::SIGTERM {
+        if signal != Signal::SIGKILL {
             // Passed on: the stack stops as if it had been signalled.
             let screen = tmux.wait("the terminal's job to end", |s| {
                 s.contains("BRINGUP-EXITED")
@@ -404,7 +406,9 @@ fn a_stack_detached_with_d_and_then_killed_leaves_nothing_behind() {
     tmux.wait("the cold start to finish", |s| s.contains("up in"));
     let engine = tmux.bringup_pid().expect("the stack's bringup");
     tmux.keys(&["d"]);
-    tmux.wait("the terminal's job to end", |s| s.contains("BRINGUP-EXITED 0"));
+    tmux.wait("the terminal's job to end", |s| {
+        s.contains("BRINGUP-EXITED 0")
+    });
     assert!(
         tmux.survivors().len() >= 4,
         "the stack runs on: {:?}",

@@ -267,6 +267,10 @@ fn with_no_stack_the_tools_say_so_and_up_starts_one_that_down_stops() {
     // Names that look like options are names: no such service.
     let injected = &calls(&report, "up")[0];
     assert_ne!(injected["structured"]["ok"], true, "{injected}");
+    assert!(
+        injected.to_string().contains("no service named `-c`"),
+        "refused as a service name: {injected}"
+    );
     assert!(!touched.exists(), "up was steered to another config");
 
     // up starts it in the background and returns once it is ready.
@@ -282,4 +286,56 @@ fn with_no_stack_the_tools_say_so_and_up_starts_one_that_down_stops() {
     assert_eq!(down["stopped"], true, "{down}");
     assert_eq!(statuses[2]["is_error"], true, "{}", statuses[2]);
     stack.assert_no_survivors();
+}
+
+#[test]
+fn garbage_on_stdin_never_stops_the_server_from_answering() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bringup.toml"), config()).unwrap();
+    let mut server = Command::new("timeout")
+        .args(["60", BIN, "-c", "bringup.toml", "mcp"])
+        .current_dir(dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bringup mcp");
+    let mut stdin = server.stdin.take().unwrap();
+    let initialize = r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"garbage-test","version":"0"}}}"#;
+    let mut input: Vec<u8> = Vec::new();
+    input.extend_from_slice(b"this is not json\n");
+    input.extend_from_slice(b"\xff\xfe\xfd invalid utf-8\n");
+    input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\n");
+    input.extend_from_slice(b"[1,2,3]\n");
+    input.extend_from_slice(&vec![b'x'; 4 << 20]);
+    input.push(b'\n');
+    input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"status\",\"arguments\":{\"services\":7}}}\n");
+    input.extend_from_slice(initialize.as_bytes());
+    input.push(b'\n');
+    // Written on a thread: the server may answer (and fill its stdout)
+    // before it has read everything.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+        // Closing stdin ends the session.
+    });
+    let output = server.wait_with_output().expect("bringup mcp ends");
+    writer.join().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(
+        output.status.code(),
+        Some(124),
+        "hung until timeout: {stderr}"
+    );
+    let answered = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .any(|reply| reply["id"] == 7 && reply["result"]["serverInfo"].is_object());
+    assert!(
+        answered,
+        "initialize after the garbage was answered:\n{stdout}\n{stderr}"
+    );
 }
