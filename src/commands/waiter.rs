@@ -38,6 +38,8 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{
     ForkResult, Pid, dup2_stderr, dup2_stdin, dup2_stdout, fork, getpid, getppid, setsid,
 };
+use ratatui::crossterm::event::DisableMouseCapture;
+use ratatui::crossterm::terminal::LeaveAlternateScreen;
 
 /// The signals the parent handles; blocked from before the fork, so none
 /// is lost between the fork and the parent's first read.
@@ -189,7 +191,14 @@ fn restore(terminal: Option<&Termios>) {
     if let Some(saved) = terminal {
         let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
     }
+    // What the dashboard's own restore undoes (see `tui::terminal`), with
+    // the same commands; raw mode is the saved modes above.
     let mut out = std::io::stdout();
-    let _ = out.write_all(b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[?1049l");
+    let _ = ratatui::crossterm::execute!(
+        out,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
     let _ = out.flush();
 }
