@@ -48,7 +48,7 @@ pub struct HeadlessOptions {
 /// stopped (or the engine ended). Signals, the engine's lifetime and the
 /// verdict are the caller's; the returned [`Farewell`] says the last words.
 pub async fn run(session: &Session, options: HeadlessOptions) -> Farewell {
-    let mut printer = Printer::new(session.info(), options);
+    let mut printer = Printer::new(&session.info(), options);
     let mut events = session.events();
     let mut logs = session.logs().subscribe();
     let mut snapshot = session.snapshot();
@@ -128,22 +128,38 @@ struct Printer {
 
 impl Printer {
     fn new(info: &StackInfo, options: HeadlessOptions) -> Self {
-        let names: Vec<String> = info.services.iter().map(|s| s.name.clone()).collect();
-        let width = names
-            .iter()
-            .map(|n| crate::text::width(n))
-            .chain([7])
-            .max()
-            .unwrap_or(7);
-        Self {
+        let mut printer = Self {
             color: options.color,
-            cursors: vec![0; names.len()],
-            starting_notes: vec![None; names.len()],
-            names,
-            width,
+            cursors: Vec::new(),
+            starting_notes: Vec::new(),
+            names: Vec::new(),
+            width: 7,
             outbox: Outbox::stdout(),
             behind: false,
+        };
+        printer.learn(info);
+        printer
+    }
+
+    /// Takes the stack's services (again, when an edit of the config added
+    /// some): names by number.
+    fn learn(&mut self, info: &StackInfo) {
+        let count = info.services.len();
+        if count > self.names.len() {
+            self.names.resize(count, "?".to_string());
+            self.cursors.resize(count, 0);
+            self.starting_notes.resize(count, None);
         }
+        for service in &info.services {
+            self.names[service.id.0] = service.name.clone();
+        }
+        self.width = self
+            .names
+            .iter()
+            .map(|n| crate::text::width(n))
+            .chain([self.width])
+            .max()
+            .unwrap_or(7);
     }
 
     fn tag(&self, name: &str, index: Option<usize>) -> String {
@@ -250,8 +266,9 @@ impl Printer {
                 reason: Reason::Starting { degraded, .. },
                 ..
             } => {
-                self.starting_notes[service.0] =
-                    (!degraded.is_empty()).then(|| describe::degraded_line(degraded));
+                if let Some(note) = self.starting_notes.get_mut(service.0) {
+                    *note = (!degraded.is_empty()).then(|| describe::degraded_line(degraded));
+                }
             }
             EventKind::State {
                 from: State::Pending,
@@ -264,13 +281,16 @@ impl Printer {
                 attempt,
                 ..
             } => {
-                let more = self.starting_notes[service.0]
-                    .take()
+                let more = self
+                    .starting_notes
+                    .get_mut(service.0)
+                    .and_then(Option::take)
                     .map_or_else(String::new, |m| format!("; {m}"));
                 let process = describe::process_and_attempt(*pid, *attempt);
                 self.say(Some(*service), &format!("starting {process}{more}"));
             }
             EventKind::ColdStart(summary) => self.summary(summary),
+            EventKind::StackChanged { info } => self.learn(info),
             // However it was asked for: a signal, or another client.
             EventKind::ShutdownStarted { force: false } => {
                 self.note("stopping (press Ctrl-C again to kill instead)");

@@ -12,7 +12,7 @@
 //! once per line, and a slow front end never slows a service down.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,9 @@ pub const STORE_BYTES: usize = 4 * 1024 * 1024;
 pub const CUT_MARKER: &str = " [… line cut at 64 KiB]";
 /// Lines of bringup's own log kept (a few per service event).
 const OWN_LINES: usize = 10_000;
+/// The most stores a hub grows to (a mirror grows when it sees a line of
+/// a service it did not know of; a bound keeps a bad number harmless).
+const MAX_STORES: usize = 100_000;
 
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,12 +177,18 @@ impl LogStore {
 }
 
 /// All services' stores, bringup's own, and the "something new" signal.
+///
+/// Stores are numbered like services ([`crate::ids::ServiceId`]); the
+/// hub grows when a service is added while the stack runs (numbers are
+/// never reused), so a store is handed out as an `Arc`.
 #[derive(Debug)]
 pub struct LogHub {
-    stores: Vec<LogStore>,
+    stores: RwLock<Vec<Arc<LogStore>>>,
     /// bringup's own account of what it decided and why (the dashboard's
-    /// orchestrator log), read like a service's: at index `stores.len()`.
-    own: LogStore,
+    /// orchestrator log), read like a service's: at [`LogHub::OWN`].
+    own: Arc<LogStore>,
+    max_lines: usize,
+    max_bytes: usize,
     next_seq: std::sync::atomic::AtomicU64,
     changed: watch::Sender<u64>,
     epoch: Instant,
@@ -225,10 +234,14 @@ impl LogHub {
     ) -> Arc<Self> {
         let (changed, _) = watch::channel(0);
         Arc::new(Self {
-            stores: (0..services)
-                .map(|_| LogStore::new(max_lines, max_bytes))
-                .collect(),
-            own: LogStore::new(OWN_LINES, max_bytes),
+            stores: RwLock::new(
+                (0..services)
+                    .map(|_| Arc::new(LogStore::new(max_lines, max_bytes)))
+                    .collect(),
+            ),
+            own: Arc::new(LogStore::new(OWN_LINES, max_bytes)),
+            max_lines,
+            max_bytes,
             // Sequence numbers start at 1 so 0 can mean "before everything".
             next_seq: std::sync::atomic::AtomicU64::new(1),
             changed,
@@ -237,38 +250,61 @@ impl LogHub {
         })
     }
 
+    /// The number of bringup's own log: never a service's.
+    pub const OWN: usize = usize::MAX;
+
     /// How many lines each service's store keeps (the config's `log_lines`).
     pub fn max_lines(&self) -> usize {
-        self.stores
-            .first()
-            .map_or(self.own.max_lines, |s| s.max_lines)
+        self.max_lines.max(1)
     }
 
-    /// The store of service `index`; [`LogHub::own_index`] is bringup's own.
-    pub fn store(&self, index: usize) -> Option<&LogStore> {
-        if index == self.stores.len() {
-            return Some(&self.own);
+    fn stores(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<LogStore>>> {
+        // Stores are only ever added: a writer that panicked left a
+        // vector that is whole.
+        self.stores.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store of service `index`, or bringup's own at [`LogHub::OWN`].
+    pub fn store(&self, index: usize) -> Option<Arc<LogStore>> {
+        if index == Self::OWN {
+            return Some(self.own.clone());
         }
-        self.stores.get(index)
+        self.stores().get(index).cloned()
     }
 
-    /// The index of bringup's own store (one past the services').
+    /// The number of bringup's own store ([`LogHub::OWN`]).
     pub fn own_index(&self) -> usize {
-        self.stores.len()
+        Self::OWN
+    }
+
+    /// Every store's number: the services' in order, then bringup's own.
+    pub fn indices(&self) -> Vec<usize> {
+        (0..self.len()).chain([Self::OWN]).collect()
+    }
+
+    /// Makes room for `services` services (a service added while the
+    /// stack runs); never shrinks.
+    pub fn grow(&self, services: usize) {
+        let services = services.min(MAX_STORES);
+        let mut stores = self.stores.write().unwrap_or_else(|p| p.into_inner());
+        while stores.len() < services {
+            stores.push(Arc::new(LogStore::new(self.max_lines, self.max_bytes)));
+        }
     }
 
     /// Appends a line of bringup's own (stderr for warnings) and wakes the
     /// readers.
     pub fn append_own(&self, stream: Stream, text: String) {
-        self.append(self.own_index(), stream, vec![text]);
+        self.append(Self::OWN, stream, vec![text]);
     }
 
+    /// How many services' stores there are.
     pub fn len(&self) -> usize {
-        self.stores.len()
+        self.stores().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stores.is_empty()
+        self.len() == 0
     }
 
     /// Appends lines to service `index` and wakes the readers.
@@ -287,7 +323,12 @@ impl LogHub {
     /// number and time, and wakes the readers. Lines of one store must
     /// come in order (as a followed log sends them); numbers stay unique
     /// across stores because the other hub gave them.
+    /// A line of a store the hub does not have yet (a service added to
+    /// the stack, heard of on another connection) makes room for it.
     pub fn append_line(&self, index: usize, line: Line) {
+        if index != Self::OWN && index >= self.len() {
+            self.grow(index + 1);
+        }
         let Some(store) = self.store(index) else {
             return;
         };

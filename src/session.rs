@@ -3,7 +3,8 @@
 //! works with, so that none of them reaches into the engine.
 //!
 //! A [`Session`] carries the stack's description ([`StackInfo`], told
-//! once), a way to send [`Command`]s, the stream of [`Event`]s, the latest
+//! at the start and again when an edit of the config adds or removes
+//! services), a way to send [`Command`]s, the stream of [`Event`]s, the latest
 //! [`Snapshot`] (a watch), read access to the log stores (lines by service
 //! and cursor), and questions the engine does not decide but a front end
 //! may ask, such as who holds a port. [`Session::local`] wraps an engine
@@ -28,7 +29,9 @@ const QUEUED_COMMANDS: usize = 64;
 /// What a session filled from elsewhere is made of (see
 /// [`Session::assemble`]).
 pub struct Parts {
-    pub info: StackInfo,
+    /// The stack; it changes when an edit of its config adds or removes
+    /// services (an [`crate::api::EventKind::StackChanged`] says so too).
+    pub info: watch::Receiver<Arc<StackInfo>>,
     /// Where the events are published.
     pub events: broadcast::Sender<Event>,
     /// A receiver of `events` made before anything was published, for the
@@ -43,7 +46,7 @@ pub struct Parts {
 /// A front end's view of, and line to, one running stack. Clones share it.
 #[derive(Clone)]
 pub struct Session {
-    info: Arc<StackInfo>,
+    info: watch::Receiver<Arc<StackInfo>>,
     commands: mpsc::Sender<Request>,
     events: broadcast::Sender<Event>,
     /// The receiver that has seen every event since the stack started,
@@ -59,7 +62,7 @@ impl Session {
     /// receiver [`Engine::start`] returned, which has seen every event.
     pub fn local(engine: &Engine, events: broadcast::Receiver<Event>) -> Self {
         Self {
-            info: Arc::new(engine.info().clone()),
+            info: engine.info_watch(),
             commands: engine.commands(),
             events: engine.event_sender(),
             first_events: Arc::new(Mutex::new(Some(events))),
@@ -90,7 +93,7 @@ impl Session {
             }
         });
         Self {
-            info: Arc::new(parts.info),
+            info: parts.info,
             commands,
             events: parts.events,
             first_events: Arc::new(Mutex::new(Some(parts.first_events))),
@@ -100,9 +103,11 @@ impl Session {
         }
     }
 
-    /// The stack: its project, config and services.
-    pub fn info(&self) -> &Arc<StackInfo> {
-        &self.info
+    /// The stack as it is now: its project, config and services. A
+    /// front end that keeps it takes the new one from the
+    /// [`crate::api::EventKind::StackChanged`] event.
+    pub fn info(&self) -> Arc<StackInfo> {
+        self.info.borrow().clone()
     }
 
     /// Asks the engine to do something and waits for its answer: done,

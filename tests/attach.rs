@@ -420,3 +420,50 @@ fn a_stack_detached_with_d_and_then_killed_leaves_nothing_behind() {
     let (code, _, err) = support::run(&["-c", "bringup.toml", "status"], &tmux.dir);
     assert_eq!(code.code(), Some(2), "no stack is listed any more: {err}");
 }
+
+#[test]
+fn an_attached_dashboard_follows_services_added_and_removed_by_an_edit() {
+    let stack = background();
+    let tmux = attach(&stack);
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).expect("the config");
+    let queue = format!(
+        "[services.queue]\ncommand = \"{}\"\ndepends_on = [\"db\"]\n",
+        fixture("queue", "--log-every 200ms")
+    );
+    std::fs::write(&file, format!("{text}{queue}")).expect("edit");
+    tmux.wait("the added service's row", |s| {
+        Tmux::row(s, "queue").is_some_and(|row| row.contains("ready"))
+    });
+    // Its output reaches this dashboard too (over the socket, a log the
+    // dashboard did not know of when it attached).
+    tmux.select("queue");
+    tmux.wait("queue's ticks in the log pane", |s| {
+        s.contains("queue tick")
+    });
+    assert_eq!(service(&stack, "queue").0, "ready");
+    // All logs merged: its lines carry its name (the dashboard learnt it
+    // from the stack), not "?".
+    tmux.keys(&["a"]);
+    tmux.wait("queue's name before its lines", |s| {
+        s.lines()
+            .any(|line| line.contains("queue tick") && line.matches("queue").count() == 2)
+    });
+
+    // Removed again: its row goes; the others stay as they were.
+    let (_, api) = service(&stack, "api");
+    std::fs::write(&file, &text).expect("edit");
+    tmux.wait("the removed service's row to go", |s| {
+        Tmux::row(s, "queue").is_none() && Tmux::row(s, "api").is_some()
+    });
+    assert_eq!(service(&stack, "api"), ("ready".to_string(), api));
+    let names: Vec<String> = status(&stack)["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(!names.contains(&"queue".to_string()), "{names:?}");
+    drop(tmux);
+    down(&stack);
+}

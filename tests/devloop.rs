@@ -240,3 +240,166 @@ fn with_reload_off_only_bringup_reload_applies_an_edit() {
     assert_eq!(starts(&stack, "api"), 1, "nothing changed");
     stack.stop_expecting(0);
 }
+
+/// The `exit` record of `name`'s latest process.
+fn exited_at(stack: &Stack, name: &str) -> u64 {
+    *all(&stack.records(), name, "exit")
+        .last()
+        .unwrap_or_else(|| panic!("{name} never exited"))
+}
+
+#[test]
+fn an_added_service_starts_after_its_dependencies_and_the_others_keep_their_processes() {
+    let config = reloading_config("");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    // worker needs cache (new too, on a port of its own) and api.
+    let added = format!(
+        "{text}\n[services.worker]\ncommand = \"{}\"\ndepends_on = [\"cache\", \"api\"]\nreadiness = {{ log = \"worker is up\" }}\n\
+         [services.cache]\ncommand = \"{}\"\nport = \"auto\"\nreadiness = {{ http = \"/health/ready\" }}\n",
+        support::recorded("worker", "--ready-line 'worker is up'"),
+        support::recorded("cache", "--port ${port} --ready-after 300ms"),
+    )
+    .replace("{record}", &stack.record_path().to_string_lossy());
+    std::fs::write(&file, added).unwrap();
+    stack.wait_for("config reloaded: cache and worker added; the rest keep running");
+    stack.wait_records("worker ready", |r| first(r, "worker", "ready").is_some());
+    let records = stack.records();
+    let cache_ready = first(&records, "cache", "ready").expect("cache ready");
+    let worker_start = first(&records, "worker", "start").expect("worker started");
+    assert!(
+        cache_ready < worker_start,
+        "worker started before cache was ready"
+    );
+    for name in ["db", "api", "web"] {
+        assert_eq!(starts(&stack, name), 1, "{name} kept its process");
+    }
+    // The stack's verbs know the new services: by name, with their port.
+    let (status, out, err) = stack.ctl(&["status", "--json"]);
+    assert!(status.success(), "{out}{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let services = status["services"].as_array().unwrap();
+    let cache = services
+        .iter()
+        .find(|s| s["name"] == "cache")
+        .expect("cache listed");
+    assert_eq!(cache["state"], "ready", "{cache}");
+    let port = cache["port"].as_u64().expect("cache has a port");
+    std::net::TcpStream::connect(("127.0.0.1", port as u16)).expect("cache listens on its port");
+    let (status, out, err) = stack.ctl(&["logs", "worker", "-n", "5"]);
+    assert!(
+        status.success() && out.contains("worker is up"),
+        "{out}{err}"
+    );
+    // The headless output names the new service's lines too.
+    stack.wait_until("worker's tagged line", |out| {
+        out.lines()
+            .any(|l| l.trim_start().starts_with("worker | worker is up"))
+    });
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_removed_service_stops_before_what_it_depended_on_and_leaves_the_stack() {
+    // api takes a while to stop: db must still wait for it.
+    let config = reloading_config("").replace(
+        "--ready-line 'api is up'",
+        "--ready-line 'api is up' --term-delay 400ms",
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let web_only = &text[text.find("[services.web]").expect("web")..];
+    std::fs::write(&file, web_only).unwrap();
+    stack.wait_for("config reloaded: db and api removed; the rest keep running");
+    stack.wait_records("db and api exited", |r| {
+        first(r, "db", "exit").is_some() && first(r, "api", "exit").is_some()
+    });
+    assert!(
+        exited_at(&stack, "api") < exited_at(&stack, "db"),
+        "db stopped before api, which depended on it"
+    );
+    stack.wait_for("db: stopped: removed from the config");
+    assert_eq!(starts(&stack, "web"), 1, "web kept its process");
+    assert_eq!(starts(&stack, "db"), 1, "db is not started again");
+    let (status, out, err) = stack.ctl(&["status"]);
+    assert!(status.success(), "{out}{err}");
+    assert!(
+        out.contains("web") && !out.contains("api") && !out.contains("db"),
+        "{out}"
+    );
+    let (status, _, err) = stack.ctl(&["restart", "api"]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("api"), "{err}");
+    // Brought back: it starts again, after its dependency.
+    std::fs::write(&file, &text).unwrap();
+    stack.wait_for("config reloaded: db and api added");
+    stack.wait_records("api ready again", |r| all(r, "api", "ready").len() == 2);
+    let records = stack.records();
+    let db_ready = all(&records, "db", "ready")[1];
+    let api_start = all(&records, "api", "start")[1];
+    assert!(
+        db_ready < api_start,
+        "api started before db was ready again"
+    );
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_changed_port_restarts_the_service_on_its_new_port_and_who_names_it() {
+    let (old, new) = (support::free_port(), support::free_port());
+    let config = format!(
+        r#"
+[services.db]
+command = "{db}"
+port = {old}
+readiness = {{ tcp = true }}
+[services.api]
+command = "{api}"
+env = {{ DB_PORT = "${{services.db.port}}" }}
+readiness = {{ log = "api is up" }}
+[services.web]
+command = "{web}"
+readiness = {{ log = "web is up" }}
+"#,
+        db = support::recorded("db", "--port ${port}"),
+        api = support::recorded("api", "--ready-line 'api is up'"),
+        web = support::recorded("web", "--ready-line 'web is up'"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(&format!("port = {old}"), &format!("port = {new}")),
+    )
+    .unwrap();
+    stack.wait_for("config reloaded: db and api restart; the rest keep running");
+    stack.wait_records("db and api started again", |r| {
+        all(r, "db", "start").len() == 2 && all(r, "api", "ready").len() == 2
+    });
+    support::poll_for(
+        "db on its new port",
+        std::time::Duration::from_secs(20),
+        || std::net::TcpStream::connect(("127.0.0.1", new)).ok(),
+    );
+    assert_eq!(starts(&stack, "web"), 1, "web kept its process");
+    let (_, out, _) = stack.ctl(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let db = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "db")
+        .cloned()
+        .unwrap();
+    assert_eq!(db["port"].as_u64(), Some(u64::from(new)), "{db}");
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}

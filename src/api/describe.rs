@@ -6,12 +6,14 @@
 //! exited with code 1", "api: port 8001 (fallback: 8000 is held by …)").
 
 use crate::api::{
-    Cause, EventKind, Outcome, PortHolder, PortHow, Reason, Refusal, RestartWhy, State, Summary,
-    Then, WaitReason, WantedPort,
+    Cause, EventKind, Outcome, PortHolder, PortHow, Reason, Refusal, State, Summary, Then,
+    WaitReason, WantedPort,
 };
 use crate::ids::ServiceId;
 
+mod devloop;
 mod notices;
+pub use devloop::{Reloaded, reloaded, restart_why};
 pub use notices::notice;
 
 /// How much an event matters.
@@ -169,7 +171,23 @@ pub fn describe(kind: &EventKind) -> Option<Described> {
             (weight, None, summary_line(summary))
         }
         EventKind::ShutdownComplete => (Weight::Info, None, "every service has stopped".into()),
-        EventKind::Reloaded { changed, ui } => (Weight::Info, None, reloaded(changed, *ui)),
+        EventKind::Reloaded {
+            changed,
+            ui,
+            added,
+            removed,
+        } => (
+            Weight::Info,
+            None,
+            reloaded(&Reloaded {
+                changed,
+                added,
+                removed,
+                ui: *ui,
+            }),
+        ),
+        // Said by the `Reloaded` that follows it.
+        EventKind::StackChanged { .. } => return None,
         EventKind::RestartingAll => (Weight::Info, None, "restarting everything".into()),
         EventKind::Watching { paused: true } => (
             Weight::Info,
@@ -225,6 +243,7 @@ fn names_its_state(reason: &Reason) -> bool {
             | Reason::NotReadyAfter { .. }
             | Reason::StoppedOnRequest
             | Reason::Stopped { .. }
+            | Reason::Removed { .. }
             | Reason::SkippedOnRequest
             | Reason::Skipped
             | Reason::RestartingBecause { .. }
@@ -295,6 +314,10 @@ pub fn reason(reason: &Reason) -> String {
         Reason::SkippedOnRequest => "skipped on request".into(),
         Reason::Skipped => "skipped".into(),
         Reason::Stopped { exit } => format!("stopped ({exit})"),
+        Reason::Removed { exit: Some(exit) } => {
+            format!("stopped: removed from the config ({exit})")
+        }
+        Reason::Removed { exit: None } => "removed from the config".into(),
         Reason::Exited { exit, cause, then } => {
             let why = match cause {
                 Some(c) => format!("{}; {exit}", self::cause(c)),
@@ -316,32 +339,6 @@ pub fn reason(reason: &Reason) -> String {
             format!("did not stop within {}; killing", fmt_duration(*grace))
         }
         Reason::RestartingBecause { why } => format!("restarting: {}", restart_why(why)),
-    }
-}
-
-/// "config reloaded: api and web restart; the rest keep running".
-pub fn reloaded(changed: &[String], ui: bool) -> String {
-    let ui = if ui { "; [ui] applied" } else { "" };
-    match changed {
-        [] => format!("config reloaded: no service changed{ui}"),
-        [one] => format!("config reloaded: {one} restarts; the rest keep running{ui}"),
-        many => format!(
-            "config reloaded: {} restart; the rest keep running{ui}",
-            many.join(", ")
-        ),
-    }
-}
-
-/// "db restarted", "src/app.py changed": why bringup restarts a service.
-pub fn restart_why(why: &RestartWhy) -> String {
-    match why {
-        RestartWhy::DependencyRestarted { on } => format!("{on} restarted"),
-        RestartWhy::FileChanged { path, more: 0 } => format!("{path} changed"),
-        RestartWhy::FileChanged { path, more } => format!(
-            "{path} and {more} other file{} changed",
-            if *more == 1 { "" } else { "s" }
-        ),
-        RestartWhy::ConfigChanged => "its config changed".into(),
     }
 }
 

@@ -119,9 +119,21 @@ pub enum EventKind {
     ShutdownStarted { force: bool },
     /// Every process is gone.
     ShutdownComplete,
-    /// An edit of the config was applied: these services restart (the
-    /// rest keep their processes); `ui`: `[ui]` changed.
-    Reloaded { changed: Vec<String>, ui: bool },
+    /// An edit of the config was applied: `changed` services restart,
+    /// `added` ones start, `removed` ones stop (the rest keep their
+    /// processes); `ui`: `[ui]` changed.
+    Reloaded {
+        changed: Vec<String>,
+        ui: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        added: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<String>,
+    },
+    /// The stack's services are not the ones told before (an edit of the
+    /// config added or removed some): what a front end knows of the
+    /// stack, anew. Comes before any event about an added service.
+    StackChanged { info: Box<super::StackInfo> },
 }
 
 /// How a service came by its port, when that is worth saying.

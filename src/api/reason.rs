@@ -83,6 +83,11 @@ pub enum Reason {
     Stopped {
         exit: Exit,
     },
+    /// Removed from the config while the stack ran: stopped for good (how
+    /// its process ended, if it had one).
+    Removed {
+        exit: Option<Exit>,
+    },
     /// Its process ended without being asked to, or was stopped because
     /// checks failed (`cause`); what happens next.
     Exited {

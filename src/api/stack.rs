@@ -1,5 +1,6 @@
 //! What a front end knows about the stack it shows ([`StackInfo`]): told
-//! once per session, so that no front end reads the config's `Plan`.
+//! at the start of a session and again when an edit of the config adds or
+//! removes services, so that no front end reads the config's `Plan`.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,9 @@ pub struct StackInfo {
     pub project: String,
     /// The config file, as the user named it.
     pub config: String,
-    /// Every service, in declaration order (index = [`ServiceId`]).
+    /// Every service, by number (index = [`ServiceId`]): in declaration
+    /// order, then those added while the stack ran. Services removed from
+    /// the config while it ran keep their place, marked `removed`.
     pub services: Vec<ServiceInfo>,
 }
 
@@ -27,6 +30,10 @@ pub struct ServiceInfo {
     pub optional: bool,
     pub port: Option<WantedPort>,
     pub depends_on: Vec<DependsOn>,
+    /// Removed from the config while the stack ran: stopped for good, no
+    /// longer one of the stack's services (its number is never reused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 /// The port a service asks for.
@@ -56,9 +63,14 @@ impl StackInfo {
         self.services.get(id.0)
     }
 
-    /// The service called `name`.
+    /// The service called `name` (never a removed one).
     pub fn find(&self, name: &str) -> Option<ServiceId> {
-        self.services.iter().find(|s| s.name == name).map(|s| s.id)
+        self.current().find(|s| s.name == name).map(|s| s.id)
+    }
+
+    /// The stack's services now: all but those removed from the config.
+    pub fn current(&self) -> impl Iterator<Item = &ServiceInfo> {
+        self.services.iter().filter(|s| !s.removed)
     }
 
     /// The name of service `id` ("?" for an id it does not know).

@@ -129,7 +129,7 @@ fn resolve(info: &StackInfo, names: &[String]) -> Result<Vec<ServiceId>, ExitCod
         .iter()
         .map(|name| {
             info.find(name).ok_or_else(|| {
-                let known: Vec<&str> = info.services.iter().map(|s| s.name.as_str()).collect();
+                let known: Vec<&str> = info.current().map(|s| s.name.as_str()).collect();
                 eprintln!(
                     "error: the stack has no service `{name}`; it has: {}",
                     known.join(", ")

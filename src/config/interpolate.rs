@@ -204,6 +204,26 @@ impl Template {
         })
     }
 
+    /// The services whose port or host the text names
+    /// (`${services.NAME.port}`, `${services.NAME.host}`).
+    pub fn services(&self) -> impl Iterator<Item = ServiceId> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            Part::PortOf(id) | Part::HostOf { id, .. } => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// The same text with every service it names renumbered by `map`
+    /// (a plan merged into a running one keeps the running one's numbers).
+    pub fn renumber(&mut self, map: &dyn Fn(ServiceId) -> ServiceId) {
+        for part in &mut self.parts {
+            match part {
+                Part::PortOf(id) | Part::HostOf { id, .. } => *id = map(*id),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the text holds a NUL byte, which no argument, environment
     /// value or path can carry.
     pub fn contains_nul(&self) -> bool {

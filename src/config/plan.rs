@@ -26,6 +26,11 @@ pub struct Plan {
     pub warnings: Vec<crate::config::ConfigError>,
     /// `[ui]`: the dashboard's theme and key bindings.
     pub ui: Ui,
+    /// By [`ServiceId`]: the service was removed from the config while
+    /// the stack ran. Its number stays taken (every front end and log
+    /// holds services by number), so it stays here, stopped for good; see
+    /// `config::diff::merge`. All `false` in a plan read from a file.
+    pub removed: Vec<bool>,
 }
 
 /// `[ui]` after validation.
@@ -60,15 +65,27 @@ impl Plan {
         &self.services[id.0]
     }
 
+    /// The service called `name` (never one removed from the config).
     pub fn find(&self, name: &str) -> Option<ServiceId> {
-        self.services
-            .iter()
-            .position(|s| s.name == name)
+        self.ids().find(|&id| self.services[id.0].name == name)
+    }
+
+    /// Every service of the config (not those removed from it while the
+    /// stack ran).
+    pub fn ids(&self) -> impl Iterator<Item = ServiceId> + use<'_> {
+        (0..self.services.len())
+            .filter(|&i| !self.is_removed(ServiceId(i)))
             .map(ServiceId)
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = ServiceId> + use<> {
+    /// Every number a service has had, removed ones included.
+    pub fn all_ids(&self) -> impl Iterator<Item = ServiceId> + use<> {
         (0..self.services.len()).map(ServiceId)
+    }
+
+    /// `id` was removed from the config while the stack ran.
+    pub fn is_removed(&self, id: ServiceId) -> bool {
+        self.removed.get(id.0).copied().unwrap_or(false)
     }
 }
 
@@ -120,6 +137,44 @@ pub struct ServiceSpec {
     pub watch: Option<crate::config::watch::WatchSpec>,
     /// How the service runs in a container: read by `bringup export` only.
     pub container: ContainerSpec,
+}
+
+impl ServiceSpec {
+    /// Every text of the service that may name other services: its
+    /// command, environment and probes.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut all: Vec<&Template> = match &self.command {
+            CommandSpec::Shell(t) => vec![t],
+            CommandSpec::Argv(args) => args.iter().collect(),
+        };
+        all.extend(self.env.iter().map(|(_, t)| t));
+        for probe in std::iter::once(&self.readiness).chain(&self.liveness) {
+            all.extend(probe.check.template());
+        }
+        all
+    }
+
+    /// The services its command, environment or probes name.
+    pub fn names_services(&self) -> impl Iterator<Item = ServiceId> + '_ {
+        self.templates().into_iter().flat_map(Template::services)
+    }
+
+    /// Renumbers the services its texts name (see [`Template::renumber`]).
+    pub fn renumber(&mut self, map: &dyn Fn(ServiceId) -> ServiceId) {
+        match &mut self.command {
+            CommandSpec::Shell(t) => t.renumber(map),
+            CommandSpec::Argv(args) => args.iter_mut().for_each(|t| t.renumber(map)),
+        }
+        self.env.iter_mut().for_each(|(_, t)| t.renumber(map));
+        for probe in std::iter::once(&mut self.readiness).chain(self.liveness.as_mut()) {
+            match &mut probe.check {
+                Check::Tcp { address: t }
+                | Check::Http { url: t, .. }
+                | Check::Exec { command: t } => t.renumber(map),
+                Check::Log { .. } | Check::Notify | Check::None => {}
+            }
+        }
+    }
 }
 
 /// What `bringup export` needs besides what bringup runs: the image, and
@@ -300,6 +355,16 @@ pub enum Check {
 }
 
 impl Check {
+    /// The text the check renders, if it has one.
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            Check::Tcp { address: t } | Check::Http { url: t, .. } | Check::Exec { command: t } => {
+                Some(t)
+            }
+            Check::Log { .. } | Check::Notify | Check::None => None,
+        }
+    }
+
     /// Short name for plans and summaries.
     pub fn kind_name(&self) -> &'static str {
         match self {

@@ -117,9 +117,11 @@ pub(crate) fn validate(
     if !errors.is_empty() {
         return None;
     }
+    let services = services.into_iter().collect::<Option<Vec<_>>>()?;
     Some(Plan {
         project,
-        services: services.into_iter().collect::<Option<Vec<_>>>()?,
+        removed: vec![false; services.len()],
+        services,
         graph: graph?,
         source: cx.file.to_path_buf(),
         warnings: Vec::new(),

@@ -2,7 +2,8 @@
 //! dashboard (and any front end) runs over it unchanged: `bringup attach`.
 //!
 //! How each part is filled:
-//! - the stack's description from `GET /v1/hello`, and the epoch event,
+//! - the stack's description from `GET /v1/hello` (and anew from each
+//!   `stack_changed` event of the stream, which also opens it), and the epoch event,
 //!   snapshot and log times are measured from: now minus its uptime;
 //! - the snapshot (a watch) and the events (a broadcast) from one
 //!   `GET /v1/stream`, read by a feeder task; when the stream ends (the
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 
-use crate::api::Snapshot;
+use crate::api::{EventKind, Snapshot, StackInfo};
 use crate::control::client::{Client, ClientError, Lines};
 use crate::control::wire::{self, StreamItem};
 use crate::logs::{LogHub, Stream};
@@ -75,13 +76,14 @@ pub async fn session(client: Client) -> Result<Session, ClientError> {
     let services = hello.info.services.len();
     let kept = hello.log_lines.unwrap_or(MIRROR_LINES);
     let logs = LogHub::mirror(services, kept, epoch, epoch_wall);
+    let (infos, info) = watch::channel(std::sync::Arc::new(hello.info));
     let (snapshots, snapshot) = watch::channel(first);
     let (events, first_events) = broadcast::channel(EVENT_BACKLOG);
     let mut followers = JoinSet::new();
     followers.spawn(follow(client.clone(), logs.clone()));
-    tokio::spawn(feed(stream, snapshots, events.clone(), followers));
+    tokio::spawn(feed(stream, snapshots, infos, events.clone(), followers));
     let parts = Parts {
-        info: hello.info,
+        info,
         events,
         first_events,
         snapshot,
@@ -99,6 +101,7 @@ pub async fn session(client: Client) -> Result<Session, ClientError> {
 async fn feed(
     mut stream: Lines<StreamItem>,
     snapshots: watch::Sender<Snapshot>,
+    infos: watch::Sender<std::sync::Arc<StackInfo>>,
     events: broadcast::Sender<crate::api::Event>,
     followers: JoinSet<()>,
 ) {
@@ -112,6 +115,9 @@ async fn feed(
                 snapshots.send_replace(*snapshot);
             }
             Some(Ok(StreamItem::Event(event))) => {
+                if let EventKind::StackChanged { info } = &event.kind {
+                    infos.send_replace(std::sync::Arc::new((**info).clone()));
+                }
                 // Nobody listening is fine: the snapshot carries the state.
                 let _ = events.send(event);
             }
@@ -148,6 +154,7 @@ async fn follow(client: Client, hub: std::sync::Arc<LogHub>) {
         if let Ok(item) = item
             && let Some(index) = item.log
         {
+            let index = if item.own { LogHub::OWN } else { index };
             hub.append_line(index, item.line);
         }
     }

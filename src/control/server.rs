@@ -37,6 +37,7 @@ use crate::api::{Command, Phase};
 use crate::control::wire::{
     self, CommandReply, Error, ErrorBody, ErrorCode, Hello, LogItem, StreamItem,
 };
+use crate::logs::LogHub;
 use crate::session::Session;
 
 /// Connections served at once; more are hung up on.
@@ -206,7 +207,7 @@ fn hello(session: &Session) -> Hello {
         pid: std::process::id(),
         uptime_ms: u64::try_from(session.epoch().elapsed().as_millis()).unwrap_or(u64::MAX),
         log_lines: Some(session.logs().max_lines()),
-        info: (**session.info()).clone(),
+        info: (*session.info()).clone(),
     }
 }
 
@@ -251,7 +252,7 @@ async fn command(request: Request<Incoming>, session: &Session) -> Response<Body
         Err(e) => return error(ErrorCode::BadRequest, format!("not a command: {e}")),
     };
     if let Some(id) = command.service()
-        && id.0 >= session.info().services.len()
+        && session.info().service(id).is_none_or(|s| s.removed)
     {
         return error(
             ErrorCode::UnknownService,
@@ -273,9 +274,21 @@ fn stream(session: &Session) -> Response<Body> {
     let (lines, body) = mpsc::channel(STREAM_BACKLOG);
     let mut events = session.events_from_now();
     let mut snapshots = session.snapshot();
+    let (stack, session_epoch) = (session.info(), session.epoch());
     tokio::spawn(async move {
         let first = StreamItem::Snapshot(Box::new(snapshots.borrow_and_update().clone()));
         if lines.send(line(&first)).await.is_err() {
+            return;
+        }
+        // The stack as it is now: its services may have changed since the
+        // client's hello (later changes come as events of their own).
+        let info = StreamItem::Event(crate::api::Event {
+            at: session_epoch.elapsed(),
+            kind: crate::api::EventKind::StackChanged {
+                info: Box::new((*stack).clone()),
+            },
+        });
+        if lines.send(line(&info)).await.is_err() {
             return;
         }
         loop {
@@ -370,16 +383,24 @@ fn all_logs(session: &Session, query: &str) -> Response<Body> {
             "all logs come only as a stream (follow=1); a page is asked of one log: /v1/logs/{service}".into(),
         );
     }
-    let logs = (0..=session.logs().own_index())
+    let logs = session
+        .logs()
+        .indices()
+        .into_iter()
         .map(|index| (index, 0))
         .collect();
     follow_logs(session, logs, true)
 }
 
 /// Streams the lines of each `(log, from)` as they come, until the stack
-/// has ended or the client is gone; `tagged`: each line says its log.
+/// has ended or the client is gone; `tagged`: each line says its log, and
+/// the logs of services added meanwhile are followed too.
 fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) -> Response<Body> {
     let hub = session.logs().clone();
+    // bringup's own lines say `"own": true`, and (as the first clients
+    // read them) the number one past the services there were at the start.
+    let own_number = hub.len();
+    let mut known = hub.len();
     let (lines, body) = mpsc::channel(LOG_BACKLOG);
     let mut changed = hub.subscribe();
     let mut snapshots = session.snapshot();
@@ -391,6 +412,10 @@ fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) 
         loop {
             let round = tokio::time::Instant::now();
             let mut behind = false;
+            if tagged && hub.len() > known {
+                cursors.extend((known..hub.len()).map(|index| (index, 0)));
+                known = hub.len();
+            }
             for (index, cursor) in &mut cursors {
                 let Some(store) = hub.store(*index) else {
                     continue;
@@ -400,8 +425,10 @@ fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) 
                 behind |= page.lines.len() == wire::MAX_PAGE;
                 let mut missed = page.missed;
                 for line in page.lines {
+                    let own = *index == LogHub::OWN;
                     let item = LogItem {
-                        log: tagged.then_some(*index),
+                        log: tagged.then_some(if own { own_number } else { *index }),
+                        own: tagged && own,
                         missed,
                         line,
                     };

@@ -75,9 +75,15 @@ pub enum StreamItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogItem {
     /// Whose line it is, in a stream of all logs (`GET /v1/logs?follow=1`):
-    /// the service's number, or one past the last for bringup's own log.
+    /// the service's number; for bringup's own log, one past the last
+    /// service the stack had when the stream began (with `own`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<usize>,
+    /// The line is bringup's own, in a stream of all logs. (A stack whose
+    /// config gained services while it ran numbers them past `log` of its
+    /// own lines: read this, not the number.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own: bool,
     /// Lines that were evicted before the follower got them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub missed: u64,

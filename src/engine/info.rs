@@ -12,7 +12,7 @@ pub fn stack_info(plan: &Plan) -> StackInfo {
         project: plan.project.name.clone(),
         config: plan.source.display().to_string(),
         services: plan
-            .ids()
+            .all_ids()
             .map(|id| {
                 let spec = plan.service(id);
                 ServiceInfo {
@@ -37,6 +37,7 @@ pub fn stack_info(plan: &Plan) -> StackInfo {
                             kind: d.kind,
                         })
                         .collect(),
+                    removed: plan.is_removed(id),
                 }
             })
             .collect(),

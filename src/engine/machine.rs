@@ -61,6 +61,8 @@ enum StopIntent {
     Failure,
     /// Shutdown or restart-all.
     Shutdown,
+    /// Removed from the config: stays stopped for good.
+    Remove,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +246,9 @@ pub struct Machine {
     spawn_seq: u64,
     /// Changed files restart nothing for now (the user paused watching).
     watch_paused: bool,
+    /// Services an applied edit changed, whose restart waits for removed
+    /// services that depend on them to stop (see `reload`).
+    deferred_restarts: Vec<ServiceId>,
 }
 
 impl Machine {
@@ -276,6 +281,7 @@ impl Machine {
             sweeping: false,
             spawn_seq: 0,
             watch_paused: false,
+            deferred_restarts: Vec::new(),
         }
     }
 
@@ -329,7 +335,10 @@ impl Machine {
             Input::Reload { ticket, outcome } => self.reload(now, ticket, outcome),
         }
         match self.phase {
-            Phase::Running => self.schedule(now),
+            Phase::Running => {
+                self.advance_reload(now);
+                self.schedule(now);
+            }
             Phase::Restarting | Phase::ShuttingDown { .. } => self.advance_shutdown(now),
             Phase::Idle | Phase::Done => {}
         }

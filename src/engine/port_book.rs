@@ -142,25 +142,41 @@ impl PortBook {
     pub fn allocate_all(&mut self, plan: &Plan, selected: &[bool]) -> Vec<Start> {
         let mut started = Vec::new();
         for &id in plan.graph.order() {
-            let Some(spec) = &plan.service(id).port else {
-                continue;
-            };
-            if !selected[id.0] {
-                continue;
-            }
-            match self.allocate(plan, id, spec) {
-                Allotment::Assigned { port, how } => {
-                    started.push(Start::Assigned { id, port, how })
-                }
-                Allotment::Adoptable { port, holders } => {
-                    started.push(Start::Adoptable { id, port, holders })
-                }
-                // Also kept in the slot: the service fails with it when it
-                // would start, unless the port is free again by then.
-                Allotment::Conflict(trouble) => started.push(Start::Conflict { id, trouble }),
+            if selected[id.0]
+                && let Some(start) = self.allocate_one(plan, id)
+            {
+                started.push(start);
             }
         }
         started
+    }
+
+    /// Allocates `id`'s port (a service added while the stack runs, or one
+    /// whose port setting changed), if it has one.
+    pub fn allocate_one(&mut self, plan: &Plan, id: ServiceId) -> Option<Start> {
+        let spec = plan.service(id).port.as_ref()?;
+        Some(match self.allocate(plan, id, spec) {
+            Allotment::Assigned { port, how } => Start::Assigned { id, port, how },
+            Allotment::Adoptable { port, holders } => Start::Adoptable { id, port, holders },
+            // Also kept in the slot: the service fails with it when it
+            // would start, unless the port is free again by then.
+            Allotment::Conflict(trouble) => Start::Conflict { id, trouble },
+        })
+    }
+
+    /// Makes room for `services` services; never shrinks.
+    pub fn grow(&mut self, services: usize) {
+        while self.slots.len() < services {
+            self.slots.push(Slot::Unused);
+        }
+    }
+
+    /// Gives `id`'s port back (its lock, and a handed-over socket): the
+    /// service was removed, or wants another port.
+    pub fn release(&mut self, id: ServiceId) {
+        if let Some(slot) = self.slots.get_mut(id.0) {
+            *slot = Slot::Unused;
+        }
     }
 
     /// Allocates one service's port into its slot.

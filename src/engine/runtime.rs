@@ -113,6 +113,9 @@ struct Runtime {
     inputs: mpsc::Sender<Input>,
     events: broadcast::Sender<Event>,
     snapshot: watch::Sender<Snapshot>,
+    /// What front ends know of the stack; it changes when an edit of the
+    /// config adds or removes services.
+    info: watch::Sender<Arc<StackInfo>>,
     logs: Arc<LogHub>,
     services: Vec<ServiceRuntime>,
     watchdog: Option<Arc<Watchdog>>,

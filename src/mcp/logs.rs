@@ -77,7 +77,7 @@ pub async fn read(client: &Client, hello: &Hello, ask: &Ask<'_>) -> Result<LogsR
         })
         .transpose()?;
     let names: Vec<String> = if ask.services.is_empty() {
-        hello.info.services.iter().map(|s| s.name.clone()).collect()
+        hello.info.current().map(|s| s.name.clone()).collect()
     } else {
         for name in ask.services {
             if name != wire::OWN_LOG && hello.info.find(name).is_none() {

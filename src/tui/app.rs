@@ -309,6 +309,11 @@ impl App {
                 self.say(crate::ansi::plain(&said).into_owned());
             }
             // However it was asked for (a key, a signal, another client).
+            // An edit of the config added or removed services.
+            EventKind::StackChanged { info } => {
+                self.info = Arc::new((**info).clone());
+                self.holders.resize(self.info.services.len(), None);
+            }
             EventKind::ShutdownStarted { force } => {
                 self.quitting = if *force {
                     Quitting::Killing

@@ -34,7 +34,7 @@ pub fn logs(explicit: Option<&Path>, color: bool, request: &LogsRequest<'_>) -> 
         let names: Vec<String> = if request.own {
             vec![bringup::control::wire::OWN_LOG.to_string()]
         } else if request.services.is_empty() {
-            hello.info.services.iter().map(|s| s.name.clone()).collect()
+            hello.info.current().map(|s| s.name.clone()).collect()
         } else {
             match resolve(&hello.info, request.services) {
                 Ok(ids) => ids

@@ -51,7 +51,7 @@ impl Machine {
         let refused = |why| Some(Outcome::Refused { why });
         let service = command.service();
         if let Some(id) = service
-            && id.0 >= self.slots.len()
+            && (id.0 >= self.slots.len() || self.plan.is_removed(id))
         {
             return Some(Outcome::NotFound);
         }

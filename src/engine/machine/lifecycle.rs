@@ -187,6 +187,10 @@ impl Machine {
                 self.set_state(now, id, State::Stopped, Reason::Stopped { exit });
             }
             Some(StopIntent::Skip) => self.set_state(now, id, State::Skipped, Reason::Skipped),
+            Some(StopIntent::Remove) => {
+                let reason = Reason::Removed { exit: Some(exit) };
+                self.set_state(now, id, State::Stopped, reason);
+            }
             // A restart asked for before shutdown began ends with the rest.
             Some(StopIntent::Restart) if self.phase != Phase::Running => {
                 self.set_state(now, id, State::Stopped, Reason::Stopped { exit });
@@ -231,6 +235,11 @@ impl Machine {
             cause: cause.clone(),
             then,
         };
+        if self.plan.is_removed(id) {
+            let reason = Reason::Removed { exit: Some(exit) };
+            self.set_state(now, id, State::Stopped, reason);
+            return;
+        }
         if stopping_everything || self.slots[id.0].want != Want::Up {
             self.set_state(now, id, State::Stopped, exited(Then::StaysDown));
             return;

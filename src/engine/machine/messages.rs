@@ -72,11 +72,15 @@ pub enum Input {
 /// A config read again, as the runtime found it.
 #[derive(Debug, Clone)]
 pub enum Reload {
-    /// Valid and applicable: the new plan (the runtime uses it already)
-    /// and what changed.
+    /// Valid and applicable: the new plan, merged into the running one's
+    /// numbers (the runtime uses it already), what changed, and the ports
+    /// handed out for it (added services, changed ports: only
+    /// [`Input::PortAssigned`] and [`Input::PortHeld`]), taken before any
+    /// added service may start.
     Applied {
         plan: Arc<Plan>,
         diff: crate::config::diff::PlanDiff,
+        ports: Vec<Input>,
     },
     /// Valid, but not while the stack runs: why.
     NotApplicable { why: String },

@@ -1,15 +1,24 @@
 //! An edited config: whether to read it, and what applying it does.
 //!
-//! The runtime reads and validates the file and compares it with the
-//! running plan (`crate::config::diff`); the machine decides. A valid,
-//! applicable edit replaces the plan; each changed service restarts (as
-//! any restart that is not a failure: no backoff, not counted), in start
-//! order, so what depends on another changed service comes back after it;
-//! unchanged services keep their processes. An invalid edit, or one a
-//! running stack cannot take, changes nothing and is said, with its
-//! errors, to every front end; so is each later edit until one is good.
+//! The runtime reads and validates the file and merges it into the
+//! running plan (`crate::config::diff`: services keep their numbers); the
+//! machine decides. A valid, applicable edit replaces the plan, and then:
+//!
+//! - removed services stop for good, each once whatever depends on it is
+//!   down (a removed api stops before the removed db it used);
+//! - changed services restart (as any restart that is not a failure: no
+//!   backoff, not counted), in start order, so what depends on another
+//!   changed service comes back after it — but not while a removed service
+//!   that depends on them is still stopping;
+//! - added services start like any other, once what they depend on is up;
+//! - unchanged services keep their processes.
+//!
+//! An invalid edit, or one a running stack cannot take, changes nothing
+//! and is said, with its errors, to every front end; so is each later edit
+//! until one is good.
 
 use super::*;
+use crate::config::diff::PlanDiff;
 use crate::engine::machine::Reload;
 
 impl Machine {
@@ -19,6 +28,23 @@ impl Machine {
         if self.plan.project.reload && self.phase == Phase::Running {
             self.out.push(Effect::LoadConfig { ticket: None });
         }
+    }
+
+    /// Which services of `plan` (merged into the running one, see
+    /// `config::diff::merge`) a run that selected `before` brings up:
+    /// those it selected, and of the others, every one when it selected
+    /// everything (`bringup up`), else those the selected ones depend on
+    /// (`bringup up api` brings up what api needs, also when that grows).
+    pub fn selection_after(plan: &Plan, before: &[bool]) -> Vec<bool> {
+        let was = |id: ServiceId| before.get(id.0).copied();
+        let everything = plan.ids().all(|id| was(id) != Some(false));
+        let roots: Vec<ServiceId> = plan.ids().filter(|&id| was(id) == Some(true)).collect();
+        let needed = plan.graph.closure(&roots);
+        // (A removed service keeps its mark: it stops for good all the
+        // same, and if it comes back it is as selected as it was.)
+        plan.all_ids()
+            .map(|id| was(id) == Some(true) || everything || needed[id.0])
+            .collect()
     }
 
     pub(super) fn reload(&mut self, now: Duration, ticket: Option<Ticket>, outcome: Reload) {
@@ -33,16 +59,16 @@ impl Machine {
                 Notice::ReloadNotApplicable { why: why.clone() },
                 Refusal::ReloadNotApplicable { why },
             )),
-            Reload::Applied { plan, diff } => {
-                if plan.services.len() != self.slots.len() {
-                    // The runtime's diff makes this impossible; stay safe.
-                    let why = "services added or removed".to_string();
+            Reload::Applied { plan, diff, ports } => {
+                if plan.services.len() < self.slots.len() {
+                    // A merged plan keeps every number: this cannot be one.
+                    let why = "services lost their numbers".to_string();
                     Some((
                         Notice::ReloadNotApplicable { why: why.clone() },
                         Refusal::ReloadNotApplicable { why },
                     ))
                 } else {
-                    self.apply(now, plan, &diff);
+                    self.apply(now, plan, &diff, ports);
                     None
                 }
             }
@@ -64,20 +90,127 @@ impl Machine {
         }
     }
 
-    fn apply(&mut self, now: Duration, plan: Arc<Plan>, diff: &crate::config::diff::PlanDiff) {
+    fn apply(&mut self, now: Duration, plan: Arc<Plan>, diff: &PlanDiff, ports: Vec<Input>) {
+        let selected = Self::selection_after(&plan, &self.selected);
+        while self.slots.len() < plan.services.len() {
+            let mut slot = Slot::new();
+            slot.since = now;
+            slot.want = Want::Stopped;
+            slot.state = State::Stopped;
+            slot.reason = Reason::NotStarted;
+            self.slots.push(slot);
+        }
+        self.selected = selected;
         self.spawn_order = plan.graph.order().to_vec();
         self.plan = plan;
-        let changed: Vec<String> = diff
-            .changed
-            .iter()
-            .map(|&id| self.name(id).to_string())
-            .collect();
+        let names = |ids: &[ServiceId]| -> Vec<String> {
+            ids.iter().map(|&id| self.name(id).to_string()).collect()
+        };
         self.publish(EventKind::Reloaded {
-            changed,
+            changed: names(&diff.changed),
             ui: diff.ui,
+            added: names(&diff.added),
+            removed: names(&diff.removed),
         });
-        for &id in &diff.changed {
-            self.restart_for(now, id, RestartWhy::ConfigChanged);
+        for port in ports {
+            match port {
+                Input::PortAssigned { id, port, how } => self.port_assigned(id, port, how),
+                Input::PortHeld { id, port } => self.port_held(id, port, None),
+                _ => {}
+            }
+        }
+        for &id in &diff.removed {
+            self.remove(now, id);
+        }
+        for &id in &diff.added {
+            self.add(now, id);
+        }
+        self.deferred_restarts.extend(diff.changed.iter().copied());
+        self.advance_reload(now);
+    }
+
+    /// `id` is no longer in the config: it stops for good (once its
+    /// dependents are down: see [`Machine::advance_reload`]).
+    fn remove(&mut self, now: Duration, id: ServiceId) {
+        let slot = &mut self.slots[id.0];
+        slot.want = Want::Stopped;
+        slot.restart_pending = false;
+        slot.manual = false;
+        if !slot.alive() {
+            self.set_state(now, id, State::Stopped, Reason::Removed { exit: None });
+        }
+    }
+
+    /// `id` is new to the config (or back in it): it starts like any
+    /// service of a bring-up, when selected and not started by hand only.
+    fn add(&mut self, now: Duration, id: ServiceId) {
+        let manual = !self.plan.service(id).autostart;
+        let selected = self.selected[id.0];
+        let slot = &mut self.slots[id.0];
+        slot.manual = manual;
+        slot.restarts = 0;
+        slot.restart_pending = false;
+        if !selected || manual {
+            slot.want = Want::Stopped;
+            if !slot.alive() {
+                let reason = if selected {
+                    Reason::AwaitingStart
+                } else {
+                    Reason::NotSelected
+                };
+                self.set_state(now, id, State::Stopped, reason);
+            }
+            return;
+        }
+        slot.want = Want::Up;
+        if slot.alive() {
+            // Removed a moment ago and still stopping: back once it is down.
+            slot.stop = Some(StopIntent::Restart);
+            return;
+        }
+        self.make_pending(now, id, Reason::WaitingToStart);
+    }
+
+    /// Carries an applied edit on: each removed service still running
+    /// stops once nothing running depends on it; each changed service
+    /// restarts once no removed service that depends on it still runs.
+    pub(super) fn advance_reload(&mut self, now: Duration) {
+        if self.phase != Phase::Running {
+            self.deferred_restarts.clear();
+            return;
+        }
+        if self.deferred_restarts.is_empty() && !self.plan.removed.contains(&true) {
+            return;
+        }
+        let running = |slots: &[Slot], id: ServiceId| slots[id.0].alive();
+        for id in self.plan.all_ids() {
+            let slot = &self.slots[id.0];
+            if !self.plan.is_removed(id) || !slot.alive() || slot.stop.is_some() {
+                continue;
+            }
+            let dependents_down = self
+                .plan
+                .graph
+                .dependents(id)
+                .iter()
+                .all(|d| !running(&self.slots, d.on));
+            if dependents_down {
+                self.begin_stop(now, id, StopIntent::Remove);
+            }
+        }
+        let waiting = std::mem::take(&mut self.deferred_restarts);
+        for id in waiting {
+            let held = self
+                .plan
+                .graph
+                .dependents(id)
+                .iter()
+                .any(|d| self.plan.is_removed(d.on) && running(&self.slots, d.on));
+            if held {
+                self.deferred_restarts.push(id);
+            } else {
+                self.restart_for(now, id, RestartWhy::ConfigChanged);
+            }
         }
     }
 }

@@ -39,10 +39,11 @@ impl Rig {
         }
     }
 
+    /// The number of `name` (also of one removed from the config).
     fn id(&self, name: &str) -> ServiceId {
-        self.machine
-            .plan()
-            .find(name)
+        let plan = self.machine.plan();
+        plan.all_ids()
+            .find(|&id| plan.service(id).name == name)
             .unwrap_or_else(|| panic!("no service {name}"))
     }
 
@@ -61,6 +62,9 @@ impl Rig {
         let mut effects = self.machine.handle(self.now, input);
         for effect in &effects {
             if let Effect::Spawn { id, generation, .. } = effect {
+                if id.0 >= self.generation.len() {
+                    self.generation.resize(id.0 + 1, 0);
+                }
                 self.generation[id.0] = *generation;
             }
         }

@@ -5,13 +5,15 @@
 use super::*;
 
 impl Machine {
-    /// The whole picture, services in start order.
+    /// The whole picture, services in start order (not those removed
+    /// from the config: they are no longer the stack's).
     pub fn snapshot(&self) -> Snapshot {
         let services = self
             .plan
             .graph
             .order()
             .iter()
+            .filter(|&&id| !self.plan.is_removed(id))
             .map(|&id| self.status(id))
             .collect();
         Snapshot {

@@ -37,17 +37,23 @@ impl Runtime {
         let plan = self.plan.clone();
         let mut inputs = VecDeque::new();
         for start in self.ports.allocate_all(&plan, &self.selected) {
-            match start {
-                Start::Assigned { id, port, how } => {
-                    inputs.push_back(Input::PortAssigned { id, port, how })
-                }
-                // Said now, not when the service's turn comes: the user can
-                // act while the rest of the stack starts.
-                Start::Conflict { id, trouble } => self.report_conflict(id, &trouble, true),
-                Start::Adoptable { id, port, .. } => inputs.push_back(Input::PortHeld { id, port }),
-            }
+            self.port_start(start, &mut inputs);
         }
         inputs
+    }
+
+    /// What the machine hears of a port handed out: the port, or that its
+    /// holder may be adopted; a conflict is said at once.
+    pub(super) fn port_start(&mut self, start: Start, inputs: &mut VecDeque<Input>) {
+        match start {
+            Start::Assigned { id, port, how } => {
+                inputs.push_back(Input::PortAssigned { id, port, how })
+            }
+            // Said now, not when the service's turn comes: the user can
+            // act while the rest of the stack starts.
+            Start::Conflict { id, trouble } => self.report_conflict(id, &trouble, true),
+            Start::Adoptable { id, port, .. } => inputs.push_back(Input::PortHeld { id, port }),
+        }
     }
 
     /// Checks whether the holder of `port` passes `id`'s readiness check,

@@ -74,13 +74,7 @@ impl Runtime {
                     continue;
                 }
             };
-            if let Input::Reload {
-                outcome: crate::engine::machine::Reload::Applied { plan, .. },
-                ..
-            } = &input
-            {
-                self.use_plan(plan.clone());
-            }
+            let input = self.take_plan(input);
             let now = self.epoch.elapsed();
             for effect in self.machine.handle(now, input) {
                 self.execute(now, effect, &mut queue);

@@ -54,7 +54,7 @@ impl Request {
 /// A running engine, as front ends see it.
 pub struct Engine {
     plan: Arc<Plan>,
-    info: StackInfo,
+    info: watch::Receiver<Arc<StackInfo>>,
     commands: mpsc::Sender<Request>,
     events: broadcast::Sender<Event>,
     snapshot: watch::Receiver<Snapshot>,
@@ -122,6 +122,7 @@ impl Engine {
             None => vec![None; plan.services.len()],
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(machine.snapshot());
+        let (info_tx, info_rx) = watch::channel(Arc::new(crate::engine::info::stack_info(&plan)));
         // One clock for the events and the log lines, so that front ends
         // can interleave them (and tell wall-clock times of both).
         let epoch = logs.epoch();
@@ -179,6 +180,7 @@ impl Engine {
             inputs: inputs_tx,
             events: events_tx.clone(),
             snapshot: snapshot_tx,
+            info: info_tx,
             logs: logs.clone(),
             watchdog,
             rundir,
@@ -214,7 +216,7 @@ impl Engine {
 
         Ok((
             Self {
-                info: crate::engine::info::stack_info(&plan),
+                info: info_rx,
                 run_dir,
                 plan,
                 commands: commands_tx,
@@ -233,9 +235,15 @@ impl Engine {
         &self.plan
     }
 
-    /// The stack as front ends know it.
-    pub fn info(&self) -> &StackInfo {
-        &self.info
+    /// The stack as front ends know it now.
+    pub fn info(&self) -> Arc<StackInfo> {
+        self.info.borrow().clone()
+    }
+
+    /// The stack as front ends know it, updated when an edit of the
+    /// config adds or removes services.
+    pub fn info_watch(&self) -> watch::Receiver<Arc<StackInfo>> {
+        self.info.clone()
     }
 
     /// The sender of events, for sessions to subscribe with.

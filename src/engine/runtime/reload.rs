@@ -1,10 +1,14 @@
 //! Reading the config again, off the loop, and taking the new plan: the
-//! runtime compares it with the running one (`crate::config::diff`) and
-//! tells the machine, which decides what restarts; an applied plan is
-//! the runtime's from the moment the machine hears of it, so the restarts
-//! it asks for spawn the new commands.
+//! runtime merges it into the running one (`crate::config::diff`: every
+//! service keeps its number) and tells the machine, which decides what
+//! stops, restarts and starts. An applied plan is the runtime's from the
+//! moment the machine hears of it, so the restarts it asks for spawn the
+//! new commands; before that, the runtime makes room for added services
+//! (their records, logs and ports) and tells the front ends what the stack
+//! is now.
 
 use super::*;
+use crate::config::diff::PlanDiff;
 use crate::engine::machine::Reload;
 
 impl Runtime {
@@ -19,12 +23,13 @@ impl Runtime {
                 tokio::task::spawn_blocking(move || crate::config::load_file(&source)).await;
             let outcome = match loaded {
                 Ok(Ok(plan)) => {
-                    let diff = crate::config::diff::diff(&running, &plan);
-                    match diff.not_applicable {
+                    let merged = crate::config::diff::merge(&running, plan);
+                    match merged.diff.not_applicable {
                         Some(why) => Reload::NotApplicable { why },
                         None => Reload::Applied {
-                            plan: Arc::new(plan),
-                            diff,
+                            plan: Arc::new(merged.plan),
+                            diff: merged.diff,
+                            ports: Vec::new(),
                         },
                     }
                 }
@@ -39,10 +44,61 @@ impl Runtime {
         });
     }
 
-    /// `plan` replaces the running one (same services, same ports).
-    pub(super) fn use_plan(&mut self, plan: Arc<Plan>) {
-        self.plan = plan;
+    /// An applied reload becomes the runtime's plan before the machine
+    /// hears of it; the machine gets the ports handed out for it with it.
+    pub(super) fn take_plan(&mut self, input: Input) -> Input {
+        let Input::Reload {
+            ticket,
+            outcome: Reload::Applied { plan, diff, .. },
+        } = input
+        else {
+            return input;
+        };
+        let ports = self.use_plan(plan.clone(), &diff);
+        Input::Reload {
+            ticket,
+            outcome: Reload::Applied { plan, diff, ports },
+        }
+    }
+
+    /// `plan` replaces the running one: room for added services, ports for
+    /// them and for changed ports (as [`Input`]s for the machine), removed
+    /// services' ports given back, the new stack told to the front ends,
+    /// and the services' files watched anew.
+    fn use_plan(&mut self, plan: Arc<Plan>, diff: &PlanDiff) -> Vec<Input> {
+        let count = plan.services.len();
+        self.selected = Machine::selection_after(&plan, &self.selected);
+        self.services.resize_with(count, ServiceRuntime::default);
+        self.expected.resize(count, None);
+        self.logs.grow(count);
+        self.ports.grow(count);
+        self.plan = plan.clone();
+        for &id in &diff.removed {
+            self.ports.release(id);
+        }
+        let mut inputs = VecDeque::new();
+        for &id in diff.added.iter().chain(&diff.ports) {
+            if diff.ports.contains(&id) {
+                self.ports.release(id);
+            }
+            if self.selected[id.0]
+                && let Some(start) = self.ports.allocate_one(&plan, id)
+            {
+                self.port_start(start, &mut inputs);
+            }
+        }
+        if !diff.added.is_empty() || !diff.removed.is_empty() {
+            let info = crate::engine::info::stack_info(&plan);
+            self.info.send_replace(Arc::new(info.clone()));
+            self.publish(
+                self.epoch.elapsed(),
+                EventKind::StackChanged {
+                    info: Box::new(info),
+                },
+            );
+        }
         self.watching = None;
         self.watching = self.watch_files();
+        inputs.into()
     }
 }

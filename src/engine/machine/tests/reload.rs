@@ -24,14 +24,154 @@ fn up(rig: &mut Rig) {
     }
 }
 
-fn reload(rig: &mut Rig, text: &str, ticket: Option<Ticket>) -> Vec<Effect> {
-    let new = plan(text);
-    let diff = crate::config::diff::diff(rig.machine.plan(), &new);
-    let outcome = match diff.not_applicable.clone() {
+/// What the runtime would feed the machine for an edit to `text`.
+fn reload_with(
+    rig: &mut Rig,
+    text: &str,
+    ticket: Option<Ticket>,
+    ports: Vec<Input>,
+) -> Vec<Effect> {
+    let edited = Arc::try_unwrap(plan(text)).expect("a fresh plan");
+    let merged = crate::config::diff::merge(rig.machine.plan(), edited);
+    let outcome = match merged.diff.not_applicable.clone() {
         Some(why) => Reload::NotApplicable { why },
-        None => Reload::Applied { plan: new, diff },
+        None => Reload::Applied {
+            plan: Arc::new(merged.plan),
+            diff: merged.diff,
+            ports,
+        },
     };
     rig.feed(Input::Reload { ticket, outcome })
+}
+
+fn reload(rig: &mut Rig, text: &str, ticket: Option<Ticket>) -> Vec<Effect> {
+    reload_with(rig, text, ticket, Vec::new())
+}
+
+/// The names of the services whose state events say `reason`.
+fn stopped_removed(rig: &Rig, effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::State {
+                service,
+                to: State::Stopped,
+                reason: Reason::Removed { .. },
+                ..
+            }) => Some(rig.name(*service)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_added_service_starts_once_what_it_depends_on_is_ready() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    let after = format!(
+        "{BEFORE}[services.cache]\ncommand = \"cache\"\nport = 304\n\
+         [services.worker]\ncommand = \"worker\"\ndepends_on = [\"cache\", \"api\"]\n"
+    );
+    let cache = ServiceId(3);
+    let port = Input::PortAssigned {
+        id: cache,
+        port: 40004,
+        how: None,
+    };
+    let effects = reload_with(&mut rig, &after, Some(Ticket(1)), vec![port]);
+    assert_eq!(rig.spawns(&effects), ["cache"], "worker waits for cache");
+    assert!(rig.signals(&effects).is_empty(), "nothing else restarts");
+    assert_eq!(
+        rig.status("cache").port,
+        Some(40004),
+        "its port before its spawn"
+    );
+    assert_eq!(rig.state("worker"), State::Pending);
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Publish(EventKind::Reloaded { added, .. }) if added == &["cache", "worker"]
+    )));
+    rig.spawned("cache");
+    let effects = rig.ready("cache");
+    assert_eq!(rig.spawns(&effects), ["worker"]);
+    rig.up("worker");
+    let names: Vec<String> = rig
+        .machine
+        .snapshot()
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+}
+
+#[test]
+fn removed_services_stop_dependents_first_and_leave_the_snapshot() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    // api (which depends on db) and db both go; web stays.
+    let after = "[services.web]\ncommand = \"web\"\nport = 303\n";
+    let effects = reload(&mut rig, after, None);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["api"], "db waits for api to be down");
+    let effects = rig.exit("api", 0);
+    assert_eq!(stopped_removed(&rig, &effects), ["api"]);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["db"]);
+    let effects = rig.exit("db", 0);
+    assert_eq!(stopped_removed(&rig, &effects), ["db"]);
+    assert!(rig.spawns(&effects).is_empty(), "never started again");
+    let names: Vec<String> = rig
+        .machine
+        .snapshot()
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, ["web"]);
+    assert!(rig.status("web").pid.is_some(), "web kept its process");
+    assert_eq!(rig.machine.plan().find("api"), None);
+    // A command for a removed service's number finds no such service.
+    let effects = rig.command(Command::Start(ServiceId(1)));
+    assert!(rig.spawns(&effects).is_empty());
+    assert!(effects.contains(&Effect::Reply {
+        ticket: Ticket(0),
+        outcome: Outcome::NotFound
+    }));
+}
+
+#[test]
+fn a_changed_service_restarts_after_a_removed_dependent_has_stopped() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    let after = "[services.db]\ncommand = \"db2\"\nport = 301\n[services.web]\ncommand = \"web\"\nport = 303\n";
+    let effects = reload(&mut rig, after, None);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["api"], "db's restart waits for api to stop");
+    let effects = rig.exit("api", 0);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["db"]);
+    assert_eq!(rig.note("db"), "restarting: its config changed");
+    let effects = rig.exit("db", 0);
+    assert_eq!(rig.spawns(&effects), ["db"]);
+}
+
+#[test]
+fn a_service_removed_and_added_again_comes_back_under_its_number() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    let without_web = BEFORE.replace("[services.web]\ncommand = \"web\"\nport = 303\n", "");
+    let web = rig.id("web");
+    let effects = reload(&mut rig, &without_web, None);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["web"]);
+    // Back before it has even stopped: it starts again once it has.
+    let effects = reload(&mut rig, BEFORE, None);
+    assert!(rig.signals(&effects).is_empty());
+    assert_eq!(rig.machine.plan().find("web"), Some(web));
+    let effects = rig.exit("web", 0);
+    assert_eq!(rig.spawns(&effects), ["web"]);
+    assert!(stopped_removed(&rig, &effects).is_empty());
 }
 
 #[test]
@@ -72,8 +212,8 @@ fn an_invalid_or_inapplicable_edit_changes_nothing_and_says_why() {
         Effect::Publish(EventKind::Notice { notice: Notice::ConfigInvalid { errors }, .. })
             if errors.contains("3:1")
     )));
-    let added = format!("{BEFORE}[services.cache]\ncommand = \"c\"\n");
-    let effects = reload(&mut rig, &added, Some(Ticket(3)));
+    let renamed = format!("[project]\nname = \"another\"\n{BEFORE}");
+    let effects = reload(&mut rig, &renamed, Some(Ticket(3)));
     assert!(rig.signals(&effects).is_empty());
     assert!(effects.iter().any(|e| matches!(
         e,
