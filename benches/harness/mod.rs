@@ -122,6 +122,72 @@ pub fn stats(values: &mut [f64]) -> (f64, f64, f64) {
     (at(0.5), at(0.9), at(1.0))
 }
 
+/// CPU time of a process over a window, to the nanosecond, threads that
+/// end meanwhile included: [`cpu_time`] sums the threads alive when it
+/// looks, so a thread that ends (tokio's idle blocking threads end after
+/// 10 s) would take its time with it. The meter remembers each thread's
+/// last figure; look often ([`CpuMeter::look`]) and little is lost.
+pub struct CpuMeter {
+    pid: u32,
+    threads: std::collections::HashMap<String, u64>,
+}
+
+impl CpuMeter {
+    pub fn new(pid: u32) -> Self {
+        let mut meter = Self {
+            pid,
+            threads: std::collections::HashMap::new(),
+        };
+        meter.look();
+        meter
+    }
+
+    /// Reads every thread's figure now.
+    pub fn look(&mut self) {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let nanos = std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|stat| stat.split_whitespace().next()?.parse::<u64>().ok());
+            if let Some(nanos) = nanos {
+                let tid = task.file_name().to_string_lossy().into_owned();
+                self.threads.insert(tid, nanos);
+            }
+        }
+    }
+
+    /// CPU time used so far, as of the last look.
+    pub fn total(&self) -> Duration {
+        Duration::from_nanos(self.threads.values().sum())
+    }
+}
+
+/// Sleeps `window`, looking at each meter every 250 ms; returns the CPU
+/// time each used meanwhile, scaled to exactly `window` of wall time.
+pub fn cpu_over(meters: &mut [CpuMeter], window: Duration) -> Vec<f64> {
+    for meter in meters.iter_mut() {
+        meter.look();
+    }
+    let before: Vec<Duration> = meters.iter().map(CpuMeter::total).collect();
+    let started = std::time::Instant::now();
+    while started.elapsed() < window {
+        std::thread::sleep(
+            Duration::from_millis(250).min(window.saturating_sub(started.elapsed())),
+        );
+        for meter in meters.iter_mut() {
+            meter.look();
+        }
+    }
+    let scale = window.as_secs_f64() / started.elapsed().as_secs_f64();
+    meters
+        .iter()
+        .zip(before)
+        .map(|(meter, before)| (meter.total() - before).as_secs_f64() * scale)
+        .collect()
+}
+
 /// CPU time a process has used so far, all threads (from schedstat: ns).
 pub fn cpu_time(pid: u32) -> Duration {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
