@@ -216,6 +216,11 @@ fn with_reload_off_only_bringup_reload_applies_an_edit() {
     std::fs::write(&file, text.replace("\"hello\"", "\"hi\"")).unwrap();
     let (status, out, err) = stack.ctl(&["reload"]);
     assert!(status.success(), "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        "config reloaded: web restarts; the rest keep running",
+        "bringup reload says what it did"
+    );
     stack.wait_for("config reloaded: web restarts");
     stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
     assert!(

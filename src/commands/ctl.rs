@@ -241,12 +241,19 @@ pub fn down(explicit: Option<&Path>, color: bool, force: bool, timeout: Duration
 }
 
 /// `bringup reload`: the running stack reads its config again and
-/// applies what changed; its refusal (errors, or why not) is printed.
+/// applies what changed; what it did ("config reloaded: cache added; api
+/// restarts; …"), or its refusal (errors, or why not), is printed.
 pub fn reload(explicit: Option<&Path>, color: bool) -> ExitCode {
     on_stack(explicit, color, |client, _record| async move {
+        // Listening before asking: the stack says what it did as an event.
+        let stream = client.stream().await.ok();
         match client.command(Command::Reload).await {
             Ok(Outcome::Done) => {
-                println!("reloaded");
+                let said = match stream {
+                    Some(stream) => what_reloaded(stream).await,
+                    None => None,
+                };
+                println!("{}", said.as_deref().unwrap_or("reloaded"));
                 ExitCode::SUCCESS
             }
             Ok(outcome) => {
@@ -257,6 +264,29 @@ pub fn reload(explicit: Option<&Path>, color: bool) -> ExitCode {
             Err(e) => unreachable(&e),
         }
     })
+}
+
+/// The words of the `reloaded` event on `stream`, if it comes soon.
+async fn what_reloaded(
+    mut stream: bringup::control::client::Lines<bringup::control::wire::StreamItem>,
+) -> Option<String> {
+    use bringup::api::EventKind;
+    use bringup::control::wire::StreamItem;
+    let look = async {
+        while let Some(item) = stream.next().await {
+            if let Ok(StreamItem::Event(event)) = item
+                && matches!(event.kind, EventKind::Reloaded { .. })
+            {
+                let described = describe::describe(&event.kind)?;
+                return Some(bringup::ansi::plain(&described.message).into_owned());
+            }
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(5), look)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Whether `pid` still runs: a zombie (ended, not yet reaped by its

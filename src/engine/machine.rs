@@ -249,6 +249,8 @@ pub struct Machine {
     /// Services an applied edit changed, whose restart waits for removed
     /// services that depend on them to stop (see `reload`).
     deferred_restarts: Vec<ServiceId>,
+    /// Removed services still running (see `reload`).
+    leaving: Vec<reload::Leaving>,
 }
 
 impl Machine {
@@ -282,6 +284,7 @@ impl Machine {
             spawn_seq: 0,
             watch_paused: false,
             deferred_restarts: Vec::new(),
+            leaving: Vec::new(),
         }
     }
 

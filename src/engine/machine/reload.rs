@@ -4,8 +4,10 @@
 //! running plan (`crate::config::diff`: services keep their numbers); the
 //! machine decides. A valid, applicable edit replaces the plan, and then:
 //!
-//! - removed services stop for good, each once whatever depends on it is
-//!   down (a removed api stops before the removed db it used);
+//! - removed services stop for good, each once nothing started before the
+//!   edit that depended on it still runs (a removed api stops before the
+//!   removed db it used; a worker moved from db to db2 is restarted, and
+//!   db stops after its old process);
 //! - changed services restart (as any restart that is not a failure: no
 //!   backoff, not counted), in start order, so what depends on another
 //!   changed service comes back after it — but not while a removed service
@@ -20,6 +22,17 @@
 use super::*;
 use crate::config::diff::PlanDiff;
 use crate::engine::machine::Reload;
+
+/// A removed service on its way out.
+#[derive(Debug, Clone)]
+pub(super) struct Leaving {
+    pub(super) id: ServiceId,
+    /// What depended on it before the edit.
+    pub(super) dependents: Vec<ServiceId>,
+    /// The machine's spawn count at the edit: a dependent whose process
+    /// is from before then still talks to the removed service.
+    pub(super) edit: u64,
+}
 
 impl Machine {
     /// The config changed on disk: read it, unless `[project] reload =
@@ -92,6 +105,22 @@ impl Machine {
 
     fn apply(&mut self, now: Duration, plan: Arc<Plan>, diff: &PlanDiff, ports: Vec<Input>) {
         let selected = Self::selection_after(&plan, &self.selected);
+        // Who depended on each removed service until now: their running
+        // processes were started against it.
+        for &id in &diff.removed {
+            let dependents = self
+                .plan
+                .graph
+                .dependents(id)
+                .iter()
+                .map(|d| d.on)
+                .collect();
+            self.leaving.push(Leaving {
+                id,
+                dependents,
+                edit: self.spawn_seq,
+            });
+        }
         while self.slots.len() < plan.services.len() {
             let mut slot = Slot::new();
             slot.since = now;
@@ -129,8 +158,8 @@ impl Machine {
         self.advance_reload(now);
     }
 
-    /// `id` is no longer in the config: it stops for good (once its
-    /// dependents are down: see [`Machine::advance_reload`]).
+    /// `id` is no longer in the config: it stops for good (once what
+    /// depended on it is down: see [`Machine::advance_reload`]).
     fn remove(&mut self, now: Duration, id: ServiceId) {
         let slot = &mut self.slots[id.0];
         slot.want = Want::Stopped;
@@ -172,32 +201,41 @@ impl Machine {
     }
 
     /// Carries an applied edit on: each removed service still running
-    /// stops once nothing running depends on it; each changed service
-    /// restarts once no removed service that depends on it still runs.
+    /// stops once no process started before the edit that depended on it
+    /// runs (those still talk to it; a dependent restarted since does
+    /// not); each changed service restarts once no removed service that
+    /// depends on it still runs.
     pub(super) fn advance_reload(&mut self, now: Duration) {
         if self.phase != Phase::Running {
             self.deferred_restarts.clear();
+            self.leaving.clear();
             return;
         }
-        if self.deferred_restarts.is_empty() && !self.plan.removed.contains(&true) {
+        if self.deferred_restarts.is_empty() && self.leaving.is_empty() {
             return;
         }
-        let running = |slots: &[Slot], id: ServiceId| slots[id.0].alive();
-        for id in self.plan.all_ids() {
-            let slot = &self.slots[id.0];
-            if !self.plan.is_removed(id) || !slot.alive() || slot.stop.is_some() {
-                continue;
-            }
-            let dependents_down = self
-                .plan
-                .graph
-                .dependents(id)
-                .iter()
-                .all(|d| !running(&self.slots, d.on));
-            if dependents_down {
-                self.begin_stop(now, id, StopIntent::Remove);
-            }
+        let (slots, selected, plan) = (&self.slots, &self.selected, &self.plan);
+        // A dependent is waited for when it is leaving too, or the machine
+        // will restart it (one adopted, or run by hand outside the
+        // selection, it will not).
+        let from_before = |d: ServiceId, edit: u64| {
+            let slot = &slots[d.0];
+            slot.alive()
+                && slot.spawn_seq <= edit
+                && (plan.is_removed(d)
+                    || (!slot.external && slot.want == Want::Up && selected[d.0]))
+        };
+        let due: Vec<ServiceId> = self
+            .leaving
+            .iter()
+            .filter(|l| slots[l.id.0].alive() && slots[l.id.0].stop.is_none())
+            .filter(|l| !l.dependents.iter().any(|&d| from_before(d, l.edit)))
+            .map(|l| l.id)
+            .collect();
+        for id in due {
+            self.begin_stop(now, id, StopIntent::Remove);
         }
+        self.leaving.retain(|l| self.slots[l.id.0].alive());
         let waiting = std::mem::take(&mut self.deferred_restarts);
         for id in waiting {
             let held = self
@@ -205,7 +243,7 @@ impl Machine {
                 .graph
                 .dependents(id)
                 .iter()
-                .any(|d| self.plan.is_removed(d.on) && running(&self.slots, d.on));
+                .any(|d| self.plan.is_removed(d.on) && self.slots[d.on.0].alive());
             if held {
                 self.deferred_restarts.push(id);
             } else {

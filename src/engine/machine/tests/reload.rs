@@ -241,3 +241,30 @@ fn a_changed_file_is_read_only_when_reload_is_on() {
         ticket: Some(Ticket(0))
     }));
 }
+
+#[test]
+fn a_service_moved_to_a_new_dependency_stops_before_the_removed_one_it_used() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    // db is renamed db2: api (which used db) restarts against db2, and db
+    // stops only once api's old process is gone.
+    let after = BEFORE
+        .replace("[services.db]", "[services.db2]")
+        .replace("depends_on = [\"db\"]", "depends_on = [\"db2\"]");
+    let effects = reload(&mut rig, &after, None);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["api"], "db waits for api's old process");
+    assert_eq!(rig.spawns(&effects), ["db2"]);
+    let effects = rig.exit("api", 0);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["db"]);
+    assert!(
+        rig.spawns(&effects).is_empty(),
+        "api waits for db2 to be ready"
+    );
+    rig.spawned("db2");
+    let effects = rig.ready("db2");
+    assert_eq!(rig.spawns(&effects), ["api"]);
+    let effects = rig.exit("db", 0);
+    assert_eq!(stopped_removed(&rig, &effects), ["db"]);
+}
