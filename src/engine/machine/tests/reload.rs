@@ -48,7 +48,18 @@ fn reload(rig: &mut Rig, text: &str, ticket: Option<Ticket>) -> Vec<Effect> {
     reload_with(rig, text, ticket, Vec::new())
 }
 
-/// The names of the services whose state events say `reason`.
+/// The services signalled by `effects`.
+fn signalled_by(rig: &Rig, effects: &[Effect]) -> Vec<String> {
+    rig.signals(effects).into_iter().map(|(n, _)| n).collect()
+}
+
+/// The services the snapshot shows.
+fn shown(rig: &Rig) -> Vec<String> {
+    let snapshot = rig.machine.snapshot();
+    snapshot.services.iter().map(|s| s.name.clone()).collect()
+}
+
+/// The services whose state events say they stopped, removed.
 fn stopped_removed(rig: &Rig, effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
@@ -95,13 +106,7 @@ fn an_added_service_starts_once_what_it_depends_on_is_ready() {
     let effects = rig.ready("cache");
     assert_eq!(rig.spawns(&effects), ["worker"]);
     rig.up("worker");
-    let names: Vec<String> = rig
-        .machine
-        .snapshot()
-        .services
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let names = shown(&rig);
     assert_eq!(names.len(), 5, "{names:?}");
 }
 
@@ -112,22 +117,16 @@ fn removed_services_stop_dependents_first_and_leave_the_snapshot() {
     // api (which depends on db) and db both go; web stays.
     let after = "[services.web]\ncommand = \"web\"\nport = 303\n";
     let effects = reload(&mut rig, after, None);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["api"], "db waits for api to be down");
     let effects = rig.exit("api", 0);
     assert_eq!(stopped_removed(&rig, &effects), ["api"]);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["db"]);
     let effects = rig.exit("db", 0);
     assert_eq!(stopped_removed(&rig, &effects), ["db"]);
     assert!(rig.spawns(&effects).is_empty(), "never started again");
-    let names: Vec<String> = rig
-        .machine
-        .snapshot()
-        .services
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let names = shown(&rig);
     assert_eq!(names, ["web"]);
     assert!(rig.status("web").pid.is_some(), "web kept its process");
     assert_eq!(rig.machine.plan().find("api"), None);
@@ -146,10 +145,10 @@ fn a_changed_service_restarts_after_a_removed_dependent_has_stopped() {
     up(&mut rig);
     let after = "[services.db]\ncommand = \"db2\"\nport = 301\n[services.web]\ncommand = \"web\"\nport = 303\n";
     let effects = reload(&mut rig, after, None);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["api"], "db's restart waits for api to stop");
     let effects = rig.exit("api", 0);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["db"]);
     assert_eq!(rig.note("db"), "restarting: its config changed");
     let effects = rig.exit("db", 0);
@@ -163,7 +162,7 @@ fn a_service_removed_and_added_again_comes_back_under_its_number() {
     let without_web = BEFORE.replace("[services.web]\ncommand = \"web\"\nport = 303\n", "");
     let web = rig.id("web");
     let effects = reload(&mut rig, &without_web, None);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["web"]);
     // Back before it has even stopped: it starts again once it has.
     let effects = reload(&mut rig, BEFORE, None);
@@ -182,7 +181,7 @@ fn changed_services_restart_in_start_order_and_the_rest_keep_running() {
         .replace("command = \"db\"", "command = \"db2\"")
         .replace("command = \"web\"", "command = \"web2\"");
     let effects = reload(&mut rig, &after, Some(Ticket(9)));
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["db", "web"]);
     assert!(effects.contains(&Effect::Reply {
         ticket: Ticket(9),
@@ -252,11 +251,11 @@ fn a_service_moved_to_a_new_dependency_stops_before_the_removed_one_it_used() {
         .replace("[services.db]", "[services.db2]")
         .replace("depends_on = [\"db\"]", "depends_on = [\"db2\"]");
     let effects = reload(&mut rig, &after, None);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["api"], "db waits for api's old process");
     assert_eq!(rig.spawns(&effects), ["db2"]);
     let effects = rig.exit("api", 0);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["db"]);
     assert!(
         rig.spawns(&effects).is_empty(),
