@@ -15,6 +15,11 @@ impl Machine {
         self.last_slot_freed_by = None;
         for index in 0..self.slots.len() {
             let id = ServiceId(index);
+            if self.plan.is_removed(id) {
+                // Removed from the config: stopped for good, restart-all
+                // included.
+                continue;
+            }
             let slot = &mut self.slots[index];
             if !self.selected[index] {
                 slot.want = Want::Stopped;

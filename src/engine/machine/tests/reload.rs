@@ -241,3 +241,30 @@ fn a_changed_file_is_read_only_when_reload_is_on() {
         ticket: Some(Ticket(0))
     }));
 }
+
+fn without(text: &str, name: &str) -> String {
+    let start = text
+        .find(&format!("[services.{name}]"))
+        .unwrap_or_else(|| panic!("no {name}"));
+    let end = text[start + 1..]
+        .find("[services.")
+        .map_or(text.len(), |i| start + 1 + i);
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn restarting_everything_leaves_removed_services_stopped() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    reload(&mut rig, &without(BEFORE, "web"), None);
+    rig.exit("web", 0);
+    rig.command(Command::RestartAll);
+    let mut spawned = Vec::new();
+    for name in ["api", "db"] {
+        let effects = rig.exit(name, 0);
+        spawned.extend(rig.spawns(&effects));
+    }
+    assert_eq!(spawned, ["db"], "web is not the stack's any more");
+    assert_eq!(rig.state("web"), State::Stopped);
+    assert_eq!(rig.note("web"), "stopped: removed from the config (exited with code 0)");
+}
