@@ -268,3 +268,24 @@ fn restarting_everything_leaves_removed_services_stopped() {
     assert_eq!(rig.state("web"), State::Stopped);
     assert_eq!(rig.note("web"), "stopped: removed from the config (exited with code 0)");
 }
+
+#[test]
+fn a_service_removed_before_it_was_ready_does_not_spoil_the_cold_start() {
+    let mut rig = Rig::new(BEFORE);
+    rig.begin();
+    rig.up("db");
+    rig.up("web");
+    rig.spawned("api");
+    let mut effects = reload(&mut rig, &without(BEFORE, "api"), None);
+    effects.extend(rig.exit("api", 143));
+    let summaries: Vec<&Summary> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::ColdStart(summary)) => Some(summary),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(summaries.len(), 1, "{effects:#?}");
+    assert!(summaries[0].all_required_ready, "{:?}", summaries[0]);
+    assert!(summaries[0].services.iter().all(|t| t.name != "api"));
+}
