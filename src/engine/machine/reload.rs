@@ -136,6 +136,15 @@ impl Machine {
         slot.want = Want::Stopped;
         slot.restart_pending = false;
         slot.manual = false;
+        if slot.external {
+            // An adopted process is not bringup's to stop: it is let go
+            // (no more checks, its port no longer the stack's).
+            slot.external = false;
+            slot.port = None;
+            slot.port_how = None;
+            self.out.push(Effect::StopProbes { id });
+            self.out.push(Effect::Disown { id });
+        }
         if !slot.alive() {
             self.set_state(now, id, State::Stopped, Reason::Removed { exit: None });
         }

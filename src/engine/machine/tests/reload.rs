@@ -289,3 +289,55 @@ fn a_service_removed_before_it_was_ready_does_not_spoil_the_cold_start() {
     assert!(summaries[0].all_required_ready, "{:?}", summaries[0]);
     assert!(summaries[0].services.iter().all(|t| t.name != "api"));
 }
+
+#[test]
+fn a_removed_service_is_never_adopted_and_an_adopted_one_is_let_go() {
+    // web's port is held when the run starts: its holder is being checked
+    // when web is removed, and passes after.
+    let mut rig = Rig::new(BEFORE);
+    let web = rig.id("web");
+    rig.feed(Input::PortHeld { id: web, port: 303 });
+    rig.begin();
+    rig.up("db");
+    rig.up("api");
+    reload(&mut rig, &without(BEFORE, "web"), None);
+    let effects = rig.feed(Input::HolderChecked {
+        id: web,
+        port: 303,
+        ticket: None,
+        verdict: HolderVerdict::Passes {
+            detail: "pid 9".into(),
+        },
+    });
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::TakeHolder { .. } | Effect::WatchAdopted { .. })),
+        "{effects:#?}"
+    );
+    assert_eq!(rig.state("web"), State::Stopped);
+
+    // api is adopted, then removed: bringup stops watching its holder, and
+    // brought back, it is bringup's to start again.
+    let mut rig = Rig::new(BEFORE);
+    let api = rig.id("api");
+    rig.feed(Input::PortHeld { id: api, port: 302 });
+    rig.begin();
+    rig.up("db");
+    rig.up("web");
+    rig.feed(Input::HolderChecked {
+        id: api,
+        port: 302,
+        ticket: None,
+        verdict: HolderVerdict::Passes {
+            detail: "pid 9".into(),
+        },
+    });
+    assert!(rig.status("api").external);
+    let effects = reload(&mut rig, &without(BEFORE, "api"), None);
+    assert!(effects.contains(&Effect::StopProbes { id: api }), "{effects:#?}");
+    assert!(effects.contains(&Effect::Disown { id: api }), "{effects:#?}");
+    assert!(!rig.status("api").external);
+    let effects = reload(&mut rig, BEFORE, None);
+    assert_eq!(rig.spawns(&effects), ["api"]);
+}
