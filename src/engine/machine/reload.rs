@@ -30,6 +30,13 @@ impl Machine {
         }
     }
 
+    /// Whether an applied edit may be taken now: not once the stack is
+    /// stopping (what it adds would wait for a start that never comes).
+    /// The runtime asks before it takes the edited plan.
+    pub fn takes_reload(&self) -> bool {
+        matches!(self.phase, Phase::Running | Phase::Restarting)
+    }
+
     /// Which services of `plan` (merged into the running one, see
     /// `config::diff::merge`) a run that selected `before` brings up:
     /// those it selected, and of the others, every one when it selected
@@ -59,6 +66,13 @@ impl Machine {
                 Notice::ReloadNotApplicable { why: why.clone() },
                 Refusal::ReloadNotApplicable { why },
             )),
+            Reload::Applied { .. } if !self.takes_reload() => {
+                let why = "the stack is stopping".to_string();
+                Some((
+                    Notice::ReloadNotApplicable { why: why.clone() },
+                    Refusal::ReloadNotApplicable { why },
+                ))
+            }
             Reload::Applied { plan, diff, ports } => {
                 if plan.services.len() < self.slots.len() {
                     // A merged plan keeps every number: this cannot be one.

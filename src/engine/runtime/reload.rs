@@ -46,7 +46,12 @@ impl Runtime {
 
     /// An applied reload becomes the runtime's plan before the machine
     /// hears of it; the machine gets the ports handed out for it with it.
+    /// One the machine will not take (the stack is stopping) is left to
+    /// it to refuse.
     pub(super) fn take_plan(&mut self, input: Input) -> Input {
+        if !self.machine.takes_reload() {
+            return input;
+        }
         let Input::Reload {
             ticket,
             outcome: Reload::Applied { plan, diff, .. },

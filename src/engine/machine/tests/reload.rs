@@ -341,3 +341,32 @@ fn a_removed_service_is_never_adopted_and_an_adopted_one_is_let_go() {
     let effects = reload(&mut rig, BEFORE, None);
     assert_eq!(rig.spawns(&effects), ["api"]);
 }
+
+#[test]
+fn an_edit_read_as_the_stack_began_to_stop_is_not_taken() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    rig.command(Command::Shutdown { force: false });
+    assert!(!rig.machine.takes_reload());
+    let added = format!("{BEFORE}[services.cache]\ncommand = \"cache\"\n");
+    let effects = reload(&mut rig, &added, Some(Ticket(4)));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Reply {
+            outcome: Outcome::Refused {
+                why: Refusal::ReloadNotApplicable { .. }
+            },
+            ..
+        }
+    )));
+    assert_eq!(rig.machine.plan().find("cache"), None);
+    for name in ["web", "api", "db"] {
+        rig.exit(name, 0);
+    }
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    let snapshot = rig.machine.snapshot();
+    assert!(
+        crate::api::Verdict::of(&snapshot).healthy(),
+        "nothing the edit added was left waiting: {snapshot:#?}"
+    );
+}
