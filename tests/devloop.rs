@@ -403,3 +403,31 @@ readiness = {{ log = "web is up" }}
     stack.stop_expecting(0);
     stack.assert_no_survivors();
 }
+
+#[test]
+fn an_added_service_whose_port_another_program_holds_is_named_in_the_conflict() {
+    let config = reloading_config("");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let added = format!(
+        "{text}\n[services.cache]\ncommand = \"{}\"\nport = {port}\n",
+        support::recorded("cache", "--port ${port}"),
+    )
+    .replace("{record}", &stack.record_path().to_string_lossy());
+    std::fs::write(&file, added).unwrap();
+    stack.wait_for("config reloaded: cache added");
+    stack.wait_for("cache: failed");
+    let line = stack.line(&format!("port {port} is held by"));
+    assert!(
+        line.contains("cache: will not be able to start"),
+        "the conflict names the service: {line}\n{}",
+        stack.stdout()
+    );
+    drop(held);
+    stack.stop_expecting(1);
+    stack.assert_no_survivors();
+}

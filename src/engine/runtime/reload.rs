@@ -78,6 +78,18 @@ impl Runtime {
         self.logs.grow(count);
         self.ports.grow(count);
         self.plan = plan.clone();
+        // The front ends learn the new stack first: what is said of an
+        // added service next (a conflict over its port) names it.
+        if !diff.added.is_empty() || !diff.removed.is_empty() {
+            let info = crate::engine::info::stack_info(&plan);
+            self.info.send_replace(Arc::new(info.clone()));
+            self.publish(
+                self.epoch.elapsed(),
+                EventKind::StackChanged {
+                    info: Box::new(info),
+                },
+            );
+        }
         for &id in &diff.removed {
             self.ports.release(id);
         }
@@ -91,16 +103,6 @@ impl Runtime {
             {
                 self.port_start(start, &mut inputs);
             }
-        }
-        if !diff.added.is_empty() || !diff.removed.is_empty() {
-            let info = crate::engine::info::stack_info(&plan);
-            self.info.send_replace(Arc::new(info.clone()));
-            self.publish(
-                self.epoch.elapsed(),
-                EventKind::StackChanged {
-                    info: Box::new(info),
-                },
-            );
         }
         self.watching = None;
         self.watching = self.watch_files();
