@@ -194,6 +194,29 @@ impl Machine {
         self.make_pending(now, id, Reason::WaitingToStart);
     }
 
+    /// The port of `id`'s process, while it has one (for the runtime,
+    /// which hands the port of a service removed or re-added while its
+    /// process still holds it out only once it is free).
+    pub fn live_port(&self, id: ServiceId) -> Option<u16> {
+        let slot = self.slots.get(id.0)?;
+        if slot.alive() { slot.port } else { None }
+    }
+
+    /// Why `id` may not start yet: the port it wants is still held by the
+    /// process of a service removed from the config (renamed, say), which
+    /// is stopping. It starts once that process is gone.
+    pub(super) fn port_of_removed(&self, id: ServiceId) -> Option<WaitReason> {
+        let port = self.plan.service(id).port.as_ref()?.preferred?;
+        let by = self
+            .plan
+            .all_ids()
+            .find(|&other| self.plan.is_removed(other) && self.live_port(other) == Some(port))?;
+        Some(WaitReason::PortOfRemoved {
+            port,
+            by: self.name(by).to_string(),
+        })
+    }
+
     /// Carries an applied edit on: each removed service still running
     /// stops once nothing running depends on it; each changed service
     /// restarts once no removed service that depends on it still runs.

@@ -185,6 +185,9 @@ impl Machine {
         let mut degraded = Vec::new();
         let mut wait: Option<WaitReason> = None;
         let me = &self.slots[id.0];
+        if let Some(reason) = self.port_of_removed(id) {
+            return Eligibility::Wait(reason);
+        }
         for dep in self.plan.graph.dependencies(id) {
             let d = &self.slots[dep.on.0];
             let satisfied = match dep.kind {

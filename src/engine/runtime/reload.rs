@@ -90,6 +90,15 @@ impl Runtime {
                 },
             );
         }
+        // Ports our own processes still hold on their way out (removed
+        // services, and those brought back before they stopped): a service
+        // that wants one gets it right before it spawns, which the machine
+        // holds back until that process is gone.
+        let leaving: Vec<u16> = plan
+            .all_ids()
+            .filter(|&id| plan.is_removed(id) || diff.added.contains(&id))
+            .filter_map(|id| self.machine.live_port(id))
+            .collect();
         for &id in &diff.removed {
             self.ports.release(id);
         }
@@ -97,6 +106,11 @@ impl Runtime {
         for &id in diff.added.iter().chain(&diff.ports) {
             if diff.ports.contains(&id) {
                 self.ports.release(id);
+            }
+            let wanted = plan.service(id).port.as_ref().and_then(|p| p.preferred);
+            if wanted.is_some_and(|port| leaving.contains(&port)) {
+                self.ports.defer(id);
+                continue;
             }
             if self.selected[id.0]
                 && let Some(start) = self.ports.allocate_one(&plan, id)

@@ -370,3 +370,29 @@ fn an_edit_read_as_the_stack_began_to_stop_is_not_taken() {
         "nothing the edit added was left waiting: {snapshot:#?}"
     );
 }
+
+#[test]
+fn a_renamed_service_starts_once_the_old_name_has_let_go_of_its_port() {
+    let mut rig = Rig::new(BEFORE);
+    let web = rig.id("web");
+    rig.feed(Input::PortAssigned {
+        id: web,
+        port: 303,
+        how: None,
+    });
+    up(&mut rig);
+    let renamed = BEFORE.replace("[services.web]", "[services.site]");
+    let effects = reload(&mut rig, &renamed, None);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["web"]);
+    assert!(rig.spawns(&effects).is_empty(), "web still holds port 303");
+    assert_eq!(
+        rig.status("site").waiting,
+        Some(WaitReason::PortOfRemoved {
+            port: 303,
+            by: "web".into()
+        })
+    );
+    let effects = rig.exit("web", 0);
+    assert_eq!(rig.spawns(&effects), ["site"]);
+}
