@@ -266,7 +266,10 @@ fn restarting_everything_leaves_removed_services_stopped() {
     }
     assert_eq!(spawned, ["db"], "web is not the stack's any more");
     assert_eq!(rig.state("web"), State::Stopped);
-    assert_eq!(rig.note("web"), "stopped: removed from the config (exited with code 0)");
+    assert_eq!(
+        rig.note("web"),
+        "stopped: removed from the config (exited with code 0)"
+    );
 }
 
 #[test]
@@ -335,8 +338,14 @@ fn a_removed_service_is_never_adopted_and_an_adopted_one_is_let_go() {
     });
     assert!(rig.status("api").external);
     let effects = reload(&mut rig, &without(BEFORE, "api"), None);
-    assert!(effects.contains(&Effect::StopProbes { id: api }), "{effects:#?}");
-    assert!(effects.contains(&Effect::Disown { id: api }), "{effects:#?}");
+    assert!(
+        effects.contains(&Effect::StopProbes { id: api }),
+        "{effects:#?}"
+    );
+    assert!(
+        effects.contains(&Effect::Disown { id: api }),
+        "{effects:#?}"
+    );
     assert!(!rig.status("api").external);
     let effects = reload(&mut rig, BEFORE, None);
     assert_eq!(rig.spawns(&effects), ["api"]);
