@@ -228,19 +228,12 @@ impl Machine {
         if self.deferred_restarts.is_empty() && !self.plan.removed.contains(&true) {
             return;
         }
-        let running = |slots: &[Slot], id: ServiceId| slots[id.0].alive();
         for id in self.plan.all_ids() {
             let slot = &self.slots[id.0];
             if !self.plan.is_removed(id) || !slot.alive() || slot.stop.is_some() {
                 continue;
             }
-            let dependents_down = self
-                .plan
-                .graph
-                .dependents(id)
-                .iter()
-                .all(|d| !running(&self.slots, d.on));
-            if dependents_down {
+            if self.dependents_down(id) {
                 self.begin_stop(now, id, StopIntent::Remove);
             }
         }
@@ -251,7 +244,7 @@ impl Machine {
                 .graph
                 .dependents(id)
                 .iter()
-                .any(|d| self.plan.is_removed(d.on) && running(&self.slots, d.on));
+                .any(|d| self.plan.is_removed(d.on) && self.slots[d.on.0].alive());
             if held {
                 self.deferred_restarts.push(id);
             } else {
