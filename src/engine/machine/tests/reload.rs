@@ -48,6 +48,12 @@ fn reload(rig: &mut Rig, text: &str, ticket: Option<Ticket>) -> Vec<Effect> {
     reload_with(rig, text, ticket, Vec::new())
 }
 
+/// The names of the services the snapshot shows.
+fn in_snapshot(rig: &Rig) -> Vec<String> {
+    let snapshot = rig.machine.snapshot();
+    snapshot.services.into_iter().map(|s| s.name).collect()
+}
+
 /// The names of the services whose state events say `reason`.
 fn stopped_removed(rig: &Rig, effects: &[Effect]) -> Vec<String> {
     effects
@@ -95,13 +101,7 @@ fn an_added_service_starts_once_what_it_depends_on_is_ready() {
     let effects = rig.ready("cache");
     assert_eq!(rig.spawns(&effects), ["worker"]);
     rig.up("worker");
-    let names: Vec<String> = rig
-        .machine
-        .snapshot()
-        .services
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let names = in_snapshot(&rig);
     assert_eq!(names.len(), 5, "{names:?}");
 }
 
@@ -121,13 +121,7 @@ fn removed_services_stop_dependents_first_and_leave_the_snapshot() {
     let effects = rig.exit("db", 0);
     assert_eq!(stopped_removed(&rig, &effects), ["db"]);
     assert!(rig.spawns(&effects).is_empty(), "never started again");
-    let names: Vec<String> = rig
-        .machine
-        .snapshot()
-        .services
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let names = in_snapshot(&rig);
     assert_eq!(names, ["web"]);
     assert!(rig.status("web").pid.is_some(), "web kept its process");
     assert_eq!(rig.machine.plan().find("api"), None);
