@@ -408,3 +408,81 @@ readiness = {{ log = "web is up" }}
     stack.stop_expecting(0);
     stack.assert_no_survivors();
 }
+
+#[test]
+fn an_added_service_whose_port_another_program_holds_is_named_in_the_conflict() {
+    let config = reloading_config("");
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let added = format!(
+        "{text}\n[services.cache]\ncommand = \"{}\"\nport = {port}\n",
+        support::recorded("cache", "--port ${port}"),
+    )
+    .replace("{record}", &stack.record_path().to_string_lossy());
+    std::fs::write(&file, added).unwrap();
+    stack.wait_for("config reloaded: cache added");
+    stack.wait_for("cache: failed");
+    let line = stack.line(&format!("port {port} is held by"));
+    assert!(
+        line.contains("cache: will not be able to start"),
+        "the conflict names the service: {line}\n{}",
+        stack.stdout()
+    );
+    drop(held);
+    stack.stop_expecting(1);
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_renamed_service_on_a_fixed_port_starts_once_the_old_name_let_go_of_it() {
+    let port = support::free_port();
+    let config = format!(
+        "[services.web]\ncommand = \"{}\"\nport = {port}\nreadiness = {{ tcp = true }}\n",
+        support::recorded("web", "--port ${port} --term-delay 500ms"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("[services.web]", "[services.site]")).unwrap();
+    stack.wait_for("config reloaded: site added; web removed");
+    stack.wait_for("site: ready");
+    let records = stack.records();
+    let web_exit = first(&records, "web", "exit").expect("web stopped");
+    // site runs the same command: its records say "web".
+    let site_start = all(&records, "web", "start")[1];
+    assert!(web_exit < site_start, "{records:#?}");
+    let out = stack.stdout();
+    assert!(!out.contains("will not be able to start"), "{out}");
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_service_brought_back_while_it_stops_keeps_its_fixed_port_without_a_false_alarm() {
+    let port = support::free_port();
+    let config = format!(
+        "[services.web]\ncommand = \"{}\"\nport = {port}\nreadiness = {{ tcp = true }}\n\
+         [services.other]\ncommand = \"{}\"\n",
+        support::recorded("web", "--port ${port} --term-delay 800ms"),
+        support::recorded("other", ""),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, &text[text.find("[services.other]").unwrap()..]).unwrap();
+    stack.wait_for("config reloaded: web removed");
+    std::fs::write(&file, &text).unwrap();
+    stack.wait_for("config reloaded: web added");
+    stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
+    let out = stack.stdout();
+    assert!(!out.contains("will not be able to start"), "{out}");
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("web on its port");
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}

@@ -452,6 +452,9 @@ pub fn waiting(reason: &WaitReason) -> String {
             format!("restart {attempt} of {of} after backoff")
         }
         WaitReason::Blocked { on, state } => format!("blocked: {on} is {state}"),
+        WaitReason::PortOfRemoved { port, by } => {
+            format!("waiting for port {port}: {by}, removed from the config, still holds it")
+        }
     }
 }
 

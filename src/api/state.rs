@@ -86,6 +86,9 @@ pub enum WaitReason {
     },
     /// A required dependency failed, was skipped or stopped.
     Blocked { on: String, state: State },
+    /// The port it wants is still held by the process of a service removed
+    /// from the config, which is stopping (a renamed service, say).
+    PortOfRemoved { port: u16, by: String },
 }
 
 /// What a dependent needs from a dependency.

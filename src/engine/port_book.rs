@@ -171,6 +171,14 @@ impl PortBook {
         }
     }
 
+    /// `id`'s port is handed out right before it spawns, not now (a
+    /// process of ours that is stopping still holds the one it wants).
+    pub fn defer(&mut self, id: ServiceId) {
+        if let Some(slot) = self.slots.get_mut(id.0) {
+            *slot = Slot::Missing(None);
+        }
+    }
+
     /// Gives `id`'s port back (its lock, and a handed-over socket): the
     /// service was removed, or wants another port.
     pub fn release(&mut self, id: ServiceId) {

@@ -60,8 +60,7 @@ pub fn resolve(hello: &Hello, names: &[String]) -> Result<Vec<ServiceId>, ActErr
                     name: name.clone(),
                     known: hello
                         .info
-                        .services
-                        .iter()
+                        .current()
                         .map(|s| s.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
@@ -296,4 +295,29 @@ pub async fn down(
             "the services are down but the stack's bringup has not ended yet".into()
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_service_removed_from_the_config_is_neither_found_nor_offered() {
+        let service = |id: usize, name: &str, removed: bool| {
+            json!({"id": id, "name": name, "kind": "service", "optional": false,
+                   "port": null, "depends_on": [], "removed": removed})
+        };
+        let hello: Hello = serde_json::from_value(json!({
+            "protocol": 1, "version": "0", "pid": 7, "uptime_ms": 1000,
+            "info": {"project": "p", "config": "c",
+                     "services": [service(0, "db", false), service(1, "old", true)]}
+        }))
+        .expect("a hello");
+        let Err(ActError::UnknownService { known, .. }) = resolve(&hello, &["old".into()]) else {
+            panic!("a removed service was found");
+        };
+        assert_eq!(known, "db");
+    }
 }

@@ -170,12 +170,7 @@ fn bound(lines: Vec<LogLine>, matched: usize, want: usize, budget: usize) -> Log
 }
 
 fn known(hello: &Hello) -> String {
-    let mut names: Vec<&str> = hello
-        .info
-        .services
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
+    let mut names: Vec<&str> = hello.info.current().map(|s| s.name.as_str()).collect();
     names.push(wire::OWN_LOG);
     names.join(", ")
 }

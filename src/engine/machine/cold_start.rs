@@ -38,7 +38,11 @@ impl Machine {
             .graph
             .order()
             .iter()
-            .filter(|id| self.selected[id.0] && !self.slots[id.0].manual)
+            // A service removed from the config is no longer the stack's:
+            // it does not count, however far it got.
+            .filter(|&&id| {
+                self.selected[id.0] && !self.slots[id.0].manual && !self.plan.is_removed(id)
+            })
             .map(|&id| {
                 let slot = &self.slots[id.0];
                 summary::Record {

@@ -83,6 +83,13 @@ impl Machine {
         verdict: HolderVerdict,
     ) {
         self.slots[id.0].holder_check = false;
+        if self.plan.is_removed(id) {
+            // Removed from the config while its port's holder was checked.
+            if let Some(ticket) = ticket {
+                self.answer(Some(id), ticket, Outcome::NotFound);
+            }
+            return;
+        }
         let outcome = match verdict {
             HolderVerdict::Passes { detail } if !self.slots[id.0].alive() => {
                 self.out.push(Effect::TakeHolder { id, port });

@@ -43,6 +43,13 @@ impl Machine {
         }
     }
 
+    /// Whether an applied edit may be taken now: not once the stack is
+    /// stopping (what it adds would wait for a start that never comes).
+    /// The runtime asks before it takes the edited plan.
+    pub fn takes_reload(&self) -> bool {
+        matches!(self.phase, Phase::Running | Phase::Restarting)
+    }
+
     /// Which services of `plan` (merged into the running one, see
     /// `config::diff::merge`) a run that selected `before` brings up:
     /// those it selected, and of the others, every one when it selected
@@ -72,6 +79,13 @@ impl Machine {
                 Notice::ReloadNotApplicable { why: why.clone() },
                 Refusal::ReloadNotApplicable { why },
             )),
+            Reload::Applied { .. } if !self.takes_reload() => {
+                let why = "the stack is stopping".to_string();
+                Some((
+                    Notice::ReloadNotApplicable { why: why.clone() },
+                    Refusal::ReloadNotApplicable { why },
+                ))
+            }
             Reload::Applied { plan, diff, ports } => {
                 if plan.services.len() < self.slots.len() {
                     // A merged plan keeps every number: this cannot be one.
@@ -165,6 +179,15 @@ impl Machine {
         slot.want = Want::Stopped;
         slot.restart_pending = false;
         slot.manual = false;
+        if slot.external {
+            // An adopted process is not bringup's to stop: it is let go
+            // (no more checks, its port no longer the stack's).
+            slot.external = false;
+            slot.port = None;
+            slot.port_how = None;
+            self.out.push(Effect::StopProbes { id });
+            self.out.push(Effect::Disown { id });
+        }
         if !slot.alive() {
             self.set_state(now, id, State::Stopped, Reason::Removed { exit: None });
         }
@@ -198,6 +221,29 @@ impl Machine {
             return;
         }
         self.make_pending(now, id, Reason::WaitingToStart);
+    }
+
+    /// The port of `id`'s process, while it has one (for the runtime,
+    /// which hands the port of a service removed or re-added while its
+    /// process still holds it out only once it is free).
+    pub fn live_port(&self, id: ServiceId) -> Option<u16> {
+        let slot = self.slots.get(id.0)?;
+        if slot.alive() { slot.port } else { None }
+    }
+
+    /// Why `id` may not start yet: the port it wants is still held by the
+    /// process of a service removed from the config (renamed, say), which
+    /// is stopping. It starts once that process is gone.
+    pub(super) fn port_of_removed(&self, id: ServiceId) -> Option<WaitReason> {
+        let port = self.plan.service(id).port.as_ref()?.preferred?;
+        let by = self
+            .plan
+            .all_ids()
+            .find(|&other| self.plan.is_removed(other) && self.live_port(other) == Some(port))?;
+        Some(WaitReason::PortOfRemoved {
+            port,
+            by: self.name(by).to_string(),
+        })
     }
 
     /// Carries an applied edit on: each removed service still running

@@ -15,6 +15,11 @@ impl Machine {
         self.last_slot_freed_by = None;
         for index in 0..self.slots.len() {
             let id = ServiceId(index);
+            if self.plan.is_removed(id) {
+                // Removed from the config: stopped for good, restart-all
+                // included.
+                continue;
+            }
             let slot = &mut self.slots[index];
             if !self.selected[index] {
                 slot.want = Want::Stopped;
@@ -180,6 +185,9 @@ impl Machine {
         let mut degraded = Vec::new();
         let mut wait: Option<WaitReason> = None;
         let me = &self.slots[id.0];
+        if let Some(reason) = self.port_of_removed(id) {
+            return Eligibility::Wait(reason);
+        }
         for dep in self.plan.graph.dependencies(id) {
             let d = &self.slots[dep.on.0];
             let satisfied = match dep.kind {

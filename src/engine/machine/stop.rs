@@ -64,13 +64,7 @@ impl Machine {
             if !slot.alive() || slot.stop.is_some() || force {
                 continue;
             }
-            let dependents_down = self
-                .plan
-                .graph
-                .dependents(id)
-                .iter()
-                .all(|d| !self.slots[d.on.0].alive());
-            if dependents_down {
+            if self.dependents_down(id) {
                 self.begin_stop(now, id, StopIntent::Shutdown);
             }
         }
@@ -88,6 +82,17 @@ impl Machine {
             }
             _ => {}
         }
+    }
+
+    /// No process of `id`'s dependents runs: `id` may stop (in a
+    /// shutdown, or removed from the config) without pulling the floor
+    /// from under one.
+    pub(super) fn dependents_down(&self, id: ServiceId) -> bool {
+        self.plan
+            .graph
+            .dependents(id)
+            .iter()
+            .all(|d| !self.slots[d.on.0].alive())
     }
 
     /// What the services left behind was stopped: shutdown is complete.

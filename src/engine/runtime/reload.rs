@@ -46,7 +46,12 @@ impl Runtime {
 
     /// An applied reload becomes the runtime's plan before the machine
     /// hears of it; the machine gets the ports handed out for it with it.
+    /// One the machine will not take (the stack is stopping) is left to
+    /// it to refuse.
     pub(super) fn take_plan(&mut self, input: Input) -> Input {
+        if !self.machine.takes_reload() {
+            return input;
+        }
         let Input::Reload {
             ticket,
             outcome: Reload::Applied { plan, diff, .. },
@@ -73,20 +78,8 @@ impl Runtime {
         self.logs.grow(count);
         self.ports.grow(count);
         self.plan = plan.clone();
-        for &id in &diff.removed {
-            self.ports.release(id);
-        }
-        let mut inputs = VecDeque::new();
-        for &id in diff.added.iter().chain(&diff.ports) {
-            if diff.ports.contains(&id) {
-                self.ports.release(id);
-            }
-            if self.selected[id.0]
-                && let Some(start) = self.ports.allocate_one(&plan, id)
-            {
-                self.port_start(start, &mut inputs);
-            }
-        }
+        // The front ends learn the new stack first: what is said of an
+        // added service next (a conflict over its port) names it.
         if !diff.added.is_empty() || !diff.removed.is_empty() {
             let info = crate::engine::info::stack_info(&plan);
             self.info.send_replace(Arc::new(info.clone()));
@@ -96,6 +89,34 @@ impl Runtime {
                     info: Box::new(info),
                 },
             );
+        }
+        // Ports our own processes still hold on their way out (removed
+        // services, and those brought back before they stopped): a service
+        // that wants one gets it right before it spawns, which the machine
+        // holds back until that process is gone.
+        let leaving: Vec<u16> = plan
+            .all_ids()
+            .filter(|&id| plan.is_removed(id) || diff.added.contains(&id))
+            .filter_map(|id| self.machine.live_port(id))
+            .collect();
+        for &id in &diff.removed {
+            self.ports.release(id);
+        }
+        let mut inputs = VecDeque::new();
+        for &id in diff.added.iter().chain(&diff.ports) {
+            if diff.ports.contains(&id) {
+                self.ports.release(id);
+            }
+            let wanted = plan.service(id).port.as_ref().and_then(|p| p.preferred);
+            if wanted.is_some_and(|port| leaving.contains(&port)) {
+                self.ports.defer(id);
+                continue;
+            }
+            if self.selected[id.0]
+                && let Some(start) = self.ports.allocate_one(&plan, id)
+            {
+                self.port_start(start, &mut inputs);
+            }
         }
         self.watching = None;
         self.watching = self.watch_files();

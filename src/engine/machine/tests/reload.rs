@@ -267,3 +267,167 @@ fn a_service_moved_to_a_new_dependency_stops_before_the_removed_one_it_used() {
     let effects = rig.exit("db", 0);
     assert_eq!(stopped_removed(&rig, &effects), ["db"]);
 }
+
+fn without(text: &str, name: &str) -> String {
+    let start = text
+        .find(&format!("[services.{name}]"))
+        .unwrap_or_else(|| panic!("no {name}"));
+    let end = text[start + 1..]
+        .find("[services.")
+        .map_or(text.len(), |i| start + 1 + i);
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn restarting_everything_leaves_removed_services_stopped() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    reload(&mut rig, &without(BEFORE, "web"), None);
+    rig.exit("web", 0);
+    rig.command(Command::RestartAll);
+    let mut spawned = Vec::new();
+    for name in ["api", "db"] {
+        let effects = rig.exit(name, 0);
+        spawned.extend(rig.spawns(&effects));
+    }
+    assert_eq!(spawned, ["db"], "web is not the stack's any more");
+    assert_eq!(rig.state("web"), State::Stopped);
+    assert_eq!(
+        rig.note("web"),
+        "stopped: removed from the config (exited with code 0)"
+    );
+}
+
+#[test]
+fn a_service_removed_before_it_was_ready_does_not_spoil_the_cold_start() {
+    let mut rig = Rig::new(BEFORE);
+    rig.begin();
+    rig.up("db");
+    rig.up("web");
+    rig.spawned("api");
+    let mut effects = reload(&mut rig, &without(BEFORE, "api"), None);
+    effects.extend(rig.exit("api", 143));
+    let summaries: Vec<&Summary> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(EventKind::ColdStart(summary)) => Some(summary),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(summaries.len(), 1, "{effects:#?}");
+    assert!(summaries[0].all_required_ready, "{:?}", summaries[0]);
+    assert!(summaries[0].services.iter().all(|t| t.name != "api"));
+}
+
+#[test]
+fn a_removed_service_is_never_adopted_and_an_adopted_one_is_let_go() {
+    // web's port is held when the run starts: its holder is being checked
+    // when web is removed, and passes after.
+    let mut rig = Rig::new(BEFORE);
+    let web = rig.id("web");
+    rig.feed(Input::PortHeld { id: web, port: 303 });
+    rig.begin();
+    rig.up("db");
+    rig.up("api");
+    reload(&mut rig, &without(BEFORE, "web"), None);
+    let effects = rig.feed(Input::HolderChecked {
+        id: web,
+        port: 303,
+        ticket: None,
+        verdict: HolderVerdict::Passes {
+            detail: "pid 9".into(),
+        },
+    });
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::TakeHolder { .. } | Effect::WatchAdopted { .. })),
+        "{effects:#?}"
+    );
+    assert_eq!(rig.state("web"), State::Stopped);
+
+    // api is adopted, then removed: bringup stops watching its holder, and
+    // brought back, it is bringup's to start again.
+    let mut rig = Rig::new(BEFORE);
+    let api = rig.id("api");
+    rig.feed(Input::PortHeld { id: api, port: 302 });
+    rig.begin();
+    rig.up("db");
+    rig.up("web");
+    rig.feed(Input::HolderChecked {
+        id: api,
+        port: 302,
+        ticket: None,
+        verdict: HolderVerdict::Passes {
+            detail: "pid 9".into(),
+        },
+    });
+    assert!(rig.status("api").external);
+    let effects = reload(&mut rig, &without(BEFORE, "api"), None);
+    assert!(
+        effects.contains(&Effect::StopProbes { id: api }),
+        "{effects:#?}"
+    );
+    assert!(
+        effects.contains(&Effect::Disown { id: api }),
+        "{effects:#?}"
+    );
+    assert!(!rig.status("api").external);
+    let effects = reload(&mut rig, BEFORE, None);
+    assert_eq!(rig.spawns(&effects), ["api"]);
+}
+
+#[test]
+fn an_edit_read_as_the_stack_began_to_stop_is_not_taken() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    rig.command(Command::Shutdown { force: false });
+    assert!(!rig.machine.takes_reload());
+    let added = format!("{BEFORE}[services.cache]\ncommand = \"cache\"\n");
+    let effects = reload(&mut rig, &added, Some(Ticket(4)));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Reply {
+            outcome: Outcome::Refused {
+                why: Refusal::ReloadNotApplicable { .. }
+            },
+            ..
+        }
+    )));
+    assert_eq!(rig.machine.plan().find("cache"), None);
+    for name in ["web", "api", "db"] {
+        rig.exit(name, 0);
+    }
+    assert_eq!(rig.machine.phase(), Phase::Done);
+    let snapshot = rig.machine.snapshot();
+    assert!(
+        crate::api::Verdict::of(&snapshot).healthy(),
+        "nothing the edit added was left waiting: {snapshot:#?}"
+    );
+}
+
+#[test]
+fn a_renamed_service_starts_once_the_old_name_has_let_go_of_its_port() {
+    let mut rig = Rig::new(BEFORE);
+    let web = rig.id("web");
+    rig.feed(Input::PortAssigned {
+        id: web,
+        port: 303,
+        how: None,
+    });
+    up(&mut rig);
+    let renamed = BEFORE.replace("[services.web]", "[services.site]");
+    let effects = reload(&mut rig, &renamed, None);
+    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(signalled, ["web"]);
+    assert!(rig.spawns(&effects).is_empty(), "web still holds port 303");
+    assert_eq!(
+        rig.status("site").waiting,
+        Some(WaitReason::PortOfRemoved {
+            port: 303,
+            by: "web".into()
+        })
+    );
+    let effects = rig.exit("web", 0);
+    assert_eq!(rig.spawns(&effects), ["site"]);
+}
