@@ -851,3 +851,39 @@ fn detaching_is_refused_once_the_stack_is_stopping() {
     let text = draw(&mut app, 100, 30).backend().to_string();
     assert!(text.contains("stack is stopping"), "{text}");
 }
+
+#[test]
+fn a_popup_about_a_service_removed_from_the_config_goes_with_it() {
+    let mut app = dark();
+    let conflict = |app: &App, name: &str, port: u16| bringup::api::Event {
+        at: Duration::from_millis(5),
+        kind: EventKind::PortConflict {
+            service: app.info.find(name).expect("a demo service"),
+            name: name.into(),
+            port: Some(port),
+            holders: Vec::new(),
+            message: format!("port {port} is held by pid 77"),
+            ahead: true,
+        },
+    };
+    for (name, port) in [("cards", 8001), ("grading", 8003)] {
+        let event = conflict(&app, name, port);
+        app.on_event(&event);
+    }
+    // An edit removes cards: its popup goes, grading's comes up.
+    let mut info = (*app.info).clone();
+    let cards = info.find("cards").expect("cards");
+    info.services[cards.0].removed = true;
+    app.on_event(&bringup::api::Event {
+        at: Duration::from_millis(6),
+        kind: EventKind::StackChanged {
+            info: Box::new(info),
+        },
+    });
+    let screen = format!("{:?}", draw(&mut app, 80, 24).backend());
+    assert!(
+        screen.contains("8003") && !screen.contains("8001"),
+        "{screen}"
+    );
+    assert_eq!(app.info.find("cards"), None);
+}

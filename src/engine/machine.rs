@@ -246,6 +246,9 @@ pub struct Machine {
     spawn_seq: u64,
     /// Changed files restart nothing for now (the user paused watching).
     watch_paused: bool,
+    /// The run is of the whole stack (`bringup up`), not of a selection:
+    /// services an edit adds are part of it.
+    whole_stack: bool,
     /// Services an applied edit changed, whose restart waits for removed
     /// services that depend on them to stop (see `reload`).
     deferred_restarts: Vec<ServiceId>,
@@ -257,10 +260,14 @@ impl Machine {
     /// A machine for `plan`; `seed` drives the backoff jitter.
     pub fn new(plan: Arc<Plan>, seed: u64) -> Self {
         let selected = vec![true; plan.services.len()];
-        Self::with_selection(plan, seed, selected)
+        Self {
+            whole_stack: true,
+            ..Self::with_selection(plan, seed, selected)
+        }
     }
 
-    /// A machine that only brings up the services marked in `selected`.
+    /// A machine that only brings up the services marked in `selected`
+    /// (`bringup up api`: api and what it needs).
     pub fn with_selection(plan: Arc<Plan>, seed: u64, selected: Vec<bool>) -> Self {
         let mut slots = vec![Slot::new(); plan.services.len()];
         for (slot, spec) in slots.iter_mut().zip(&plan.services) {
@@ -283,6 +290,7 @@ impl Machine {
             sweeping: false,
             spawn_seq: 0,
             watch_paused: false,
+            whole_stack: false,
             deferred_restarts: Vec::new(),
             leaving: Vec::new(),
         }

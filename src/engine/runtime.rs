@@ -133,6 +133,8 @@ struct Runtime {
     ports: PortBook,
     /// The services this run brings up.
     selected: Vec<bool>,
+    /// The run is of the whole stack, not of a selection (`up api`).
+    whole_stack: bool,
     /// Starts the services' processes (see [`process::launcher`]).
     launcher: Box<dyn Launcher>,
     /// Where the launcher answers.

@@ -313,6 +313,19 @@ impl App {
             EventKind::StackChanged { info } => {
                 self.info = Arc::new((**info).clone());
                 self.holders.resize(self.info.services.len(), None);
+                // A question about a service that is gone is moot.
+                let gone = |id: &ServiceId| info.service(*id).is_none_or(|s| s.removed);
+                let moot = |overlay: &Overlay| match overlay {
+                    Overlay::Conflict { service, .. } | Overlay::ConfirmKill(service) => {
+                        gone(service)
+                    }
+                    _ => false,
+                };
+                self.conflicts.retain(|waiting| !moot(waiting));
+                if self.overlay.as_ref().is_some_and(moot) {
+                    self.overlay = None;
+                    self.show_next_conflict();
+                }
             }
             EventKind::ShutdownStarted { force } => {
                 self.quitting = if *force {

@@ -52,18 +52,33 @@ impl Machine {
 
     /// Which services of `plan` (merged into the running one, see
     /// `config::diff::merge`) a run that selected `before` brings up:
-    /// those it selected, and of the others, every one when it selected
-    /// everything (`bringup up`), else those the selected ones depend on
+    /// those it selected, and of the others, every one when it runs the
+    /// whole stack (`bringup up`), else those the selected ones depend on
     /// (`bringup up api` brings up what api needs, also when that grows).
-    pub fn selection_after(plan: &Plan, before: &[bool]) -> Vec<bool> {
+    pub fn selection_after(plan: &Plan, before: &[bool], whole_stack: bool) -> Vec<bool> {
         let was = |id: ServiceId| before.get(id.0).copied();
-        let everything = plan.ids().all(|id| was(id) != Some(false));
+        let everything = whole_stack;
         let roots: Vec<ServiceId> = plan.ids().filter(|&id| was(id) == Some(true)).collect();
         let needed = plan.graph.closure(&roots);
         // (A removed service keeps its mark: it stops for good all the
         // same, and if it comes back it is as selected as it was.)
         plan.all_ids()
             .map(|id| was(id) == Some(true) || everything || needed[id.0])
+            .collect()
+    }
+
+    /// Services of the config a run left out (`before`) that it now
+    /// brings up (`after`, see [`Machine::selection_after`]) without the
+    /// edit adding them: a selected service came to need them.
+    pub fn joining(
+        plan: &Plan,
+        before: &[bool],
+        after: &[bool],
+        diff: &PlanDiff,
+    ) -> Vec<ServiceId> {
+        plan.ids()
+            .filter(|&id| after[id.0] && before.get(id.0) == Some(&false))
+            .filter(|id| !diff.added.contains(id))
             .collect()
     }
 
@@ -118,7 +133,7 @@ impl Machine {
     }
 
     fn apply(&mut self, now: Duration, plan: Arc<Plan>, diff: &PlanDiff, ports: Vec<Input>) {
-        let selected = Self::selection_after(&plan, &self.selected);
+        let selected = Self::selection_after(&plan, &self.selected, self.whole_stack);
         // Who depended on each removed service until now: their running
         // processes were started against it.
         for &id in &diff.removed {
@@ -143,6 +158,9 @@ impl Machine {
             slot.reason = Reason::NotStarted;
             self.slots.push(slot);
         }
+        // Services of the config this run left out that a selected one
+        // now needs (`bringup up api`, api now depending on them) join it.
+        let joining = Self::joining(&plan, &self.selected, &selected, diff);
         self.selected = selected;
         self.spawn_order = plan.graph.order().to_vec();
         self.plan = plan;
@@ -165,7 +183,7 @@ impl Machine {
         for &id in &diff.removed {
             self.remove(now, id);
         }
-        for &id in &diff.added {
+        for &id in diff.added.iter().chain(&joining) {
             self.add(now, id);
         }
         self.deferred_restarts.extend(diff.changed.iter().copied());

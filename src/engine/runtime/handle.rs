@@ -108,7 +108,12 @@ impl Engine {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let mut machine = Machine::with_selection(plan.clone(), seed, selected.clone());
+        let whole_stack = options.only.is_none();
+        let mut machine = if whole_stack {
+            Machine::new(plan.clone(), seed)
+        } else {
+            Machine::with_selection(plan.clone(), seed, selected.clone())
+        };
         let history = options
             .history_dir
             .as_deref()
@@ -171,6 +176,7 @@ impl Engine {
             adopting: None,
             ports: PortBook::new(&plan),
             selected,
+            whole_stack,
             services: (0..plan.services.len())
                 .map(|_| ServiceRuntime::default())
                 .collect(),

@@ -72,7 +72,11 @@ impl Runtime {
     /// and the services' files watched anew.
     fn use_plan(&mut self, plan: Arc<Plan>, diff: &PlanDiff) -> Vec<Input> {
         let count = plan.services.len();
-        self.selected = Machine::selection_after(&plan, &self.selected);
+        let selected = Machine::selection_after(&plan, &self.selected, self.whole_stack);
+        // Services this run left out that a selected one now needs join it
+        // (the machine decides the same): they need ports like added ones.
+        let joining = Machine::joining(&plan, &self.selected, &selected, diff);
+        self.selected = selected;
         self.services.resize_with(count, ServiceRuntime::default);
         self.expected.resize(count, None);
         self.logs.grow(count);
@@ -103,7 +107,7 @@ impl Runtime {
             self.ports.release(id);
         }
         let mut inputs = VecDeque::new();
-        for &id in diff.added.iter().chain(&diff.ports) {
+        for &id in diff.added.iter().chain(&joining).chain(&diff.ports) {
             if diff.ports.contains(&id) {
                 self.ports.release(id);
             }

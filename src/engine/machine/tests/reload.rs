@@ -431,3 +431,30 @@ fn a_renamed_service_starts_once_the_old_name_has_let_go_of_its_port() {
     let effects = rig.exit("web", 0);
     assert_eq!(rig.spawns(&effects), ["site"]);
 }
+
+#[test]
+fn a_run_of_some_services_starts_only_the_added_ones_they_need() {
+    // `bringup up api`, where api needs every service there is.
+    let two = "[services.db]\ncommand = \"db\"\n[services.api]\ncommand = \"api\"\ndepends_on = [\"db\"]\n";
+    let mut rig = Rig::new(two);
+    rig.machine = Machine::with_selection(plan(two), 7, vec![true, true]);
+    rig.begin();
+    rig.up("db");
+    rig.up("api");
+    let extra = format!("{two}[services.extra]\ncommand = \"x\"\n");
+    let effects = reload(&mut rig, &extra, None);
+    assert!(
+        rig.spawns(&effects).is_empty(),
+        "extra is not part of this run"
+    );
+    assert!(!rig.status("extra").selected);
+    // api comes to need it: then it is.
+    let needed = extra.replace("depends_on = [\"db\"]", "depends_on = [\"db\", \"extra\"]");
+    let effects = reload(&mut rig, &needed, None);
+    assert_eq!(rig.spawns(&effects), ["extra"]);
+    assert_eq!(
+        signalled_by(&rig, &effects),
+        ["api"],
+        "api's dependencies changed"
+    );
+}
