@@ -227,19 +227,42 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
 /// The children of process `pid`, across all its threads (a child is
 /// listed under the thread that started it, and a re-parented orphan under
 /// one of them); none when it cannot be read.
+///
+/// Read straight from `/proc/PID/task/TID/children`: the subreaper looks
+/// once a second for as long as a stack runs, so each look is kept to the
+/// few system calls it needs (a directory listing, then an open and two
+/// reads per thread).
 pub fn children(pid: u32) -> Vec<u32> {
-    let tasks = i32::try_from(pid)
-        .map_err(|_| procfs::ProcError::NotFound(None))
-        .and_then(procfs::process::Process::new)
-        .and_then(|process| process.tasks());
-    let Ok(tasks) = tasks else {
+    use std::io::Read;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
-    tasks
-        .flatten()
-        .filter_map(|task| task.children().ok())
-        .flatten()
-        .collect()
+    let mut found = Vec::new();
+    let mut text = Vec::with_capacity(512);
+    for task in tasks.flatten() {
+        let Ok(mut file) = std::fs::File::open(task.path().join("children")) else {
+            continue;
+        };
+        text.clear();
+        // Not `read_to_end`: that asks for the file's size first, which a
+        // /proc file does not know.
+        let mut chunk = [0u8; 512];
+        while let Ok(read @ 1..) = file.read(&mut chunk) {
+            text.extend_from_slice(&chunk[..read]);
+            // (A bound: a thousand times more children than a stack has.)
+            if text.len() > 1 << 20 {
+                // Without the number the cut went through.
+                let whole = text.iter().rposition(u8::is_ascii_whitespace);
+                text.truncate(whole.unwrap_or(0));
+                break;
+            }
+        }
+        found.extend(
+            text.split(u8::is_ascii_whitespace)
+                .filter_map(|pid| std::str::from_utf8(pid).ok()?.parse::<u32>().ok()),
+        );
+    }
+    found
 }
 
 #[cfg(not(target_os = "linux"))]

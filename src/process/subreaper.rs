@@ -13,7 +13,8 @@
 //!
 //! [`Subreaper::watch`] reads it soon after every spawn and exit (10 ms,
 //! then doubling; a [`poke`] starts over) and once a second when nothing
-//! happens. A child that is not in the table of processes bringup started
+//! happens, on a thread of its own ([`looker`]: an idle stack's cheapest
+//! way to keep that pace). A child that is not in the table of processes bringup started
 //! ([`super::child`]), not in bringup's own process group (a program
 //! bringup ran for itself) and not in the group of a service or check (an
 //! orphan still in its group is stopped with the group; only its corpse is
@@ -57,27 +58,19 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use procfs::process::Process;
-use tokio::sync::Notify;
 
 use crate::process::child::{self, Table};
 use crate::process::leftovers::{self, Marked, RUN_VARIABLE};
 use crate::process::watchdog::Watchdog;
 
-/// The first look after a spawn or an exit.
-const FAST: Duration = Duration::from_millis(10);
-/// Looks when nothing happens.
-const SLOW: Duration = Duration::from_secs(1);
 /// Escapees tracked at most (a bound, far above any real stack).
 const MAX_ADOPTED: usize = 4096;
 /// How long a killed escapee may take to become a zombie to reap.
 const REAP_LIMIT: Duration = Duration::from_secs(5);
 
-static POKE: Notify = Notify::const_new();
+mod looker;
 
-/// Something happened (a spawn, an exit): look for escapees soon.
-pub fn poke() {
-    POKE.notify_waiters();
-}
+pub use looker::poke;
 
 /// An escapee bringup adopted.
 #[derive(Debug, Clone)]
@@ -373,26 +366,19 @@ impl Subreaper {
     }
 
     /// Looks for escapees until the task is dropped: soon after a [`poke`],
-    /// then less and less often, down to once every `SLOW`. Each new one
-    /// is passed to `announce`.
+    /// then less and less often, down to once a second (on a thread of its
+    /// own: see [`looker`]). Each new one is passed to `announce`.
     pub async fn watch(self: Arc<Self>, announce: impl Fn(&Adopted)) {
-        let mut interval = FAST;
-        let mut next = tokio::time::Instant::now() + interval;
-        loop {
-            let poked = POKE.notified();
-            tokio::select! {
-                () = poked => {
-                    interval = FAST;
-                    next = next.min(tokio::time::Instant::now() + FAST);
-                }
-                () = tokio::time::sleep_until(next) => {
-                    for adopted in self.scan(None) {
-                        announce(&adopted);
-                    }
-                    interval = (interval * 2).min(SLOW);
-                    next = tokio::time::Instant::now() + interval;
-                }
+        let (found, mut news) = tokio::sync::mpsc::channel(64);
+        let _looker = match looker::Looker::start(self, found) {
+            Ok(looker) => looker,
+            Err(e) => {
+                tracing::warn!(target: "bringup", "cannot start the thread that looks for daemons escaping their services ({e}); they are found only when their service stops");
+                return;
             }
+        };
+        while let Some(adopted) = news.recv().await {
+            announce(&adopted);
         }
     }
 }
