@@ -54,8 +54,19 @@ const LOG_CHUNK: usize = 64 * 1024;
 const LOG_BACKLOG: usize = 16;
 /// Rounds of a log stream are at least this far apart: lines that come
 /// closer together (ten services ticking, a burst) go out together, at the
-/// cost of this much delay at most; a lone line goes out at once.
+/// cost of this much delay at most.
 const LOG_ROUND_GAP: Duration = Duration::from_millis(100);
+/// The same for the stream of every log at once, which only an attached
+/// dashboard reads: it wakes (and may draw) once per round, and ten
+/// services ticking out of step would otherwise cost it ten wakes a
+/// second. A line still reaches its screen within a quarter of a second.
+const ALL_LOGS_ROUND_GAP: Duration = Duration::from_millis(200);
+/// A round waits this long after the line that started it, even after a
+/// quiet spell: lines written together (services ticking on the same
+/// clock, a message written in pieces) then go out together, as one
+/// write and one wake of the client instead of a lone line and the rest
+/// a gap later.
+const LOG_SETTLE: Duration = Duration::from_millis(20);
 
 /// A serving control socket; dropping it stops serving and removes it.
 pub struct ControlSocket {
@@ -370,7 +381,7 @@ fn logs(session: &Session, service: &str, query: &str) -> Response<Body> {
     if !follow {
         return json(&store.page(from, max));
     }
-    follow_logs(session, vec![(index, from)], false)
+    follow_logs(session, vec![(index, from)], false, LOG_ROUND_GAP)
 }
 
 /// `GET /v1/logs?follow=1`: every service's log and bringup's own, from
@@ -389,13 +400,21 @@ fn all_logs(session: &Session, query: &str) -> Response<Body> {
         .into_iter()
         .map(|index| (index, 0))
         .collect();
-    follow_logs(session, logs, true)
+    follow_logs(session, logs, true, ALL_LOGS_ROUND_GAP)
 }
 
 /// Streams the lines of each `(log, from)` as they come, until the stack
 /// has ended or the client is gone; `tagged`: each line says its log, and
-/// the logs of services added meanwhile are followed too.
-fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) -> Response<Body> {
+/// the logs of services added meanwhile are followed too. Rounds start
+/// [`LOG_SETTLE`] after the line that woke them and at least `gap` after
+/// the previous one; while one waits, the stores are not watched, so the
+/// lines that come meanwhile wake nobody.
+fn follow_logs(
+    session: &Session,
+    mut cursors: Vec<(usize, u64)>,
+    tagged: bool,
+    gap: Duration,
+) -> Response<Body> {
     let hub = session.logs().clone();
     // bringup's own lines say `"own": true`, and (as the first clients
     // read them) the number one past the services there were at the start.
@@ -461,9 +480,10 @@ fn follow_logs(session: &Session, mut cursors: Vec<(usize, u64)>, tagged: bool) 
                     let _ = snapshots.wait_for(|s| s.phase == Phase::Done).await.is_ok();
                 } => last_round = true,
             }
-            // A line soon after the last round waits for the lines that
-            // come with it; one after a quiet spell goes at once.
-            tokio::time::sleep_until(round + LOG_ROUND_GAP).await;
+            // A line waits for the lines that come with it, and for the
+            // gap since the last round to pass.
+            let settled = tokio::time::Instant::now() + LOG_SETTLE;
+            tokio::time::sleep_until(settled.max(round + gap)).await;
         }
     });
     lines_response(body)
