@@ -430,6 +430,10 @@ fn follow_logs(
         let mut chunk = Vec::with_capacity(LOG_CHUNK);
         loop {
             let round = tokio::time::Instant::now();
+            // What this round pages is seen: only lines that come after
+            // it may wake the next one (else lines that came while it
+            // waited would start an empty round a gap later).
+            changed.borrow_and_update();
             let mut behind = false;
             if tagged && hub.len() > known {
                 cursors.extend((known..hub.len()).map(|index| (index, 0)));
