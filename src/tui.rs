@@ -244,7 +244,7 @@ async fn drive(
         }
         if dirty && Instant::now() >= last_draw + FRAME_GAP {
             app.clock = epoch.elapsed();
-            app.size = screen.size();
+            screen.resize(app.size);
             screen.draw(&app);
             last_draw = Instant::now();
             dirty = false;
@@ -302,10 +302,10 @@ fn on_input(app: &mut App, input: TermEvent) -> Vec<AppRequest> {
     }
 }
 
-/// When a clock on screen next changes its text (see
-/// [`App::next_clock_change`]).
+/// When a frame is due for the clocks on screen (see
+/// [`App::clock_frame_due`]).
 fn next_tick(app: &App, epoch: Instant) -> Instant {
-    epoch + app.next_clock_change(epoch.elapsed())
+    epoch + app.clock_frame_due()
 }
 
 /// A number that changes when the lines on screen change.

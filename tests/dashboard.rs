@@ -835,6 +835,28 @@ fn an_idle_dashboard_redraws_its_clocks_only_when_their_text_changes() {
 }
 
 #[test]
+fn clocks_are_drawn_from_what_the_last_frame_showed_and_after_the_cold_start_a_little_late() {
+    use bringup::tui::app::CLOCK_SLACK;
+    let mut app = dark();
+    // The cold start's tenths: on time, counted from the last frame.
+    app.clock = Duration::from_millis(1_534);
+    assert_eq!(app.clock_frame_due(), Duration::from_millis(1_600));
+
+    // After it: the next second the last frame did not show, at most a
+    // fifth of a second late (so a line printed then shares its frame).
+    app.snapshot.phase = Phase::Done;
+    let began = app.snapshot.began_at;
+    app.clock = began + Duration::from_millis(10_250);
+    let change = app.next_clock_change(app.clock);
+    assert_eq!(app.clock_frame_due(), change + CLOCK_SLACK);
+    assert!(CLOCK_SLACK <= Duration::from_millis(250));
+    // However late the loop looks (it is woken by a flood of lines no one
+    // sees), the change it has not drawn is still due, and overdue.
+    let late = change + Duration::from_secs(3);
+    assert!(app.clock_frame_due() < late);
+}
+
+#[test]
 fn detaching_is_refused_once_the_stack_is_stopping() {
     use bringup::tui::app::{AppRequest, Quitting};
     let mut app = dark();

@@ -25,6 +25,13 @@ use crate::tui::layout::{self, Areas};
 use crate::tui::logview::{LogPosition, LogSource};
 use crate::tui::theme::Theme;
 
+/// How late a clock that counts seconds or more may be redrawn: it then
+/// shares a frame with whatever else changes meanwhile (a service's line,
+/// a state). Nobody sees the second hand a fifth of a second late, but an
+/// idle dashboard whose services print in step with their uptimes draws
+/// half as often. The cold start's tenths are drawn on time.
+pub const CLOCK_SLACK: Duration = Duration::from_millis(200);
+
 /// Which half has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -216,6 +223,21 @@ impl App {
 
     fn say(&mut self, message: impl Into<String>) {
         self.flash = Some((message.into(), self.clock + Duration::from_secs(4)));
+    }
+
+    /// When (since the epoch) a frame is due for the clocks: their next
+    /// change after what the last frame showed ([`App::clock`]; not after
+    /// now, or a loop woken often, by a flood on a service not shown, would
+    /// skip past a change it never drew), and after the cold start up to
+    /// [`CLOCK_SLACK`] later, to share a frame with whatever else changes
+    /// meanwhile.
+    pub fn clock_frame_due(&self) -> Duration {
+        let change = self.next_clock_change(self.clock);
+        if self.starting() {
+            change
+        } else {
+            change + CLOCK_SLACK
+        }
     }
 
     /// When (since the epoch, at or after `now`) a clock on screen next

@@ -4,21 +4,28 @@
 
 use std::io::Write;
 
-use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, KeyCode, KeyEvent, KeyModifiers,
 };
 use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::EnterAlternateScreen;
+use ratatui::layout::Rect;
+use ratatui::{DefaultTerminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc;
 
 use crate::keys::{Code, Key};
 use crate::tui::app::App;
 
 /// The dashboard's hold on the terminal; dropping it gives the terminal back.
+///
+/// Its size is read once, then told by resize events ([`Screen::resize`]):
+/// asking the terminal costs three system calls (crossterm opens
+/// /dev/tty each time), and a frame used to ask twice.
 pub struct Screen {
     terminal: DefaultTerminal,
     /// The terminal is still there to draw on (not after SIGHUP or EIO).
     alive: bool,
+    size: (u16, u16),
 }
 
 impl Screen {
@@ -27,7 +34,17 @@ impl Screen {
     pub fn open() -> std::io::Result<Self> {
         // ratatui's init installs a hook that restores raw mode and the
         // screen; ours, called first, also releases the mouse.
-        let terminal = ratatui::try_init()?;
+        let size = ratatui::crossterm::terminal::size().unwrap_or((80, 24));
+        // A fixed viewport: a fullscreen one asks the terminal its size at
+        // every frame.
+        let terminal = ratatui::try_init_with_options(TerminalOptions {
+            viewport: Viewport::Fixed(area(size)),
+        })?;
+        // (Which `ratatui::init` does, and this way of starting does not.)
+        if let Err(e) = execute!(std::io::stdout(), EnterAlternateScreen) {
+            ratatui::restore();
+            return Err(e);
+        }
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let _ = execute!(std::io::stdout(), DisableMouseCapture);
@@ -37,13 +54,24 @@ impl Screen {
         Ok(Self {
             terminal,
             alive: true,
+            size,
         })
     }
 
     pub fn size(&self) -> (u16, u16) {
-        self.terminal
-            .size()
-            .map_or((80, 24), |size| (size.width, size.height))
+        self.size
+    }
+
+    /// The terminal has a new size (a resize event says so): the next
+    /// frame is drawn whole, at that size.
+    pub fn resize(&mut self, size: (u16, u16)) {
+        if size == self.size {
+            return;
+        }
+        self.size = size;
+        if self.alive && self.terminal.resize(area(size)).is_err() {
+            self.alive = false;
+        }
     }
 
     /// Draws a frame; a terminal that went away just stops being drawn on.
@@ -69,6 +97,10 @@ impl Drop for Screen {
         ratatui::restore();
         let _ = std::io::stdout().flush();
     }
+}
+
+fn area((width, height): (u16, u16)) -> Rect {
+    Rect::new(0, 0, width, height)
 }
 
 /// Reads terminal events on a thread of their own (blocking, so an idle
