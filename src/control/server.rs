@@ -65,8 +65,9 @@ const ALL_LOGS_ROUND_GAP: Duration = Duration::from_millis(200);
 /// quiet spell: lines written together (services ticking on the same
 /// clock, a message written in pieces) then go out together, as one
 /// write and one wake of the client instead of a lone line and the rest
-/// a gap later.
-const LOG_SETTLE: Duration = Duration::from_millis(20);
+/// a gap later. (Ten services started together tick within some 30 ms of
+/// each other; under 64 ms, tokio's timer wakes once for it.)
+const LOG_SETTLE: Duration = Duration::from_millis(50);
 
 /// A serving control socket; dropping it stops serving and removes it.
 pub struct ControlSocket {
