@@ -227,20 +227,35 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
 /// The children of process `pid`, across all its threads (a child is
 /// listed under the thread that started it, and a re-parented orphan under
 /// one of them); none when it cannot be read.
-///
-/// Read straight from `/proc/PID/task/TID/children`: the subreaper looks
-/// once a second for as long as a stack runs, so each look is kept to the
-/// few system calls it needs (a directory listing, then an open and two
-/// reads per thread).
 pub fn children(pid: u32) -> Vec<u32> {
-    use std::io::Read;
+    children_of(pid, &threads(pid)).0
+}
+
+/// The threads of process `pid` (none when it cannot be read).
+pub fn threads(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
+    tasks
+        .flatten()
+        .filter_map(|task| task.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// The children of threads `tids` of process `pid`, and whether every
+/// one of them was there (else the list of threads is out of date).
+///
+/// Read straight from `/proc/PID/task/TID/children`, an open and two reads
+/// a thread: the subreaper looks once a second for as long as a stack
+/// runs, so a look is kept to the system calls it needs.
+pub fn children_of(pid: u32, tids: &[u32]) -> (Vec<u32>, bool) {
+    use std::io::Read;
     let mut found = Vec::new();
+    let mut all_there = true;
     let mut text = Vec::with_capacity(512);
-    for task in tasks.flatten() {
-        let Ok(mut file) = std::fs::File::open(task.path().join("children")) else {
+    for tid in tids {
+        let Ok(mut file) = std::fs::File::open(format!("/proc/{pid}/task/{tid}/children")) else {
+            all_there = false;
             continue;
         };
         text.clear();
@@ -262,7 +277,7 @@ pub fn children(pid: u32) -> Vec<u32> {
                 .filter_map(|pid| std::str::from_utf8(pid).ok()?.parse::<u32>().ok()),
         );
     }
-    found
+    (found, all_there)
 }
 
 #[cfg(not(target_os = "linux"))]

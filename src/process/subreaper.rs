@@ -132,6 +132,11 @@ impl Subreaper {
     /// process group of a service whose main process just exited: new
     /// escapees nothing else attributes are its.
     pub fn scan(&self, exited: Option<i32>) -> Vec<Adopted> {
+        self.scan_listing(exited, || super::children(std::process::id()))
+    }
+
+    /// [`Subreaper::scan`], with bringup's children listed by `list`.
+    fn scan_listing(&self, exited: Option<i32>, list: impl FnOnce() -> Vec<u32>) -> Vec<Adopted> {
         child::reap_abandoned();
         self.reap_exited();
         let own_group = nix::unistd::getpgrp().as_raw();
@@ -146,7 +151,7 @@ impl Subreaper {
         }
         let mut state = self.state();
         let mut found = Vec::new();
-        let children = super::children(std::process::id());
+        let children = list();
         for pid in children
             .into_iter()
             .filter_map(|pid| i32::try_from(pid).ok())

@@ -75,6 +75,7 @@ fn look(subreaper: &Subreaper, found: &mpsc::Sender<Adopted>, stop: &AtomicBool)
     let mut interval = FAST;
     let mut next = Instant::now() + interval;
     let mut seen = *pokes();
+    let mut threads = Threads::default();
     loop {
         let mut pokes = pokes();
         loop {
@@ -83,6 +84,7 @@ fn look(subreaper: &Subreaper, found: &mpsc::Sender<Adopted>, stop: &AtomicBool)
             }
             if *pokes != seen {
                 seen = *pokes;
+                threads.stale();
                 interval = FAST;
                 next = next.min(Instant::now() + FAST);
             }
@@ -96,12 +98,53 @@ fn look(subreaper: &Subreaper, found: &mpsc::Sender<Adopted>, stop: &AtomicBool)
             };
         }
         drop(pokes);
-        for adopted in subreaper.scan(None) {
+        for adopted in subreaper.scan_listing(None, || threads.children()) {
             if found.blocking_send(adopted).is_err() {
                 return;
             }
         }
         interval = (interval * 2).min(SLOW);
         next = Instant::now() + interval;
+    }
+}
+
+/// Looks before bringup's threads are listed again (they are also listed
+/// again after a poke, and when one of them is gone).
+const RELIST_EVERY: u32 = 10;
+
+/// bringup's threads, as last listed. Listing them (`/proc/PID/task`) is
+/// most of what a look costs on an idle machine (the kernel builds an
+/// entry for each thread, each time); reading each one's children is
+/// cheap. A child is listed under the thread that started it, and an
+/// orphan under the thread that started its ancestor, so threads that
+/// came since the last listing matter only once they start something:
+/// a spawn pokes, which lists them again. (An orphan whose ancestor's
+/// thread has ended goes to another thread, perhaps a newer one: it is
+/// found at the next listing, at most [`RELIST_EVERY`] looks later.)
+#[derive(Default)]
+struct Threads {
+    tids: Vec<u32>,
+    /// Looks since they were listed; `None`: list them at the next look.
+    age: Option<u32>,
+}
+
+impl Threads {
+    fn stale(&mut self) {
+        self.age = None;
+    }
+
+    /// bringup's children, across its threads.
+    fn children(&mut self) -> Vec<u32> {
+        let pid = std::process::id();
+        if let Some(age) = self.age.filter(|&age| age < RELIST_EVERY) {
+            let (children, all_there) = crate::process::children_of(pid, &self.tids);
+            if all_there {
+                self.age = Some(age + 1);
+                return children;
+            }
+        }
+        self.tids = crate::process::threads(pid);
+        self.age = Some(0);
+        crate::process::children_of(pid, &self.tids).0
     }
 }
