@@ -129,7 +129,8 @@ pub fn stats(values: &mut [f64]) -> (f64, f64, f64) {
 /// last figure; look often ([`CpuMeter::look`]) and little is lost.
 pub struct CpuMeter {
     pid: u32,
-    threads: std::collections::HashMap<String, u64>,
+    /// Per thread: (CPU ns, times it went to sleep and was woken).
+    threads: std::collections::HashMap<String, (u64, u64)>,
 }
 
 impl CpuMeter {
@@ -151,26 +152,45 @@ impl CpuMeter {
             let nanos = std::fs::read_to_string(task.path().join("schedstat"))
                 .ok()
                 .and_then(|stat| stat.split_whitespace().next()?.parse::<u64>().ok());
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            let wakes = status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
             if let Some(nanos) = nanos {
                 let tid = task.file_name().to_string_lossy().into_owned();
-                self.threads.insert(tid, nanos);
+                self.threads.insert(tid, (nanos, wakes));
             }
         }
     }
 
     /// CPU time used so far, as of the last look.
     pub fn total(&self) -> Duration {
-        Duration::from_nanos(self.threads.values().sum())
+        Duration::from_nanos(self.threads.values().map(|t| t.0).sum())
+    }
+
+    /// How many times its threads slept and were woken so far.
+    pub fn wakes(&self) -> u64 {
+        self.threads.values().map(|t| t.1).sum()
     }
 }
 
 /// Sleeps `window`, looking at each meter every 250 ms; returns the CPU
 /// time each used meanwhile, scaled to exactly `window` of wall time.
 pub fn cpu_over(meters: &mut [CpuMeter], window: Duration) -> Vec<f64> {
+    cpu_and_wakes_over(meters, window)
+        .into_iter()
+        .map(|(cpu, _)| cpu)
+        .collect()
+}
+
+/// [`cpu_over`], with how many times each process was woken meanwhile.
+pub fn cpu_and_wakes_over(meters: &mut [CpuMeter], window: Duration) -> Vec<(f64, u64)> {
     for meter in meters.iter_mut() {
         meter.look();
     }
-    let before: Vec<Duration> = meters.iter().map(CpuMeter::total).collect();
+    let before: Vec<(Duration, u64)> = meters.iter().map(|m| (m.total(), m.wakes())).collect();
     let started = std::time::Instant::now();
     while started.elapsed() < window {
         std::thread::sleep(
@@ -184,8 +204,34 @@ pub fn cpu_over(meters: &mut [CpuMeter], window: Duration) -> Vec<f64> {
     meters
         .iter()
         .zip(before)
-        .map(|(meter, before)| (meter.total() - before).as_secs_f64() * scale)
+        .map(|(meter, (cpu, wakes))| {
+            let used = meter.total().saturating_sub(cpu).as_secs_f64() * scale;
+            (used, meter.wakes().saturating_sub(wakes))
+        })
         .collect()
+}
+
+/// What one bare wake-up costs on this machine now: a thread that only
+/// sleeps 20 ms at a time, for `window`; its CPU time per wake, in µs.
+/// (On a virtual machine this swings several-fold with the host's load:
+/// idle figures are only comparable with one measured beside them.)
+pub fn bare_wake_us(window: Duration) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let own = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let started = std::time::Instant::now();
+        let before = own();
+        let mut wakes = 0u64;
+        while started.elapsed() < window {
+            std::thread::sleep(Duration::from_millis(20));
+            wakes += 1;
+        }
+        (own() - before) as f64 / 1e3 / wakes.max(1) as f64
+    })
 }
 
 /// CPU time a process has used so far, all threads (from schedstat: ns).
