@@ -21,6 +21,9 @@ fn main() -> ExitCode {
     let config = cli.config.as_deref();
     match cli.verb {
         Verb::Up(ref args) if args.detach => {
+            // The stack itself is another process (started with exec,
+            // it ignores SIGPIPE again as every Rust program does).
+            end_quietly_on_closed_output();
             let failure = if args.down_on_failure {
                 commands::detach::OnFailure::Down
             } else {
@@ -46,12 +49,30 @@ fn main() -> ExitCode {
             end_quietly_on_closed_output();
             commands::ctl::status(config, color, args.json)
         }
-        Verb::Restart(args) => act(config, color, &args, Command::Restart, Goal::Up),
-        Verb::Start(args) => act(config, color, &args, Command::Start, Goal::Up),
-        Verb::Stop(args) => act(config, color, &args, Command::Stop, Goal::Stopped),
-        Verb::Kill(args) => act(config, color, &args, Command::Kill, Goal::Stopped),
-        Verb::Skip(args) => act(config, color, &args, Command::Skip, Goal::Skipped),
-        Verb::Wait(args) => commands::ctl::wait(config, color, &args.services, args.timeout),
+        Verb::Restart(args) => {
+            end_quietly_on_closed_output();
+            act(config, color, &args, Command::Restart, Goal::Up)
+        }
+        Verb::Start(args) => {
+            end_quietly_on_closed_output();
+            act(config, color, &args, Command::Start, Goal::Up)
+        }
+        Verb::Stop(args) => {
+            end_quietly_on_closed_output();
+            act(config, color, &args, Command::Stop, Goal::Stopped)
+        }
+        Verb::Kill(args) => {
+            end_quietly_on_closed_output();
+            act(config, color, &args, Command::Kill, Goal::Stopped)
+        }
+        Verb::Skip(args) => {
+            end_quietly_on_closed_output();
+            act(config, color, &args, Command::Skip, Goal::Skipped)
+        }
+        Verb::Wait(args) => {
+            end_quietly_on_closed_output();
+            commands::ctl::wait(config, color, &args.services, args.timeout)
+        }
         Verb::Logs(args) => {
             end_quietly_on_closed_output();
             let request = commands::ctl::LogsRequest {
@@ -71,14 +92,23 @@ fn main() -> ExitCode {
         Verb::Run(args) => {
             commands::with::run_command(config, color, &args.services, args.timeout, &args.command)
         }
-        Verb::Down(args) => commands::ctl::down(config, color, args.force, args.timeout),
-        Verb::Reload => commands::ctl::reload(config, color),
+        Verb::Down(args) => {
+            end_quietly_on_closed_output();
+            commands::ctl::down(config, color, args.force, args.timeout)
+        }
+        Verb::Reload => {
+            end_quietly_on_closed_output();
+            commands::ctl::reload(config, color)
+        }
         Verb::Ls(args) => {
             end_quietly_on_closed_output();
             commands::ctl::ls(args.json)
         }
         Verb::Mcp => commands::mcp::run(config, color),
-        Verb::Import(args) => commands::import::run(&args, color),
+        Verb::Import(args) => {
+            end_quietly_on_closed_output();
+            commands::import::run(&args, color)
+        }
         Verb::Export(args) => {
             end_quietly_on_closed_output();
             commands::export::run(config, color, &args)
@@ -149,8 +179,10 @@ fn show(cli: &Cli, color: bool, no_tui: bool) -> commands::run::Show {
 fn end_quietly_on_closed_output() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: the default action runs no handler code in this process, and
-    // nothing here relies on SIGPIPE being ignored: these commands start
-    // no children and hold nothing that needs cleaning up.
+    // nothing here relies on SIGPIPE being ignored: these commands hold
+    // nothing that needs cleaning up, and the one child any of them starts
+    // (`up -d`'s background stack) is a new program, which ignores SIGPIPE
+    // again as every Rust program does at its start.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 

@@ -690,3 +690,46 @@ readiness = { log = "never said" }
     assert!(!stack.dir.path().join("ran").exists(), "CMD ran");
     stack.assert_no_survivors();
 }
+
+/// Runs a verb on `stack` whose standard output is a pipe nobody reads
+/// any more (`bringup status | head -0`): (status, stderr).
+fn run_cut_short(stack: &Stack, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let (read, write) = nix::unistd::pipe().expect("a pipe");
+    drop(read);
+    let output = std::process::Command::new(support::BIN)
+        .arg("-c")
+        .arg(stack.dir.path().join("bringup.toml"))
+        .args(args)
+        .current_dir(stack.dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .expect("run bringup");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn verbs_whose_output_is_cut_short_end_quietly() {
+    let mut stack = Stack::start(&config(), &["up", "-d"]);
+    assert!(stack.wait_exit().success(), "{}", stack.stderr());
+    for args in [
+        &["status"][..],
+        &["restart", "api"],
+        &["wait", "--timeout", "30s"],
+        &["reload"],
+        &["logs", "db", "-n", "5"],
+        &["down"],
+        &["up", "-d"],
+        &["down"],
+    ] {
+        let (status, err) = run_cut_short(&stack, args);
+        assert!(
+            !err.contains("panicked") && status.code() != Some(101),
+            "bringup {args:?} with its output cut short: {status:?}\n{err}"
+        );
+    }
+    stack.assert_no_survivors();
+}

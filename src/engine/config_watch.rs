@@ -61,10 +61,31 @@ fn inputs_of(source: &Path) -> BTreeSet<PathBuf> {
     files
 }
 
+/// Whether `event` (in a watched directory) touches one of `files`: what
+/// services write next to the config (a log file, a database) does not,
+/// and never wakes the engine.
+fn concerns(event: &notify::Result<notify::Event>, files: &BTreeSet<PathBuf>) -> bool {
+    match event {
+        Ok(event) => {
+            !matches!(event.kind, FsEvent::Access(_))
+                && event.paths.iter().any(|p| files.contains(p))
+        }
+        // Said by the loop (and harmless): the watch itself had trouble.
+        Err(_) => true,
+    }
+}
+
 async fn run(source: PathBuf, inputs: mpsc::Sender<Input>) {
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    // Filtered on notify's own thread, so that only what concerns the
+    // config reaches the engine's.
+    let wanted = std::sync::Arc::new(std::sync::RwLock::new(BTreeSet::new()));
+    let filter = wanted.clone();
     let Ok(mut watcher) = notify::recommended_watcher(move |event| {
-        let _ = events_tx.send(event);
+        let files = filter.read().unwrap_or_else(|p| p.into_inner());
+        if concerns(&event, &files) {
+            let _ = events_tx.send(event);
+        }
     }) else {
         return;
     };
@@ -72,6 +93,7 @@ async fn run(source: PathBuf, inputs: mpsc::Sender<Input>) {
     let mut dirs = BTreeSet::new();
     let mut watch = |files: &mut BTreeSet<PathBuf>, watcher: &mut notify::RecommendedWatcher| {
         *files = inputs_of(&source);
+        *wanted.write().unwrap_or_else(|p| p.into_inner()) = files.clone();
         for dir in files.iter().filter_map(|f| f.parent()) {
             if dirs.insert(dir.to_path_buf()) {
                 let _ = watcher.watch(dir, RecursiveMode::NonRecursive);
@@ -99,10 +121,7 @@ async fn run(source: PathBuf, inputs: mpsc::Sender<Input>) {
         let Ok(event): notify::Result<notify::Event> = event else {
             continue;
         };
-        if matches!(event.kind, FsEvent::Access(_)) {
-            continue;
-        }
-        if event.paths.iter().any(|p| files.contains(p)) {
+        if concerns(&Ok(event), &files) {
             deadline = Some(Instant::now() + QUIET);
         }
     }
@@ -111,6 +130,19 @@ async fn run(source: PathBuf, inputs: mpsc::Sender<Input>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_changes_of_the_config_and_its_env_files_concern_it() {
+        let files = BTreeSet::from([PathBuf::from("/p/bringup.toml"), PathBuf::from("/p/.env")]);
+        let event = |kind, path: &str| Ok(notify::Event::new(kind).add_path(PathBuf::from(path)));
+        let modify = FsEvent::Modify(notify::event::ModifyKind::Any);
+        assert!(concerns(&event(modify, "/p/bringup.toml"), &files));
+        assert!(concerns(&event(modify, "/p/.env"), &files));
+        // A service's database or log next to the config.
+        assert!(!concerns(&event(modify, "/p/app.sqlite3"), &files));
+        let read = FsEvent::Access(notify::event::AccessKind::Any);
+        assert!(!concerns(&event(read, "/p/bringup.toml"), &files));
+    }
 
     #[test]
     fn the_env_files_a_config_names_are_its_inputs() {
