@@ -47,10 +47,21 @@ pub fn recorded(name: &str, extra: &str) -> String {
     fixture(name, &format!("--record {{record}} {extra}"))
 }
 
-/// A port that was free a moment ago (bind :0, read it, close).
+/// A port that was free a moment ago (bind :0, read it, close), and that
+/// no other test of this binary was given: the kernel may hand a port it
+/// just got back to the next caller, and two tests running side by side
+/// would then fight over it before either has bound it.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `f` every 10 ms until it returns `Some`, or panics after `limit`.
