@@ -688,10 +688,10 @@ fn a_ready_service_that_lost_its_database_says_so() {
     insta::assert_snapshot!(terminal.backend());
 }
 
-#[test]
-fn port_conflicts_found_together_pop_up_one_after_the_other() {
-    let mut app = dark();
-    let conflict = |app: &App, name: &str, port: u16| bringup::api::Event {
+/// A conflict over `port` of the demo's service `name`, found when ports
+/// were handed out.
+fn conflict(app: &App, name: &str, port: u16) -> bringup::api::Event {
+    bringup::api::Event {
         at: Duration::from_millis(5),
         kind: EventKind::PortConflict {
             service: app.info.find(name).expect("a demo service"),
@@ -701,7 +701,12 @@ fn port_conflicts_found_together_pop_up_one_after_the_other() {
             message: format!("port {port} is held by pid 77"),
             ahead: true,
         },
-    };
+    }
+}
+
+#[test]
+fn port_conflicts_found_together_pop_up_one_after_the_other() {
+    let mut app = dark();
     // Found when ports were handed out: cards and grading wait for their
     // turn; api runs already (the midway state), so its popup is moot.
     for (name, port) in [("cards", 8001), ("api", 8002), ("grading", 8003)] {
@@ -877,17 +882,6 @@ fn detaching_is_refused_once_the_stack_is_stopping() {
 #[test]
 fn a_popup_about_a_service_removed_from_the_config_goes_with_it() {
     let mut app = dark();
-    let conflict = |app: &App, name: &str, port: u16| bringup::api::Event {
-        at: Duration::from_millis(5),
-        kind: EventKind::PortConflict {
-            service: app.info.find(name).expect("a demo service"),
-            name: name.into(),
-            port: Some(port),
-            holders: Vec::new(),
-            message: format!("port {port} is held by pid 77"),
-            ahead: true,
-        },
-    };
     for (name, port) in [("cards", 8001), ("grading", 8003)] {
         let event = conflict(&app, name, port);
         app.on_event(&event);
