@@ -123,14 +123,7 @@ fn registered(stack: &Stack) -> Value {
 }
 
 fn status_json() {
-    let config: String = (0..20)
-        .map(|i| {
-            format!(
-                "[services.s{i:02}]\ncommand = \"{}\"\nport = \"auto\"\nreadiness = {{ http = \"http://127.0.0.1:${{port}}/health/ready\" }}\n",
-                fixture(&format!("s{i:02}"), "--port ${port}")
-            )
-        })
-        .collect();
+    let config = harness::http_services(20);
     let stack = detached(&config);
     let file = stack.dir.path().join("bringup.toml");
     let file = file.to_str().expect("a UTF-8 temp path");

@@ -20,7 +20,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use harness::support::fixture;
 use harness::support::stack::Stack;
 use harness::{BIN, Reaped, stats, wall_ms};
 use serde_json::{Value, json};
@@ -47,14 +46,7 @@ fn ask(input: &mut ChildStdin, output: &mut BufReader<ChildStdout>, request: &Va
 }
 
 fn main() {
-    let config: String = (0..20)
-        .map(|i| {
-            format!(
-                "[services.s{i:02}]\ncommand = \"{}\"\nport = \"auto\"\nreadiness = {{ http = \"http://127.0.0.1:${{port}}/health/ready\" }}\n",
-                fixture(&format!("s{i:02}"), "--port ${port}")
-            )
-        })
-        .collect();
+    let config = harness::http_services(20);
     let mut stack = Stack::start(&config, &["up", "-d"]);
     assert!(
         stack.wait_exit().success(),

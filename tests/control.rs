@@ -696,12 +696,8 @@ readiness = { log = "never said" }
 fn run_cut_short(stack: &Stack, args: &[&str]) -> (std::process::ExitStatus, String) {
     let (read, write) = nix::unistd::pipe().expect("a pipe");
     drop(read);
-    let output = std::process::Command::new(support::BIN)
-        .arg("-c")
-        .arg(stack.dir.path().join("bringup.toml"))
-        .args(args)
-        .current_dir(stack.dir.path())
-        .env("NO_COLOR", "1")
+    let output = stack
+        .command(args)
         .stdout(std::process::Stdio::from(write))
         .output()
         .expect("run bringup");

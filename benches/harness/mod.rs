@@ -115,6 +115,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A config of `n` fixtures serving HTTP on auto ports, each ready when
+/// its /health/ready answers (the stack the status benches ask about).
+pub fn http_services(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "[services.s{i:02}]\ncommand = \"{}\"\nport = \"auto\"\nreadiness = {{ http = \"http://127.0.0.1:${{port}}/health/ready\" }}\n",
+                support::fixture(&format!("s{i:02}"), "--port ${port}")
+            )
+        })
+        .collect()
+}
+
 /// (median, p90, max) of `values`.
 pub fn stats(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(|a, b| a.total_cmp(b));

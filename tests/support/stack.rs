@@ -216,11 +216,28 @@ impl Stack {
     /// Runs `bringup -c <this stack's config> <args>` to completion, as
     /// another terminal would: (status, stdout, stderr).
     pub fn ctl(&self, args: &[&str]) -> (ExitStatus, String, String) {
-        let config = self.dir.path().join(&self.config_file);
-        let config = config.to_string_lossy();
-        let mut all = vec!["-c", config.as_ref()];
-        all.extend_from_slice(args);
-        super::run(&all, self.dir.path())
+        let output = self.command(args).output().expect("run bringup");
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// `bringup -c <this stack's config> <args>`, ready to run: marked
+    /// as this stack's (whatever it starts, a second `up -d` say, is
+    /// stopped with the rig), in its directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .arg("-c")
+            .arg(self.dir.path().join(&self.config_file))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("BRINGUP_TEST_MARKER", &self.marker)
+            .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.dir.path().join("state"));
+        command
     }
 
     pub fn pid(&self) -> i32 {
