@@ -729,3 +729,36 @@ fn verbs_whose_output_is_cut_short_end_quietly() {
     }
     stack.assert_no_survivors();
 }
+
+#[test]
+fn a_stack_whose_project_was_renamed_in_its_file_is_still_found_and_not_started_twice() {
+    let config = format!("[project]\nname = \"first\"\n{}", config());
+    let mut stack = Stack::start(&config, &["up", "-d"]);
+    assert!(stack.wait_exit().success(), "{}", stack.stderr());
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("\"first\"", "\"second\"")).unwrap();
+    // The verbs reach it, saying what happened and what to do.
+    let (code, out, err) = stack.ctl(&["status"]);
+    assert!(code.success(), "{out}{err}");
+    assert!(out.contains("api"), "{out}");
+    assert!(
+        err.contains("runs as project `first`") && err.contains("`bringup down` and `bringup up`"),
+        "{err}"
+    );
+    // The running stack cannot take the new name, and says how to.
+    let (code, out, err) = stack.ctl(&["reload"]);
+    assert_eq!(code.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("the project's name changed")
+            && err.contains("`bringup down` and `bringup up` apply it"),
+        "{err}"
+    );
+    // A second stack of the same file would fight it for its ports.
+    let (code, out, err) = stack.ctl(&["up", "-d"]);
+    assert!(!code.success(), "{out}{err}");
+    assert!(err.contains("already running as project `first`"), "{err}");
+    let (code, out, err) = stack.ctl(&["down"]);
+    assert!(code.success(), "{out}{err}");
+    stack.assert_no_survivors();
+}

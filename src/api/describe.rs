@@ -413,7 +413,9 @@ pub fn refusal(why: &Refusal) -> String {
             format!("the config is not valid; nothing changed:\n{errors}")
         }
         Refusal::ReloadNotApplicable { why } => {
-            format!("the config cannot be applied while the stack runs ({why}); nothing changed")
+            format!(
+                "the edited config cannot be applied to the running stack ({why}); nothing changed: `bringup down` and `bringup up` apply it"
+            )
         }
     }
 }

@@ -50,6 +50,7 @@ fn connect_plan(
     let (plan, identity) = find_plan(explicit, color)?;
     let record = match registry::find(&identity) {
         Ok(Some(record)) => record,
+        Ok(None) if let Some(record) = renamed(&plan) => record,
         Ok(None) => {
             eprintln!("error: no stack of {} is running", plan.source.display());
             eprintln!("  help: start it with `bringup up` (in another terminal or tmux pane)");
@@ -73,6 +74,20 @@ fn connect_plan(
             Err(ExitCode::from(INVALID))
         }
     }
+}
+
+/// The stack of `plan`'s file running under another project name (the
+/// file's `[project] name` was edited since it started), said as such.
+fn renamed(plan: &bringup::config::Plan) -> Option<Record> {
+    let config = std::fs::canonicalize(&plan.source).ok()?;
+    let record = registry::of_config(&config).ok()?.into_iter().next()?;
+    eprintln!(
+        "note: the stack of {} runs as project `{}`; the file now names `{}` (`bringup down` and `bringup up` apply the new name)",
+        plan.source.display(),
+        bringup::ansi::plain(&record.project),
+        bringup::ansi::plain(&plan.project.name)
+    );
+    Some(record)
 }
 
 /// The config (found the way `up` finds it) and its identity. With no

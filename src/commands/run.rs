@@ -254,6 +254,23 @@ pub(super) fn claim(plan: &Plan, identity: &str) -> Result<Option<registry::Clai
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    // The same file running under its old project name (edited since):
+    // a second stack of it would fight the first for its ports.
+    if let Ok(running) = registry::of_config(&record.config)
+        && let Some(other) = running.iter().find(|r| r.project != record.project)
+    {
+        eprintln!(
+            "error: {} is already running as project `{}` (bringup pid {}); its [project] name changed since",
+            plan.source.display(),
+            bringup::ansi::plain(&other.project),
+            other.pid
+        );
+        eprintln!(
+            "  help: `bringup down` stops it (the verbs still find it), then `bringup up` starts it as `{}`",
+            bringup::ansi::plain(&plan.project.name)
+        );
+        return Err(ExitCode::from(super::INVALID));
+    }
     match registry::claim(identity, &record) {
         Ok(claim) => Ok(Some(claim)),
         Err(ClaimError::AlreadyRunning(running)) => {

@@ -157,6 +157,13 @@ pub fn find(identity: &str) -> Result<Option<Record>, crate::rundir::Error> {
     Ok(live(&record_path(&dir()?, identity)))
 }
 
+/// The running stacks of the config file `config` (a canonical path),
+/// whatever project name they run under: the file's `[project] name` may
+/// have been edited since one started (its identity is of the old name).
+pub fn of_config(config: &Path) -> Result<Vec<Record>, crate::rundir::Error> {
+    Ok(list()?.into_iter().filter(|r| r.config == config).collect())
+}
+
 /// Every running stack of this user, oldest first.
 pub fn list() -> Result<Vec<Record>, crate::rundir::Error> {
     let dir = dir()?;

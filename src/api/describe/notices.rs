@@ -13,7 +13,7 @@ pub fn notice(name: Option<&str>, notice: &Notice) -> String {
             format!("the edited config is not valid; nothing changed until it is:\n{errors}")
         }
         Notice::ReloadNotApplicable { why } => format!(
-            "the edited config cannot be applied while the stack runs ({why}); nothing changed: restart the stack to apply it"
+            "the edited config cannot be applied to the running stack ({why}); nothing changed: `bringup down` and `bringup up` apply it"
         ),
         Notice::NoWatchdog { error } => format!(
             "could not start the watchdog ({error}); if bringup is killed with SIGKILL, grandchildren of services may survive"
