@@ -155,6 +155,36 @@ fn a_burst_of_changes_is_one_restart() {
     stack.stop_expecting(0);
 }
 
+/// Code generators and `git checkout` delete a directory and make it
+/// again: the new directory is watched like the old one was.
+#[test]
+fn a_directory_deleted_and_made_again_is_still_watched() {
+    let mut stack = watching_stack();
+    let dir = stack.dir.path().to_path_buf();
+    std::fs::create_dir_all(dir.join("src/pkg")).unwrap();
+    std::fs::write(dir.join("src/pkg/a.py"), "x").unwrap();
+    stack.wait_for("api: restarting: src/pkg/a.py changed");
+    stack.wait_records("api ready again", |r| all(r, "api", "ready").len() == 2);
+    std::fs::remove_dir_all(dir.join("src/pkg")).unwrap();
+    std::fs::create_dir_all(dir.join("src/pkg")).unwrap();
+    std::fs::write(dir.join("src/pkg/b.py"), "x").unwrap();
+    stack.wait_records("api ready a third time", |r| {
+        all(r, "api", "ready").len() >= 3
+    });
+    // A file made later in the new directory is seen.
+    std::fs::write(dir.join("src/pkg/c.py"), "x").unwrap();
+    stack.wait_for("api: restarting: src/pkg/c.py changed");
+    // So is one made in a directory renamed into place.
+    std::fs::rename(dir.join("src/pkg"), dir.join("src/old")).unwrap();
+    std::fs::create_dir_all(dir.join("src/pkg")).unwrap();
+    stack.wait_records("api ready after the rename", |r| {
+        all(r, "api", "ready").len() >= 5
+    });
+    std::fs::write(dir.join("src/pkg/d.py"), "x").unwrap();
+    stack.wait_for("api: restarting: src/pkg/d.py changed");
+    stack.stop_expecting(0);
+}
+
 const RELOADING: &str = r#"
 [services.db]
 command = "DB"

@@ -461,3 +461,33 @@ fn dash_as_the_output_is_standard_output() {
     assert!(stdout.contains("services:"), "{stdout}");
     assert!(!dir.path().join("-").exists(), "no file named `-`");
 }
+
+/// `-o` naming the very config being exported (by any spelling of its
+/// path, or a link to it) would replace the stack's only description with
+/// YAML bringup cannot read: refused, the config left as it was.
+#[test]
+fn exporting_over_the_config_it_reads_is_refused_and_the_config_is_kept() {
+    let dir = shop_dir();
+    std::fs::create_dir(dir.path().join("out")).expect("out dir");
+    std::os::unix::fs::symlink("../bringup.toml", dir.path().join("out/link.yaml"))
+        .expect("plant symlink");
+    for target in ["bringup.toml", "./out/../bringup.toml", "out/link.yaml"] {
+        for what in ["compose", "k8s"] {
+            let (ok, stdout, stderr) = export(dir.path(), &["export", what, "-o", target]);
+            assert!(!ok, "export {what} -o {target} succeeded: {stdout}");
+            assert!(
+                stderr.contains("is the config this export reads") && stderr.contains("help:"),
+                "export {what} -o {target}: {stderr}"
+            );
+            let kept = std::fs::read_to_string(dir.path().join("bringup.toml")).expect("read");
+            assert_eq!(kept, SHOP, "export {what} -o {target} changed the config");
+        }
+    }
+    // Another file is still written, and overwritten on the next export.
+    for _ in 0..2 {
+        let (ok, _, stderr) = export(dir.path(), &["export", "compose", "-o", "compose.yaml"]);
+        assert!(ok, "{stderr}");
+    }
+    let written = std::fs::read_to_string(dir.path().join("compose.yaml")).expect("read");
+    assert!(written.contains("services:"), "{written}");
+}

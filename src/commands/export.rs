@@ -1,6 +1,11 @@
 //! `bringup export compose|k8s`: the stack for another platform, to
 //! standard output or a file; what does not carry over goes to stderr.
+//!
+//! An existing output file is replaced (exporting again after an edit is
+//! the normal use), except the config being exported: `-o bringup.toml`
+//! would swap the stack's only description for YAML bringup cannot read.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -46,6 +51,14 @@ pub fn run(config: Option<&Path>, color: bool, args: &ExportArgs) -> ExitCode {
     }
     match output {
         Some(file) => {
+            if is_same_file(file, &plan.source) {
+                eprintln!(
+                    "error: {} is the config this export reads; writing the export there would replace it",
+                    file.display()
+                );
+                eprintln!("  help: write the export to another file, e.g. -o compose.yaml");
+                return ExitCode::from(INVALID);
+            }
             if let Err(error) = std::fs::write(file, &exported.text) {
                 eprintln!("error: cannot write {}: {error}", file.display());
                 return ExitCode::FAILURE;
@@ -54,4 +67,13 @@ pub fn run(config: Option<&Path>, color: bool, args: &ExportArgs) -> ExitCode {
         None => print!("{}", exported.text),
     }
     ExitCode::SUCCESS
+}
+
+/// Whether `a` and `b` are one file (any spelling, hard or symbolic link).
+/// A path that cannot be looked at is another file: writing it then says why.
+fn is_same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }

@@ -9,7 +9,9 @@
 //! `notify`. So `node_modules`, `target` or `.git` cost no watch at all,
 //! and an idle tree costs no CPU: nothing polls, the kernel wakes the
 //! watcher thread only when something changes. A directory created later
-//! is walked and watched when its creation is seen.
+//! is walked and watched when its creation is seen, also one deleted (or
+//! renamed away) and made again under the same name, as code generators
+//! and `git checkout` do.
 //!
 //! Each changed path is matched against the `.gitignore`/`.ignore` rules
 //! of its directories and against every service whose `cwd` holds it
@@ -279,6 +281,14 @@ async fn run(
         }
         let now = Instant::now();
         for path in &event.paths {
+            // A directory created (or renamed into place) is a new inode:
+            // whatever was watched under that name is gone or elsewhere.
+            // A name that no longer exists is forgotten too, so the
+            // directory made again under it is watched.
+            let created = matches!(event.kind, FsEvent::Create(_));
+            if created || std::fs::symlink_metadata(path).is_err() {
+                watching.forget(&mut watcher, path);
+            }
             if matches!(event.kind, FsEvent::Create(_) | FsEvent::Modify(_)) && path.is_dir() {
                 // A new directory (a checkout, a rename): watch it, and what
                 // it holds already changed.
@@ -307,6 +317,23 @@ struct Watching {
 }
 
 impl Watching {
+    /// Stops watching `top` and the directories under it (a watch on a
+    /// deleted directory is already gone; one renamed away is removed).
+    fn forget(&mut self, watcher: &mut RecommendedWatcher, top: &Path) {
+        // Nothing under `top` is watched unless `top` is (the walk goes
+        // down from watched directories): a file's event costs a lookup.
+        if !self.dirs.contains(top) {
+            return;
+        }
+        self.dirs.retain(|dir| {
+            if !dir.starts_with(top) {
+                return true;
+            }
+            let _ = watcher.unwatch(dir);
+            false
+        });
+    }
+
     /// Watches `top` and every directory under it that is not ignored;
     /// returns the files found in directories it had not watched yet.
     fn add_tree(
