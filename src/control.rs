@@ -8,6 +8,7 @@
 //! the socket of the stack of a config (and where `bringup ls` finds them
 //! all); [`remote`] fills a session from the socket (`bringup attach`).
 
+pub mod act;
 pub mod client;
 pub mod registry;
 pub mod remote;

@@ -19,7 +19,7 @@
 //! - [`act`]: sending a command and waiting until it took effect.
 //! - [`link`]: finding the stack and starting one (`up`).
 
-mod act;
+use crate::control::act;
 mod link;
 mod logs;
 mod report;

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bringup::api::describe;
 use bringup::api::{Command, Outcome, Snapshot, StackInfo};
@@ -140,19 +140,10 @@ where
 
 /// Names → ids, or exit 2 naming what the stack has.
 fn resolve(info: &StackInfo, names: &[String]) -> Result<Vec<ServiceId>, ExitCode> {
-    names
-        .iter()
-        .map(|name| {
-            info.find(name).ok_or_else(|| {
-                let known: Vec<&str> = info.current().map(|s| s.name.as_str()).collect();
-                eprintln!(
-                    "error: the stack has no service `{name}`; it has: {}",
-                    known.join(", ")
-                );
-                ExitCode::from(INVALID)
-            })
-        })
-        .collect()
+    bringup::control::act::resolve(info, names).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(INVALID)
+    })
 }
 
 /// `bringup status [--json]`.
@@ -217,41 +208,38 @@ fn print_status(info: &StackInfo, snapshot: &Snapshot, pid: u32) {
 /// `bringup down [--force]`: stops the stack, dependents first, and
 /// returns once its bringup has ended.
 pub fn down(explicit: Option<&Path>, color: bool, force: bool, timeout: Duration) -> ExitCode {
+    use bringup::control::act::{ActError, Down};
     on_stack(explicit, color, |client, record| async move {
-        let mut stream = match client.stream().await {
-            Ok(stream) => stream,
-            Err(e) => return unreachable(&e),
-        };
-        match client.command(Command::Shutdown { force }).await {
-            Ok(Outcome::Done) => {}
-            Ok(outcome) => {
-                let said = describe::outcome(None, &outcome).unwrap_or_default();
-                eprintln!("{}", bringup::ansi::plain(&said));
-                return ExitCode::from(FAILED);
+        let gone = || !process_runs(record.pid);
+        match bringup::control::act::down(&client, force, timeout, gone).await {
+            Ok(Down::Stopped) => {
+                println!("stopped");
+                ExitCode::SUCCESS
             }
-            Err(e) => return unreachable(&e),
-        }
-        // The stream ends when the stack has; then its bringup exits.
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, stream.next()).await {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => {
-                    eprintln!(
-                        "error: the stack did not stop within {}; `bringup down --force` kills what is left",
-                        describe::fmt_duration(timeout)
-                    );
-                    return ExitCode::from(FAILED);
-                }
+            Ok(Down::Refused(why)) => {
+                eprintln!("{why}");
+                ExitCode::from(FAILED)
+            }
+            Ok(Down::TimedOut) => {
+                eprintln!(
+                    "error: the stack did not stop within {}; `bringup down --force` kills what is left",
+                    describe::fmt_duration(timeout)
+                );
+                ExitCode::from(FAILED)
+            }
+            Ok(Down::Lingering) => {
+                eprintln!(
+                    "error: the services are down but the stack's bringup (pid {}) has not ended yet",
+                    record.pid
+                );
+                ExitCode::from(FAILED)
+            }
+            Err(ActError::Client(e)) => unreachable(&e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(FAILED)
             }
         }
-        while Instant::now() < deadline && process_runs(record.pid) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        println!("stopped");
-        ExitCode::SUCCESS
     })
 }
 

@@ -339,6 +339,33 @@ pub fn ports(report: PortReport) -> PortsReport {
     }
 }
 
+/// The answer of `down`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DownReport {
+    /// The stack has stopped and its bringup has ended.
+    pub stopped: bool,
+    /// What happened, in words.
+    pub summary: String,
+}
+
+/// `down`'s answer, in words for an agent.
+pub fn down(down: &crate::control::act::Down, timeout: std::time::Duration) -> DownReport {
+    use crate::control::act::Down;
+    let summary = match down {
+        Down::Stopped => "stopped: every service is down and the stack's bringup has ended".into(),
+        Down::Refused(why) => why.clone(),
+        Down::TimedOut => format!(
+            "the stack did not stop within {}; call down with force=true to kill what is left",
+            crate::api::describe::fmt_duration(timeout)
+        ),
+        Down::Lingering => "the services are down but the stack's bringup has not ended yet".into(),
+    };
+    DownReport {
+        stopped: *down == Down::Stopped,
+        summary,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

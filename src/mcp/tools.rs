@@ -13,9 +13,10 @@ use rmcp::{Json, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::act::{self, ActReport, DownReport};
+use super::act::{self, ActReport};
 use super::link::{LinkError, Target};
 use super::logs::{self, Ask, LogsReport};
+use super::report::DownReport;
 use super::report::{self, Filter, PortsReport, StatusReport, WhyReport};
 use crate::api::Command;
 use crate::api::goal::Goal;
@@ -176,7 +177,7 @@ impl Bringup {
             return Err("name at least one service".into());
         }
         let (client, hello) = self.stack().await?;
-        let ids = act::resolve(&hello, &params.services).map_err(failed)?;
+        let ids = act::resolve(&hello.info, &params.services).map_err(failed)?;
         let report = act::act(&client, &ids, make, goal, timeout)
             .await
             .map_err(failed)?;
@@ -194,7 +195,7 @@ impl Bringup {
         let (client, hello) = self.stack().await?;
         let snapshot = client.snapshot().await.map_err(failed)?;
         if !params.services.is_empty() {
-            act::resolve(&hello, &params.services).map_err(failed)?;
+            act::resolve(&hello.info, &params.services).map_err(failed)?;
         }
         let filter = Filter {
             names: &params.services,
@@ -212,7 +213,8 @@ impl Bringup {
         Parameters(params): Parameters<WhyParams>,
     ) -> Result<Json<WhyReport>, Failed> {
         let (client, hello) = self.stack().await?;
-        let ids = act::resolve(&hello, std::slice::from_ref(&params.service)).map_err(failed)?;
+        let ids =
+            act::resolve(&hello.info, std::slice::from_ref(&params.service)).map_err(failed)?;
         let snapshot = client.snapshot().await.map_err(failed)?;
         let Some(s) = ids
             .first()
@@ -366,7 +368,7 @@ impl Bringup {
     ) -> Result<Json<ActReport>, Failed> {
         let timeout = duration(params.timeout.as_deref(), DEFAULT_WAIT)?;
         let (client, hello) = self.stack().await?;
-        let ids = act::resolve(&hello, &params.services).map_err(failed)?;
+        let ids = act::resolve(&hello.info, &params.services).map_err(failed)?;
         let report = act::wait_ready(&client, &ids, timeout)
             .await
             .map_err(failed)?;
@@ -426,10 +428,10 @@ impl Bringup {
         let client = self.target.connect().await.map_err(failed)?;
         let target = self.target.clone();
         let gone = move || matches!(target.running(), Ok(None));
-        let report = act::down(&client, params.force, timeout, gone)
+        let down = act::down(&client, params.force, timeout, gone)
             .await
             .map_err(failed)?;
-        Ok(Json(report))
+        Ok(Json(report::down(&down, timeout)))
     }
 
     #[tool(

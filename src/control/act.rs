@@ -1,9 +1,10 @@
-//! Acting on a stack and waiting for the effect, as the CLI verbs do
-//! (`bringup restart`, `wait`, `down`): the stack's stream is opened
-//! first, so nothing that follows a command is missed; the command is
-//! sent; then snapshots are read until each service got where it was
-//! sent ([`crate::api::goal`]), cannot get there any more, or the time is
-//! up. Every answer says, per service, where it ended and why.
+//! Acting on a stack and waiting for the effect, for every client that
+//! does (the CLI verbs `restart`, `wait`, `down`…, and the MCP tools):
+//! the stack's stream is opened first, so nothing that follows a command
+//! is missed; the command is sent; then snapshots are read until each
+//! service got where it was sent ([`crate::api::goal`]), cannot get there
+//! any more, or the time is up. Every answer says, per service, where it
+//! ended and why; each front end puts it in its own words.
 
 use std::time::Duration;
 
@@ -12,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::api::goal::{Goal, down_for_good, reached};
-use crate::api::{Command, Outcome, ServiceStatus, Snapshot, describe};
+use crate::api::{Command, Outcome, ServiceStatus, Snapshot, StackInfo, describe};
 use crate::control::client::{Client, ClientError, Lines};
-use crate::control::wire::{Hello, StreamItem};
+use crate::control::wire::StreamItem;
 use crate::ids::ServiceId;
 
 /// Where one service ended.
@@ -49,22 +50,18 @@ pub enum ActError {
 }
 
 /// Names → ids, or which names the stack has.
-pub fn resolve(hello: &Hello, names: &[String]) -> Result<Vec<ServiceId>, ActError> {
+pub fn resolve(info: &StackInfo, names: &[String]) -> Result<Vec<ServiceId>, ActError> {
     names
         .iter()
         .map(|name| {
-            hello
-                .info
-                .find(name)
-                .ok_or_else(|| ActError::UnknownService {
-                    name: name.clone(),
-                    known: hello
-                        .info
-                        .current()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
+            info.find(name).ok_or_else(|| ActError::UnknownService {
+                name: name.clone(),
+                known: info
+                    .current()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
         })
         .collect()
 }
@@ -130,8 +127,8 @@ pub async fn act(
         match client.command(make(id)).await? {
             Outcome::Done => sent.push((id, s.spawns)),
             outcome => {
-                let said = describe::outcome(Some(&s.name), &outcome)
-                    .unwrap_or_else(|| format!("{}: not done", s.name));
+                let said =
+                    describe::outcome(None, &outcome).unwrap_or_else(|| "not done".to_string());
                 refused.push(at(s, false, said));
             }
         }
@@ -241,13 +238,17 @@ pub async fn wait_ready(
     }
 }
 
-/// The answer of `down`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct DownReport {
-    /// The stack has stopped and its bringup has ended.
-    pub stopped: bool,
-    /// What happened, in words.
-    pub summary: String,
+/// How `down` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Down {
+    /// Every service is down and the stack's bringup has ended.
+    Stopped,
+    /// The stack would not stop: why, in words.
+    Refused(String),
+    /// Still stopping when the time was up.
+    TimedOut,
+    /// The services are down but the stack's bringup has not ended yet.
+    Lingering,
 }
 
 /// Stops the stack (dependents first; `force`: SIGKILL now) and waits
@@ -257,43 +258,31 @@ pub async fn down(
     force: bool,
     timeout: Duration,
     gone: impl Fn() -> bool,
-) -> Result<DownReport, ActError> {
+) -> Result<Down, ActError> {
     let mut stream = client.stream().await?;
     match client.command(Command::Shutdown { force }).await? {
         Outcome::Done => {}
         outcome => {
-            return Ok(DownReport {
-                stopped: false,
-                summary: plain(&describe::outcome(None, &outcome).unwrap_or_default()),
-            });
+            let why = describe::outcome(None, &outcome).unwrap_or_default();
+            return Ok(Down::Refused(plain(&why)));
         }
     }
+    // The stream ends when the stack has; then its bringup exits.
     let deadline = Instant::now() + timeout;
     loop {
         match tokio::time::timeout_at(deadline, stream.next()).await {
             Ok(Some(_)) => {}
             Ok(None) => break,
-            Err(_) => {
-                return Ok(DownReport {
-                    stopped: false,
-                    summary: format!(
-                        "the stack did not stop within {}; call down with force=true to kill what is left",
-                        describe::fmt_duration(timeout)
-                    ),
-                });
-            }
+            Err(_) => return Ok(Down::TimedOut),
         }
     }
     while Instant::now() < deadline && !gone() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(DownReport {
-        stopped: gone(),
-        summary: if gone() {
-            "stopped: every service is down and the stack's bringup has ended".into()
-        } else {
-            "the services are down but the stack's bringup has not ended yet".into()
-        },
+    Ok(if gone() {
+        Down::Stopped
+    } else {
+        Down::Lingering
     })
 }
 
@@ -309,13 +298,14 @@ mod tests {
             json!({"id": id, "name": name, "kind": "service", "optional": false,
                    "port": null, "depends_on": [], "removed": removed})
         };
-        let hello: Hello = serde_json::from_value(json!({
+        let hello: crate::control::wire::Hello = serde_json::from_value(json!({
             "protocol": 1, "version": "0", "pid": 7, "uptime_ms": 1000,
             "info": {"project": "p", "config": "c",
                      "services": [service(0, "db", false), service(1, "old", true)]}
         }))
         .expect("a hello");
-        let Err(ActError::UnknownService { known, .. }) = resolve(&hello, &["old".into()]) else {
+        let Err(ActError::UnknownService { known, .. }) = resolve(&hello.info, &["old".into()])
+        else {
             panic!("a removed service was found");
         };
         assert_eq!(known, "db");
