@@ -550,8 +550,10 @@ fn idle_detached() {
         .flat_map(|idle| idle.ours.iter().map(|&(p, _)| harness::CpuMeter::new(p)))
         .collect();
     let bare = harness::bare_wake_us(IDLE);
+    let floors = harness::once_a_second_floors(IDLE, (120, 34));
     let used = harness::cpu_and_wakes_over(&mut meters, IDLE);
     let bare = bare.join().unwrap_or(f64::NAN);
+    let (_, read_floor) = floors.join().unwrap_or((f64::NAN, f64::NAN));
     for (label, which) in [
         ("10 services printing a line a second", "ticking"),
         ("10 silent services (reference)", "silent"),
@@ -572,7 +574,9 @@ fn idle_detached() {
                 .join(", ")
         );
     }
-    println!("  the machine meanwhile: a bare wake-up costs {bare:.0} µs of CPU");
+    println!(
+        "  the machine meanwhile: a bare wake-up costs {bare:.0} µs of CPU; the floor under reading ten services that print a line a second (one thread reading ten pipes) {read_floor:.4} CPU-s"
+    );
     down(&ticking.stack);
     down(&silent.stack);
 }
@@ -649,8 +653,10 @@ fn attach_figures() {
         .map(|&(p, _)| harness::CpuMeter::new(p))
         .collect();
     let bare = harness::bare_wake_us(IDLE);
+    let floors = harness::once_a_second_floors(IDLE, (120, 34));
     let used = harness::cpu_and_wakes_over(&mut meters, IDLE);
     let bare = bare.join().unwrap_or(f64::NAN);
+    let (frame_floor, read_floor) = floors.join().unwrap_or((f64::NAN, f64::NAN));
     println!(
         "idle, up -d, 10 services printing a line a second, one dashboard attached: {:.4} CPU-s per {} s (limit ≤ 0.03); {}",
         used.iter().map(|(cpu, _)| cpu).sum::<f64>(),
@@ -663,6 +669,11 @@ fn attach_figures() {
     );
     println!(
         "  the machine meanwhile: a bare wake-up costs {bare:.0} µs of CPU (a thread that only sleeps; on this VM it swings 30–120 µs with the host)"
+    );
+    println!(
+        "  floors in the same {} s, on this machine: a plain ratatui frame of 120×34 (the dashboard's size here) drawn once a second {frame_floor:.4} CPU-s; one thread reading ten pipes a line a second each {read_floor:.4} CPU-s; together {:.4}",
+        IDLE.as_secs(),
+        frame_floor + read_floor
     );
     drop(tmux);
     down(&idle.stack);

@@ -83,6 +83,26 @@ fn a_daemon_of_a_running_service_dies_when_bringup_is_killed() {
 }
 
 #[test]
+fn a_daemon_started_long_after_its_service_is_found_and_dies_when_bringup_is_killed() {
+    // Looks for escapees come soon after a spawn, then less and less
+    // often, down to one every few seconds: a daemon a service starts
+    // seven seconds in, when nothing else happens, is still found, and the
+    // watchdog stops it.
+    let config = r#"
+[services.late]
+command = "sh -c 'sleep 7; ${bringup} fixture --name late --record {record} --daemon --exit-after 0s & exec sleep 600'"
+"#;
+    let mut stack = Stack::up(config);
+    stack.wait_for("cold start done");
+    let daemon = daemon_pid(&stack, "late");
+    assert_unmarked(daemon);
+    stack.wait_for(&format!("adopted {daemon} `"));
+    stack.signal(Signal::SIGKILL);
+    stack.wait_exit();
+    stack.assert_no_survivors();
+}
+
+#[test]
 fn a_launcher_that_daemonizes_leaves_no_daemon_behind() {
     // The service's own process starts the daemon and exits 0 (a failure:
     // a service must stay in the foreground). The daemon is stopped, with

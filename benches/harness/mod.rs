@@ -247,6 +247,96 @@ pub fn bare_wake_us(window: Duration) -> std::thread::JoinHandle<f64> {
     })
 }
 
+/// CPU time of this thread so far (from schedstat: ns).
+fn own_thread_nanos() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// What the least a dashboard and a stack of ten services printing a
+/// line a second could cost on this machine, measured over `window` on
+/// threads of this process: (a) a plain ratatui frame of
+/// `width`×`height` (a paragraph filling it, its lines changed each time)
+/// drawn once a second into a crossterm backend that writes nowhere: the
+/// floor under any ratatui dashboard that shows a ticking log; (b) a
+/// tokio runtime on one thread reading ten pipes, a line written to each
+/// once a second (the ten lines 100 ms apart): the floor under a
+/// supervisor that reads its services' output as it comes. Both in CPU-s per window. On a virtual
+/// machine whose caches other guests fill while a thread sleeps, work done
+/// once a second costs many times the same work done hot; the figures say
+/// how much, beside bringup's own.
+pub fn once_a_second_floors(
+    window: Duration,
+    (width, height): (u16, u16),
+) -> std::thread::JoinHandle<(f64, f64)> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let rounds = window.as_secs().max(1);
+        let (mut writers, receivers): (Vec<_>, Vec<_>) = (0..10)
+            .map(|_| {
+                let (reader, writer) = std::io::pipe().expect("pipe");
+                (writer, std::os::fd::OwnedFd::from(reader))
+            })
+            .unzip();
+        // One thread, one current-thread runtime, a task per pipe: how
+        // bringup reads its services, with nothing done with the lines.
+        let reading = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let before = own_thread_nanos();
+            runtime.block_on(async move {
+                let tasks: Vec<_> = receivers
+                    .into_iter()
+                    .map(|fd| {
+                        tokio::spawn(async move {
+                            use tokio::io::AsyncBufReadExt;
+                            let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+                                .expect("pipe receiver");
+                            let mut lines = tokio::io::BufReader::new(pipe).lines();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                std::hint::black_box(line);
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    let _ = task.await;
+                }
+            });
+            own_thread_nanos() - before
+        });
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::sink()))
+                .expect("terminal");
+        let area = ratatui::layout::Rect::new(0, 0, width, height);
+        terminal.resize(area).expect("size");
+        let mut frames = 0u64;
+        for round in 0..rounds {
+            for (i, writer) in writers.iter_mut().enumerate() {
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = writeln!(writer, "s{i} tick {round}");
+            }
+            let before = own_thread_nanos();
+            let lines: Vec<ratatui::text::Line> = (0..u64::from(height))
+                .map(|row| format!("row {row} of the screen, round {}", round + row).into())
+                .collect();
+            terminal
+                .draw(|frame| {
+                    frame.render_widget(ratatui::widgets::Paragraph::new(lines), frame.area())
+                })
+                .expect("draw");
+            frames += own_thread_nanos() - before;
+        }
+        drop(writers);
+        let reads = reading.join().unwrap_or(0);
+        (frames as f64 / 1e9, reads as f64 / 1e9)
+    })
+}
+
 /// CPU time a process has used so far, all threads (from schedstat: ns).
 pub fn cpu_time(pid: u32) -> Duration {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

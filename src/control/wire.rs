@@ -73,6 +73,7 @@ pub enum StreamItem {
 /// One line of `GET /v1/logs/{service}?follow=1` (and of `GET
 /// /v1/logs?follow=1`, which tags each with its log).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "FlatLogItem")]
 pub struct LogItem {
     /// Whose line it is, in a stream of all logs (`GET /v1/logs?follow=1`):
     /// the service's number; for bringup's own log, one past the last
@@ -93,6 +94,49 @@ pub struct LogItem {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// A [`LogItem`] as it is read: the same fields, flat. (Reading through
+/// `flatten` buffers every field of every line before reading it again,
+/// and an attached dashboard reads every line of every service.)
+#[derive(Deserialize)]
+struct FlatLogItem {
+    #[serde(default)]
+    log: Option<usize>,
+    #[serde(default)]
+    own: bool,
+    #[serde(default)]
+    missed: u64,
+    seq: u64,
+    #[serde(with = "crate::millis")]
+    at: std::time::Duration,
+    stream: crate::logs::Stream,
+    text: Box<str>,
+}
+
+impl From<FlatLogItem> for LogItem {
+    fn from(flat: FlatLogItem) -> Self {
+        let FlatLogItem {
+            log,
+            own,
+            missed,
+            seq,
+            at,
+            stream,
+            text,
+        } = flat;
+        Self {
+            log,
+            own,
+            missed,
+            line: Line {
+                seq,
+                at,
+                stream,
+                text,
+            },
+        }
+    }
 }
 
 /// Every error's body: `{"error": {"code": …, "message": …}}`.
@@ -137,5 +181,46 @@ impl ErrorCode {
             ErrorCode::TooLarge => 413,
             ErrorCode::StackEnded => 503,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::Stream;
+    use std::time::Duration;
+
+    #[test]
+    fn a_log_item_reads_back_what_was_written_and_skips_fields_it_does_not_know() {
+        let item = LogItem {
+            log: Some(3),
+            own: true,
+            missed: 7,
+            line: Line {
+                seq: 42,
+                at: Duration::from_micros(1_500),
+                stream: Stream::Stderr,
+                text: "api \u{1b}[31mfailed\u{1b}[0m".into(),
+            },
+        };
+        let written = serde_json::to_string(&item).expect("written");
+        // Flat on the wire, as the protocol page says.
+        assert!(written.contains(r#""seq":42"#), "{written}");
+        let read: LogItem = serde_json::from_str(&written).expect("read");
+        assert_eq!(
+            (read.log, read.own, read.missed),
+            (item.log, item.own, item.missed)
+        );
+        assert_eq!(read.line, item.line);
+
+        // A line of a single service's log leaves out the optional fields;
+        // one from a newer bringup may carry fields this one does not know.
+        let plain: LogItem = serde_json::from_str(
+            r#"{"seq":1,"at":2.5,"stream":"stdout","text":"hi","colour":"red"}"#,
+        )
+        .expect("read");
+        assert_eq!((plain.log, plain.own, plain.missed), (None, false, 0));
+        assert_eq!(plain.line.text.as_ref(), "hi");
+        assert_eq!(plain.line.at, Duration::from_micros(2_500));
     }
 }

@@ -12,8 +12,8 @@
 //! short, and reading it costs a few system calls.
 //!
 //! [`Subreaper::watch`] reads it soon after every spawn and exit (10 ms,
-//! then doubling; a [`poke`] starts over) and once a second when nothing
-//! happens, on a thread of its own ([`looker`]: an idle stack's cheapest
+//! then doubling; a [`poke`] starts over) and every five seconds when
+//! nothing happens, on a thread of its own ([`looker`]: an idle stack's cheapest
 //! way to keep that pace). A child that is not in the table of processes bringup started
 //! ([`super::child`]), not in bringup's own process group (a program
 //! bringup ran for itself) and not in the group of a service or check (an
@@ -371,7 +371,7 @@ impl Subreaper {
     }
 
     /// Looks for escapees until the task is dropped: soon after a [`poke`],
-    /// then less and less often, down to once a second (on a thread of its
+    /// then less and less often, down to every five seconds (on a thread of its
     /// own: see [`looker`]). Each new one is passed to `announce`.
     pub async fn watch(self: Arc<Self>, announce: impl Fn(&Adopted)) {
         let (found, mut news) = tokio::sync::mpsc::channel(64);
