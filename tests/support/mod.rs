@@ -213,6 +213,8 @@ pub fn run(args: &[&str], dir: &Path) -> (ExitStatus, String, String) {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        // Cold-start history and logs stay with the test (as a Stack's).
+        .env("XDG_STATE_HOME", dir.join("state"))
         .output()
         .expect("run bringup");
     (
