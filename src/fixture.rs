@@ -169,11 +169,16 @@ impl Shared {
     /// Appends one `--record` line. It goes out in a single write(): with O_APPEND
     /// the kernel appends it whole, so fixtures sharing a file never interleave.
     fn record(&self, event: &str) {
+        self.record_at(event, monotonic_nanos());
+    }
+
+    /// Records `event` as having happened at `nanos` (CLOCK_MONOTONIC).
+    fn record_at(&self, event: &str, nanos: u64) {
         let Some(mut file) = self.record.as_ref() else {
             return;
         };
         let (name, pid) = (&self.args.name, self.pid);
-        let line = format!("{} {name} {event} {pid}\n", monotonic_nanos());
+        let line = format!("{nanos} {name} {event} {pid}\n");
         match file.write(line.as_bytes()) {
             Ok(n) if n == line.len() => {}
             Ok(n) => warn(format_args!("{name}: short record write ({n} bytes)")),
@@ -203,6 +208,11 @@ fn warn(line: impl Display) {
 /// Start-up failures (port in use, bad `$PORT`, ...) are printed on stderr and give
 /// `Ok(2)`; `Err` means the async runtime itself could not be set up.
 pub fn run(args: FixtureArgs) -> io::Result<i32> {
+    // The `start` record carries this moment, not the moment it is
+    // written (opening the record file can take milliseconds on a busy
+    // machine): `--ready-after` and `--exit-after` count from it. Read
+    // before `start`, so `start` is never earlier than what is recorded.
+    let started_nanos = monotonic_nanos();
     let start = Instant::now();
     let record = args.record.as_ref().map(|path| {
         let file = OpenOptions::new().append(true).create(true).open(path);
@@ -226,7 +236,7 @@ pub fn run(args: FixtureArgs) -> io::Result<i32> {
         ready_requests: AtomicU64::new(0),
         record,
     });
-    shared.record("start");
+    shared.record_at("start", started_nanos);
     let result = match run_inner(&shared) {
         Ok(code) => Ok(code),
         Err(Fatal::Io(e)) => Err(e),
