@@ -6,11 +6,11 @@
 //! restarts, then pid and uptime, then the port; the name, state and
 //! explanation stay. The rows scroll to keep the selected service visible.
 
+use crate::tui::widgets::draw_rows;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use crate::api::describe;
@@ -113,7 +113,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             theme.dim,
         )));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    draw_rows(frame.buffer_mut(), area, &lines);
 }
 
 fn row(app: &App, s: &ServiceStatus, columns: &Columns, width: usize) -> Line<'static> {

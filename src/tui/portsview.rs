@@ -14,13 +14,13 @@ use crate::tui::widgets::pane;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let theme = &app.theme;
-    let block = pane(
+    let inner = pane(
+        frame,
         theme,
         vec![Span::styled(" ports ", theme.title)],
         app.focus == Pane::Lower || app.zoomed,
+        area,
     );
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
     if inner.height == 0 {
         return;
     }

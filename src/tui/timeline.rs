@@ -62,13 +62,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Some(_) => " cold start: not everything came up ".to_string(),
         None => format!(" cold start: {} so far ", fmt_duration(end)),
     };
-    let block = pane(
+    let inner = pane(
+        frame,
         theme,
         vec![Span::styled(title, theme.title)],
         app.focus == Pane::Lower || app.zoomed,
+        area,
     );
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
     if inner.height == 0 || inner.width < 10 {
         return;
     }

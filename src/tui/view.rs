@@ -19,7 +19,7 @@ use crate::api::{Phase, State};
 use crate::keys::Action;
 use crate::tui::app::{App, LowerView, Pane, Quitting, Typing};
 use crate::tui::logview::{self, LineFormat, LogPosition, LogSource};
-use crate::tui::widgets::{palette, pane};
+use crate::tui::widgets::{draw_bar, draw_rows, palette, pane};
 use crate::tui::{grid, overlay, portsview, timeline};
 
 /// Draws the whole frame.
@@ -129,7 +129,7 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ));
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), area);
+    draw_bar(frame.buffer_mut(), area, &Line::from(spans), theme.header);
 }
 
 /// Keys that matter here, or what is being typed, or a passing message.
@@ -159,7 +159,7 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         Line::from(spans)
     };
-    frame.render_widget(Paragraph::new(line).style(theme.status), area);
+    draw_bar(frame.buffer_mut(), area, &line, theme.status);
 }
 
 /// The selected service's output, or everyone's.
@@ -186,9 +186,13 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             theme.search_match,
         ));
     }
-    let block = pane(theme, title, app.focus == Pane::Lower || app.zoomed);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = pane(
+        frame,
+        theme,
+        title,
+        app.focus == Pane::Lower || app.zoomed,
+        area,
+    );
     if inner.height == 0 || inner.width == 0 {
         return;
     }
@@ -255,6 +259,6 @@ fn logs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         frame.render_widget(paragraph, inner);
     } else {
         // Fewer lines than rows: from the top, as a terminal fills.
-        frame.render_widget(Paragraph::new(rendered), inner);
+        draw_rows(frame.buffer_mut(), inner, &rendered);
     }
 }
