@@ -51,6 +51,14 @@ pub struct Line {
     pub text: Box<str>,
 }
 
+/// How long [`LogHub::settled`] waits after a line for the lines that
+/// come with it: lines written together (services ticking on the same
+/// clock, a message written in pieces) then go out together, as one write
+/// and one wake of a follower instead of a lone line and the rest later.
+/// (Ten services started together tick within some 50 ms of each other;
+/// under 64 ms, tokio's timer mostly wakes once for it.)
+pub const SETTLE: Duration = Duration::from_millis(50);
+
 /// A ring of lines, bounded by count and bytes.
 #[derive(Debug, Default)]
 pub struct Ring {
@@ -191,6 +199,8 @@ pub struct LogHub {
     max_bytes: usize,
     next_seq: std::sync::atomic::AtomicU64,
     changed: watch::Sender<u64>,
+    /// `changed`, a settle later: see [`LogHub::pace`].
+    settled: watch::Sender<u64>,
     epoch: Instant,
     epoch_wall: SystemTime,
 }
@@ -233,6 +243,7 @@ impl LogHub {
         epoch_wall: SystemTime,
     ) -> Arc<Self> {
         let (changed, _) = watch::channel(0);
+        let (settled, _) = watch::channel(0);
         Arc::new(Self {
             stores: RwLock::new(
                 (0..services)
@@ -245,6 +256,7 @@ impl LogHub {
             // Sequence numbers start at 1 so 0 can mean "before everything".
             next_seq: std::sync::atomic::AtomicU64::new(1),
             changed,
+            settled,
             epoch,
             epoch_wall,
         })
@@ -351,6 +363,35 @@ impl LogHub {
         });
     }
 
+    /// Tells [`LogHub::settled`] readers of the lines that came, [`SETTLE`]
+    /// after the first of them (lines written together, like the ticks of
+    /// services started together, then reach them together); until the
+    /// task is dropped. Run where the lines are appended (the engine's
+    /// thread): there a line wakes this task without waking any other
+    /// thread, and a reader on another thread wakes once per settle
+    /// instead of at the first line and again when its own timer ends.
+    pub async fn pace(self: Arc<Self>) {
+        let mut changed = self.subscribe();
+        while changed.changed().await.is_ok() {
+            if self.settled.receiver_count() == 0 {
+                // Nobody follows: no settle to time. (A follower that
+                // comes pages what is there when it starts.)
+                continue;
+            }
+            tokio::time::sleep(SETTLE).await;
+            let latest = *changed.borrow_and_update();
+            self.settled.send_replace(latest);
+        }
+    }
+
+    /// The readers' view of [`LogHub::subscribe`] when lines can wait a
+    /// little: it changes a settle after lines come, while
+    /// [`LogHub::pace`] runs (a hub in a stack's process, where the
+    /// engine runs it).
+    pub fn settled(&self) -> watch::Receiver<u64> {
+        self.settled.subscribe()
+    }
+
     /// How many lines were appended to all stores so far.
     pub fn total(&self) -> u64 {
         self.next_seq
@@ -381,6 +422,26 @@ mod tests {
 
     fn texts(range: std::ops::Range<usize>) -> Vec<String> {
         range.map(|i| format!("line {i}")).collect()
+    }
+
+    #[tokio::test]
+    async fn followers_hear_of_lines_written_together_once_a_settle_after_the_first() {
+        let hub = LogHub::new(2, 100);
+        let pacer = tokio::spawn(hub.clone().pace());
+        let mut settled = hub.settled();
+        // The pacer starts listening at its first turn.
+        tokio::task::yield_now().await;
+        let started = Instant::now();
+        hub.append(0, Stream::Stdout, texts(0..1));
+        hub.append(1, Stream::Stderr, texts(1..3));
+        tokio::time::timeout(Duration::from_secs(10), settled.changed())
+            .await
+            .expect("settled in time")
+            .expect("the hub is there");
+        assert!(started.elapsed() >= SETTLE, "{:?}", started.elapsed());
+        // All three lines (numbers 1 to 3), in one change.
+        assert_eq!(*settled.borrow_and_update(), 4);
+        pacer.abort();
     }
 
     fn seqs(page: &Page) -> Vec<u64> {

@@ -61,13 +61,6 @@ const LOG_ROUND_GAP: Duration = Duration::from_millis(100);
 /// services ticking out of step would otherwise cost it ten wakes a
 /// second. A line still reaches its screen within a quarter of a second.
 const ALL_LOGS_ROUND_GAP: Duration = Duration::from_millis(200);
-/// A round waits this long after the line that started it, even after a
-/// quiet spell: lines written together (services ticking on the same
-/// clock, a message written in pieces) then go out together, as one
-/// write and one wake of the client instead of a lone line and the rest
-/// a gap later. (Ten services started together tick within some 30 ms of
-/// each other; under 64 ms, tokio's timer wakes once for it.)
-const LOG_SETTLE: Duration = Duration::from_millis(50);
 
 /// A serving control socket; dropping it stops serving and removes it.
 pub struct ControlSocket {
@@ -407,9 +400,9 @@ fn all_logs(session: &Session, query: &str) -> Response<Body> {
 /// Streams the lines of each `(log, from)` as they come, until the stack
 /// has ended or the client is gone; `tagged`: each line says its log, and
 /// the logs of services added meanwhile are followed too. Rounds start
-/// [`LOG_SETTLE`] after the line that woke them and at least `gap` after
-/// the previous one; while one waits, the stores are not watched, so the
-/// lines that come meanwhile wake nobody.
+/// when the hub says lines have settled ([`LogHub::settled`]: a settle
+/// after the first of them, timed on the engine's thread) and at least
+/// `gap` after the previous one.
 fn follow_logs(
     session: &Session,
     mut cursors: Vec<(usize, u64)>,
@@ -422,7 +415,7 @@ fn follow_logs(
     let own_number = hub.len();
     let mut known = hub.len();
     let (lines, body) = mpsc::channel(LOG_BACKLOG);
-    let mut changed = hub.subscribe();
+    let mut changed = hub.settled();
     let mut snapshots = session.snapshot();
     tokio::spawn(async move {
         // What is there now, then whatever comes, until the stack is done
@@ -485,10 +478,9 @@ fn follow_logs(
                     let _ = snapshots.wait_for(|s| s.phase == Phase::Done).await.is_ok();
                 } => last_round = true,
             }
-            // A line waits for the lines that come with it, and for the
-            // gap since the last round to pass.
-            let settled = tokio::time::Instant::now() + LOG_SETTLE;
-            tokio::time::sleep_until(settled.max(round + gap)).await;
+            // Settled lines wait for the gap since the last round to pass
+            // (no wait, no wake, when it has).
+            tokio::time::sleep_until(round + gap).await;
         }
     });
     lines_response(body)

@@ -216,6 +216,8 @@ impl Engine {
                         return;
                     }
                 };
+                // Followers' lines are paced here, where they are read.
+                let _pacer = rt.spawn(runtime.logs.clone().pace());
                 rt.block_on(runtime.run(inputs_rx, commands_rx, launches_rx, startup_notices));
             })
             .map_err(EngineError::Thread)?;
