@@ -19,11 +19,11 @@ fn main() -> ExitCode {
     }
     let color = cli.color.enabled();
     let config = cli.config.as_deref();
+    if prints_and_ends(&cli.verb) {
+        end_quietly_on_closed_output();
+    }
     match cli.verb {
         Verb::Up(ref args) if args.detach => {
-            // The stack itself is another process (started with exec,
-            // it ignores SIGPIPE again as every Rust program does).
-            end_quietly_on_closed_output();
             let failure = if args.down_on_failure {
                 commands::detach::OnFailure::Down
             } else {
@@ -37,44 +37,16 @@ fn main() -> ExitCode {
             commands::run::up(config, &args.services, show)
         }
         Verb::Demo(ref args) => commands::run::demo(show(&cli, color, args.no_tui)),
-        Verb::Check => {
-            end_quietly_on_closed_output();
-            commands::check::run(config, color)
-        }
-        Verb::Ports(args) => {
-            end_quietly_on_closed_output();
-            commands::ports::run(config, &args, color)
-        }
-        Verb::Status(args) => {
-            end_quietly_on_closed_output();
-            commands::ctl::status(config, color, args.json)
-        }
-        Verb::Restart(args) => {
-            end_quietly_on_closed_output();
-            act(config, color, &args, Command::Restart, Goal::Up)
-        }
-        Verb::Start(args) => {
-            end_quietly_on_closed_output();
-            act(config, color, &args, Command::Start, Goal::Up)
-        }
-        Verb::Stop(args) => {
-            end_quietly_on_closed_output();
-            act(config, color, &args, Command::Stop, Goal::Stopped)
-        }
-        Verb::Kill(args) => {
-            end_quietly_on_closed_output();
-            act(config, color, &args, Command::Kill, Goal::Stopped)
-        }
-        Verb::Skip(args) => {
-            end_quietly_on_closed_output();
-            act(config, color, &args, Command::Skip, Goal::Skipped)
-        }
-        Verb::Wait(args) => {
-            end_quietly_on_closed_output();
-            commands::ctl::wait(config, color, &args.services, args.timeout)
-        }
+        Verb::Check => commands::check::run(config, color),
+        Verb::Ports(args) => commands::ports::run(config, &args, color),
+        Verb::Status(args) => commands::ctl::status(config, color, args.json),
+        Verb::Restart(args) => act(config, color, &args, Command::Restart, Goal::Up),
+        Verb::Start(args) => act(config, color, &args, Command::Start, Goal::Up),
+        Verb::Stop(args) => act(config, color, &args, Command::Stop, Goal::Stopped),
+        Verb::Kill(args) => act(config, color, &args, Command::Kill, Goal::Stopped),
+        Verb::Skip(args) => act(config, color, &args, Command::Skip, Goal::Skipped),
+        Verb::Wait(args) => commands::ctl::wait(config, color, &args.services, args.timeout),
         Verb::Logs(args) => {
-            end_quietly_on_closed_output();
             let request = commands::ctl::LogsRequest {
                 services: &args.services,
                 own: args.own,
@@ -92,39 +64,15 @@ fn main() -> ExitCode {
         Verb::Run(args) => {
             commands::with::run_command(config, color, &args.services, args.timeout, &args.command)
         }
-        Verb::Down(args) => {
-            end_quietly_on_closed_output();
-            commands::ctl::down(config, color, args.force, args.timeout)
-        }
-        Verb::Reload => {
-            end_quietly_on_closed_output();
-            commands::ctl::reload(config, color)
-        }
-        Verb::Ls(args) => {
-            end_quietly_on_closed_output();
-            commands::ctl::ls(args.json)
-        }
+        Verb::Down(args) => commands::ctl::down(config, color, args.force, args.timeout),
+        Verb::Reload => commands::ctl::reload(config, color),
+        Verb::Ls(args) => commands::ctl::ls(args.json),
         Verb::Mcp => commands::mcp::run(config, color),
-        Verb::Import(args) => {
-            end_quietly_on_closed_output();
-            commands::import::run(&args, color)
-        }
-        Verb::Export(args) => {
-            end_quietly_on_closed_output();
-            commands::export::run(config, color, &args)
-        }
-        Verb::Schema => {
-            end_quietly_on_closed_output();
-            commands::schema::run()
-        }
-        Verb::Completions(args) => {
-            end_quietly_on_closed_output();
-            commands::completions::completions(args.shell)
-        }
-        Verb::Man => {
-            end_quietly_on_closed_output();
-            commands::completions::man()
-        }
+        Verb::Import(args) => commands::import::run(&args, color),
+        Verb::Export(args) => commands::export::run(config, color, &args),
+        Verb::Schema => commands::schema::run(),
+        Verb::Completions(args) => commands::completions::completions(args.shell),
+        Verb::Man => commands::completions::man(),
         Verb::Watchdog => ExitCode::from(exit_byte(bringup::process::watchdog::run())),
         Verb::Fixture(args) => match bringup::fixture::run(*args) {
             Ok(code) => ExitCode::from(exit_byte(code)),
@@ -170,12 +118,48 @@ fn show(cli: &Cli, color: bool, no_tui: bool) -> commands::run::Show {
     }
 }
 
-/// `check` and `ports` print and end; when the reader of their output
-/// goes away (`bringup check | head -1`), they end too, quietly, as other
-/// Unix tools do. Rust ignores SIGPIPE, which turns a closed pipe into a
-/// write error that `print!` panics on; the signal's default action ends
-/// the process without a word instead. Not for `up`, `demo` or `fixture`:
-/// a stack must be stopped cleanly whatever happens to stdout.
+/// Whether `verb` only prints and ends (`check`, `status`, `restart`,
+/// `up -d`, …), holding nothing that must be cleaned up: then it ends
+/// quietly when the reader of its output goes away. Not the verbs that
+/// run or show a stack here (`up`, `demo`, `attach`, `run`, `mcp`) or
+/// bringup's own helpers: those must end cleanly whatever happens to
+/// stdout. (`up -d`'s stack is another program, which ignores SIGPIPE
+/// again at its start as every Rust program does.) Every verb is named,
+/// so a new one has to choose.
+fn prints_and_ends(verb: &Verb) -> bool {
+    match verb {
+        Verb::Up(args) => args.detach,
+        Verb::Demo(_)
+        | Verb::Attach
+        | Verb::Run(_)
+        | Verb::Mcp
+        | Verb::Watchdog
+        | Verb::Fixture(_) => false,
+        Verb::Check
+        | Verb::Ports(_)
+        | Verb::Status(_)
+        | Verb::Restart(_)
+        | Verb::Start(_)
+        | Verb::Stop(_)
+        | Verb::Kill(_)
+        | Verb::Skip(_)
+        | Verb::Wait(_)
+        | Verb::Logs(_)
+        | Verb::Down(_)
+        | Verb::Reload
+        | Verb::Ls(_)
+        | Verb::Import(_)
+        | Verb::Export(_)
+        | Verb::Schema
+        | Verb::Completions(_)
+        | Verb::Man => true,
+    }
+}
+
+/// When the reader of the output goes away (`bringup check | head -1`),
+/// end too, quietly, as other Unix tools do. Rust ignores SIGPIPE, which
+/// turns a closed pipe into a write error that `print!` panics on; the
+/// signal's default action ends the process without a word instead.
 fn end_quietly_on_closed_output() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: the default action runs no handler code in this process, and
