@@ -545,15 +545,16 @@ fn idle_detached() {
         .iter()
         .flat_map(|(which, idle)| idle.ours.iter().map(move |&(_, role)| (*which, role)))
         .collect();
-    let mut meters: Vec<harness::CpuMeter> = [&ticking, &silent]
+    let pids: Vec<u32> = [&ticking, &silent]
         .iter()
-        .flat_map(|idle| idle.ours.iter().map(|&(p, _)| harness::CpuMeter::new(p)))
+        .flat_map(|idle| idle.ours.iter().map(|&(p, _)| p))
         .collect();
-    let bare = harness::bare_wake_us(IDLE);
-    let floors = harness::once_a_second_floors(IDLE, (120, 34));
-    let used = harness::cpu_and_wakes_over(&mut meters, IDLE);
-    let bare = bare.join().unwrap_or(f64::NAN);
-    let (_, read_floor) = floors.join().unwrap_or((f64::NAN, f64::NAN));
+    let Watched {
+        used,
+        bare,
+        read_floor,
+        ..
+    } = watch_idle(&pids);
     for (label, which) in [
         ("10 services printing a line a second", "ticking"),
         ("10 silent services (reference)", "silent"),
@@ -648,15 +649,13 @@ fn attach_figures() {
         .expect("the attached bringup");
     let mut ours = idle.ours.clone();
     ours.push((client, "attached dashboard"));
-    let mut meters: Vec<harness::CpuMeter> = ours
-        .iter()
-        .map(|&(p, _)| harness::CpuMeter::new(p))
-        .collect();
-    let bare = harness::bare_wake_us(IDLE);
-    let floors = harness::once_a_second_floors(IDLE, (120, 34));
-    let used = harness::cpu_and_wakes_over(&mut meters, IDLE);
-    let bare = bare.join().unwrap_or(f64::NAN);
-    let (frame_floor, read_floor) = floors.join().unwrap_or((f64::NAN, f64::NAN));
+    let pids: Vec<u32> = ours.iter().map(|&(p, _)| p).collect();
+    let Watched {
+        used,
+        bare,
+        frame_floor,
+        read_floor,
+    } = watch_idle(&pids);
     println!(
         "idle, up -d, 10 services printing a line a second, one dashboard attached: {:.4} CPU-s per {} s (limit ≤ 0.03); {}",
         used.iter().map(|(cpu, _)| cpu).sum::<f64>(),
@@ -677,6 +676,34 @@ fn attach_figures() {
     );
     drop(tmux);
     down(&idle.stack);
+}
+
+/// What [`watch_idle`] saw over [`IDLE`].
+struct Watched {
+    /// CPU-s and wake-ups of each process watched, in order.
+    used: Vec<(f64, u64)>,
+    /// What a bare wake-up cost meanwhile, µs.
+    bare: f64,
+    /// The machine's floors meanwhile ([`harness::once_a_second_floors`]).
+    frame_floor: f64,
+    read_floor: f64,
+}
+
+/// Watches the processes `pids` for [`IDLE`], measuring the machine's
+/// bare wake-up and floors in the same window.
+fn watch_idle(pids: &[u32]) -> Watched {
+    let mut meters: Vec<harness::CpuMeter> =
+        pids.iter().map(|&p| harness::CpuMeter::new(p)).collect();
+    let bare = harness::bare_wake_us(IDLE);
+    let floors = harness::once_a_second_floors(IDLE, (120, 34));
+    let used = harness::cpu_and_wakes_over(&mut meters, IDLE);
+    let (frame_floor, read_floor) = floors.join().unwrap_or((f64::NAN, f64::NAN));
+    Watched {
+        used,
+        bare: bare.join().unwrap_or(f64::NAN),
+        frame_floor,
+        read_floor,
+    }
 }
 
 /// A detached stack of 10 fixtures, and bringup's own processes in it.
