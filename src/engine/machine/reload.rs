@@ -234,8 +234,16 @@ impl Machine {
         }
         slot.want = Want::Up;
         if slot.alive() {
-            // Removed a moment ago and still stopping: back once it is down.
-            slot.stop = Some(StopIntent::Restart);
+            if slot.stop.is_some() {
+                // Removed a moment ago and stopping: back once it is down.
+                slot.stop = Some(StopIntent::Restart);
+            } else {
+                // Removed a moment ago and still waiting for what used it
+                // to stop: it stays, and restarts on the config it came
+                // back with (which may not be what its process runs).
+                self.leaving.retain(|l| l.id != id);
+                self.deferred_restarts.push(id);
+            }
             return;
         }
         self.make_pending(now, id, Reason::WaitingToStart);

@@ -174,6 +174,39 @@ fn a_service_removed_and_added_again_comes_back_under_its_number() {
 }
 
 #[test]
+fn a_service_brought_back_before_its_stop_began_is_never_stuck_stopping() {
+    let mut rig = Rig::new(BEFORE);
+    up(&mut rig);
+    // api and db go: api is signalled, db waits for it.
+    let web_only = "[services.web]\ncommand = \"web\"\nport = 303\n";
+    let effects = reload(&mut rig, web_only, None);
+    assert_eq!(signalled_by(&rig, &effects), ["api"]);
+    // db comes back while it still waits: it is not stopped, and (its
+    // config may differ from what its process runs) it restarts once api,
+    // which still talked to it, is down.
+    let db_back = "[services.db]\ncommand = \"db\"\nport = 301\n[services.web]\ncommand = \"web\"\nport = 303\n";
+    let effects = reload(&mut rig, db_back, None);
+    assert!(rig.signals(&effects).is_empty());
+    assert!(!rig.status("db").stopping, "db is not stopping");
+    let effects = rig.exit("api", 0);
+    assert_eq!(
+        stopped_removed(&rig, &effects),
+        ["api"],
+        "db stays in the stack"
+    );
+    assert_eq!(signalled_by(&rig, &effects), ["db"]);
+    let effects = rig.exit("db", 0);
+    assert_eq!(rig.spawns(&effects), ["db"]);
+    rig.up("db");
+    let effects = rig.command(Command::Restart(rig.id("db")));
+    assert_eq!(
+        signalled_by(&rig, &effects),
+        ["db"],
+        "db answers commands again"
+    );
+}
+
+#[test]
 fn changed_services_restart_in_start_order_and_the_rest_keep_running() {
     let mut rig = Rig::new(BEFORE);
     up(&mut rig);
