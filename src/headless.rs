@@ -144,14 +144,24 @@ impl Printer {
     /// Takes the stack's services (again, when an edit of the config added
     /// some): names by number.
     fn learn(&mut self, info: &StackInfo) {
-        let count = info.services.len();
+        // Numbers come from the stack (over a socket, perhaps): sized by
+        // the largest, within the bound a mirror of logs keeps too.
+        let count = info
+            .services
+            .iter()
+            .map(|s| s.id.0.saturating_add(1))
+            .max()
+            .unwrap_or(0)
+            .min(crate::logs::MAX_STORES);
         if count > self.names.len() {
             self.names.resize(count, "?".to_string());
             self.cursors.resize(count, 0);
             self.starting_notes.resize(count, None);
         }
         for service in &info.services {
-            self.names[service.id.0] = service.name.clone();
+            if let Some(name) = self.names.get_mut(service.id.0) {
+                *name = service.name.clone();
+            }
         }
         self.width = self
             .names

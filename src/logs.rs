@@ -28,7 +28,7 @@ pub const CUT_MARKER: &str = " [… line cut at 64 KiB]";
 const OWN_LINES: usize = 10_000;
 /// The most stores a hub grows to (a mirror grows when it sees a line of
 /// a service it did not know of; a bound keeps a bad number harmless).
-const MAX_STORES: usize = 100_000;
+pub const MAX_STORES: usize = 100_000;
 
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,8 +187,8 @@ impl LogStore {
 /// All services' stores, bringup's own, and the "something new" signal.
 ///
 /// Stores are numbered like services ([`crate::ids::ServiceId`]); the
-/// hub grows when a service is added while the stack runs (numbers are
-/// never reused), so a store is handed out as an `Arc`.
+/// hub grows when a service is added while the stack runs (a number never
+/// goes to another service), so a store is handed out as an `Arc`.
 #[derive(Debug)]
 pub struct LogHub {
     stores: RwLock<Vec<Arc<LogStore>>>,

@@ -246,7 +246,7 @@ pub fn threads(pid: u32) -> Vec<u32> {
 /// one of them was there (else the list of threads is out of date).
 ///
 /// Read straight from `/proc/PID/task/TID/children`, an open and two reads
-/// a thread: the subreaper looks once a second for as long as a stack
+/// a thread: the subreaper looks every few seconds for as long as a stack
 /// runs, so a look is kept to the system calls it needs.
 pub fn children_of(pid: u32, tids: &[u32]) -> (Vec<u32>, bool) {
     use std::io::Read;

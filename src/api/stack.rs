@@ -31,7 +31,8 @@ pub struct ServiceInfo {
     pub port: Option<WantedPort>,
     pub depends_on: Vec<DependsOn>,
     /// Removed from the config while the stack ran: stopped for good, no
-    /// longer one of the stack's services (its number is never reused).
+    /// longer one of the stack's services (its number never goes to
+    /// another service; the same name brought back gets it again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub removed: bool,
 }
