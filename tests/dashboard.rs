@@ -854,11 +854,9 @@ fn clocks_are_drawn_from_what_the_last_frame_showed_and_after_the_cold_start_a_l
     app.clock = began + Duration::from_millis(10_250);
     let change = app.next_clock_change(app.clock);
     assert_eq!(app.clock_frame_due(), change + CLOCK_SLACK);
-    assert!(CLOCK_SLACK <= Duration::from_millis(250));
-    // However late the loop looks (it is woken by a flood of lines no one
-    // sees), the change it has not drawn is still due, and overdue.
-    let late = change + Duration::from_secs(3);
-    assert!(app.clock_frame_due() < late);
+    // (That a flood of lines no one sees cannot keep the loop from
+    // drawing a clock that is due is the event loop's to keep:
+    // `tests/tmux.rs`, hostile output, watches the clock move meanwhile.)
 }
 
 #[test]

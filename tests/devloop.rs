@@ -237,6 +237,59 @@ fn an_edit_restarts_what_changed_and_a_broken_one_changes_nothing() {
 }
 
 #[test]
+fn an_edit_saved_by_renaming_a_new_file_over_the_config_is_applied() {
+    // How most editors (and `sed -i`) save: a new file, renamed over the
+    // old one.
+    let mut stack = Stack::up(&reloading_config(""));
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let saved = stack.dir.path().join(".bringup.toml.swp");
+    std::fs::write(&saved, text.replace("\"hello\"", "\"hi\"")).unwrap();
+    std::fs::rename(&saved, &file).unwrap();
+    stack.wait_for("config reloaded: web restarts; the rest keep running");
+    stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
+    assert_eq!(starts(&stack, "db"), 1, "db kept its process");
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}
+
+#[test]
+fn a_removed_service_that_ignores_sigterm_is_killed_after_its_grace() {
+    // A service deaf to SIGTERM (the signal's disposition survives exec).
+    let config = format!(
+        "{}[services.deaf]\ncommand = \"sh -c 'trap \\\"\\\" TERM; echo deaf is up; exec sleep 600'\"\nreadiness = {{ log = \"deaf is up\" }}\nstop_grace = \"1s\"\n",
+        reloading_config("")
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let (_, out, _) = stack.ctl(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pid = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "deaf")
+        .and_then(|s| s["pid"].as_i64())
+        .expect("deaf's pid") as i32;
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let removed = std::time::Instant::now();
+    std::fs::write(&file, &text[..text.find("[services.deaf]").unwrap()]).unwrap();
+    stack.wait_for("config reloaded: deaf removed");
+    support::poll("deaf's process to be gone", || {
+        support::start_time(pid).is_none().then_some(())
+    });
+    assert!(
+        removed.elapsed() >= std::time::Duration::from_secs(1),
+        "it had its grace"
+    );
+    stack.wait_for("deaf: stopped: removed from the config");
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}
+
+#[test]
 fn with_reload_off_only_bringup_reload_applies_an_edit() {
     let config = reloading_config("[project]\nreload = false\n");
     let mut stack = Stack::up(&config);
@@ -361,12 +414,16 @@ fn a_removed_service_stops_before_what_it_depended_on_and_leaves_the_stack() {
     stack.wait_for("db: stopped: removed from the config");
     assert_eq!(starts(&stack, "web"), 1, "web kept its process");
     assert_eq!(starts(&stack, "db"), 1, "db is not started again");
-    let (status, out, err) = stack.ctl(&["status"]);
+    let (status, out, err) = stack.ctl(&["status", "--json"]);
     assert!(status.success(), "{out}{err}");
-    assert!(
-        out.contains("web") && !out.contains("api") && !out.contains("db"),
-        "{out}"
-    );
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["web"], "{out}");
     let (status, _, err) = stack.ctl(&["restart", "api"]);
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("api"), "{err}");

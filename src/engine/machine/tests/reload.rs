@@ -451,7 +451,7 @@ fn a_renamed_service_starts_once_the_old_name_has_let_go_of_its_port() {
     up(&mut rig);
     let renamed = BEFORE.replace("[services.web]", "[services.site]");
     let effects = reload(&mut rig, &renamed, None);
-    let signalled: Vec<String> = rig.signals(&effects).into_iter().map(|(n, _)| n).collect();
+    let signalled = signalled_by(&rig, &effects);
     assert_eq!(signalled, ["web"]);
     assert!(rig.spawns(&effects).is_empty(), "web still holds port 303");
     assert_eq!(
