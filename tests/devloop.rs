@@ -497,6 +497,48 @@ readiness = {{ log = "web is up" }}
 }
 
 #[test]
+fn a_port_setting_changed_around_the_same_port_keeps_that_port() {
+    // Fallbacks added to a service on a fixed port: it restarts (its port
+    // setting changed) on the same port, which its old process holds until
+    // it is stopped; that is no conflict, and no reason to move.
+    let (port, fallback) = (support::free_port(), support::free_port());
+    let config = format!(
+        r#"
+[services.db]
+command = "{db}"
+port = {port}
+readiness = {{ tcp = true }}
+"#,
+        db = support::recorded("db", "--port ${port}"),
+    );
+    let mut stack = Stack::up(&config);
+    stack.wait_for("every required service is ready");
+    let file = stack.dir.path().join("bringup.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            &format!("port = {port}\n"),
+            &format!("port = {port}\nfallback_ports = [{fallback}]\n"),
+        ),
+    )
+    .unwrap();
+    stack.wait_for("config reloaded: db restarts");
+    stack.wait_records("db ready again", |r| all(r, "db", "ready").len() == 2);
+    let (_, out, _) = stack.ctl(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let db = &status["services"][0];
+    assert_eq!(db["port"].as_u64(), Some(u64::from(port)), "{db}");
+    let said = stack.stdout();
+    assert!(
+        !said.contains("conflict") && !said.contains("held by"),
+        "{said}"
+    );
+    stack.stop_expecting(0);
+    stack.assert_no_survivors();
+}
+
+#[test]
 fn an_added_service_whose_port_another_program_holds_is_named_in_the_conflict() {
     let config = reloading_config("");
     let mut stack = Stack::up(&config);

@@ -95,12 +95,15 @@ impl Runtime {
             );
         }
         // Ports our own processes still hold on their way out (removed
-        // services, and those brought back before they stopped): a service
-        // that wants one gets it right before it spawns, which the machine
+        // services, those brought back before they stopped, and those
+        // restarting because their port setting changed): a service that
+        // wants one gets it right before it spawns, which the machine
         // holds back until that process is gone.
         let leaving: Vec<u16> = plan
             .all_ids()
-            .filter(|&id| plan.is_removed(id) || diff.added.contains(&id))
+            .filter(|&id| {
+                plan.is_removed(id) || diff.added.contains(&id) || diff.ports.contains(&id)
+            })
             .filter_map(|id| self.machine.live_port(id))
             .collect();
         for &id in &diff.removed {
