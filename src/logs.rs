@@ -444,6 +444,39 @@ mod tests {
         pacer.abort();
     }
 
+    #[tokio::test]
+    async fn a_service_that_never_pauses_still_reaches_its_followers_every_settle() {
+        // The settle counts from the first line of a burst, not from the
+        // last: lines every 10 ms must not hold the stream back for good.
+        let hub = LogHub::new(1, 1000);
+        let pacer = tokio::spawn(hub.clone().pace());
+        let mut settled = hub.settled();
+        tokio::task::yield_now().await;
+        let writer = {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    hub.append(0, Stream::Stdout, texts(i..i + 1));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        };
+        let mut heard = 0;
+        let window = tokio::time::sleep(Duration::from_millis(600));
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                _ = settled.changed() => heard += 1,
+                () = &mut window => break,
+            }
+        }
+        // Some 11 a second at a 50 ms settle; none if the settle restarted
+        // at every line.
+        assert!(heard >= 3, "followers heard {heard} times in 600 ms");
+        writer.abort();
+        pacer.abort();
+    }
+
     fn seqs(page: &Page) -> Vec<u64> {
         page.lines.iter().map(|l| l.seq).collect()
     }
