@@ -106,6 +106,8 @@ pub enum Refusal {
     ReloadNotApplicable {
         why: String,
     },
+    /// The edit came as the stack began to stop: the next `up` applies it.
+    ReloadWhileStopping,
 }
 
 impl Command {

@@ -412,11 +412,8 @@ pub fn refusal(why: &Refusal) -> String {
         Refusal::ConfigInvalid { errors } => {
             format!("the config is not valid; nothing changed:\n{errors}")
         }
-        Refusal::ReloadNotApplicable { why } => {
-            format!(
-                "the edited config cannot be applied to the running stack ({why}); nothing changed: `bringup down` and `bringup up` apply it"
-            )
-        }
+        Refusal::ReloadNotApplicable { why } => reload_not_applicable(why),
+        Refusal::ReloadWhileStopping => reload_while_stopping().to_string(),
     }
 }
 
@@ -544,6 +541,18 @@ pub fn summary_line(summary: &Summary) -> String {
 }
 
 pub use crate::text::{fmt_duration, uptime};
+
+/// An edit the running stack cannot take, and what does apply it.
+pub(crate) fn reload_not_applicable(why: &str) -> String {
+    format!(
+        "the edited config cannot be applied to the running stack ({why}); nothing changed: `bringup down` and `bringup up` apply it"
+    )
+}
+
+/// An edit read as the stack began to stop.
+pub(crate) fn reload_while_stopping() -> &'static str {
+    "the config was edited as the stack began to stop; the next `bringup up` starts it as edited"
+}
 
 #[cfg(test)]
 mod tests {

@@ -66,4 +66,7 @@ pub enum Notice {
     /// The edited config cannot be applied while the stack runs; it runs
     /// on as it was.
     ReloadNotApplicable { why: String },
+    /// The config was edited as the stack began to stop; the next `up`
+    /// applies it.
+    ReloadWhileStopping,
 }

@@ -12,9 +12,8 @@ pub fn notice(name: Option<&str>, notice: &Notice) -> String {
         Notice::ConfigInvalid { errors } => {
             format!("the edited config is not valid; nothing changed until it is:\n{errors}")
         }
-        Notice::ReloadNotApplicable { why } => format!(
-            "the edited config cannot be applied to the running stack ({why}); nothing changed: `bringup down` and `bringup up` apply it"
-        ),
+        Notice::ReloadNotApplicable { why } => super::reload_not_applicable(why),
+        Notice::ReloadWhileStopping => super::reload_while_stopping().to_string(),
         Notice::NoWatchdog { error } => format!(
             "could not start the watchdog ({error}); if bringup is killed with SIGKILL, grandchildren of services may survive"
         ),

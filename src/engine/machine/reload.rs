@@ -95,16 +95,12 @@ impl Machine {
                 Refusal::ReloadNotApplicable { why },
             )),
             Reload::Applied { .. } if !self.takes_reload() => {
-                let why = "the stack is stopping".to_string();
-                Some((
-                    Notice::ReloadNotApplicable { why: why.clone() },
-                    Refusal::ReloadNotApplicable { why },
-                ))
+                Some((Notice::ReloadWhileStopping, Refusal::ReloadWhileStopping))
             }
             Reload::Applied { plan, diff, ports } => {
                 if plan.services.len() < self.slots.len() {
                     // A merged plan keeps every number: this cannot be one.
-                    let why = "services lost their numbers".to_string();
+                    let why = "bringup's own error: the edited plan leaves out a running service; please report it".to_string();
                     Some((
                         Notice::ReloadNotApplicable { why: why.clone() },
                         Refusal::ReloadNotApplicable { why },
