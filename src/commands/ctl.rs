@@ -229,8 +229,8 @@ pub fn down(explicit: Option<&Path>, color: bool, force: bool, timeout: Duration
             }
             Ok(Down::Lingering) => {
                 eprintln!(
-                    "error: the services are down but the stack's bringup (pid {}) has not ended yet",
-                    record.pid
+                    "error: the services are down but the stack's bringup (pid {pid}) has not ended yet; `bringup ls` shows whether it has since, `kill {pid}` ends it",
+                    pid = record.pid
                 );
                 ExitCode::from(FAILED)
             }

@@ -107,10 +107,11 @@ async fn next_snapshot(
     }
 }
 
-/// Sends `make(id)` for each of `ids` and waits until each reached
-/// `goal` (or cannot, or `timeout` passed).
+/// Sends `make(id)` for each of `ids` (services of `info`) and waits
+/// until each reached `goal` (or cannot, or `timeout` passed).
 pub async fn act(
     client: &Client,
+    info: &StackInfo,
     ids: &[ServiceId],
     make: fn(ServiceId) -> Command,
     goal: Goal,
@@ -122,6 +123,14 @@ pub async fn act(
     let mut sent: Vec<(ServiceId, u32)> = Vec::new();
     for &id in ids {
         let Some(s) = status_of(&before, id) else {
+            // Named a moment ago, gone since (removed from the config).
+            refused.push(Reached {
+                service: info.name(id).to_string(),
+                ok: false,
+                state: "removed".to_string(),
+                pid: None,
+                why: "no longer in the stack: removed from the config".to_string(),
+            });
             continue;
         };
         match client.command(make(id)).await? {

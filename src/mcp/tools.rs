@@ -178,7 +178,7 @@ impl Bringup {
         }
         let (client, hello) = self.stack().await?;
         let ids = act::resolve(&hello.info, &params.services).map_err(failed)?;
-        let report = act::act(&client, &ids, make, goal, timeout)
+        let report = act::act(&client, &hello.info, &ids, make, goal, timeout)
             .await
             .map_err(failed)?;
         Ok(Json(report))

@@ -53,7 +53,10 @@ pub fn act(
             }
             return code;
         }
-        said(act::act(&client, &ids, make, goal, timeout).await, true)
+        said(
+            act::act(&client, &hello.info, &ids, make, goal, timeout).await,
+            true,
+        )
     })
 }
 
