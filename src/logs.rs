@@ -284,11 +284,6 @@ impl LogHub {
         self.stores().get(index).cloned()
     }
 
-    /// The number of bringup's own store ([`LogHub::OWN`]).
-    pub fn own_index(&self) -> usize {
-        Self::OWN
-    }
-
     /// Every store's number: the services' in order, then bringup's own.
     pub fn indices(&self) -> Vec<usize> {
         (0..self.len()).chain([Self::OWN]).collect()

@@ -314,7 +314,7 @@ fn shown_lines(app: &App) -> u64 {
         (LowerView::AllLogs, _) => app.logs.total(),
         (LowerView::Orchestrator, _) => app
             .logs
-            .store(app.logs.own_index())
+            .store(crate::logs::LogHub::OWN)
             .map_or(0, |s| s.read().total()),
         (LowerView::Logs, Some(id)) => app.logs.store(id.0).map_or(0, |s| s.read().total()),
         _ => 0,

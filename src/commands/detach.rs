@@ -289,7 +289,7 @@ fn print_log_tail(path: Option<&Path>) {
 pub async fn run_detached(session: &Session, identity: &str) {
     let mut file = log_path(identity).and_then(|path| open_log(&path).ok().map(|f| (path, f)));
     let logs = session.logs().clone();
-    let own = logs.own_index();
+    let own = bringup::logs::LogHub::OWN;
     // bringup's own lines are written as its events are published: woken
     // by those, not by every line a service prints (which would cost a
     // wake-up per line in a stack nobody watches).

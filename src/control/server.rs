@@ -331,7 +331,7 @@ fn stream(session: &Session) -> Response<Body> {
 fn logs(session: &Session, service: &str, query: &str) -> Response<Body> {
     let hub = session.logs().clone();
     let index = if service == wire::OWN_LOG {
-        Some(hub.own_index())
+        Some(LogHub::OWN)
     } else {
         session.info().find(service).map(|id| id.0)
     };

@@ -100,7 +100,7 @@ fn stores(hub: &LogHub, source: LogSource) -> Vec<usize> {
     match source {
         LogSource::Service(id) => vec![id.0],
         LogSource::All => (0..hub.len()).collect(),
-        LogSource::Orchestrator => vec![hub.own_index()],
+        LogSource::Orchestrator => vec![LogHub::OWN],
     }
 }
 
