@@ -543,7 +543,7 @@ fn an_added_service_whose_port_another_program_holds_is_named_in_the_conflict() 
     let config = reloading_config("");
     let mut stack = Stack::up(&config);
     stack.wait_for("every required service is ready");
-    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = support::held_port();
     let port = held.local_addr().unwrap().port();
     let file = stack.dir.path().join("bringup.toml");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -597,7 +597,7 @@ fn a_service_brought_back_while_it_stops_keeps_its_fixed_port_without_a_false_al
     let config = format!(
         "[services.web]\ncommand = \"{}\"\nport = {port}\nreadiness = {{ tcp = true }}\n\
          [services.other]\ncommand = \"{}\"\n",
-        support::recorded("web", "--port ${port} --term-delay 800ms"),
+        support::recorded("web", "--port ${port} --term-delay 3s"),
         support::recorded("other", ""),
     );
     let mut stack = Stack::up(&config);
@@ -608,6 +608,11 @@ fn a_service_brought_back_while_it_stops_keeps_its_fixed_port_without_a_false_al
     stack.wait_for("config reloaded: web removed");
     std::fs::write(&file, &text).unwrap();
     stack.wait_for("config reloaded: web added");
+    // Brought back while its old process still stops (it takes 3 s).
+    assert!(
+        first(&stack.records(), "web", "exit").is_none(),
+        "web had already stopped: the case is not the one named"
+    );
     stack.wait_records("web ready again", |r| all(r, "web", "ready").len() == 2);
     let out = stack.stdout();
     assert!(!out.contains("will not be able to start"), "{out}");

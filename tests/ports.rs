@@ -224,7 +224,7 @@ fn without_fallbacks_the_conflict_fails_the_service_with_what_to_do() {
 #[test]
 fn a_port_in_time_wait_counts_as_free() {
     // The server side closes first, so the port itself goes to TIME_WAIT.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = support::held_port();
     let port = listener.local_addr().expect("addr").port();
     let client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let (served, _) = listener.accept().expect("accept");
@@ -449,7 +449,7 @@ fn ports_kill_refuses_another_users_process() {
 
 #[test]
 fn ports_check_and_free_agree_with_the_system() {
-    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let held = support::held_port();
     let port = held.local_addr().expect("addr").port();
     let dir = tempfile::tempdir().expect("temp dir");
     let (status, out, _) = run(&["ports", "check", &port.to_string()], dir.path());

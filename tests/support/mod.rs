@@ -52,6 +52,12 @@ pub fn recorded(name: &str, extra: &str) -> String {
 /// just got back to the next caller, and two tests running side by side
 /// would then fight over it before either has bound it.
 pub fn free_port() -> u16 {
+    held_port().local_addr().expect("local addr").port()
+}
+
+/// A listener on a port no other test of this binary was given (see
+/// [`free_port`]): a port "another program" holds, in a test.
+pub fn held_port() -> std::net::TcpListener {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -59,7 +65,7 @@ pub fn free_port() -> u16 {
         let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
         if !given.contains(&port) {
             given.push(port);
-            return port;
+            return listener;
         }
     }
 }
