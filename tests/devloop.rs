@@ -21,6 +21,24 @@ fn pid_of(stack: &Stack, name: &str) -> i32 {
         .unwrap_or_else(|| panic!("{name} never started"))
 }
 
+/// The services `bringup status --json` lists.
+fn listed(stack: &Stack) -> Vec<serde_json::Value> {
+    let (status, out, err) = stack.ctl(&["status", "--json"]);
+    assert!(status.success(), "{out}{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    status["services"].as_array().cloned().unwrap_or_default()
+}
+
+/// What `bringup status --json` says of `name`.
+fn listed_as(stack: &Stack, name: &str) -> serde_json::Value {
+    let services = listed(stack);
+    services
+        .iter()
+        .find(|s| s["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is not listed: {services:?}"))
+}
+
 #[test]
 fn killing_a_dependency_restarts_only_the_dependents_that_follow_it_once_it_is_ready() {
     let config = format!(
@@ -263,14 +281,8 @@ fn a_removed_service_that_ignores_sigterm_is_killed_after_its_grace() {
     );
     let mut stack = Stack::up(&config);
     stack.wait_for("every required service is ready");
-    let (_, out, _) = stack.ctl(&["status", "--json"]);
-    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let pid = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "deaf")
-        .and_then(|s| s["pid"].as_i64())
+    let pid = listed_as(&stack, "deaf")["pid"]
+        .as_i64()
         .expect("deaf's pid") as i32;
     let file = stack.dir.path().join("bringup.toml");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -365,14 +377,7 @@ fn an_added_service_starts_after_its_dependencies_and_the_others_keep_their_proc
         assert_eq!(starts(&stack, name), 1, "{name} kept its process");
     }
     // The stack's verbs know the new services: by name, with their port.
-    let (status, out, err) = stack.ctl(&["status", "--json"]);
-    assert!(status.success(), "{out}{err}");
-    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let services = status["services"].as_array().unwrap();
-    let cache = services
-        .iter()
-        .find(|s| s["name"] == "cache")
-        .expect("cache listed");
+    let cache = listed_as(&stack, "cache");
     assert_eq!(cache["state"], "ready", "{cache}");
     let port = cache["port"].as_u64().expect("cache has a port");
     std::net::TcpStream::connect(("127.0.0.1", port as u16)).expect("cache listens on its port");
@@ -414,16 +419,11 @@ fn a_removed_service_stops_before_what_it_depended_on_and_leaves_the_stack() {
     stack.wait_for("db: stopped: removed from the config");
     assert_eq!(starts(&stack, "web"), 1, "web kept its process");
     assert_eq!(starts(&stack, "db"), 1, "db is not started again");
-    let (status, out, err) = stack.ctl(&["status", "--json"]);
-    assert!(status.success(), "{out}{err}");
-    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = status["services"]
-        .as_array()
-        .unwrap()
+    let names: Vec<String> = listed(&stack)
         .iter()
-        .filter_map(|s| s["name"].as_str())
+        .filter_map(|s| s["name"].as_str().map(String::from))
         .collect();
-    assert_eq!(names, ["web"], "{out}");
+    assert_eq!(names, ["web"]);
     let (status, _, err) = stack.ctl(&["restart", "api"]);
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("api"), "{err}");
@@ -482,15 +482,7 @@ readiness = {{ log = "web is up" }}
         || std::net::TcpStream::connect(("127.0.0.1", new)).ok(),
     );
     assert_eq!(starts(&stack, "web"), 1, "web kept its process");
-    let (_, out, _) = stack.ctl(&["status", "--json"]);
-    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let db = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "db")
-        .cloned()
-        .unwrap();
+    let db = listed_as(&stack, "db");
     assert_eq!(db["port"].as_u64(), Some(u64::from(new)), "{db}");
     stack.stop_expecting(0);
     stack.assert_no_survivors();
@@ -525,9 +517,7 @@ readiness = {{ tcp = true }}
     .unwrap();
     stack.wait_for("config reloaded: db restarts");
     stack.wait_records("db ready again", |r| all(r, "db", "ready").len() == 2);
-    let (_, out, _) = stack.ctl(&["status", "--json"]);
-    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let db = &status["services"][0];
+    let db = listed_as(&stack, "db");
     assert_eq!(db["port"].as_u64(), Some(u64::from(port)), "{db}");
     let said = stack.stdout();
     assert!(
